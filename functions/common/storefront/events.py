@@ -1,0 +1,328 @@
+"""The event catalogue: every business event of the storefront, as versioned plain data.
+
+An event travels as one flat JSON object, camelCase on the wire: the envelope
+(`eventType`, `schemaVersion`, `eventId`, `occurredAt`) beside the event's own fields.
+Events that arrive on Kafka are keyed by their aggregate id, so one customer's, one sku's
+or one order's events stay in order. Events the reactions announce go on the EventBridge bus,
+with `source` naming the part of the business that did it and `detail-type` the event type.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "AccessDenied",
+    "AccountCreated",
+    "AccountLocked",
+    "AccountRequested",
+    "Address",
+    "DomainEvent",
+    "InventoryUpdated",
+    "LoginSucceeded",
+    "MalformedEvent",
+    "OrderAssemblyRequested",
+    "OrderLine",
+    "PaymentCompleted",
+    "ShipmentArrived",
+    "SupplyOrderPlaced",
+    "TicketClosed",
+    "event_classes",
+    "parse_event",
+]
+
+# Fields that are personal data or secrets: never logged, emailed or archived unmasked.
+SENSITIVE_FIELDS = ("passwordHash",)
+PERSONAL_FIELDS = ("email", "fullName", "shippingAddress", "sourceIp")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, str_strip_whitespace=True
+    )
+
+
+class DomainEvent(_Model):
+    """What every event carries. Subclasses pin `event_type` and `schema_version`."""
+
+    TOPIC: ClassVar[str | None] = None  # the Kafka topic it is produced to, if any
+    BUS_SOURCE: ClassVar[str | None] = None  # the EventBridge source it is announced with, if any
+
+    event_type: str
+    schema_version: int
+    event_id: str = Field(min_length=1, max_length=64)
+    occurred_at: datetime
+
+    @classmethod
+    def caused_by(cls, cause: DomainEvent, *, at: datetime | None = None, **fields: Any) -> DomainEvent:
+        """The event a reaction announces in answer to `cause`.
+
+        Its id is derived from the cause's id, so a redelivered cause announces the very same
+        event again and downstream consumers can drop the duplicate by id.
+        """
+        event_type = cls.model_fields["event_type"].default
+        return cls(
+            event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"storefront:{cause.event_id}:{event_type}")),
+            occurred_at=at or datetime.now(UTC),
+            **fields,
+        )
+
+    @property
+    def aggregate_id(self) -> str:
+        """The Kafka key: the id of the customer, sku or order the event is about."""
+        raise NotImplementedError
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready dict, camelCase, as it travels on Kafka and in EventBridge `detail`."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_wire(), separators=(",", ":"))
+
+
+CustomerId = Annotated[str, Field(min_length=1, max_length=64)]
+Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0-9-]*$")]
+OrderId = Annotated[str, Field(min_length=1, max_length=64)]
+Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+
+
+class OrderLine(_Model):
+    sku: Sku
+    quantity: int = Field(gt=0)
+    unit_price_cents: int = Field(ge=0)
+
+
+class Address(_Model):
+    name: str = Field(min_length=1)
+    line1: str = Field(min_length=1)
+    line2: str | None = None
+    city: str = Field(min_length=1)
+    postal_code: str = Field(min_length=1)
+    country: str = Field(min_length=2, max_length=2)
+
+
+# --- customer-accounts -------------------------------------------------------------------------
+
+
+class AccountRequested(DomainEvent):
+    """A new customer asked for an account (from the web shop)."""
+
+    TOPIC: ClassVar[str] = "customer-accounts"
+    event_type: Literal["AccountRequested"] = "AccountRequested"
+    schema_version: Literal[2] = 2
+    customer_id: CustomerId
+    email: Email
+    full_name: str = Field(min_length=1, max_length=200)
+    password_hash: str = Field(min_length=1, repr=False)
+    marketing_opt_in: bool = False
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.customer_id
+
+
+class AccountCreated(DomainEvent):
+    """The account exists; the customer can be welcomed."""
+
+    BUS_SOURCE: ClassVar[str] = "storefront.accounts"
+    event_type: Literal["AccountCreated"] = "AccountCreated"
+    schema_version: Literal[1] = 1
+    customer_id: CustomerId
+    email: Email
+    full_name: str = Field(min_length=1, max_length=200)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.customer_id
+
+
+# --- security -----------------------------------------------------------------------------------
+
+
+class LoginSucceeded(DomainEvent):
+    TOPIC: ClassVar[str] = "security"
+    event_type: Literal["LoginSucceeded"] = "LoginSucceeded"
+    schema_version: Literal[1] = 1
+    customer_id: CustomerId
+    source_ip: str
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.customer_id
+
+
+class AccessDenied(DomainEvent):
+    """An unauthorized access attempt on a customer's account was denied."""
+
+    TOPIC: ClassVar[str] = "security"
+    event_type: Literal["AccessDenied"] = "AccessDenied"
+    schema_version: Literal[1] = 1
+    customer_id: CustomerId
+    source_ip: str
+    reason: Literal["bad-password", "unknown-device", "mfa-failed"] = "bad-password"
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.customer_id
+
+
+class AccountLocked(DomainEvent):
+    BUS_SOURCE: ClassVar[str] = "storefront.security"
+    event_type: Literal["AccountLocked"] = "AccountLocked"
+    schema_version: Literal[1] = 1
+    customer_id: CustomerId
+    denied_attempts: int = Field(gt=0)
+    window_seconds: int = Field(gt=0)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.customer_id
+
+
+# --- inventory ----------------------------------------------------------------------------------
+
+
+class InventoryUpdated(DomainEvent):
+    """A warehouse counted a sku. Carries the state the reaction needs (event-carried state transfer)."""
+
+    TOPIC: ClassVar[str] = "inventory"
+    event_type: Literal["InventoryUpdated"] = "InventoryUpdated"
+    schema_version: Literal[1] = 1
+    sku: Sku
+    warehouse_id: str = Field(min_length=1)
+    on_hand: int = Field(ge=0)
+    reorder_point: int = Field(ge=0)
+    reorder_quantity: int = Field(gt=0)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.sku
+
+
+class SupplyOrderPlaced(DomainEvent):
+    BUS_SOURCE: ClassVar[str] = "storefront.warehouse"
+    event_type: Literal["SupplyOrderPlaced"] = "SupplyOrderPlaced"
+    schema_version: Literal[1] = 1
+    supply_order_id: str
+    sku: Sku
+    warehouse_id: str
+    quantity: int = Field(gt=0)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.sku
+
+
+# --- payments and fulfilment --------------------------------------------------------------------
+
+
+class PaymentCompleted(DomainEvent):
+    """A payment went through. Carries what fulfilment needs to assemble the order."""
+
+    TOPIC: ClassVar[str] = "payments"
+    event_type: Literal["PaymentCompleted"] = "PaymentCompleted"
+    schema_version: Literal[1] = 1
+    order_id: OrderId
+    customer_id: CustomerId
+    payment_id: str = Field(min_length=1)
+    amount_cents: int = Field(ge=0)
+    currency: str = Field(min_length=3, max_length=3)
+    lines: tuple[OrderLine, ...] = Field(min_length=1)
+    shipping_address: Address
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.order_id
+
+
+class OrderAssemblyRequested(DomainEvent):
+    BUS_SOURCE: ClassVar[str] = "storefront.fulfilment"
+    event_type: Literal["OrderAssemblyRequested"] = "OrderAssemblyRequested"
+    schema_version: Literal[1] = 1
+    order_id: OrderId
+    customer_id: CustomerId
+    lines: tuple[OrderLine, ...] = Field(min_length=1)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.order_id
+
+
+# --- shipping and sales -------------------------------------------------------------------------
+
+
+class ShipmentArrived(DomainEvent):
+    TOPIC: ClassVar[str] = "shipments"
+    event_type: Literal["ShipmentArrived"] = "ShipmentArrived"
+    schema_version: Literal[1] = 1
+    order_id: OrderId
+    shipment_id: str = Field(min_length=1)
+    carrier: str = Field(min_length=1)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.order_id
+
+
+class TicketClosed(DomainEvent):
+    BUS_SOURCE: ClassVar[str] = "storefront.sales"
+    event_type: Literal["TicketClosed"] = "TicketClosed"
+    schema_version: Literal[1] = 1
+    order_id: OrderId
+    shipment_id: str
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.order_id
+
+
+# --- parsing ------------------------------------------------------------------------------------
+
+AnyEvent = Annotated[
+    AccountRequested
+    | AccountCreated
+    | LoginSucceeded
+    | AccessDenied
+    | AccountLocked
+    | InventoryUpdated
+    | SupplyOrderPlaced
+    | PaymentCompleted
+    | OrderAssemblyRequested
+    | ShipmentArrived
+    | TicketClosed,
+    Field(discriminator="event_type"),
+]
+_ANY_EVENT: TypeAdapter[DomainEvent] = TypeAdapter(AnyEvent)
+
+
+def event_classes() -> tuple[type[DomainEvent], ...]:
+    return tuple(DomainEvent.__subclasses__())
+
+
+class MalformedEvent(ValueError):
+    """The bytes are not a storefront event this code can read. The message never echoes values."""
+
+
+def parse_event(raw: bytes | str | dict[str, Any]) -> DomainEvent:
+    """Decode and validate one event from its wire form, upcasting older schema versions first."""
+    from storefront.upcasting import upcast
+
+    if isinstance(raw, bytes | str):
+        try:
+            raw = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise MalformedEvent(f"not JSON: {error.__class__.__name__} at position {getattr(error, 'pos', 0)}")
+    if not isinstance(raw, dict):
+        raise MalformedEvent(f"expected a JSON object, got {type(raw).__name__}")
+    try:
+        return _ANY_EVENT.validate_python(upcast(raw))
+    except ValidationError as error:
+        # Name the fields that failed, never their values: they may be personal data.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in error.errors())
+        raise MalformedEvent(f"invalid {raw.get('eventType', 'event')}: {problems}") from None
