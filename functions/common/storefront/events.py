@@ -44,7 +44,11 @@ PERSONAL_FIELDS = ("email", "fullName", "shippingAddress", "sourceIp")
 
 class _Model(BaseModel):
     model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True, str_strip_whitespace=True
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=True,
     )
 
 
@@ -317,7 +321,9 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> DomainEvent:
         try:
             raw = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise MalformedEvent(f"not JSON: {error.__class__.__name__} at position {getattr(error, 'pos', 0)}")
+            raise MalformedEvent(
+                f"not JSON: {error.__class__.__name__} at position {getattr(error, 'pos', 0)}"
+            ) from None
     if not isinstance(raw, dict):
         raise MalformedEvent(f"expected a JSON object, got {type(raw).__name__}")
     try:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from storefront.events import MalformedEvent, event_classes
+
 Wire = dict[str, Any]
 
 
-class UnknownSchemaVersion(ValueError):
+class UnknownSchemaVersion(MalformedEvent):
     """An event of a version newer than this code knows, or older with no upcaster."""
 
 
@@ -32,8 +34,6 @@ UPCASTERS: dict[tuple[str, int], Callable[[Wire], Wire]] = {
 
 
 def current_version(event_type: str) -> int | None:
-    from storefront.events import event_classes
-
     for cls in event_classes():
         if cls.model_fields["event_type"].default == event_type:
             return cls.model_fields["schema_version"].default

@@ -1,0 +1,1 @@
+"""Adapters: the storefront's ports implemented on AWS services (boto3 clients are injected)."""

@@ -1,0 +1,54 @@
+"""What every reaction's handler shares: reading events out of Kafka records and EventBridge
+envelopes, idempotency per event id, and masking before anything is logged or archived.
+
+This is glue over Powertools, not the domain: the domain modules never import it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
+from aws_lambda_powertools.utilities.data_masking import DataMasking
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+from storefront.events import PERSONAL_FIELDS, SENSITIVE_FIELDS, DomainEvent, MalformedEvent, parse_event
+
+_masking = DataMasking()
+
+
+def event_from_kafka(record: KafkaEventRecord) -> DomainEvent:
+    """The domain event in a Kafka record's value; MalformedEvent names the record, never its data."""
+    try:
+        return parse_event(record.decoded_value)
+    except MalformedEvent as error:
+        raise MalformedEvent(f"{record.topic}-{record.partition}@{record.offset}: {error}") from None
+
+
+def event_from_eventbridge(envelope: dict[str, Any]) -> DomainEvent:
+    """The domain event in an EventBridge envelope's `detail`."""
+    detail = envelope.get("detail")
+    if not isinstance(detail, dict):
+        raise MalformedEvent(f"EventBridge event {envelope.get('id', '?')} has no detail object")
+    return parse_event(detail)
+
+
+def masked(wire: dict[str, Any], *, personal: bool = True) -> dict[str, Any]:
+    """The event with secrets (and, by default, personal data) erased, fit for a log line."""
+    fields = [f for f in (*SENSITIVE_FIELDS, *(PERSONAL_FIELDS if personal else ())) if f in wire]
+    return _masking.erase(wire, fields=fields) if fields else wire
+
+
+def log_fields(event: DomainEvent) -> dict[str, Any]:
+    """The keys a log line may carry about an event: ids and type, no personal data."""
+    return {"event_id": event.event_id, "event_type": event.event_type, "aggregate_id": event.aggregate_id}
+
+
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE_NAME"])
+
+
+def idempotency_config() -> IdempotencyConfig:
+    # One record per event id: a redelivered event (same id) is answered from the record.
+    return IdempotencyConfig(event_key_jmespath="eventId", expires_after_seconds=7 * 24 * 3600)

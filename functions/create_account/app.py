@@ -1,0 +1,53 @@
+"""CreateAccount: on AccountRequested (Kafka), store the account and announce AccountCreated."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storefront.accounts import open_account
+from storefront.adapters.accounts import AccountsTable
+from storefront.adapters.bus import EventBus
+from storefront.events import AccountRequested, MalformedEvent
+from storefront.lambda_glue import event_from_kafka, idempotency_config, idempotency_store, log_fields
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.Kafka)
+accounts = AccountsTable(boto3.resource("dynamodb").Table(os.environ["ACCOUNTS_TABLE_NAME"]))
+bus = EventBus(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+config = idempotency_config()
+
+
+@idempotent_function(data_keyword_argument="wire", config=config, persistence_store=idempotency_store())
+def create_account(wire: dict) -> str:
+    request = AccountRequested.model_validate(wire)
+    opening = open_account(request, accounts.get(request.customer_id), now=datetime.now(UTC))
+    if opening.account is not None:
+        accounts.add(opening.account)
+    bus.announce(opening.announcement)
+    logger.info("account created", extra=log_fields(opening.announcement))
+    return opening.announcement.event_id
+
+
+def record_handler(record: KafkaEventRecord) -> None:
+    event = event_from_kafka(record)
+    if not isinstance(event, AccountRequested):
+        raise MalformedEvent(
+            f"{record.topic}-{record.partition}@{record.offset}: unexpected {event.event_type}"
+        )
+    create_account(wire=event.to_wire())
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    config.register_lambda_context(context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,74 @@
+"""The event catalogue: parsing, validation errors that name fields but never values, upcasting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from storefront.events import AccountRequested, MalformedEvent, parse_event
+from storefront.upcasting import UnknownSchemaVersion
+
+V2_REQUEST = {
+    "eventType": "AccountRequested",
+    "schemaVersion": 2,
+    "eventId": "req-1",
+    "occurredAt": "2026-11-26T09:00:00Z",
+    "customerId": "c-1",
+    "email": "ann@example.com",
+    "fullName": "Ann Lee",
+    "passwordHash": "secret-hash",
+    "marketingOptIn": True,
+}
+
+
+def test_wire_form_round_trips():
+    event = parse_event(json.dumps(V2_REQUEST).encode())
+    assert isinstance(event, AccountRequested)
+    assert parse_event(event.to_json()) == event
+
+
+def test_not_json_is_malformed():
+    with pytest.raises(MalformedEvent, match="not JSON"):
+        parse_event(b"\x00\xffnot json")
+
+
+def test_json_that_is_not_an_object_is_malformed():
+    with pytest.raises(MalformedEvent, match="JSON object"):
+        parse_event(b"[1, 2]")
+
+
+def test_unknown_event_type_is_malformed():
+    with pytest.raises(MalformedEvent):
+        parse_event({**V2_REQUEST, "eventType": "AccountDeleted"})
+
+
+def test_validation_error_names_the_field_but_not_its_value():
+    with pytest.raises(MalformedEvent) as error:
+        parse_event({**V2_REQUEST, "email": "ann-at-example"})
+    assert "email" in str(error.value)
+    assert "ann-at-example" not in str(error.value)
+
+
+def test_missing_event_id_is_malformed():
+    wire = {k: v for k, v in V2_REQUEST.items() if k != "eventId"}
+    with pytest.raises(MalformedEvent, match="eventId"):
+        parse_event(wire)
+
+
+def test_v1_account_request_is_upcast_to_v2():
+    v1 = {k: v for k, v in V2_REQUEST.items() if k not in ("fullName", "marketingOptIn")}
+    v1 |= {"schemaVersion": 1, "name": "Ann Lee"}
+    event = parse_event(v1)
+    assert event.schema_version == 2
+    assert event.full_name == "Ann Lee"
+    assert event.marketing_opt_in is False
+
+
+def test_a_version_newer_than_the_code_is_refused():
+    with pytest.raises(UnknownSchemaVersion, match="newer"):
+        parse_event({**V2_REQUEST, "schemaVersion": 3})
+
+
+def test_password_hash_is_not_in_the_repr():
+    assert "secret-hash" not in repr(parse_event(V2_REQUEST))
