@@ -14,6 +14,13 @@ CREATE_TIME = "CREATE_TIME"
 LOG_APPEND_TIME = "LOG_APPEND_TIME"
 
 
+class UnknownTopicOrPartitionError(LookupError):
+    """Kafka's UNKNOWN_TOPIC_OR_PARTITION: the topic does not exist, or has no such partition."""
+
+    def __init__(self, topic_partition: str) -> None:
+        super().__init__(f"This server does not host this topic-partition: {topic_partition}")
+
+
 @dataclass(frozen=True)
 class LogRecord:
     topic: str
