@@ -1,0 +1,1 @@
+"""Test support: AWS resources built from template.yaml, handlers loaded as Lambda loads them."""

@@ -1,0 +1,87 @@
+"""CreateAccount: AccountRequested on Kafka -> an account in DynamoDB and AccountCreated on the bus."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from storefront.events import AccountRequested
+from tests.support.kafka import failed_offsets, msk_event, record
+
+TOPIC = "customer-accounts"
+
+
+def requested(n: int) -> AccountRequested:
+    return AccountRequested(
+        event_id=f"req-{n}",
+        occurred_at=datetime(2026, 11, 26, 9, n, tzinfo=UTC),
+        customer_id=f"c-{n}",
+        email=f"customer{n}@example.com",
+        full_name=f"Customer {n}",
+        password_hash=f"$argon2id$v=19$hash-{n}",
+    )
+
+
+@pytest.fixture
+def app(handler):
+    return handler("CreateAccount")
+
+
+@pytest.fixture
+def accounts(provisioned):
+    return boto3.resource("dynamodb").Table(provisioned.physical_names["AccountsTable"])
+
+
+def test_requested_account_is_stored_and_announced(app, accounts, bus_spy, lambda_context):
+    response = app.lambda_handler(msk_event(record(TOPIC, requested(1))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    item = accounts.get_item(Key={"customerId": "c-1"})["Item"]
+    assert item["status"] == "ACTIVE"
+    assert item["email"] == "customer1@example.com"
+    announced = bus_spy.events()
+    assert [e["detail-type"] for e in announced] == ["AccountCreated"]
+    assert announced[0]["source"] == "storefront.accounts"
+    assert announced[0]["detail"]["customerId"] == "c-1"
+    assert "passwordHash" not in announced[0]["detail"]
+
+
+def test_redelivered_batch_creates_and_announces_once(app, accounts, bus_spy, lambda_context):
+    batch = msk_event(record(TOPIC, requested(1)), record(TOPIC, requested(2)))
+
+    app.lambda_handler(batch, lambda_context)
+    app.lambda_handler(batch, lambda_context)
+
+    assert accounts.scan()["Count"] == 2
+    assert sorted(bus_spy.detail_types()) == ["AccountCreated", "AccountCreated"]
+
+
+def test_malformed_record_is_reported_and_the_rest_applied(app, accounts, bus_spy, lambda_context):
+    good, bad = record(TOPIC, requested(1)), record(TOPIC, b"{not json", key="c-9")
+
+    response = app.lambda_handler(msk_event(good, bad), lambda_context)
+
+    assert failed_offsets(response) == [bad.offset]
+    assert accounts.get_item(Key={"customerId": "c-1"}).get("Item") is not None
+    assert bus_spy.detail_types() == ["AccountCreated"]
+
+
+def test_second_request_for_a_taken_customer_id_fails_that_record_only(app, accounts, lambda_context):
+    first = requested(1)
+    conflicting = first.model_copy(update={"event_id": "req-other", "email": "other@example.com"})
+
+    response = app.lambda_handler(
+        msk_event(record(TOPIC, first), conflict := record(TOPIC, conflicting)), lambda_context
+    )
+
+    assert failed_offsets(response) == [conflict.offset]
+    assert accounts.get_item(Key={"customerId": "c-1"})["Item"]["email"] == "customer1@example.com"
+
+
+def test_password_hash_never_reaches_the_logs(app, lambda_context, capsys):
+    app.lambda_handler(msk_event(record(TOPIC, requested(1)), record(TOPIC, b"\xff")), lambda_context)
+    logs = capsys.readouterr()
+    assert "$argon2id" not in logs.out + logs.err
+    assert "customer1@example.com" not in logs.out + logs.err
