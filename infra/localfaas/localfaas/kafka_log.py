@@ -293,3 +293,6 @@ class KafkaLog:
         for consumer in self._groups.values():
             consumer.close()
         self._groups.clear()
+        # Producer and AdminClient have no close(): their connections go when they are freed.
+        # Dropping them now matters to brokers that wait for clients on shutdown (Tansu does).
+        del self._producer, self._admin

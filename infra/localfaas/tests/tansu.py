@@ -67,9 +67,11 @@ def _wait_until_ready(process: subprocess.Popen, bootstrap: str) -> bool:
 
 
 def _stop(process: subprocess.Popen) -> None:
+    # Tansu waits up to 5 s for connected clients before exiting on SIGTERM; its storage is
+    # memory, so there is nothing to lose by not waiting that long.
     process.terminate()
     try:
-        process.wait(timeout=5)
+        process.wait(timeout=1)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
