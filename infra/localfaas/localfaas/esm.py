@@ -1,0 +1,774 @@
+"""Kafka event source mappings: the poller that turns a partitioned log into Lambda invocations.
+
+Emulates an AWS::Lambda::EventSourceMapping on Amazon MSK or self-managed Apache Kafka, as AWS
+documents it in "Amazon MSK event source mapping", "Apache Kafka polling and stream starting
+positions", "Customizable consumer group ID", "Kafka event source mapping batching behavior",
+"Configuring error handling controls for Kafka event sources", "Capturing discarded batches for
+Amazon MSK and self-managed Apache Kafka event sources", "Using a Kafka topic as an on-failure
+destination" and "Filtering events from Amazon MSK and self-managed Apache Kafka event sources"
+(https://docs.aws.amazon.com/lambda/latest/dg/with-msk.html and the pages it links):
+
+- one consumer group per mapping: ConsumerGroupId, else the mapping's UUID; StartingPosition is
+  used only while the group has no committed offset for a partition;
+- batches of up to BatchSize records and 6 MB of event, gathered for up to
+  MaximumBatchingWindowInSeconds (500 ms by default for Kafka); one partition's records are
+  invoked strictly in offset order, partitions are independent of each other;
+- FilterCriteria on `value`: records that do not match are never invoked, and their offsets are
+  committed with the rest;
+- offsets are committed only once the records before them succeeded, were filtered out, or were
+  handed to the on-failure destination (at least once: a crash re-delivers the batch);
+- function errors are retried MaximumRetryAttempts times (-1 = forever, but 10 when an on-failure
+  destination is set), BisectBatchOnFunctionError halves failing batches (a split does not count
+  as a retry), ReportBatchItemFailures retries from the lowest failed offset, and records older
+  than MaximumRecordAgeInSeconds are never sent to the function;
+- records given up on go to the on-failure destination with the invocation record AWS documents
+  (destinations.py delivers it), or are discarded when there is none, and the partition moves on.
+
+Not emulated: consumer-group rebalancing across pollers (one mapping owns all partitions of its
+topic), provisioned/on-demand poller scaling, retry back-off (a failed batch is retried on the next
+poll), schema registries, authentication (SourceAccessConfigurations), MetricsConfig.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from localfaas.destinations import DestinationError, Destinations, parse_destination, s3_object_key
+from localfaas.kafka_event import kafka_event, record_payload
+from localfaas.log import Log, LogRecord
+from localfaas.pattern import InvalidEventPatternException, compile_pattern, matches_filter_criteria
+from localfaas.runtime import InvocationResult
+
+__all__ = [
+    "EventSourceMappingConfig",
+    "InvalidEventSourceMappingError",
+    "KafkaEventSourceMapping",
+    "PollReport",
+    "is_kafka_event_source_mapping",
+]
+
+logger = logging.getLogger(__name__)
+
+# Lambda's synchronous invocation payload limit, which caps a batch ("Kafka event source mapping
+# batching behavior": Lambda invokes when "the batch size reaches the 6 MB payload limit").
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+DEFAULT_BATCH_SIZE = 100
+DEFAULT_KAFKA_BATCHING_WINDOW_S = 0.5
+# "When you configure both infinite retries and an on-failure destination, Lambda automatically
+# applies a maximum of 10 retry attempts." (Configuring error handling controls for Kafka event sources)
+RETRIES_WITH_DESTINATION = 10
+
+RETRIES_EXHAUSTED = "RetryAttemptsExhausted"
+RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
+PAYLOAD_SIZE_EXCEEDED = "MaximumPayloadSizeExceeded"
+
+STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
+_TOPIC = re.compile(r"[^.]([a-zA-Z0-9\-_.]+)")
+_CONSUMER_GROUP = re.compile(r"[a-zA-Z0-9\-/*:_+=.@]*")
+
+Invoke = Callable[[str, dict], InvocationResult]
+
+
+class InvalidEventSourceMappingError(ValueError):
+    """A property AWS would reject, named with the mapping's logical id and AWS's wording."""
+
+    def __init__(self, logical_id: str, prop: str, message: str) -> None:
+        self.logical_id = logical_id
+        self.property = prop
+        self.code = "InvalidParameterValueException"
+        super().__init__(f"{self.code}: EventSourceMapping '{logical_id}' property {prop}: {message}")
+
+
+def is_kafka_event_source_mapping(properties: Mapping[str, Any]) -> bool:
+    """True for an MSK (EventSourceArn arn:...:kafka:...) or self-managed Kafka mapping."""
+    arn = properties.get("EventSourceArn")
+    return "SelfManagedEventSource" in properties or (isinstance(arn, str) and ":kafka:" in arn)
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventSourceMappingConfig:
+    """A resolved AWS::Lambda::EventSourceMapping for Kafka, validated against AWS's ranges."""
+
+    logical_id: str
+    function_name: str
+    function_arn: str
+    uuid: str
+    source: str  # "msk" | "self-managed"
+    topics: tuple[str, ...]
+    event_source_arn: str | None
+    bootstrap_servers: tuple[str, ...]
+    consumer_group_id: str
+    starting_position: str
+    starting_position_timestamp: float | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    batching_window_s: float = DEFAULT_KAFKA_BATCHING_WINDOW_S
+    filters: tuple[dict, ...] = ()
+    maximum_retry_attempts: int = -1
+    bisect_batch_on_function_error: bool = False
+    maximum_record_age_s: int = -1
+    report_batch_item_failures: bool = False
+    on_failure_destination: str | None = None
+    enabled: bool = True
+
+    @property
+    def retry_limit(self) -> int | None:
+        """Retries allowed after the first invocation; None for infinite."""
+        if self.maximum_retry_attempts == -1:
+            return RETRIES_WITH_DESTINATION if self.on_failure_destination else None
+        return self.maximum_retry_attempts
+
+    @classmethod
+    def from_resource(
+        cls,
+        logical_id: str,
+        properties: Mapping[str, Any],
+        *,
+        function_name: str,
+        function_arn: str | None = None,
+    ) -> EventSourceMappingConfig:
+        """Parse the resolved Properties of a Kafka AWS::Lambda::EventSourceMapping."""
+        p = _Properties(logical_id, properties)
+        source, arn, servers = p.kafka_source()
+        topics = p.topics()
+        esm_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"localfaas:esm:{function_name}:{logical_id}"))
+        position, timestamp = p.starting_position()
+        return cls(
+            logical_id=logical_id,
+            function_name=function_name,
+            function_arn=function_arn or f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}",
+            uuid=esm_uuid,
+            source=source,
+            topics=topics,
+            event_source_arn=arn,
+            bootstrap_servers=servers,
+            consumer_group_id=p.consumer_group_id() or esm_uuid,
+            starting_position=position,
+            starting_position_timestamp=timestamp,
+            batch_size=p.integer("BatchSize", DEFAULT_BATCH_SIZE, 1, 10_000),
+            batching_window_s=p.batching_window(),
+            filters=p.filters(),
+            maximum_retry_attempts=p.integer("MaximumRetryAttempts", -1, -1, 10_000),
+            bisect_batch_on_function_error=p.boolean("BisectBatchOnFunctionError", False),
+            maximum_record_age_s=p.record_age(),
+            report_batch_item_failures=p.function_response_types(),
+            on_failure_destination=p.destination(topics),
+            enabled=p.boolean("Enabled", True),
+        )
+
+
+class _Properties:
+    """Reads and validates one mapping's properties; every error names the logical id and property."""
+
+    def __init__(self, logical_id: str, properties: Mapping[str, Any]) -> None:
+        self.logical_id = logical_id
+        self.props = properties
+
+    def fail(self, prop: str, message: str) -> InvalidEventSourceMappingError:
+        return InvalidEventSourceMappingError(self.logical_id, prop, message)
+
+    def violates(self, prop: str, raw: Any, constraint: str) -> InvalidEventSourceMappingError:
+        """AWS's validation wording: "Value 'x' failed to satisfy constraint: Member must ..."."""
+        return self.fail(prop, f"Value '{raw}' failed to satisfy constraint: Member must {constraint}")
+
+    def integer(self, prop: str, default: int, low: int, high: int) -> int:
+        raw = self.props.get(prop)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise self.fail(prop, f"Value '{raw}' is not an integer") from None
+        if isinstance(raw, bool) or (isinstance(raw, float) and raw != value):
+            raise self.fail(prop, f"Value '{raw}' is not an integer")
+        if value < low:
+            raise self.violates(prop, raw, f"have value greater than or equal to {low}")
+        if value > high:
+            raise self.violates(prop, raw, f"have value less than or equal to {high}")
+        return value
+
+    def boolean(self, prop: str, default: bool) -> bool:
+        raw = self.props.get(prop)
+        if raw is None:
+            return default
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "false"):
+            return raw.lower() == "true"  # CloudFormation accepts booleans as strings
+        raise self.fail(prop, f"Value '{raw}' is not a boolean")
+
+    def kafka_source(self) -> tuple[str, str | None, tuple[str, ...]]:
+        arn = self.props.get("EventSourceArn")
+        self_managed = self.props.get("SelfManagedEventSource")
+        if arn and self_managed:
+            raise self.fail(
+                "EventSourceArn", "EventSourceArn and SelfManagedEventSource are mutually exclusive"
+            )
+        if self_managed is not None:
+            endpoints = (self_managed or {}).get("Endpoints") or {}
+            # CloudFormation spells the key KafkaBootstrapServers; the Lambda API KAFKA_BOOTSTRAP_SERVERS.
+            servers = endpoints.get("KafkaBootstrapServers") or endpoints.get("KAFKA_BOOTSTRAP_SERVERS")
+            if not servers or not isinstance(servers, list):
+                raise self.fail(
+                    "SelfManagedEventSource", "Endpoints.KafkaBootstrapServers must list the brokers"
+                )
+            return "self-managed", None, tuple(str(s) for s in servers)
+        if not isinstance(arn, str) or not re.fullmatch(r"arn:[\w-]+:kafka:[^:]*:\d*:cluster/.+", arn):
+            raise self.fail("EventSourceArn", f"Value '{arn}' is not an Amazon MSK cluster ARN")
+        return "msk", arn, ()
+
+    def topics(self) -> tuple[str, ...]:
+        topics = self.props.get("Topics")
+        # AWS: Topics is required for Kafka and holds exactly one topic name (1-249 characters).
+        if not isinstance(topics, list) or len(topics) != 1:
+            raise self.violates("Topics", topics, "have length 1")
+        topic = topics[0]
+        if not isinstance(topic, str) or not 1 <= len(topic) <= 249 or not _TOPIC.fullmatch(topic):
+            raise self.violates(
+                "Topics", topic, r"satisfy regular expression pattern: ^[^.]([a-zA-Z0-9\-_.]+)"
+            )
+        return (topic,)
+
+    def consumer_group_id(self) -> str | None:
+        for prop in ("AmazonManagedKafkaEventSourceConfig", "SelfManagedKafkaEventSourceConfig"):
+            group = (self.props.get(prop) or {}).get("ConsumerGroupId")
+            if group is None:
+                continue
+            name = f"{prop}.ConsumerGroupId"
+            if not isinstance(group, str) or not 1 <= len(group) <= 200:
+                raise self.violates(name, group, "have length between 1 and 200")
+            if not _CONSUMER_GROUP.fullmatch(group):
+                raise self.violates(
+                    name, group, r"satisfy regular expression pattern: [a-zA-Z0-9-\/*:_+=.@-]*"
+                )
+            return group
+        return None
+
+    def starting_position(self) -> tuple[str, float | None]:
+        position = self.props.get("StartingPosition")
+        if position not in STARTING_POSITIONS:
+            # Required for Kafka event sources ("All Amazon MSK event source configuration parameters").
+            raise self.violates(
+                "StartingPosition", position, f"satisfy enum value set: {list(STARTING_POSITIONS)}"
+            )
+        raw = self.props.get("StartingPositionTimestamp")
+        if position != "AT_TIMESTAMP":
+            return position, None
+        try:
+            return position, float(raw)
+        except (TypeError, ValueError):
+            message = f"Value '{raw}' must be a Unix time in seconds when StartingPosition is AT_TIMESTAMP"
+            raise self.fail("StartingPositionTimestamp", message) from None
+
+    def batching_window(self) -> float:
+        if self.props.get("MaximumBatchingWindowInSeconds") is None:
+            return DEFAULT_KAFKA_BATCHING_WINDOW_S
+        return float(self.integer("MaximumBatchingWindowInSeconds", 0, 0, 300))
+
+    def record_age(self) -> int:
+        age = self.integer("MaximumRecordAgeInSeconds", -1, -1, 604_800)
+        if -1 < age < 60:  # "60-604800, or -1 for infinite"
+            raise self.fail("MaximumRecordAgeInSeconds", f"Value '{age}' must be -1 or between 60 and 604800")
+        return age
+
+    def filters(self) -> tuple[dict, ...]:
+        """FilterCriteria.Filters as {"Pattern": "<json>"}, each compiled once here to reject bad ones."""
+        criteria = self.props.get("FilterCriteria") or {}
+        checked = []
+        for number, entry in enumerate(criteria.get("Filters") or []):
+            raw = (entry or {}).get("Pattern")
+            text = raw if isinstance(raw, str) else json.dumps(raw)
+            try:
+                compile_pattern(text)
+            except InvalidEventPatternException as exc:
+                raise self.fail(f"FilterCriteria.Filters[{number}].Pattern", str(exc)) from None
+            checked.append({"Pattern": text})
+        return tuple(checked)
+
+    def function_response_types(self) -> bool:
+        types = self.props.get("FunctionResponseTypes") or []
+        for value in types:
+            if value != "ReportBatchItemFailures":
+                raise self.violates(
+                    "FunctionResponseTypes", value, "satisfy enum value set: [ReportBatchItemFailures]"
+                )
+        return bool(types)
+
+    def destination(self, topics: tuple[str, ...]) -> str | None:
+        on_failure = ((self.props.get("DestinationConfig") or {}).get("OnFailure")) or {}
+        uri = on_failure.get("Destination")
+        if not uri:
+            return None
+        try:
+            target = parse_destination(uri)
+        except ValueError as exc:
+            raise self.fail("DestinationConfig.OnFailure.Destination", str(exc)) from None
+        if target.kind == "kafka" and target.name in topics:
+            # "Lambda prevents infinite loops by blocking configurations where the source and
+            # destination topics are the same." (Using a Kafka topic as an on-failure destination)
+            message = f"destination topic '{target.name}' cannot be a source topic of the mapping"
+            raise self.fail("DestinationConfig.OnFailure.Destination", message)
+        return uri
+
+
+# -- the poller -----------------------------------------------------------------------------------
+
+
+@dataclass
+class PollReport:
+    """What one poll (or a run) did. Every consumed record is settled exactly once, as delivered,
+    filtered, sent to the destination or discarded; `expired` and `oversized` count the ones that
+    went to the destination (or were discarded) for being too old or too big."""
+
+    invocations: int = 0
+    records_delivered: int = 0
+    records_filtered: int = 0
+    retries: int = 0
+    batches_bisected: int = 0
+    records_to_destination: int = 0
+    records_discarded: int = 0
+    records_expired: int = 0
+    records_oversized: int = 0
+    destination_errors: int = 0
+    partitions_waiting: int = 0  # partitions holding a partial batch inside its batching window
+
+    @property
+    def records_settled(self) -> int:
+        return (
+            self.records_delivered
+            + self.records_filtered
+            + self.records_to_destination
+            + self.records_discarded
+        )
+
+    def add(self, other: PollReport) -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+@dataclass
+class _Batch:
+    """Records of one partition on their way through invocations, in offset order."""
+
+    records: list[LogRecord]
+    retries: int = 0  # counted against MaximumRetryAttempts
+    invocations: int = 0  # every invocation these records were part of
+    last_result: InvocationResult | None = None
+    condition: str | None = None  # set when given up on: why they go to the destination
+
+
+@dataclass
+class _Partition:
+    topic: str
+    partition: int
+    position: int  # next offset to read from the log
+    committed: int
+    queue: deque[_Batch] = field(default_factory=deque)
+    gathering_since: float | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.topic}-{self.partition}"
+
+
+class KafkaEventSourceMapping:
+    """Polls the log for one mapping and invokes its function. Drive it with poll_once() (one round)
+    or run_until_caught_up(); `stats` adds up every round's PollReport."""
+
+    def __init__(
+        self,
+        config: EventSourceMappingConfig,
+        log: Log,
+        invoke: Invoke,
+        destinations: Destinations | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        source: str | None = None,
+        bootstrap_servers: str | None = None,
+    ) -> None:
+        self.config = config
+        self.stats = PollReport()
+        self._log = log
+        self._invoke = invoke
+        self._destinations = destinations
+        self._clock = clock
+        self._source = source or config.source
+        self._bootstrap_servers = bootstrap_servers or ",".join(config.bootstrap_servers) or "localhost:9092"
+        self._partitions: dict[tuple[str, int], _Partition] = {}
+        self._envelope: int | None = None
+        if config.enabled:
+            self._assigned()  # the mapping's starting position is where it stands when it starts
+
+    # -- public -----------------------------------------------------------------------------------
+
+    def poll_once(self, *, flush: bool = False) -> PollReport:
+        """One round: per partition, at most one invocation (a new batch or a retry), plus whatever
+        can be settled without invoking. `flush` invokes partial batches without waiting out the window."""
+        report = PollReport()
+        if self.config.enabled:
+            for state in self._assigned():
+                self._poll_partition(state, report, flush)
+        self.stats.add(report)
+        return report
+
+    def run_until_caught_up(self, *, max_rounds: int = 10_000) -> PollReport:
+        """Poll (flushing) until every partition is committed to its end, or `max_rounds` passed
+        (a batch failing forever with infinite retries and no destination blocks its partition)."""
+        total = PollReport()
+        for _ in range(max_rounds):
+            total.add(self.poll_once(flush=True))
+            if self.caught_up():
+                break
+        return total
+
+    def lag(self) -> dict[str, int]:
+        """Records not yet settled, per "<topic>-<partition>"."""
+        return {s.key: self._log.end_offset(s.topic, s.partition) - s.committed for s in self._assigned()}
+
+    def caught_up(self) -> bool:
+        return not any(self.lag().values())
+
+    # -- partitions and offsets -------------------------------------------------------------------
+
+    def _assigned(self) -> list[_Partition]:
+        """All partitions of the mapping's topics: one mapping is the only consumer of its group."""
+        known = set(self._log.topics())
+        states = []
+        for topic in self.config.topics:
+            if topic not in known:
+                continue
+            for partition in range(self._log.partitions(topic)):
+                if (topic, partition) not in self._partitions:
+                    self._partitions[(topic, partition)] = self._start(topic, partition)
+                states.append(self._partitions[(topic, partition)])
+        return states
+
+    def _start(self, topic: str, partition: int) -> _Partition:
+        """Resume from the group's committed offset; only without one, use StartingPosition and commit
+        it at once, so the position stays where the mapping started (as an AWS mapping's does)."""
+        group = self.config.consumer_group_id
+        committed = self._log.committed(group, topic, partition)
+        if committed is None:
+            committed = self._starting_offset(topic, partition)
+            self._log.commit(group, topic, partition, committed)
+        position = max(committed, self._log.beginning_offset(topic, partition))
+        return _Partition(topic, partition, position=position, committed=committed)
+
+    def _starting_offset(self, topic: str, partition: int) -> int:
+        position = self.config.starting_position
+        if position == "TRIM_HORIZON":
+            return self._log.beginning_offset(topic, partition)
+        if position == "LATEST":
+            return self._log.end_offset(topic, partition)
+        timestamp_ms = int((self.config.starting_position_timestamp or 0) * 1000)
+        return self._log.offset_for_time(topic, partition, timestamp_ms)
+
+    def _commit(self, state: _Partition) -> None:
+        """Commit up to the first record still in flight (or everything read so far)."""
+        target = min((b.records[0].offset for b in state.queue), default=state.position)
+        if target > state.committed:
+            self._log.commit(self.config.consumer_group_id, state.topic, state.partition, target)
+            state.committed = target
+
+    # -- one round of one partition ---------------------------------------------------------------
+
+    def _poll_partition(self, state: _Partition, report: PollReport, flush: bool) -> None:
+        if not state.queue:
+            self._fetch(state, report, flush)
+        invoked = False
+        while state.queue:
+            batch = state.queue[0]
+            if batch.condition is not None:
+                if not self._give_up(state, batch, report):
+                    return  # destination unreachable: keep the records, try again next round
+                state.queue.popleft()
+                self._commit(state)
+                continue
+            if invoked:
+                return
+            if self._expire(state, batch, report):
+                continue
+            self._invoke_batch(state, batch, report)
+            invoked = True
+
+    def _fetch(self, state: _Partition, report: PollReport, flush: bool) -> None:
+        """Read the next batch: up to BatchSize records and 6 MB, filtered, once full or the window is over."""
+        records = self._log.read(state.topic, state.partition, state.position, self.config.batch_size)
+        if not records:
+            state.gathering_since = None
+            return
+        selected, filtered, end, size, capped = [], 0, state.position, self._envelope_size(), False
+        for record in records:
+            if not self._matches(record):
+                filtered += 1
+                end = record.offset + 1
+                continue
+            record_size = self._record_size(record)
+            if selected and size + record_size > MAX_PAYLOAD_BYTES:
+                capped = True
+                break
+            selected.append(record)
+            size += record_size
+            end = record.offset + 1
+        full = capped or len(records) >= self.config.batch_size
+        if selected and not full and not flush and self._gathering(state):
+            report.partitions_waiting += 1
+            return
+        state.gathering_since = None
+        state.position = end
+        report.records_filtered += filtered
+        if selected:
+            batch = _Batch(selected)
+            if size > MAX_PAYLOAD_BYTES:  # a single record too big to invoke with
+                batch.condition = PAYLOAD_SIZE_EXCEEDED
+                report.records_oversized += 1
+            state.queue.append(batch)
+        else:
+            self._commit(state)
+
+    def _gathering(self, state: _Partition) -> bool:
+        """True while a partial batch is still inside MaximumBatchingWindowInSeconds."""
+        now = self._clock()
+        if state.gathering_since is None:
+            state.gathering_since = now
+        return now - state.gathering_since < self.config.batching_window_s
+
+    def _expire(self, state: _Partition, batch: _Batch, report: PollReport) -> bool:
+        """Split off records older than MaximumRecordAgeInSeconds: never sent to the function."""
+        max_age = self.config.maximum_record_age_s
+        if max_age == -1:
+            return False
+        now = self._clock()
+        old = [r for r in batch.records if now - r.timestamp_ms / 1000 > max_age]
+        if not old:
+            return False
+        report.records_expired += len(old)
+        expired = _Batch(old, batch.retries, batch.invocations, batch.last_result, RECORD_AGE_EXCEEDED)
+        batch.records = [r for r in batch.records if now - r.timestamp_ms / 1000 <= max_age]
+        if not batch.records:
+            state.queue.popleft()
+        state.queue.appendleft(expired)
+        return True
+
+    def _invoke_batch(self, state: _Partition, batch: _Batch, report: PollReport) -> None:
+        if batch.invocations:
+            report.retries += 1
+        batch.invocations += 1
+        report.invocations += 1
+        result = self._invoke(self.config.function_name, self._event(batch.records))
+        batch.last_result = result
+        failed_from = self._failed_from(state, batch, result)
+        if failed_from is None:
+            state.queue.popleft()
+            report.records_delivered += len(batch.records)
+            self._commit(state)
+        elif failed_from >= 0:
+            self._retry_from(state, batch, failed_from, report)
+        elif self.config.bisect_batch_on_function_error and len(batch.records) > 1:
+            self._bisect(state, batch, report)
+        else:
+            self._count_retry(batch)
+
+    def _failed_from(self, state: _Partition, batch: _Batch, result: InvocationResult) -> int | None:
+        """None on success, the lowest failed offset of a valid partial batch response, -1 when the
+        whole batch failed. ("PartialBatchResponse" in Configuring error handling controls for Kafka
+        event sources: an empty or null response is success; "any invalid topic-partition_number or
+        offset returned that was not present in the invoked event will be treated as failure and
+        entire batch will be retried.")"""
+        if not result.ok:
+            return -1
+        if not self.config.report_batch_item_failures:
+            return None
+        failures = _batch_item_failures(result.payload)
+        if not failures:
+            return None
+        offsets = {r.offset for r in batch.records}
+        failed = []
+        for failure in failures:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if not isinstance(identifier, dict) or identifier.get("partition") != state.key:
+                return -1
+            offset = identifier.get("offset")
+            if isinstance(offset, bool) or not isinstance(offset, int) or offset not in offsets:
+                return -1
+            failed.append(offset)
+        return min(failed)
+
+    def _retry_from(self, state: _Partition, batch: _Batch, offset: int, report: PollReport) -> None:
+        """Records before the lowest failed offset succeeded: commit them and retry from it, as streams
+        checkpoint ("Lambda uses the record with the lowest sequence number as the checkpoint. Lambda
+        then retries all records starting from that checkpoint"), which keeps the partition in order."""
+        done = [r for r in batch.records if r.offset < offset]
+        batch.records = [r for r in batch.records if r.offset >= offset]
+        report.records_delivered += len(done)
+        self._commit(state)
+        self._count_retry(batch)
+
+    def _bisect(self, state: _Partition, batch: _Batch, report: PollReport) -> None:
+        """ "Split batch on error": two halves, each retried separately; the split itself is not counted
+        against MaximumRetryAttempts (as AWS documents for stream event sources)."""
+        middle = len(batch.records) // 2
+        halves = [
+            _Batch(records, batch.retries, batch.invocations, batch.last_result)
+            for records in (batch.records[:middle], batch.records[middle:])
+        ]
+        state.queue.popleft()
+        state.queue.extendleft(reversed(halves))
+        report.batches_bisected += 1
+
+    def _count_retry(self, batch: _Batch) -> None:
+        batch.retries += 1
+        limit = self.config.retry_limit
+        if limit is not None and batch.retries > limit:
+            batch.condition = RETRIES_EXHAUSTED
+
+    # -- giving up on records ---------------------------------------------------------------------
+
+    def _give_up(self, state: _Partition, batch: _Batch, report: PollReport) -> bool:
+        """Send the batch to the on-failure destination (or discard it without one); False if that failed."""
+        destination = self.config.on_failure_destination
+        if destination is None:
+            name, count = self.config.logical_id, len(batch.records)
+            logger.warning("%s: discarding %d record(s) of %s (%s)", name, count, state.key, batch.condition)
+            report.records_discarded += len(batch.records)
+            return True
+        if self._destinations is None:
+            raise RuntimeError(f"{self.config.logical_id} has an on-failure destination but no Destinations")
+        try:
+            if parse_destination(destination).kind == "kafka":
+                self._send_each(state, batch, destination, report)
+            else:
+                self._send_batch(state, batch, destination)
+                report.records_to_destination += len(batch.records)
+        except DestinationError as exc:
+            logger.warning("%s: %s", self.config.logical_id, exc)
+            report.destination_errors += 1
+            return False
+        return True
+
+    def _send_each(self, state: _Partition, batch: _Batch, destination: str, report: PollReport) -> None:
+        """A Kafka destination gets one message per failed record, keyed like the original; a record
+        leaves the batch once sent, so a retry after a failed send does not duplicate it."""
+        assert self._destinations is not None
+        while batch.records:
+            record = batch.records[0]
+            self._destinations.send(destination, self._record_document(batch, record), key=record.key)
+            batch.records.pop(0)
+            report.records_to_destination += 1
+            if batch.records:
+                self._commit(state)
+
+    def _send_batch(self, state: _Partition, batch: _Batch, destination: str) -> None:
+        assert self._destinations is not None
+        target = parse_destination(destination)
+        document = self._batch_document(state, batch, with_payload=target.kind == "s3")
+        key = s3_object_key(self.config.uuid, state.key, self._clock()) if target.kind == "s3" else None
+        self._destinations.send(destination, document, object_key=key)
+
+    def _context(self, batch: _Batch) -> dict[str, Any]:
+        """requestContext, responseContext, version and timestamp of the documented invocation record.
+        AWS's pages spell the condition "RetryAttemptsExhausted" (SQS/SNS/S3) and "RetriesExhausted"
+        (Kafka topic); localfaas uses the former everywhere."""
+        result = batch.last_result
+        response: dict[str, Any] | None = None
+        if result is not None:
+            response = {"statusCode": 200, "executedVersion": "$LATEST"}
+            if not result.ok:
+                response["functionError"] = "Unhandled"
+        return {
+            "requestContext": {
+                "requestId": result.request_id if result else str(uuid.uuid4()),
+                "functionArn": self.config.function_arn,
+                "condition": batch.condition,
+                "approximateInvokeCount": batch.invocations,
+            },
+            "responseContext": response,
+            "version": "1.0",
+            "timestamp": _iso(self._clock() * 1000),
+        }
+
+    def _batch_info(self, records: list[LogRecord]) -> dict[str, Any]:
+        info: dict[str, Any] = {"batchSize": len(records)}
+        if self.config.event_source_arn:
+            info["eventSourceArn"] = self.config.event_source_arn
+        info["bootstrapServers"] = self._bootstrap_servers
+        info["payloadSize"] = len(json.dumps(self._event(records)).encode())
+        return info
+
+    def _batch_document(self, state: _Partition, batch: _Batch, *, with_payload: bool) -> dict[str, Any]:
+        """The SQS/SNS/S3 invocation record of "Capturing discarded batches": offsets and timestamps per
+        "<topic>-<partition>"; S3 also gets the whole event as an escaped JSON string in `payload`."""
+        first, last = batch.records[0], batch.records[-1]
+        info = self._batch_info(batch.records)
+        info["recordsInfo"] = {
+            state.key: {
+                "firstRecordOffset": str(first.offset),
+                "lastRecordOffset": str(last.offset),
+                "firstRecordTimestamp": _iso(first.timestamp_ms),
+                "lastRecordTimestamp": _iso(last.timestamp_ms),
+            }
+        }
+        document = {**self._context(batch), "KafkaBatchInfo": info}
+        if with_payload:
+            document["payload"] = json.dumps(self._event(batch.records))
+        return document
+
+    def _record_document(self, batch: _Batch, record: LogRecord) -> dict[str, Any]:
+        """The message of "Using a Kafka topic as an on-failure destination": one record's metadata
+        (recordInfo) and the record itself as a one-record event in `payload`."""
+        info = self._batch_info([record])
+        info["recordInfo"] = {"offset": str(record.offset), "timestamp": _iso(record.timestamp_ms)}
+        return {**self._context(batch), "KafkaBatchInfo": info, "payload": self._event([record])}
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def _event(self, records: list[LogRecord]) -> dict[str, Any]:
+        return kafka_event(
+            records,
+            source=self._source,
+            event_source_arn=self.config.event_source_arn,
+            bootstrap_servers=self._bootstrap_servers,
+        )
+
+    def _record_size(self, record: LogRecord) -> int:
+        return len(json.dumps(record_payload(record)).encode()) + 1  # and a comma
+
+    def _envelope_size(self) -> int:
+        if self._envelope is None:
+            probe = LogRecord(self.config.topics[0], 0, 0, 0, None, None)
+            self._envelope = len(json.dumps(self._event([probe])).encode()) - self._record_size(probe) + 1
+        return self._envelope
+
+    def _matches(self, record: LogRecord) -> bool:
+        if not self.config.filters:
+            return True
+        return matches_filter_criteria(list(self.config.filters), record_payload(record))
+
+
+def _batch_item_failures(payload: Any) -> list:
+    """The batchItemFailures list of a function's response (a dict, or its JSON text)."""
+    if isinstance(payload, bytes | str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return []
+    if not isinstance(payload, dict):
+        return []
+    failures = payload.get("batchItemFailures")
+    return failures if isinstance(failures, list) else []
+
+
+def _iso(epoch_ms: float) -> str:
+    moment = dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
