@@ -384,7 +384,11 @@ class _Partition:
 
 class KafkaEventSourceMapping:
     """Polls the log for one mapping and invokes its function. Drive it with poll_once() (one round)
-    or run_until_caught_up(); `stats` adds up every round's PollReport."""
+    or run_until_caught_up(); `stats` adds up every round's PollReport.
+
+    `invoke(function_name, event)` reports a function error as an InvocationResult whose `error` is
+    set; an exception out of `invoke` is taken for a crash of the poller itself and propagates with
+    nothing committed, so the batch is delivered again by the next poller (at least once)."""
 
     def __init__(
         self,
@@ -734,11 +738,9 @@ class KafkaEventSourceMapping:
     # -- events -----------------------------------------------------------------------------------
 
     def _event(self, records: list[LogRecord]) -> dict[str, Any]:
+        arn = self.config.event_source_arn if self._source == "msk" else None  # self-managed events have none
         return kafka_event(
-            records,
-            source=self._source,
-            event_source_arn=self.config.event_source_arn,
-            bootstrap_servers=self._bootstrap_servers,
+            records, source=self._source, event_source_arn=arn, bootstrap_servers=self._bootstrap_servers
         )
 
     def _record_size(self, record: LogRecord) -> int:

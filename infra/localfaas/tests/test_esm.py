@@ -20,6 +20,8 @@ from localfaas.esm import (
 from localfaas.runtime import InvocationResult
 
 CLUSTER = "arn:aws:kafka:us-east-1:123456789012:cluster/demo/abc-1"
+DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:dlq"
+DLQ = {"OnFailure": {"Destination": DLQ_ARN}}
 T0 = 1_700_000_000.0
 
 
@@ -199,10 +201,9 @@ def test_invalid_property_is_rejected_naming_mapping_and_property(props, prop):
 
 
 def test_infinite_retries_with_an_on_failure_destination_are_capped_at_ten():
-    dlq = {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}}
 
-    assert config(DestinationConfig=dlq).retry_limit == 10
-    assert config(DestinationConfig=dlq, MaximumRetryAttempts=3).retry_limit == 3
+    assert config(DestinationConfig=DLQ).retry_limit == 10
+    assert config(DestinationConfig=DLQ, MaximumRetryAttempts=3).retry_limit == 3
 
 
 # -- batching -----------------------------------------------------------------------------------
@@ -231,9 +232,8 @@ def test_a_batch_stays_under_the_6_mb_payload_limit(log, clock):
 def test_a_record_too_big_to_invoke_goes_to_the_destination_uninvoked(log, clock):
     produce(log, b"small", b"x" * (5 * 1024 * 1024), b"after")
     function, destinations = Function(), RecordingDestinations()
-    dlq = {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}}
 
-    report = mapping(log, function, clock, destinations, DestinationConfig=dlq).run_until_caught_up()
+    report = mapping(log, function, clock, destinations, DestinationConfig=DLQ).run_until_caught_up()
 
     assert function.offsets() == [0, 2]
     [document] = destinations.documents()
@@ -388,21 +388,20 @@ def test_a_crash_mid_batch_redelivers_the_batch(log, clock):
 def test_retries_are_exhausted_then_the_batch_goes_to_the_destination(log, clock):
     produce(log, b"a", b"b", at=T0 - 5)
     function, destinations = Function(fails_on(b"a")), RecordingDestinations()
-    dlq = "arn:aws:sqs:us-east-1:123456789012:dlq"
     esm = mapping(
         log,
         function,
         clock,
         destinations,
         MaximumRetryAttempts=2,
-        DestinationConfig={"OnFailure": {"Destination": dlq}},
+        DestinationConfig=DLQ,
     )
 
     report = esm.run_until_caught_up()
 
     assert (report.invocations, report.retries, report.records_to_destination) == (3, 2, 2)
     [(destination, document, _)] = destinations.sent
-    assert destination == dlq
+    assert destination == DLQ_ARN
     assert document["requestContext"] == {
         "requestId": "req-3",
         "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:orders-fn",
@@ -462,7 +461,7 @@ def test_bisect_isolates_the_poison_record(log, clock):
         destinations,
         BisectBatchOnFunctionError=True,
         MaximumRetryAttempts=0,
-        DestinationConfig={"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}},
+        DestinationConfig=DLQ,
     )
 
     report = esm.run_until_caught_up()
@@ -479,9 +478,8 @@ def test_bisect_isolates_the_poison_record(log, clock):
 def test_a_poison_record_goes_to_the_destination_and_the_rest_flows_on_in_order(log, clock):
     produce(log, b"a", b"b", b"poison", b"c", b"d")
     function, destinations = Function(fails_on(b"poison")), RecordingDestinations()
-    dlq = {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}}
     esm = mapping(
-        log, function, clock, destinations, BatchSize=1, MaximumRetryAttempts=1, DestinationConfig=dlq
+        log, function, clock, destinations, BatchSize=1, MaximumRetryAttempts=1, DestinationConfig=DLQ
     )
 
     esm.run_until_caught_up()
@@ -497,15 +495,17 @@ def item_failure(partition: str, offset) -> dict:
     return {"itemIdentifier": {"partition": partition, "offset": offset}}
 
 
+def reporting_mapping(log, clock, *responses) -> tuple[KafkaEventSourceMapping, Function]:
+    """A mapping with ReportBatchItemFailures whose function answers `responses` in turn."""
+    answers = list(responses)
+    function = Function(lambda event: answers.pop(0))
+    return mapping(log, function, clock, FunctionResponseTypes=["ReportBatchItemFailures"]), function
+
+
 def test_partial_batch_response_commits_before_the_lowest_failed_offset_and_retries_from_it(log, clock):
     produce(log, *[b"r%d" % i for i in range(6)])
-    responses = [{"batchItemFailures": [item_failure("orders-0", 4), item_failure("orders-0", 2)]}, None]
-    esm = mapping(
-        log,
-        function := Function(lambda e: responses.pop(0)),
-        clock,
-        FunctionResponseTypes=["ReportBatchItemFailures"],
-    )
+    failures = {"batchItemFailures": [item_failure("orders-0", 4), item_failure("orders-0", 2)]}
+    esm, function = reporting_mapping(log, clock, failures, None)
 
     esm.poll_once(flush=True)
     after_first = committed(log, esm)
@@ -528,13 +528,7 @@ def test_partial_batch_response_commits_before_the_lowest_failed_offset_and_retr
 )
 def test_an_invalid_item_identifier_fails_the_whole_batch(log, clock, failure):
     produce(log, b"a", b"b", b"c")
-    responses = [{"batchItemFailures": [failure]}, None]
-    esm = mapping(
-        log,
-        function := Function(lambda e: responses.pop(0)),
-        clock,
-        FunctionResponseTypes=["ReportBatchItemFailures"],
-    )
+    esm, function = reporting_mapping(log, clock, {"batchItemFailures": [failure]}, None)
 
     esm.poll_once(flush=True)
     esm.poll_once(flush=True)
@@ -554,12 +548,7 @@ def test_batch_item_failures_are_ignored_unless_reporting_is_on(log, clock):
 
 def test_an_empty_batch_item_failures_list_is_success(log, clock):
     produce(log, b"a")
-    esm = mapping(
-        log,
-        Function(lambda e: {"batchItemFailures": []}),
-        clock,
-        FunctionResponseTypes=["ReportBatchItemFailures"],
-    )
+    esm, _ = reporting_mapping(log, clock, {"batchItemFailures": []})
 
     assert esm.poll_once(flush=True).records_delivered == 1
 
@@ -568,8 +557,7 @@ def test_records_older_than_the_maximum_age_go_to_the_destination_uninvoked(log,
     produce(log, b"old", at=T0 - 120)
     produce(log, b"fresh", at=T0 - 10)
     function, destinations = Function(), RecordingDestinations()
-    dlq = {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}}
-    esm = mapping(log, function, clock, destinations, MaximumRecordAgeInSeconds=60, DestinationConfig=dlq)
+    esm = mapping(log, function, clock, destinations, MaximumRecordAgeInSeconds=60, DestinationConfig=DLQ)
 
     report = esm.run_until_caught_up()
 
@@ -584,8 +572,7 @@ def test_records_older_than_the_maximum_age_go_to_the_destination_uninvoked(log,
 def test_records_that_age_out_while_retried_stop_being_retried(log, clock):
     produce(log, b"poison")
     function, destinations = Function(fails_on(b"poison")), RecordingDestinations()
-    dlq = {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}}
-    esm = mapping(log, function, clock, destinations, MaximumRecordAgeInSeconds=60, DestinationConfig=dlq)
+    esm = mapping(log, function, clock, destinations, MaximumRecordAgeInSeconds=60, DestinationConfig=DLQ)
 
     for _ in range(3):
         esm.poll_once(flush=True)
@@ -687,7 +674,7 @@ def test_every_record_is_delivered_filtered_or_sent_to_the_destination(tmp_path,
             BisectBatchOnFunctionError=True,
             MaximumRetryAttempts=1,
             FilterCriteria={"Filters": [{"Pattern": pattern}]},
-            DestinationConfig={"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}},
+            DestinationConfig=DLQ,
         )
 
         report = esm.run_until_caught_up()
