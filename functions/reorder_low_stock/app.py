@@ -1,2 +1,57 @@
-def lambda_handler(event, context):
-    raise NotImplementedError
+"""ReorderLowStock: on InventoryUpdated (Kafka), place one supply order per low sku; announce it."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storefront.adapters.bus import EventBus
+from storefront.adapters.supply_orders import SupplyOrdersTable
+from storefront.events import InventoryUpdated, MalformedEvent
+from storefront.inventory import restock
+from storefront.lambda_glue import event_from_kafka, idempotency_config, idempotency_store, log_fields
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.Kafka)
+supply_orders = SupplyOrdersTable(boto3.resource("dynamodb").Table(os.environ["SUPPLY_ORDERS_TABLE_NAME"]))
+bus = EventBus(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+config = idempotency_config()
+
+
+@idempotent_function(data_keyword_argument="wire", config=config, persistence_store=idempotency_store())
+def reorder(wire: dict) -> str | None:
+    update = InventoryUpdated.model_validate(wire)
+    decision = restock(update, supply_orders.get(update.sku), now=datetime.now(UTC))
+    if decision.receive is not None and supply_orders.receive(decision.receive):
+        logger.info("supply order received", extra=log_fields(update))
+    if decision.place is not None and not supply_orders.place(decision.place):
+        return None  # a concurrent count placed the open order and announces it
+    if decision.announcement is not None:
+        bus.announce(decision.announcement)
+        logger.info("supply order placed", extra=log_fields(decision.announcement))
+        return decision.announcement.event_id
+    return None
+
+
+def record_handler(record: KafkaEventRecord) -> None:
+    event = event_from_kafka(record)
+    if not isinstance(event, InventoryUpdated):
+        raise MalformedEvent(
+            f"{record.topic}-{record.partition}@{record.offset}: unexpected {event.event_type}"
+        )
+    reorder(wire=event.to_wire())
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    config.register_lambda_context(context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

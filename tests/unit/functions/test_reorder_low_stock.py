@@ -1,0 +1,161 @@
+"""ReorderLowStock: InventoryUpdated on Kafka -> one open supply order per sku and SupplyOrderPlaced."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from storefront.events import InventoryUpdated
+from tests.support.kafka import failed_offsets, msk_event, record
+from tests.support.stack import sample_event
+
+TOPIC = "inventory"
+
+
+def counted(n: int, on_hand: int, sku: str = "MUG-BLUE-350") -> InventoryUpdated:
+    return InventoryUpdated(
+        event_id=f"inv-{n}",
+        occurred_at=datetime(2026, 11, 26, 9, n, tzinfo=UTC),
+        sku=sku,
+        warehouse_id="wh-leeds",
+        on_hand=on_hand,
+        reorder_point=10,
+        reorder_quantity=48,
+    )
+
+
+@pytest.fixture
+def app(handler):
+    return handler("ReorderLowStock")
+
+
+@pytest.fixture
+def supply_orders(provisioned):
+    return boto3.resource("dynamodb").Table(provisioned.physical_names["SupplyOrdersTable"])
+
+
+def test_low_count_places_a_supply_order_and_announces_it(app, supply_orders, bus_spy, lambda_context):
+    response = app.lambda_handler(msk_event(record(TOPIC, counted(1, on_hand=3))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    item = supply_orders.get_item(Key={"sku": "MUG-BLUE-350"})["Item"]
+    assert item["status"] == "OPEN"
+    assert item["quantity"] == 48
+    announced = bus_spy.events()
+    assert [e["detail-type"] for e in announced] == ["SupplyOrderPlaced"]
+    assert announced[0]["source"] == "storefront.warehouse"
+    assert announced[0]["detail"]["supplyOrderId"] == item["supplyOrderId"]
+    assert announced[0]["detail"]["quantity"] == 48
+
+
+def test_count_at_the_reorder_point_places_nothing(app, supply_orders, bus_spy, lambda_context):
+    app.lambda_handler(msk_event(record(TOPIC, counted(1, on_hand=10))), lambda_context)
+
+    assert supply_orders.scan()["Count"] == 0
+    assert bus_spy.events() == []
+
+
+def test_further_low_counts_while_an_order_is_open_place_no_second(
+    app, supply_orders, bus_spy, lambda_context
+):
+    batch = msk_event(*(record(TOPIC, counted(n, on_hand=5 - n)) for n in range(1, 4)))
+
+    app.lambda_handler(batch, lambda_context)
+
+    assert supply_orders.scan()["Count"] == 1
+    assert bus_spy.detail_types() == ["SupplyOrderPlaced"]
+
+
+def test_redelivered_batch_places_and_announces_once(app, supply_orders, bus_spy, lambda_context):
+    batch = msk_event(record(TOPIC, counted(1, on_hand=3)), record(TOPIC, counted(2, 1, sku="TEA-EARL-GREY")))
+
+    app.lambda_handler(batch, lambda_context)
+    app.lambda_handler(batch, lambda_context)
+
+    assert supply_orders.scan()["Count"] == 2
+    assert sorted(bus_spy.detail_types()) == ["SupplyOrderPlaced", "SupplyOrderPlaced"]
+
+
+def test_count_placed_concurrently_loses_the_race_and_announces_nothing(
+    app, supply_orders, bus_spy, lambda_context, monkeypatch
+):
+    app.lambda_handler(msk_event(record(TOPIC, counted(1, on_hand=3))), lambda_context)
+    first = supply_orders.get_item(Key={"sku": "MUG-BLUE-350"})["Item"]
+    bus_spy.events()
+    # A second invocation read the table before the first order was stored: only the
+    # conditional put stands between it and a second open order.
+    monkeypatch.setattr(app.supply_orders, "get", lambda sku: None)
+
+    response = app.lambda_handler(msk_event(record(TOPIC, counted(2, on_hand=2))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert supply_orders.get_item(Key={"sku": "MUG-BLUE-350"})["Item"] == first
+    assert bus_spy.events() == []
+
+
+def test_restocked_sku_is_reordered_on_the_next_drop(app, supply_orders, bus_spy, lambda_context):
+    batch = msk_event(
+        record(TOPIC, counted(1, on_hand=3)),
+        record(TOPIC, counted(2, on_hand=51)),
+        record(TOPIC, counted(3, 4)),
+    )
+
+    app.lambda_handler(batch, lambda_context)
+
+    announced = bus_spy.events()
+    assert [e["detail-type"] for e in announced] == ["SupplyOrderPlaced", "SupplyOrderPlaced"]
+    item = supply_orders.get_item(Key={"sku": "MUG-BLUE-350"})["Item"]
+    assert item["status"] == "OPEN"
+    assert item["placedByEventId"] == "inv-3"
+    assert (
+        announced[1]["detail"]["supplyOrderId"]
+        == item["supplyOrderId"]
+        != announced[0]["detail"]["supplyOrderId"]
+    )
+
+
+def test_count_back_above_the_reorder_point_receives_the_open_order(app, supply_orders, lambda_context):
+    batch = msk_event(record(TOPIC, counted(1, on_hand=3)), record(TOPIC, counted(2, on_hand=51)))
+
+    app.lambda_handler(batch, lambda_context)
+
+    item = supply_orders.get_item(Key={"sku": "MUG-BLUE-350"})["Item"]
+    assert item["status"] == "RECEIVED"
+    assert item["receivedByEventId"] == "inv-2"
+
+
+def test_malformed_record_is_reported_and_the_rest_applied(app, supply_orders, bus_spy, lambda_context):
+    good, bad = (
+        record(TOPIC, counted(1, on_hand=3)),
+        record(TOPIC, b'{"eventType": "InventoryUpdated"}', key="X"),
+    )
+
+    response = app.lambda_handler(msk_event(bad, good), lambda_context)
+
+    assert failed_offsets(response) == [bad.offset]
+    assert supply_orders.get_item(Key={"sku": "MUG-BLUE-350"}).get("Item") is not None
+    assert bus_spy.detail_types() == ["SupplyOrderPlaced"]
+
+
+def test_record_values_never_reach_the_logs(app, lambda_context, capsys):
+    secret = b'{"eventType": "InventoryUpdated", "warehouseId": "wh-secret-vault", "onHand": -1}'
+
+    app.lambda_handler(
+        msk_event(record(TOPIC, counted(1, 3)), record(TOPIC, secret, key="MUG-BLUE-350")), lambda_context
+    )
+
+    logs = capsys.readouterr()
+    assert "wh-secret-vault" not in logs.out + logs.err
+
+
+def test_sample_mixed_batch_fails_only_its_malformed_records(app, supply_orders, bus_spy, lambda_context):
+    response = app.lambda_handler(
+        sample_event("reorder_low_stock/inventory-updated-mixed-batch.json"), lambda_context
+    )
+
+    assert failed_offsets(response) == [871, 4212]
+    assert supply_orders.get_item(Key={"sku": "MUG-BLUE-350"})["Item"]["status"] == "OPEN"
+    assert supply_orders.get_item(Key={"sku": "TEA-EARL-GREY-250"}).get("Item") is None  # stock is fine
+    assert bus_spy.detail_types() == ["SupplyOrderPlaced"]
