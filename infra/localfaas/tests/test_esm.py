@@ -18,6 +18,7 @@ from localfaas.esm import (
     KafkaEventSourceMapping,
 )
 from localfaas.runtime import InvocationResult
+from localfaas.template import load_stack
 
 CLUSTER = "arn:aws:kafka:us-east-1:123456789012:cluster/demo/abc-1"
 DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:dlq"
@@ -204,6 +205,73 @@ def test_infinite_retries_with_an_on_failure_destination_are_capped_at_ten():
 
     assert config(DestinationConfig=DLQ).retry_limit == 10
     assert config(DestinationConfig=DLQ, MaximumRetryAttempts=3).retry_limit == 3
+
+
+SAM_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Dlq:
+    Type: AWS::SQS::Queue
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Handler: app.handler
+      CodeUri: src/
+      Events:
+        Orders:
+          Type: MSK
+          Properties:
+            Stream: arn:aws:kafka:us-east-1:123456789012:cluster/demo/abc-1
+            Topics: [orders]
+            StartingPosition: TRIM_HORIZON
+            ConsumerGroupId: orders-fn
+            BatchSize: 10
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            FilterCriteria:
+              Filters:
+                - Pattern: '{"value": {"kind": ["keep"]}}'
+            DestinationConfig:
+              OnFailure:
+                Type: SQS
+                Destination: !GetAtt Dlq.Arn
+        Payments:
+          Type: SelfManagedKafka
+          Properties:
+            KafkaBootstrapServers: ["b1:9092"]
+            Topics: [payments]
+            StartingPosition: LATEST
+            SourceAccessConfigurations:
+              - Type: BASIC_AUTH
+                URI: arn:aws:secretsmanager:us-east-1:123456789012:secret:kafka
+"""
+
+
+def test_mappings_expanded_from_a_sam_template_load(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("def handler(event, context):\n    return None\n")
+    (tmp_path / "template.yaml").write_text(SAM_TEMPLATE)
+    stack = load_stack(tmp_path / "template.yaml")
+
+    loaded = {
+        r.logical_id: EventSourceMappingConfig.from_resource(
+            r.logical_id,
+            r.properties,
+            function_name=stack.function("Fn").function_name,
+            function_arn=stack.function("Fn").arn,
+        )
+        for r in stack.event_source_mappings
+    }
+
+    orders, payments = loaded["FnOrders"], loaded["FnPayments"]
+    assert (orders.source, orders.consumer_group_id, orders.batch_size) == ("msk", "orders-fn", 10)
+    assert orders.on_failure_destination == "arn:aws:sqs:us-east-1:123456789012:localfaas-Dlq"
+    assert orders.report_batch_item_failures and orders.retry_limit == 10
+    assert (payments.source, payments.bootstrap_servers, payments.starting_position) == (
+        "self-managed",
+        ("b1:9092",),
+        "LATEST",
+    )
 
 
 # -- batching -----------------------------------------------------------------------------------
