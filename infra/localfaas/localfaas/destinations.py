@@ -13,7 +13,8 @@ a Kafka topic as an on-failure destination"
 - ``kafka://<topic>`` produces to that topic of the same cluster (the mapping's log), keyed with the
   failed record's own key so it lands in the partition Kafka's partitioner picks for that key.
 
-The shape of the invocation record is the caller's business (esm.py builds it). Clients are made
+It also builds the invocation records AWS documents for them: `failed_batch_record` (SQS, SNS, S3)
+and `failed_record_message` (Kafka); esm.py decides when records are given up on. Clients are made
 lazily by an injected factory, so the backend decides whether they point at moto, LocalStack or AWS.
 Not emulated: IAM and KMS permission checks, SNS's 256 KB message cap, cross-account delivery.
 """
@@ -28,9 +29,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from localfaas.log import Log
+    from localfaas.log import Log, LogRecord
+    from localfaas.runtime import InvocationResult
 
 KAFKA_PREFIX = "kafka://"
+
+# requestContext.condition. AWS's pages spell the first "RetryAttemptsExhausted" (SQS/SNS/S3) and
+# "RetriesExhausted" (Kafka topic); localfaas uses the former everywhere.
+RETRIES_EXHAUSTED = "RetryAttemptsExhausted"
+RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
+PAYLOAD_SIZE_EXCEEDED = "MaximumPayloadSizeExceeded"
 
 # (service name, region name or None) -> a boto3 client for that service.
 ClientsFactory = Callable[[str, "str | None"], Any]
@@ -78,6 +86,81 @@ def s3_object_key(esm_uuid: str, topic_partition: str, when: float) -> str:
     return (
         f"aws/lambda/{esm_uuid}/{topic_partition}/{moment:%Y/%m/%d}/{moment:%Y-%m-%dT%H.%M.%S}-{uuid.uuid4()}"
     )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why records were given up on: the requestContext and responseContext of the invocation record."""
+
+    condition: str
+    function_arn: str
+    approximate_invoke_count: int
+    result: InvocationResult | None  # the last invocation; None if the records were never invoked
+    at: float  # epoch seconds
+
+    def context(self) -> dict[str, Any]:
+        """requestContext, responseContext (null when never invoked), version and timestamp."""
+        response: dict[str, Any] | None = None
+        if self.result is not None:
+            response = {"statusCode": 200, "executedVersion": "$LATEST"}
+            if not self.result.ok:
+                response["functionError"] = "Unhandled"
+        return {
+            "requestContext": {
+                "requestId": self.result.request_id if self.result else str(uuid.uuid4()),
+                "functionArn": self.function_arn,
+                "condition": self.condition,
+                "approximateInvokeCount": self.approximate_invoke_count,
+            },
+            "responseContext": response,
+            "version": "1.0",
+            "timestamp": iso_timestamp(self.at * 1000),
+        }
+
+
+def failed_batch_record(
+    failure: Failure, records: list[LogRecord], event: dict[str, Any], with_payload: bool
+) -> dict[str, Any]:
+    """The SQS/SNS/S3 invocation record of "Capturing discarded batches": offsets and timestamps of one
+    partition's failed records under "<topic>-<partition>"; for S3 (`with_payload`) also the whole
+    `event` as an escaped JSON string in `payload`."""
+    first, last = records[0], records[-1]
+    info = _batch_info(len(records), event)
+    info["recordsInfo"] = {
+        f"{first.topic}-{first.partition}": {
+            "firstRecordOffset": str(first.offset),
+            "lastRecordOffset": str(last.offset),
+            "firstRecordTimestamp": iso_timestamp(first.timestamp_ms),
+            "lastRecordTimestamp": iso_timestamp(last.timestamp_ms),
+        }
+    }
+    document = {**failure.context(), "KafkaBatchInfo": info}
+    if with_payload:
+        document["payload"] = json.dumps(event)
+    return document
+
+
+def failed_record_message(failure: Failure, record: LogRecord, event: dict[str, Any]) -> dict[str, Any]:
+    """The message of "Using a Kafka topic as an on-failure destination": one record's metadata
+    (`recordInfo`) and the one-record `event` itself in `payload`."""
+    info = _batch_info(1, event)
+    info["recordInfo"] = {"offset": str(record.offset), "timestamp": iso_timestamp(record.timestamp_ms)}
+    return {**failure.context(), "KafkaBatchInfo": info, "payload": event}
+
+
+def _batch_info(size: int, event: dict[str, Any]) -> dict[str, Any]:
+    info: dict[str, Any] = {"batchSize": size}
+    if "eventSourceArn" in event:  # MSK only: self-managed Kafka has no ARN
+        info["eventSourceArn"] = event["eventSourceArn"]
+    info["bootstrapServers"] = event.get("bootstrapServers")
+    info["payloadSize"] = len(json.dumps(event).encode())
+    return info
+
+
+def iso_timestamp(epoch_ms: float) -> str:
+    """ISO 8601 in UTC with milliseconds, as in AWS's examples: 2019-11-14T18:16:05.568Z."""
+    moment = dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class Destinations:

@@ -31,7 +31,6 @@ poll), schema registries, authentication (SourceAccessConfigurations), MetricsCo
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import re
@@ -42,7 +41,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from localfaas.destinations import DestinationError, Destinations, parse_destination, s3_object_key
+from localfaas.destinations import (
+    PAYLOAD_SIZE_EXCEEDED,
+    RECORD_AGE_EXCEEDED,
+    RETRIES_EXHAUSTED,
+    DestinationError,
+    Destinations,
+    Failure,
+    failed_batch_record,
+    failed_record_message,
+    parse_destination,
+    s3_object_key,
+)
 from localfaas.kafka_event import kafka_event, record_payload
 from localfaas.log import Log, LogRecord
 from localfaas.pattern import InvalidEventPatternException, compile_pattern, matches_filter_criteria
@@ -67,9 +77,6 @@ DEFAULT_KAFKA_BATCHING_WINDOW_S = 0.5
 # applies a maximum of 10 retry attempts." (Configuring error handling controls for Kafka event sources)
 RETRIES_WITH_DESTINATION = 10
 
-RETRIES_EXHAUSTED = "RetryAttemptsExhausted"
-RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
-PAYLOAD_SIZE_EXCEEDED = "MaximumPayloadSizeExceeded"
 
 STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 _TOPIC = re.compile(r"[^.]([a-zA-Z0-9\-_.]+)")
@@ -667,7 +674,8 @@ class KafkaEventSourceMapping:
         assert self._destinations is not None
         while batch.records:
             record = batch.records[0]
-            self._destinations.send(destination, self._record_document(batch, record), key=record.key)
+            message = failed_record_message(self._failure(batch), record, self._event([record]))
+            self._destinations.send(destination, message, key=record.key)
             batch.records.pop(0)
             report.records_to_destination += 1
             if batch.records:
@@ -675,65 +683,19 @@ class KafkaEventSourceMapping:
 
     def _send_batch(self, state: _Partition, batch: _Batch, destination: str) -> None:
         assert self._destinations is not None
-        target = parse_destination(destination)
-        document = self._batch_document(state, batch, with_payload=target.kind == "s3")
-        key = s3_object_key(self.config.uuid, state.key, self._clock()) if target.kind == "s3" else None
+        is_s3 = parse_destination(destination).kind == "s3"
+        document = failed_batch_record(self._failure(batch), batch.records, self._event(batch.records), is_s3)
+        key = s3_object_key(self.config.uuid, state.key, self._clock()) if is_s3 else None
         self._destinations.send(destination, document, object_key=key)
 
-    def _context(self, batch: _Batch) -> dict[str, Any]:
-        """requestContext, responseContext, version and timestamp of the documented invocation record.
-        AWS's pages spell the condition "RetryAttemptsExhausted" (SQS/SNS/S3) and "RetriesExhausted"
-        (Kafka topic); localfaas uses the former everywhere."""
-        result = batch.last_result
-        response: dict[str, Any] | None = None
-        if result is not None:
-            response = {"statusCode": 200, "executedVersion": "$LATEST"}
-            if not result.ok:
-                response["functionError"] = "Unhandled"
-        return {
-            "requestContext": {
-                "requestId": result.request_id if result else str(uuid.uuid4()),
-                "functionArn": self.config.function_arn,
-                "condition": batch.condition,
-                "approximateInvokeCount": batch.invocations,
-            },
-            "responseContext": response,
-            "version": "1.0",
-            "timestamp": _iso(self._clock() * 1000),
-        }
-
-    def _batch_info(self, records: list[LogRecord]) -> dict[str, Any]:
-        info: dict[str, Any] = {"batchSize": len(records)}
-        if self.config.event_source_arn:
-            info["eventSourceArn"] = self.config.event_source_arn
-        info["bootstrapServers"] = self._bootstrap_servers
-        info["payloadSize"] = len(json.dumps(self._event(records)).encode())
-        return info
-
-    def _batch_document(self, state: _Partition, batch: _Batch, *, with_payload: bool) -> dict[str, Any]:
-        """The SQS/SNS/S3 invocation record of "Capturing discarded batches": offsets and timestamps per
-        "<topic>-<partition>"; S3 also gets the whole event as an escaped JSON string in `payload`."""
-        first, last = batch.records[0], batch.records[-1]
-        info = self._batch_info(batch.records)
-        info["recordsInfo"] = {
-            state.key: {
-                "firstRecordOffset": str(first.offset),
-                "lastRecordOffset": str(last.offset),
-                "firstRecordTimestamp": _iso(first.timestamp_ms),
-                "lastRecordTimestamp": _iso(last.timestamp_ms),
-            }
-        }
-        document = {**self._context(batch), "KafkaBatchInfo": info}
-        if with_payload:
-            document["payload"] = json.dumps(self._event(batch.records))
-        return document
-
-    def _record_document(self, batch: _Batch, record: LogRecord) -> dict[str, Any]:
-        """The message of "Using a Kafka topic as an on-failure destination": one record's metadata
-        (recordInfo) and the record itself as a one-record event in `payload`."""
-        info = self._batch_info([record])
-        info["recordInfo"] = {"offset": str(record.offset), "timestamp": _iso(record.timestamp_ms)}
-        return {**self._context(batch), "KafkaBatchInfo": info, "payload": self._event([record])}
+    def _failure(self, batch: _Batch) -> Failure:
+        return Failure(
+            condition=batch.condition or RETRIES_EXHAUSTED,
+            function_arn=self.config.function_arn,
+            approximate_invoke_count=batch.invocations,
+            result=batch.last_result,
+            at=self._clock(),
+        )
 
     # -- events -----------------------------------------------------------------------------------
 
@@ -769,8 +731,3 @@ def _batch_item_failures(payload: Any) -> list:
         return []
     failures = payload.get("batchItemFailures")
     return failures if isinstance(failures, list) else []
-
-
-def _iso(epoch_ms: float) -> str:
-    moment = dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

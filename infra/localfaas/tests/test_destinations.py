@@ -7,14 +7,21 @@ import re
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from localfaas.destinations import (
+    RETRIES_EXHAUSTED,
     DestinationError,
     Destinations,
+    Failure,
     boto3_clients,
+    failed_batch_record,
     parse_destination,
     s3_object_key,
 )
-from moto import mock_aws
+from localfaas.kafka_event import kafka_event
+from localfaas.log import LogRecord
+from localfaas.runtime import InvocationResult
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -130,3 +137,34 @@ def test_clients_are_made_once_per_service_and_region(aws):
 def test_parse_destination_rejects_other_services():
     with pytest.raises(ValueError, match="not an SQS queue"):
         parse_destination("arn:aws:lambda:us-east-1:123456789012:function:f")
+
+
+def test_a_batch_record_of_self_managed_kafka_names_no_event_source_arn():
+    records = [LogRecord("payments", 2, offset, 1_700_000_000_000 + offset, None, b"v") for offset in (7, 8)]
+    event = kafka_event(records, source="self-managed", bootstrap_servers="b1:9092")
+    failure = Failure(
+        RETRIES_EXHAUSTED, "arn:aws:lambda:us-east-1:123456789012:function:f", 1, None, 1_700_000_000.0
+    )
+
+    document = failed_batch_record(failure, records, event, with_payload=False)
+
+    info = document["KafkaBatchInfo"]
+    assert "eventSourceArn" not in info
+    assert info["bootstrapServers"] == "b1:9092"
+    assert info["recordsInfo"]["payments-2"]["lastRecordOffset"] == "8"
+    assert info["recordsInfo"]["payments-2"]["lastRecordTimestamp"] == "2023-11-14T22:13:20.008Z"
+
+
+def test_records_never_invoked_have_a_null_response_context():
+    failure = Failure(RETRIES_EXHAUSTED, "arn", 0, None, 0.0)
+
+    assert failure.context()["responseContext"] is None
+
+
+def test_a_partial_batch_failure_has_no_function_error():
+    result = InvocationResult("f", "req-1", payload={"batchItemFailures": []})
+
+    assert Failure(RETRIES_EXHAUSTED, "arn", 1, result, 0.0).context()["responseContext"] == {
+        "statusCode": 200,
+        "executedVersion": "$LATEST",
+    }
