@@ -1,0 +1,119 @@
+"""`localfaas produce TOPIC`: append records to the embedded log (default) or a real Kafka broker.
+
+Prints each record's coordinates as one JSON line: {"topic", "partition", "offset", "timestamp"}.
+A `localfaas up` polling the same log directory picks the records up, so this works from
+another terminal. An unknown topic is created: on the embedded log with `--partitions`
+partitions, on a broker as its auto-creation settings decide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from localfaas.commands.generate_event import (
+    EventInputError,
+    add_record_flags,
+    parse_header,
+    parse_timestamp,
+    read_records_file,
+    value_from_args,
+)
+from localfaas.log import CREATE_TIME, Log, LogRecord
+
+DEFAULT_LOG_DIR = Path(".localfaas/log")
+
+
+def open_log(args: argparse.Namespace) -> Log:
+    if args.bootstrap_servers:
+        from localfaas.kafka_log import KafkaLog  # confluent-kafka loads only when a broker is asked for
+
+        return KafkaLog(args.bootstrap_servers)
+    from localfaas.embedded_log import EmbeddedLog
+
+    return EmbeddedLog(Path(args.log_dir), default_partitions=args.partitions)
+
+
+def _records(args: argparse.Namespace) -> list[LogRecord]:
+    """What to produce; partition -1 and offset -1 mean "the log decides"."""
+    template = LogRecord(
+        topic=args.topic,
+        partition=-1 if args.partition is None else args.partition,
+        offset=-1,
+        timestamp_ms=parse_timestamp(args.timestamp) if args.timestamp else -1,
+        key=None if args.key is None else args.key.encode(),
+        value=None if args.records else value_from_args(args),  # in a records file, no value is a tombstone
+        headers=tuple(parse_header(h) for h in args.header),
+        timestamp_type=CREATE_TIME,
+    )
+    return read_records_file(args.records, template) if args.records else [template]
+
+
+def _coordinates(record: LogRecord) -> dict[str, Any]:
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": record.timestamp_ms,
+    }
+
+
+def handle(args: argparse.Namespace) -> int:
+    try:
+        records = _records(args)
+    except (EventInputError, OSError) as exc:
+        print(f"localfaas produce: error: {exc}", file=sys.stderr)
+        return 2
+    log = open_log(args)
+    try:
+        for record in records:
+            produced = log.produce(
+                record.topic,
+                record.value,
+                key=record.key,
+                headers=record.headers,
+                timestamp_ms=None if record.timestamp_ms < 0 else record.timestamp_ms,
+                partition=None if record.partition < 0 else record.partition,
+            )
+            print(json.dumps(_coordinates(produced)), flush=True)
+    except (LookupError, ValueError) as exc:  # unknown partition, illegal topic name
+        print(f"localfaas produce: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        log.close()
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "produce",
+        help="append a record to the embedded log (or a Kafka broker)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("topic", metavar="TOPIC")
+    add_record_flags(parser, default_value=None)
+    parser.add_argument("--partition", type=int, help="(default: by key, as Kafka's default partitioner)")
+    parser.add_argument(
+        "--records",
+        metavar="FILE",
+        help="JSON list of records {topic, partition, key, value, headers, timestamp} to produce in order; "
+        "missing fields come from the flags, a missing value is null (a tombstone)",
+    )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--log-dir", default=str(DEFAULT_LOG_DIR), help="embedded log directory (default: %(default)s)"
+    )
+    target.add_argument(
+        "--bootstrap-servers", metavar="HOST:PORT", help="produce to this Kafka broker instead"
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=1,
+        help="partitions of a topic the embedded log creates (default: 1)",
+    )
+    parser.set_defaults(handler=handle)
