@@ -24,9 +24,16 @@ destination" and "Filtering events from Amazon MSK and self-managed Apache Kafka
 - records given up on go to the on-failure destination with the invocation record AWS documents
   (destinations.py delivers it), or are discarded when there is none, and the partition moves on.
 
+Where the Kafka pages are vague, stream semantics are followed: the Kafka page says a partial batch
+response lets Lambda "retry just those specific items"; here, as for Kinesis, the records before the
+lowest failed offset are committed and everything from it on is retried, which keeps the partition
+in order and never commits past a failed record.
+
 Not emulated: consumer-group rebalancing across pollers (one mapping owns all partitions of its
-topic), provisioned/on-demand poller scaling, retry back-off (a failed batch is retried on the next
-poll), schema registries, authentication (SourceAccessConfigurations), MetricsConfig.
+topic), provisioned/on-demand poller scaling (AWS requires provisioned mode for the error handling
+controls and Kafka destinations; localfaas does not check), retry back-off (a failed batch is
+retried on the next poll), schema registries, authentication (SourceAccessConfigurations),
+MetricsConfig.
 """
 
 from __future__ import annotations
@@ -627,8 +634,9 @@ class KafkaEventSourceMapping:
         self._count_retry(batch)
 
     def _bisect(self, state: _Partition, batch: _Batch, report: PollReport) -> None:
-        """ "Split batch on error": two halves, each retried separately; the split itself is not counted
-        against MaximumRetryAttempts (as AWS documents for stream event sources)."""
+        """Split batch on error: two halves, each retried separately. The split is not counted against
+        MaximumRetryAttempts ("Splitting a batch does not count towards the retry quota", as AWS
+        documents for stream event sources; the Kafka page says nothing either way)."""
         middle = len(batch.records) // 2
         halves = [
             _Batch(records, batch.retries, batch.invocations, batch.last_result)
