@@ -1,2 +1,67 @@
-def lambda_handler(event, context):
-    raise NotImplementedError
+"""AssembleOrder: on PaymentCompleted (Kafka), record the order, open its sales ticket, send the
+fulfilment request (SQS) and announce OrderAssemblyRequested."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storefront.adapters.bus import EventBus
+from storefront.adapters.fulfilment import FulfilmentQueue
+from storefront.adapters.orders import OrdersTable
+from storefront.adapters.sales_tickets import SalesTicketsTable
+from storefront.events import MalformedEvent, PaymentCompleted
+from storefront.fulfilment import assemble
+from storefront.lambda_glue import event_from_kafka, idempotency_config, idempotency_store, log_fields
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.Kafka)
+dynamodb = boto3.resource("dynamodb")
+orders = OrdersTable(dynamodb.Table(os.environ["ORDERS_TABLE_NAME"]))
+tickets = SalesTicketsTable(dynamodb.Table(os.environ["SALES_TICKETS_TABLE_NAME"]))
+fulfilment = FulfilmentQueue(boto3.client("sqs"), os.environ["FULFILMENT_QUEUE_URL"])
+bus = EventBus(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+config = idempotency_config()
+
+
+@idempotent_function(data_keyword_argument="wire", config=config, persistence_store=idempotency_store())
+def assemble_order(wire: dict) -> str | None:
+    payment = PaymentCompleted.model_validate(wire)
+    assembly = assemble(payment, orders.get(payment.order_id), now=datetime.now(UTC))
+    if assembly.order is not None and not orders.record(assembly.order):
+        # Recorded between our read and write: fail the record, the retry decides on what is stored.
+        raise RuntimeError(f"order {payment.order_id} was recorded concurrently")
+    if assembly.ticket is not None:
+        tickets.open(assembly.ticket)
+    if assembly.request is not None:
+        fulfilment.send(assembly.request)
+        orders.mark_fulfilment_requested(assembly.request.order_id, assembly.request.requested_at)
+    if assembly.announcement is None:
+        return None
+    bus.announce(assembly.announcement)
+    logger.info("order assembly requested", extra=log_fields(assembly.announcement))
+    return assembly.announcement.event_id
+
+
+def record_handler(record: KafkaEventRecord) -> None:
+    event = event_from_kafka(record)
+    if not isinstance(event, PaymentCompleted):
+        raise MalformedEvent(
+            f"{record.topic}-{record.partition}@{record.offset}: unexpected {event.event_type}"
+        )
+    assemble_order(wire=event.to_wire())
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    config.register_lambda_context(context)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,81 @@
+"""Sales tickets stored in DynamoDB (one item per order), opened and closed by conditional updates.
+
+Both writes are UpdateItem, which creates the item when it is missing, so neither needs the
+other to have run first (see storefront.sales for why the arrival may come before the payment).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from storefront.adapters.dynamodb import written
+from storefront.sales import CLOSED, OPEN, SalesTicket
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+
+class SalesTicketsTable:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def get(self, order_id: str) -> SalesTicket | None:
+        item = self._table.get_item(Key={"orderId": order_id}, ConsistentRead=True).get("Item")
+        return _ticket_from_item(item) if item else None
+
+    def open(self, ticket: SalesTicket) -> bool:
+        """Record the ticket's opening; False when an opening is recorded already.
+
+        The status is set only where there is none, so a ticket closed before it was opened
+        stays CLOSED and merely gains its opening details.
+        """
+        return written(
+            self._table.update_item,
+            Key={"orderId": ticket.order_id},
+            UpdateExpression=(
+                "SET #status = if_not_exists(#status, :open), customerId = :customer, "
+                "openedAt = :at, openedByEventId = :by"
+            ),
+            ConditionExpression="attribute_not_exists(openedAt)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":open": OPEN,
+                ":customer": ticket.customer_id,
+                ":at": ticket.opened_at.isoformat(),
+                ":by": ticket.opened_by_event_id,
+            },
+        )
+
+    def close(self, ticket: SalesTicket) -> bool:
+        """Close the ticket, creating it closed when missing; False when it is CLOSED already."""
+        return written(
+            self._table.update_item,
+            Key={"orderId": ticket.order_id},
+            UpdateExpression="SET #status = :closed, closedAt = :at, closedByEventId = :by, shipmentId = :shipment",
+            ConditionExpression="attribute_not_exists(#status) OR #status <> :closed",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":closed": CLOSED,
+                ":at": ticket.closed_at.isoformat(),
+                ":by": ticket.closed_by_event_id,
+                ":shipment": ticket.shipment_id,
+            },
+        )
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _ticket_from_item(item: dict[str, Any]) -> SalesTicket:
+    return SalesTicket(
+        order_id=item["orderId"],
+        status=item["status"],
+        customer_id=item.get("customerId"),
+        opened_at=_when(item.get("openedAt")),
+        opened_by_event_id=item.get("openedByEventId"),
+        closed_at=_when(item.get("closedAt")),
+        closed_by_event_id=item.get("closedByEventId"),
+        shipment_id=item.get("shipmentId"),
+    )
