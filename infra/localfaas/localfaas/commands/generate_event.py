@@ -255,7 +255,8 @@ def add_record_flags(parser: argparse.ArgumentParser, *, default_value: str | No
     """Flags describing one Kafka record (also used by `localfaas produce`)."""
     parser.add_argument("--key", help="record key, as text (default: no key)")
     value = parser.add_mutually_exclusive_group()
-    value.add_argument("--value", default=default_value, help="record value, as text (default: %(default)s)")
+    value_help = "record value, as text" + ("" if default_value is None else " (default: %(default)s)")
+    value.add_argument("--value", default=default_value, help=value_help)
     value.add_argument("--value-file", help="read the record value (any bytes) from this file")
     parser.add_argument(
         "--header", action="append", default=[], metavar="NAME=VALUE", help="a record header; repeat for more"
