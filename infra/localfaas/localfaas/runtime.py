@@ -464,6 +464,13 @@ class _Worker:
         self.process.kill()
         return self.process.wait()
 
+    def exit_status(self) -> int:
+        """The status of a process whose output has ended; it may still be finalising."""
+        try:
+            return self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return self.kill()
+
     def close(self) -> None:
         try:
             assert self.process.stdin is not None
@@ -540,9 +547,9 @@ class WorkerProcessRuntime:
             worker = self._workers[function.logical_id] = _Worker(function, self.extra_env)
         return worker
 
-    def _drop(self, worker: _Worker) -> int:
+    def _drop(self, worker: _Worker, *, ended: bool = False) -> int:
         self._workers.pop(worker.function.logical_id, None)
-        return worker.kill()
+        return worker.exit_status() if ended else worker.kill()
 
     def _await(
         self, worker: _Worker, message: dict[str, Any], result: InvocationResult, logs: _Logs
@@ -564,7 +571,7 @@ class WorkerProcessRuntime:
                 logs.write(f"{stamp}Z {result.request_id} Task timed out after {elapsed:.2f} seconds\n")
                 return None
             if reply is None:
-                result.error = exit_error(result.request_id, self._drop(worker))
+                result.error = exit_error(result.request_id, self._drop(worker, ended=True))
                 result.duration_ms = (time.monotonic() - (handler_started or started)) * 1000
                 logs.write(f"{result.error['errorMessage']}\n{EXIT_ERROR}\n")
                 return None
