@@ -1,0 +1,159 @@
+"""`localfaas invoke` keeps `sam local invoke`'s contract: payload on stdout, logs on stderr,
+the error object and exit 1 when the function fails, one line and exit 2 for a bad request."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from infra.localfaas.tests.sam_app import write_app
+from localfaas.cli import main
+
+TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Stage: {Type: String, Default: dev}
+Globals:
+  Function:
+    Runtime: python3.11
+    CodeUri: src/
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+  Echo:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.echo
+      Environment:
+        Variables:
+          STAGE: !Ref Stage
+          QUEUE: !Ref Jobs
+          COLOUR: blue
+  Fail:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: failing-fn
+      Handler: app.fail
+"""
+
+APP = """\
+import os
+import sys
+
+
+def echo(event, context):
+    print("echo was called")
+    names = ("STAGE", "QUEUE", "COLOUR", "SHAPE", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID")
+    return {"event": event, "env": {name: os.environ.get(name) for name in names}}
+
+
+def fail(event, context):
+    raise RuntimeError("payment declined")
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    write_app(tmp_path, TEMPLATE, {"src/app.py": APP, "event.json": '{"order": "o-1"}'})
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def invoke(capsys, *args):
+    code = main(["invoke", *args, "--runtime", "in-process"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_payload_goes_to_stdout_and_logs_to_stderr(project, capsys):
+    code, out, err = invoke(capsys, "Echo", "-e", "event.json")
+
+    assert code == 0
+    assert json.loads(out)["event"] == {"order": "o-1"}
+    assert "echo was called" in err and "REPORT RequestId: " in err
+    assert "echo was called" not in out
+
+
+def test_a_failing_function_prints_its_error_object_and_exits_1(project, capsys):
+    code, out, _ = invoke(capsys, "failing-fn", "-e", "event.json")
+
+    error = json.loads(out)
+    assert code == 1
+    assert (error["errorType"], error["errorMessage"]) == ("RuntimeError", "payment declined")
+    assert set(error) == {"errorMessage", "errorType", "requestId", "stackTrace"}
+
+
+def test_an_unknown_function_is_named_with_the_known_ones_and_exits_2(project, capsys):
+    code, out, err = invoke(capsys, "Nope", "-e", "event.json")
+
+    assert (code, out) == (2, "")
+    assert err.strip().splitlines() == [
+        "localfaas invoke: error: function 'Nope' not found in template.yaml; known functions: Echo, Fail"
+    ]
+
+
+def test_a_malformed_event_file_is_named_and_exits_2(project, capsys):
+    (project / "bad.json").write_text("{order: o-1")
+
+    code, out, err = invoke(capsys, "Echo", "-e", "bad.json")
+
+    assert (code, out) == (2, "")
+    assert err.startswith("localfaas invoke: error: event file bad.json is not valid JSON")
+
+
+def test_a_missing_template_exits_2(project, capsys):
+    code, _, err = invoke(capsys, "Echo", "--template", "absent.yaml")
+
+    assert code == 2 and "absent.yaml does not exist" in err
+
+
+def test_without_an_event_the_function_gets_an_empty_object(project, capsys):
+    _, out, _ = invoke(capsys, "Echo")
+
+    assert json.loads(out)["event"] == {}
+
+
+def test_env_vars_file_overrides_declared_variables_only(project, capsys):
+    (project / "env.json").write_text(
+        json.dumps({"Parameters": {"COLOUR": "red", "SHAPE": "square"}, "Echo": {"STAGE": "from-file"}})
+    )
+
+    _, out, _ = invoke(capsys, "Echo", "--env-vars", "env.json")
+
+    env = json.loads(out)["env"]
+    assert (env["COLOUR"], env["STAGE"], env["SHAPE"]) == ("red", "from-file", None)
+
+
+def test_parameter_overrides_take_both_forms(project, capsys):
+    _, short, _ = invoke(capsys, "Echo", "--parameter-overrides", "Stage=prod")
+    _, long, _ = invoke(capsys, "Echo", "--parameter-overrides", "ParameterKey=Stage,ParameterValue=qa")
+
+    assert json.loads(short)["env"]["STAGE"] == "prod"
+    assert json.loads(long)["env"]["STAGE"] == "qa"
+
+
+def test_endpoint_url_reaches_the_sdk_and_queue_urls(project, capsys):
+    _, out, _ = invoke(capsys, "Echo", "--endpoint-url", "http://127.0.0.1:4566")
+
+    env = json.loads(out)["env"]
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+    assert env["QUEUE"] == "http://127.0.0.1:4566/123456789012/localfaas-Jobs"
+    assert env["AWS_ACCESS_KEY_ID"] is not None
+
+
+def test_event_from_stdin_in_a_worker_process(project):
+    done = subprocess.run(
+        [sys.executable, "-m", "localfaas.cli", "invoke", "Echo", "-e", "-", "--runtime", "worker"],
+        input='{"from": "stdin"}',
+        capture_output=True,
+        text=True,
+        cwd=project,
+        timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["event"] == {"from": "stdin"}
+    assert "echo was called" in done.stderr
