@@ -1,0 +1,165 @@
+"""The read model in a SQL database (SQLite or PostgreSQL) through SQLAlchemy Core.
+
+`SqlReadModel.apply(records)` runs in one transaction: for each record it skips one whose
+offset is recorded in `applied_offsets` already (a redelivery), otherwise asks the projector for
+the changes and writes them together with the record's offset row. A record the projector
+refuses writes nothing; the records before it in the transaction are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, insert, inspect, select, update
+
+from storefront.read_model.projector import (
+    Change,
+    Insert,
+    ReadModelState,
+    Row,
+    SourceRecord,
+    UnprojectableRecord,
+    Upsert,
+    project_record,
+)
+from storefront.read_model.schema import TABLES, metadata, security_incidents, supply_orders
+from storefront.security import DeniedAttempt, LockPolicy
+
+
+@dataclass
+class ApplyReport:
+    applied: int = 0
+    redelivered: int = 0  # records whose offset was applied before: nothing done
+    skipped: list[UnprojectableRecord] = field(default_factory=list)
+
+    def add(self, other: ApplyReport) -> None:
+        self.applied += other.applied
+        self.redelivered += other.redelivered
+        self.skipped += other.skipped
+
+
+class SqlReadModel:
+    def __init__(self, engine: Engine, policy: LockPolicy | None = None) -> None:
+        self.engine = engine
+        self.policy = policy or LockPolicy()
+
+    def create_schema(self) -> None:
+        """Create the tables that are missing (safe to repeat; existing tables are left alone)."""
+        metadata.create_all(self.engine, checkfirst=True)
+
+    def drop_schema(self) -> None:
+        metadata.drop_all(self.engine, checkfirst=True)
+
+    def has_schema(self) -> bool:
+        existing = set(inspect(self.engine).get_table_names())
+        return set(TABLES) <= existing
+
+    def row_counts(self) -> dict[str, int]:
+        with self.engine.connect() as connection:
+            return {
+                name: connection.scalar(select(func.count()).select_from(t)) for name, t in TABLES.items()
+            }
+
+    def apply(
+        self,
+        records: Iterable[SourceRecord],
+        on_bad: Callable[[UnprojectableRecord], None] | None = None,
+    ) -> ApplyReport:
+        """Apply `records` in order, in one transaction.
+
+        A refused record calls `on_bad` and the rest go on; without `on_bad` the transaction
+        commits what came before it and the UnprojectableRecord is raised.
+        """
+        report, refused = ApplyReport(), None
+        with self.engine.begin() as connection:
+            state = SqlState(connection)
+            for record in records:
+                if state.is_applied(record):
+                    report.redelivered += 1
+                    continue
+                try:
+                    changes = project_record(state, record, self.policy)
+                except UnprojectableRecord as error:
+                    if on_bad is None:
+                        refused = error
+                        break
+                    on_bad(error)
+                    report.skipped.append(error)
+                    continue
+                state.apply(changes)
+                report.applied += 1
+        if refused is not None:
+            raise refused
+        return report
+
+
+class SqlState(ReadModelState):
+    """The projector's reads, and the writing of its changes, over one open transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def is_applied(self, record: SourceRecord) -> bool:
+        return (
+            self.row(
+                "applied_offsets",
+                {"topic": record.topic, "partition": record.partition, "offset": record.offset},
+            )
+            is not None
+        )
+
+    def row(self, table: str, key: Row) -> dict[str, Any] | None:
+        found = self.connection.execute(select(TABLES[table]).where(_matches(table, key))).mappings().first()
+        return dict(found) if found is not None else None
+
+    def denied_attempts(self, customer_id: str, since: datetime) -> list[DeniedAttempt]:
+        rows = self.connection.execute(
+            select(
+                security_incidents.c.customer_id,
+                security_incidents.c.occurred_at,
+                security_incidents.c.event_id,
+            ).where(
+                security_incidents.c.customer_id == customer_id, security_incidents.c.occurred_at >= since
+            )
+        )
+        return [DeniedAttempt(*row) for row in rows]
+
+    def latest_supply_order(self, sku: str) -> dict[str, Any] | None:
+        found = (
+            self.connection.execute(
+                select(supply_orders)
+                .where(supply_orders.c.sku == sku)
+                .order_by(supply_orders.c.placed_at.desc(), supply_orders.c.supply_order_id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        return dict(found) if found is not None else None
+
+    def apply(self, changes: Iterable[Change]) -> None:
+        for change in changes:
+            table = TABLES[change.table]
+            if isinstance(change, Insert):
+                self.connection.execute(insert(table).values(**change.row))
+            elif isinstance(change, Upsert):
+                # Portable upsert: update, and insert when nothing matched. Two writers racing on a
+                # new key make one insert fail on the primary key; that record is retried.
+                updated = self.connection.execute(
+                    update(table).where(_matches(change.table, change.key)).values(**change.values)
+                )
+                if updated.rowcount == 0:
+                    self.connection.execute(
+                        insert(table).values(**{**change.insert_defaults, **change.key, **change.values})
+                    )
+
+
+def _matches(table: str, key: Row):
+    columns = TABLES[table].c
+    return and_(*(columns[name] == value for name, value in key.items()))
+
+
+__all__ = ["ApplyReport", "SqlReadModel", "SqlState"]
