@@ -27,6 +27,10 @@ invoke request itself fails (no such function, throttled).
 
 Not emulated: schedule-expression rules, bus-to-bus and cross-account targets, API destinations,
 resource policies and IAM, the PutEvents rate quota, replay's one-minute pacing.
+
+Pages (https://docs.aws.amazon.com/eventbridge/latest/): APIReference/API_PutEvents.html,
+userguide/eb-putevent-size.html, userguide/eb-events.html, userguide/eb-transform-target-input.html,
+userguide/eb-rule-dlq.html, userguide/eb-archive.html, userguide/eb-replay-archived-event.html.
 """
 
 from __future__ import annotations
