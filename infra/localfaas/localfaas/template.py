@@ -458,15 +458,36 @@ def _parameter_value(name: str, decl: dict[str, Any], overrides: dict[str, Any])
     else:
         raise TemplateError(f"Parameters: [{name}] must have values", path)
     text = ",".join(_env_text(v) for v in raw) if isinstance(raw, list) else _env_text(raw)
-    allowed = decl.get("AllowedValues")
-    if allowed is not None and text not in [_env_text(v) for v in allowed]:
-        raise TemplateError(f"Parameter '{name}' must be one of AllowedValues", path)
-    pattern = decl.get("AllowedPattern")
-    if pattern is not None and not re.fullmatch(pattern, text):
-        raise TemplateError(f"Parameter '{name}' must match pattern {pattern}", path)
+    problem = _parameter_constraint_violated(name, kind, decl, text)
+    if problem:
+        raise TemplateError(problem, path)
     if kind == "CommaDelimitedList" or kind.startswith("List<"):
         return text.split(",") if text else []
     return text
+
+
+def _parameter_constraint_violated(name: str, kind: str, decl: dict[str, Any], text: str) -> str | None:
+    """CloudFormation's wording for a value its parameter's constraints refuse, else None."""
+    allowed = decl.get("AllowedValues")
+    if allowed is not None and text not in [_env_text(v) for v in allowed]:
+        return f"Parameter '{name}' must be one of AllowedValues"
+    pattern = decl.get("AllowedPattern")
+    if pattern is not None and not re.fullmatch(pattern, text):
+        return f"Parameter '{name}' must match pattern {pattern}"
+    if kind == "Number":
+        try:
+            number = float(text)
+        except ValueError:
+            return f"Parameter '{name}' must be a number"
+        if "MinValue" in decl and number < float(decl["MinValue"]):
+            return f"Parameter '{name}' must be a number not less than {decl['MinValue']}"
+        if "MaxValue" in decl and number > float(decl["MaxValue"]):
+            return f"Parameter '{name}' must be a number not greater than {decl['MaxValue']}"
+    if "MinLength" in decl and len(text) < int(decl["MinLength"]):
+        return f"Parameter '{name}' must contain at least {decl['MinLength']} characters"
+    if "MaxLength" in decl and len(text) > int(decl["MaxLength"]):
+        return f"Parameter '{name}' must contain at most {decl['MaxLength']} characters"
+    return None
 
 
 def _translate(template: dict[str, Any], parameters: dict[str, Any], place: Place) -> dict[str, Any]:

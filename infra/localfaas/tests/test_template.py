@@ -179,6 +179,29 @@ def test_a_value_outside_allowed_values_is_refused(app):
         load_stack(app, {"Stage": "qa"})
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("many", "must be a number$"),
+        ("0", "must be a number not less than 1"),
+        ("11", "must be a number not greater than 10"),
+    ],
+)
+def test_number_parameters_are_checked_against_their_bounds(tmp_path, value, message):
+    template = write_app(
+        tmp_path,
+        """\
+        Parameters:
+          Threshold: {Type: Number, Default: 3, MinValue: 1, MaxValue: 10}
+        Resources:
+          Q: {Type: AWS::SQS::Queue}
+        """,
+    )
+    assert load_stack(template).parameters["Threshold"] == "3"
+    with pytest.raises(TemplateError, match=f"Parameter 'Threshold' {message}"):
+        load_stack(template, {"Threshold": value})
+
+
 def test_a_parameter_without_default_or_override_is_refused(tmp_path):
     template = write_app(
         tmp_path,
