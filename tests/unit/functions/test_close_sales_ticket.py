@@ -1,0 +1,130 @@
+"""CloseSalesTicket: ShipmentArrived on Kafka -> the order's sales ticket CLOSED and TicketClosed on the bus."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+
+from storefront.events import ShipmentArrived
+from tests.support.kafka import failed_offsets, msk_event, record
+from tests.support.stack import sample_event
+
+TOPIC = "shipments"
+
+
+def arrived(n: int, order_id: str | None = None) -> ShipmentArrived:
+    return ShipmentArrived(
+        event_id=f"shp-evt-{n}",
+        occurred_at=datetime(2026, 11, 26, 9, n, tzinfo=UTC),
+        order_id=order_id or f"o-{n}",
+        shipment_id=f"SHP-DPD-{15501870 + n}",
+        carrier="DPD",
+    )
+
+
+@pytest.fixture
+def app(handler):
+    return handler("CloseSalesTicket")
+
+
+@pytest.fixture
+def tickets(provisioned):
+    table = boto3.resource("dynamodb").Table(provisioned.physical_names["SalesTicketsTable"])
+    for n in (1, 2):
+        table.put_item(
+            Item={"orderId": f"o-{n}", "status": "OPEN", "customerId": f"c-{n}", "openedAt": "2026-11-25"}
+        )
+    return table
+
+
+def test_arrival_closes_the_open_ticket_and_announces_it(app, tickets, bus_spy, lambda_context):
+    response = app.lambda_handler(msk_event(record(TOPIC, arrived(1))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    ticket = tickets.get_item(Key={"orderId": "o-1"})["Item"]
+    assert ticket["status"] == "CLOSED"
+    assert ticket["shipmentId"] == "SHP-DPD-15501871"
+    assert ticket["customerId"] == "c-1"
+    assert tickets.get_item(Key={"orderId": "o-2"})["Item"]["status"] == "OPEN"
+    [announced] = bus_spy.events()
+    assert announced["detail-type"] == "TicketClosed"
+    assert announced["source"] == "storefront.sales"
+    assert announced["detail"]["orderId"] == "o-1"
+    assert announced["detail"]["shipmentId"] == "SHP-DPD-15501871"
+
+
+def test_arrival_before_the_ticket_opened_creates_it_closed(app, tickets, bus_spy, lambda_context):
+    app.lambda_handler(msk_event(record(TOPIC, arrived(7))), lambda_context)
+
+    assert tickets.get_item(Key={"orderId": "o-7"})["Item"]["status"] == "CLOSED"
+    assert bus_spy.detail_types() == ["TicketClosed"]
+
+
+def test_redelivered_batch_closes_and_announces_once_per_ticket(app, tickets, bus_spy, lambda_context):
+    batch = msk_event(record(TOPIC, arrived(1)), record(TOPIC, arrived(2)))
+
+    app.lambda_handler(batch, lambda_context)
+    app.lambda_handler(batch, lambda_context)
+
+    assert {item["status"] for item in tickets.scan()["Items"]} == {"CLOSED"}
+    assert bus_spy.detail_types() == ["TicketClosed", "TicketClosed"]
+
+
+def test_second_arrival_for_a_closed_ticket_changes_nothing(app, tickets, bus_spy, lambda_context):
+    second = arrived(3, order_id="o-1")
+
+    app.lambda_handler(msk_event(record(TOPIC, arrived(1)), record(TOPIC, second)), lambda_context)
+
+    assert tickets.get_item(Key={"orderId": "o-1"})["Item"]["closedByEventId"] == "shp-evt-1"
+    assert bus_spy.detail_types() == ["TicketClosed"]
+
+
+def test_retry_after_a_failed_announcement_announces_the_same_event_once(
+    app, tickets, bus_spy, lambda_context, monkeypatch
+):
+    def bus_down(*events):
+        raise ConnectionError("connection reset by peer")
+
+    batch = msk_event(record(TOPIC, arrived(1)))
+    announce = app.bus.announce
+    monkeypatch.setattr(app.bus, "announce", bus_down)
+    with pytest.raises(Exception, match="All records failed"):
+        app.lambda_handler(batch, lambda_context)
+    assert tickets.get_item(Key={"orderId": "o-1"})["Item"]["status"] == "CLOSED"
+    monkeypatch.setattr(app.bus, "announce", announce)
+
+    response = app.lambda_handler(batch, lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert bus_spy.detail_types() == ["TicketClosed"]
+
+
+def test_malformed_record_is_reported_and_the_rest_applied(app, tickets, bus_spy, lambda_context):
+    good, bad = record(TOPIC, arrived(1)), record(TOPIC, b"{not json", key="o-2")
+
+    response = app.lambda_handler(msk_event(good, bad), lambda_context)
+
+    assert failed_offsets(response) == [bad.offset]
+    assert tickets.get_item(Key={"orderId": "o-1"})["Item"]["status"] == "CLOSED"
+    assert tickets.get_item(Key={"orderId": "o-2"})["Item"]["status"] == "OPEN"
+    assert bus_spy.detail_types() == ["TicketClosed"]
+
+
+def test_sample_mixed_batch_fails_only_its_malformed_records(app, tickets, bus_spy, lambda_context):
+    response = app.lambda_handler(
+        sample_event("close_sales_ticket/shipment-arrived-mixed-batch.json"), lambda_context
+    )
+
+    assert failed_offsets(response) == [915, 916]
+    assert sorted(e["detail"]["orderId"] for e in bus_spy.events()) == ["ord-2026-000482", "ord-2026-000485"]
+
+
+def test_record_values_never_reach_the_logs(app, tickets, lambda_context, capsys):
+    leaky = b'{"eventType": "ShipmentArrived", "orderId": "o-1", "carrier": "courier Ada Byron 07700 900123"}'
+
+    app.lambda_handler(msk_event(record(TOPIC, arrived(2)), record(TOPIC, leaky, key="o-1")), lambda_context)
+
+    logs = capsys.readouterr()
+    assert "07700 900123" not in logs.out + logs.err
