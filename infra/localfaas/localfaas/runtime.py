@@ -19,6 +19,7 @@ import queue
 import signal
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 import uuid
@@ -222,6 +223,15 @@ class _Logs:
 _PROCESS_LOCK = threading.RLock()
 _ABSENT = object()
 _sandbox_ids = itertools.count()
+# Modules from the interpreter, its site-packages and localfaas itself are the runtime's, shared by all
+# functions, even when a CodeUri folder (say the project root) happens to contain the virtualenv.
+_SHARED_PREFIXES = tuple(
+    {
+        os.path.join(form, "")
+        for path in (sys.prefix, sys.base_prefix, *sysconfig.get_paths().values(), os.path.dirname(__file__))
+        for form in (os.path.abspath(path), os.path.realpath(path))
+    }
+)
 
 
 def _discard(text: str) -> None:
@@ -250,13 +260,15 @@ class _Sandbox:
         self.root_level = log_level_from_env_of(self.env)
 
     def owns(self, module: Any) -> bool:
+        """Whether the module was loaded from this function's code or layers (not the interpreter's)."""
         file = getattr(module, "__file__", None)
         if isinstance(file, str):
-            return file.startswith(self.prefixes)
+            return file.startswith(self.prefixes) and not file.startswith(_SHARED_PREFIXES)
         try:  # namespace packages have a __path__ and no __file__
-            return any(str(p).startswith(self.prefixes) for p in getattr(module, "__path__", ()))
+            paths = [str(p) for p in getattr(module, "__path__", ())]
         except Exception:
             return False
+        return any(p.startswith(self.prefixes) and not p.startswith(_SHARED_PREFIXES) for p in paths)
 
 
 def log_level_from_env_of(env: dict[str, str]) -> int:
