@@ -313,7 +313,8 @@ def _sandbox_process_state(sandbox: _Sandbox, sink: Callable[[str], None]) -> It
         os.environ.update(sandbox.env)
         time.tzset()
         sys.path[:0] = sandbox.import_dirs
-        os.chdir(sandbox.function.code_dir)
+        if sandbox.function.code_dir.is_dir():  # a missing folder fails at import, as on Lambda
+            os.chdir(sandbox.function.code_dir)
         _STDOUT.sink = _STDERR.sink = sink
         sys.stdout, sys.stderr = _STDOUT, _STDERR
         root.handlers = [sandbox.log_handler, *sandbox.root_handlers]
@@ -443,7 +444,7 @@ class _Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
-            cwd=function.code_dir,
+            cwd=function.code_dir if function.code_dir.is_dir() else None,
         )
         threading.Thread(
             target=self._read, name=f"localfaas-worker-{function.logical_id}", daemon=True

@@ -270,6 +270,8 @@ class Stack:
         code_dir = self._artifact(props.get("Code"), fn.logical_id, "Code")
         if code_dir is None:
             return None
+        if not code_dir.is_dir():
+            self.warnings.append(f"{fn.logical_id}: code folder {code_dir} does not exist")
         if "Handler" not in props:
             raise TemplateError("a zip function needs a Handler", ("Resources", fn.logical_id, "Properties"))
         runtime = str(props.get("Runtime", ""))

@@ -306,6 +306,15 @@ def test_a_missing_handler_function_is_reported(runtime, tmp_path):
     assert error["errorMessage"] == "Handler 'nope' missing on module 'app'"
 
 
+def test_a_missing_code_folder_fails_at_import(runtime, tmp_path):
+    fn = function_spec(tmp_path / "absent")
+
+    error = runtime.invoke(fn, {}).error
+
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert error["errorMessage"] == "Unable to import module 'app': No module named 'app'"
+
+
 def test_a_handler_in_a_sub_folder_is_found(runtime, tmp_path):
     write_files(
         tmp_path / "code", {"orders/__init__.py": "", "orders/main.py": "def run(e, c):\n    return 'sub'\n"}
