@@ -85,7 +85,10 @@ class Stack:
         self.stack_name = place.stack_name
         self.place = place
         self.template = template  # translated (plain CloudFormation), intrinsics unresolved
-        self.parameters = {k: v for k, v in parameters.items() if not k.startswith("AWS::")}
+        # Declared parameters with a known value (an SSM-typed one without override has none).
+        self.parameters = {
+            k: v for k, v in parameters.items() if not k.startswith("AWS::") and isinstance(v, str | list)
+        }
         self.warnings: list[str] = []
         self._artifacts = artifacts
         self._raw: dict[str, dict[str, Any]] = template.get("Resources") or {}
@@ -111,7 +114,7 @@ class Stack:
     def function(self, name_or_logical_id: str) -> FunctionSpec:
         """Find a function by logical id, function name or ARN (a version/alias qualifier is ignored)."""
         wanted = name_or_logical_id
-        if wanted.startswith("arn:"):
+        if wanted.startswith("arn:") and wanted.count(":") >= 6:
             wanted = wanted.split(":")[6]
         for spec in self.functions.values():
             if wanted in (spec.logical_id, spec.function_name):

@@ -438,3 +438,24 @@ def test_sam_validation_errors_name_the_resource(tmp_path):
     )
     with pytest.raises(TemplateError, match="Broken"):
         load_stack(template)
+
+
+def test_an_ssm_parameter_needs_an_override_only_when_used(tmp_path):
+    template = write_app(
+        tmp_path,
+        """\
+        Parameters:
+          Unused: {Type: "AWS::SSM::Parameter::Value<String>", Default: /shop/unused}
+          Used: {Type: "AWS::SSM::Parameter::Value<String>", Default: /shop/queue-name}
+        Resources:
+          Q:
+            Type: AWS::SQS::Queue
+            Properties: {QueueName: !Ref Used}
+        """,
+    )
+    assert load_stack(template, {"Used": "jobs"}).physical_names["Q"] == "jobs"
+    with pytest.raises(
+        TemplateError,
+        match=r"Resources\.Q\.Properties\.QueueName: .*SSM Parameter Store key '/shop/queue-name'",
+    ):
+        load_stack(template)
