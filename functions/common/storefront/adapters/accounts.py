@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from storefront.accounts import Account
+from storefront.security import LockOutcome
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -33,25 +34,34 @@ class AccountsTable:
             raise
         return True
 
-    def lock(self, customer_id: str, locked_at: datetime, locked_by_event_id: str) -> bool:
-        """Mark the account locked; False when it was locked already (nothing changes then)."""
+    def lock(self, customer_id: str, locked_at: datetime, locked_by_event_id: str) -> LockOutcome:
+        """Mark an existing account locked, once.
+
+        One conditional write: it never creates an item (a customer with no account stays without
+        one), and an account locked by another attempt keeps its lock untouched. The attempt that
+        locked it may lock it again (a redelivery after a crash before announcing): same values.
+        """
         try:
             self._table.update_item(
                 Key={"customerId": customer_id},
                 UpdateExpression="SET #status = :locked, lockedAt = :at, lockedByEventId = :by",
-                ConditionExpression="attribute_not_exists(#status) OR #status <> :locked",
+                ConditionExpression=(
+                    "attribute_exists(customerId) AND (#status <> :locked OR lockedByEventId = :by)"
+                ),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":locked": "LOCKED",
                     ":at": locked_at.isoformat(),
                     ":by": locked_by_event_id,
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            # The old item comes back with the failure when there was one.
+            return LockOutcome.ALREADY_LOCKED if error.response.get("Item") else LockOutcome.NO_ACCOUNT
+        return LockOutcome.LOCKED
 
 
 def _item_from_account(account: Account) -> dict[str, Any]:
