@@ -75,7 +75,7 @@ TIMEOUT_ERROR = "Sandbox.Timedout"
 EXIT_ERROR = "Runtime.ExitError"
 INVALID_RUNTIME = "Runtime.InvalidRuntime"
 # Host variables a function must not inherit: credentials, profiles and Lambda's own reserved names.
-_NOT_INHERITED = ("AWS_", "_HANDLER", "_X_AMZN_TRACE_ID", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ")
+_NOT_INHERITED = frozenset({"_HANDLER", "_X_AMZN_TRACE_ID", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ"})
 
 
 def _region(function: FunctionSpec) -> str:
@@ -104,7 +104,7 @@ def lambda_environment(
     https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
     """
     base = dict(os.environ) if base is None else base
-    env = {k: v for k, v in base.items() if not k.startswith(_NOT_INHERITED)}
+    env = {k: v for k, v in base.items() if not k.startswith("AWS_") and k not in _NOT_INHERITED}
     env.update(function.environment)
     region = _region(function)
     env.update(
