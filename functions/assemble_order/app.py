@@ -17,9 +17,9 @@ from storefront.adapters.bus import EventBus
 from storefront.adapters.fulfilment import FulfilmentQueue
 from storefront.adapters.orders import OrdersTable
 from storefront.adapters.sales_tickets import SalesTicketsTable
-from storefront.events import MalformedEvent, PaymentCompleted
+from storefront.events import PaymentCompleted
 from storefront.fulfilment import assemble
-from storefront.lambda_glue import event_from_kafka, idempotency_config, idempotency_store, log_fields
+from storefront.lambda_glue import expect_event, idempotency_config, idempotency_store, log_fields
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
@@ -51,11 +51,7 @@ def assemble_order(wire: dict) -> str | None:
 
 
 def record_handler(record: KafkaEventRecord) -> None:
-    event = event_from_kafka(record)
-    if not isinstance(event, PaymentCompleted):
-        raise MalformedEvent(
-            f"{record.topic}-{record.partition}@{record.offset}: unexpected {event.event_type}"
-        )
+    event = expect_event(record, PaymentCompleted)
     assemble_order(wire=event.to_wire())
 
 

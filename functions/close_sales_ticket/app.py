@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storefront.adapters.bus import EventBus
 from storefront.adapters.sales_tickets import SalesTicketsTable
-from storefront.events import MalformedEvent, ShipmentArrived
-from storefront.lambda_glue import event_from_kafka, idempotency_config, idempotency_store, log_fields
+from storefront.events import ShipmentArrived
+from storefront.lambda_glue import expect_event, idempotency_config, idempotency_store, log_fields
 from storefront.sales import close_ticket
 
 logger = Logger()
@@ -39,11 +39,7 @@ def close_sales_ticket(wire: dict) -> str | None:
 
 
 def record_handler(record: KafkaEventRecord) -> None:
-    event = event_from_kafka(record)
-    if not isinstance(event, ShipmentArrived):
-        raise MalformedEvent(
-            f"{record.topic}-{record.partition}@{record.offset}: unexpected {event.event_type}"
-        )
+    event = expect_event(record, ShipmentArrived)
     close_sales_ticket(wire=event.to_wire())
 
 

@@ -15,8 +15,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from storefront.accounts import open_account
 from storefront.adapters.accounts import AccountsTable
 from storefront.adapters.bus import EventBus
-from storefront.events import AccountRequested, MalformedEvent
-from storefront.lambda_glue import event_from_kafka, idempotency_config, idempotency_store, log_fields
+from storefront.events import AccountRequested
+from storefront.lambda_glue import expect_event, idempotency_config, idempotency_store, log_fields
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
@@ -37,11 +37,7 @@ def create_account(wire: dict) -> str:
 
 
 def record_handler(record: KafkaEventRecord) -> None:
-    event = event_from_kafka(record)
-    if not isinstance(event, AccountRequested):
-        raise MalformedEvent(
-            f"{record.topic}-{record.partition}@{record.offset}: unexpected {event.event_type}"
-        )
+    event = expect_event(record, AccountRequested)
     create_account(wire=event.to_wire())
 
 

@@ -14,9 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storefront.adapters.bus import EventBus
 from storefront.adapters.supply_orders import SupplyOrdersTable
-from storefront.events import InventoryUpdated, MalformedEvent
+from storefront.events import InventoryUpdated
 from storefront.inventory import restock
-from storefront.lambda_glue import event_from_kafka, idempotency_config, idempotency_store, log_fields
+from storefront.lambda_glue import expect_event, idempotency_config, idempotency_store, log_fields
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
@@ -41,11 +41,7 @@ def reorder(wire: dict) -> str | None:
 
 
 def record_handler(record: KafkaEventRecord) -> None:
-    event = event_from_kafka(record)
-    if not isinstance(event, InventoryUpdated):
-        raise MalformedEvent(
-            f"{record.topic}-{record.partition}@{record.offset}: unexpected {event.event_type}"
-        )
+    event = expect_event(record, InventoryUpdated)
     reorder(wire=event.to_wire())
 
 

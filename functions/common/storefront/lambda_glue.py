@@ -7,7 +7,7 @@ This is glue over Powertools, not the domain: the domain modules never import it
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from aws_lambda_powertools.utilities.data_masking import DataMasking
@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from storefront.events import PERSONAL_FIELDS, SENSITIVE_FIELDS, DomainEvent, MalformedEvent, parse_event
 
 _masking = DataMasking()
+E = TypeVar("E", bound=DomainEvent)
 
 
 def event_from_kafka(record: KafkaEventRecord) -> DomainEvent:
@@ -24,6 +25,15 @@ def event_from_kafka(record: KafkaEventRecord) -> DomainEvent:
         return parse_event(record.decoded_value)
     except MalformedEvent as error:
         raise MalformedEvent(f"{record.topic}-{record.partition}@{record.offset}: {error}") from None
+
+
+def expect_event(record: KafkaEventRecord, event_class: type[E]) -> E:
+    """The record's event, which must be an `event_class`: a topic carries one kind of event."""
+    event = event_from_kafka(record)
+    if not isinstance(event, event_class):
+        where = f"{record.topic}-{record.partition}@{record.offset}"
+        raise MalformedEvent(f"{where}: expected {event_class.__name__}, got {event.event_type}")
+    return event
 
 
 def event_from_eventbridge(envelope: dict[str, Any]) -> DomainEvent:
