@@ -1,2 +1,38 @@
-def lambda_handler(event, context):
-    raise NotImplementedError
+"""NotifySecurity: on AccountLocked (EventBridge), publish one alert to the security SNS topic."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storefront.adapters.alerts import SecurityAlertsTopic
+from storefront.events import AccountLocked, MalformedEvent
+from storefront.lambda_glue import event_from_eventbridge, idempotency_config, idempotency_store, log_fields
+from storefront.security import security_alert
+
+logger = Logger()
+alerts = SecurityAlertsTopic(boto3.client("sns"), os.environ["SECURITY_ALERTS_TOPIC_ARN"])
+config = idempotency_config()
+
+
+@idempotent_function(data_keyword_argument="wire", config=config, persistence_store=idempotency_store())
+def alert_security(wire: dict) -> str:
+    locked = AccountLocked.model_validate(wire)
+    message_id = alerts.publish(
+        security_alert(locked), event_type=locked.event_type, event_id=locked.event_id
+    )
+    logger.info("security alerted", extra=log_fields(locked))
+    return message_id
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> str:
+    config.register_lambda_context(context)
+    locked = event_from_eventbridge(event)
+    if not isinstance(locked, AccountLocked):  # the rule matches AccountLocked only: a wiring error
+        raise MalformedEvent(f"EventBridge event {event.get('id', '?')}: unexpected {locked.event_type}")
+    return alert_security(wire=locked.to_wire())
