@@ -185,6 +185,22 @@ def test_next_drop_after_a_received_order_places_a_new_one():
     assert sorted(o["status"] for o in state.rows("supply_orders")) == ["OPEN", "RECEIVED"]
 
 
+def test_an_older_count_read_late_never_hides_the_newer_one():
+    state = applied(inventory("MUG-BLUE", at(12), on_hand=40), inventory("MUG-BLUE", at(11), on_hand=45))
+
+    [level] = state.rows("inventory_levels")
+    assert (level["on_hand"], level["counted_at"]) == (40, at(12))
+
+
+def test_the_same_count_produced_twice_changes_nothing_but_its_offset():
+    count_event = inventory("MUG-BLUE", at(9), on_hand=4)
+    state = applied(count_event)
+
+    changes = project_record(state, record(count_event), POLICY)
+
+    assert [c.table for c in changes] == ["applied_offsets"]
+
+
 # --- orders and tickets -------------------------------------------------------------------------
 
 

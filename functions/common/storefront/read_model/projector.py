@@ -247,20 +247,13 @@ def _lock_columns(lock: _Lock | None) -> dict[str, Any]:
 
 def _inventory_updated(state: ReadModelState, event: InventoryUpdated, policy: LockPolicy) -> list[Change]:
     counted_at = utc(event.occurred_at)
-    changes: list[Change] = [
-        Upsert(
-            "inventory_levels",
-            {"sku": event.sku, "warehouse_id": event.warehouse_id},
-            {
-                "on_hand": event.on_hand,
-                "reorder_point": event.reorder_point,
-                "reorder_quantity": event.reorder_quantity,
-                "below_reorder_point": event.on_hand < event.reorder_point,
-                "counted_at": counted_at,
-                "counted_by_event_id": event.event_id,
-            },
-        )
-    ]
+    key = {"sku": event.sku, "warehouse_id": event.warehouse_id}
+    level = state.row("inventory_levels", key)
+    if level is not None and level["counted_by_event_id"] == event.event_id:
+        return []  # the same count, produced twice
+    changes: list[Change] = []
+    if level is None or level["counted_at"] <= counted_at:  # an older count never hides a newer one
+        changes.append(_level(key, event, counted_at))
     latest = state.latest_supply_order(event.sku)
     decision = restock(event, SupplyOrder(**latest) if latest else None, now=counted_at)
     if decision.place is not None:
@@ -279,6 +272,21 @@ def _inventory_updated(state: ReadModelState, event: InventoryUpdated, policy: L
             )
         )
     return changes
+
+
+def _level(key: Row, event: InventoryUpdated, counted_at: datetime) -> Upsert:
+    return Upsert(
+        "inventory_levels",
+        key,
+        {
+            "on_hand": event.on_hand,
+            "reorder_point": event.reorder_point,
+            "reorder_quantity": event.reorder_quantity,
+            "below_reorder_point": event.on_hand < event.reorder_point,
+            "counted_at": counted_at,
+            "counted_by_event_id": event.event_id,
+        },
+    )
 
 
 # --- payments and shipments ---------------------------------------------------------------------

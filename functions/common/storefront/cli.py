@@ -1,0 +1,186 @@
+"""`storefront`: the project's command line. One command so far, `replay`.
+
+    storefront replay --db URL --until TIME [--source embedded|kafka|archive] [--skip-bad]
+    storefront replay --db LIVE_URL --verify [...]
+
+Exit codes: 0 done; 1 `--verify` found differences; 2 bad usage or an unreadable source;
+3 the replay stopped at a record it cannot apply (rerun with --skip-bad to go past it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from storefront.read_model import SourceRecord, SqlReadModel, UnprojectableRecord
+from storefront.read_model.database import make_engine
+from storefront.replay import ProgressBar, ReplayReport, replay, verify
+from storefront.replay_sources import STOREFRONT_TOPICS, SourceError
+from storefront.security import DEFAULT_THRESHOLD, DEFAULT_WINDOW_SECONDS, LockPolicy
+
+DEFAULT_LOG_DIR = ".localfaas/log"  # where `localfaas produce` and `localfaas run` keep the embedded log
+DIFFERENT, USAGE, STOPPED = 1, 2, 3
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (UsageError, SourceError) as error:
+        print(f"storefront {args.command}: {error}", file=sys.stderr)
+        return USAGE
+    except SQLAlchemyError as error:
+        print(
+            f"storefront {args.command}: database error: {error.__class__.__name__}: {error}", file=sys.stderr
+        )
+        return USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="storefront", description="The storefront's command line.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    r = commands.add_parser(
+        "replay",
+        help="rebuild the SQL read model from the event log as of a time",
+        description="Rebuild the SQL read model from an empty schema, as of TIME, from the topics' records "
+        "(merged by event time, per-partition order kept). With --verify, replay to now into a scratch "
+        "database and compare it, table by table, with the live read model at --db.",
+    )
+    r.add_argument("--db", required=True, help="database URL (sqlite:///file.db, postgresql+pg8000://...)")
+    r.add_argument("--until", type=_time, help="ISO 8601 time (UTC when no offset is given), or 'now'")
+    r.add_argument("--source", choices=("embedded", "kafka", "archive"), default="embedded")
+    r.add_argument("--log-dir", default=DEFAULT_LOG_DIR, help="embedded log directory (default: %(default)s)")
+    r.add_argument("--bootstrap-servers", help="Kafka bootstrap servers, for --source kafka")
+    r.add_argument("--bucket", help="S3 bucket of the audit archive, for --source archive")
+    r.add_argument("--archive-dir", help="local copy of the audit archive, for --source archive")
+    r.add_argument(
+        "--topics", default=",".join(STOREFRONT_TOPICS), help="comma-separated (default: %(default)s)"
+    )
+    r.add_argument(
+        "--verify", action="store_true", help="compare a replay to now with the live read model at --db"
+    )
+    r.add_argument("--scratch-db", default="sqlite://", help="where --verify replays (default: in memory)")
+    r.add_argument(
+        "--skip-bad", action="store_true", help="skip records that cannot be applied; list them at the end"
+    )
+    r.add_argument("--replace", action="store_true", help="drop the read model tables at --db first")
+    r.add_argument("--lock-threshold", type=int, default=DEFAULT_THRESHOLD)
+    r.add_argument("--lock-window-seconds", type=int, default=DEFAULT_WINDOW_SECONDS)
+    r.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None, help="default: on a terminal"
+    )
+    r.set_defaults(run=_replay)
+    return parser
+
+
+def _time(text: str) -> datetime:
+    if text == "now":
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _replay(args: argparse.Namespace) -> int:
+    if args.verify and args.until is not None:
+        raise UsageError("--verify replays up to now: leave out --until")
+    if not args.verify and args.until is None:
+        raise UsageError("--until is required (a time, or 'now')")
+    policy = LockPolicy(args.lock_threshold, args.lock_window_seconds)
+    topics = [t.strip() for t in args.topics.split(",") if t.strip()]
+    partitions, total = _source(args, topics)
+    progress = ProgressBar(total, enabled=args.progress)
+    try:
+        if args.verify:
+            return _verify(args, partitions, policy, progress)
+        model = _fresh_model(args.db, policy, replace=args.replace)
+        report = replay(partitions, model, args.until, skip_bad=args.skip_bad, progress=progress)
+    except UnprojectableRecord as error:
+        progress.close()
+        print(f"replay stopped at {error}", file=sys.stderr)
+        print("(rerun with --skip-bad to skip such records and list them)", file=sys.stderr)
+        return STOPPED
+    progress.close()
+    _print_report(report, model)
+    return 0
+
+
+def _verify(args: argparse.Namespace, partitions, policy: LockPolicy, progress: ProgressBar) -> int:
+    live = make_engine(args.db)
+    if not SqlReadModel(live).has_schema():
+        raise UsageError(f"{_safe(args.db)} holds no read model to verify")
+    scratch = _fresh_model(args.scratch_db, policy, replace=False)
+    report, differences = verify(partitions, live, scratch, skip_bad=args.skip_bad, progress=progress)
+    progress.close()
+    _print_report(report, scratch)
+    if not differences:
+        print("verify: the live read model equals the replay, table by table")
+        return 0
+    print(f"verify: {len(differences)} table(s) differ (replay vs live):")
+    for difference in differences:
+        print(difference.describe("replay", "live"))
+    return DIFFERENT
+
+
+def _source(
+    args: argparse.Namespace, topics: list[str]
+) -> tuple[Iterable[Iterable[SourceRecord]], int | None]:
+    from storefront import replay_sources as sources
+
+    if args.source == "archive":
+        if bool(args.bucket) == bool(args.archive_dir):
+            raise UsageError("--source archive needs one of --bucket or --archive-dir")
+        objects = (
+            sources.bucket_objects(args.bucket)
+            if args.bucket
+            else sources.directory_objects(args.archive_dir)
+        )
+        partitions = sources.archive_partitions(objects, topics)
+        return partitions, sum(len(p) for p in partitions)
+    log = sources.open_log(args.source, log_dir=args.log_dir, bootstrap_servers=args.bootstrap_servers)
+    # Kafka brokers may answer end offsets loosely (compaction, transactions): no total there.
+    total = sources.log_record_count(log, topics) if args.source == "embedded" else None
+    return sources.log_partitions(log, topics), total
+
+
+def _fresh_model(url: str, policy: LockPolicy, *, replace: bool) -> SqlReadModel:
+    model = SqlReadModel(make_engine(url), policy)
+    if replace:
+        model.drop_schema()
+    elif model.has_schema() and any(model.row_counts().values()):
+        raise UsageError(
+            f"{_safe(url)} already holds a read model; replay builds one from empty (use --replace)"
+        )
+    model.create_schema()
+    return model
+
+
+def _print_report(report: ReplayReport, model: SqlReadModel) -> None:
+    print(
+        f"replayed {report.records} records up to {report.until.isoformat()}: {report.applied} applied, "
+        f"{report.redelivered} already applied, {len(report.skipped)} skipped"
+    )
+    print("rows: " + ", ".join(f"{table} {count}" for table, count in model.row_counts().items()))
+    for error in report.skipped:
+        print(f"skipped {error}")
+
+
+def _safe(url: str) -> str:
+    from sqlalchemy import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

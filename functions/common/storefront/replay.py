@@ -1,0 +1,131 @@
+"""Replay: rebuild the SQL read model from the event log, as of any time. Event sourcing's promise.
+
+The input is one iterable of records per partition, each in offset order (where they come from,
+the embedded log, Kafka or the audit archive, is `storefront.replay_sources`'s business). They are
+merged by event time, the record's timestamp (Kafka's CreateTime: when the producer says the
+event happened), ties broken by topic, partition and offset, so the same input always gives the
+same order and the same tables. The merge only ever takes the head of a partition, so records of
+one partition (one key's events) keep their offset order even where timestamps go backwards.
+
+"As of TIME" keeps, of each partition, the records up to its first record later than TIME (what a
+consumer positioned with Kafka's offsets-for-times would stop at), and applies them with the
+very projector ProjectSql uses.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TextIO
+
+from sqlalchemy import Engine
+
+from storefront.read_model import SourceRecord, SqlReadModel, UnprojectableRecord
+from storefront.read_model.compare import TableDifference, compare
+
+CHUNK = 500  # records per transaction: a replay commits now and then, not once per record
+
+
+def merge_by_time(partitions: Iterable[Iterable[SourceRecord]]) -> Iterator[SourceRecord]:
+    """One stream of the partitions' records, earliest first; never reorders within a partition."""
+    return heapq.merge(*partitions, key=lambda r: (r.timestamp_ms, r.topic, r.partition, r.offset))
+
+
+def up_to(records: Iterable[SourceRecord], until: datetime) -> Iterator[SourceRecord]:
+    """The partition's records before its first record later than `until`."""
+    until_ms = to_ms(until)
+    return itertools.takewhile(lambda r: r.timestamp_ms <= until_ms, records)
+
+
+def _batched(records: Iterator[SourceRecord], size: int) -> Iterator[list[SourceRecord]]:
+    while chunk := list(itertools.islice(records, size)):  # itertools.batched is Python 3.12
+        yield chunk
+
+
+def to_ms(moment: datetime) -> int:
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return int(moment.timestamp() * 1000)
+
+
+@dataclass
+class ReplayReport:
+    until: datetime
+    applied: int = 0
+    redelivered: int = 0
+    skipped: list[UnprojectableRecord] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        return self.applied + self.redelivered + len(self.skipped)
+
+
+def replay(
+    partitions: Iterable[Iterable[SourceRecord]],
+    model: SqlReadModel,
+    until: datetime,
+    *,
+    skip_bad: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ReplayReport:
+    """Apply every partition's records up to `until`, merged by event time, to `model`.
+
+    A record that cannot be applied stops the replay (UnprojectableRecord, after committing what
+    came before it) unless `skip_bad`, which skips it and lists it in the report.
+    """
+    report = ReplayReport(until=until)
+    stream = merge_by_time(up_to(records, until) for records in partitions)
+    for chunk in _batched(stream, CHUNK):
+        applied = model.apply(chunk, on_bad=(lambda _: None) if skip_bad else None)
+        report.applied += applied.applied
+        report.redelivered += applied.redelivered
+        report.skipped += applied.skipped
+        if progress is not None:
+            progress(len(chunk))
+    return report
+
+
+def verify(
+    partitions: Iterable[Iterable[SourceRecord]],
+    live: Engine,
+    scratch: SqlReadModel,
+    *,
+    skip_bad: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[ReplayReport, list[TableDifference]]:
+    """Replay everything up to now into `scratch` (empty) and compare it with the live read model."""
+    report = replay(partitions, scratch, datetime.now(UTC), skip_bad=skip_bad, progress=progress)
+    return report, compare(scratch.engine, live)
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal (stderr by default); silent when `enabled` is False."""
+
+    WIDTH = 30
+
+    def __init__(
+        self, total: int | None, *, stream: TextIO | None = None, enabled: bool | None = None
+    ) -> None:
+        self.total, self.done = total, 0
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty() if enabled is None else enabled
+
+    def __call__(self, advanced: int) -> None:
+        self.done += advanced
+        if not self.enabled:
+            return
+        if self.total:
+            filled = min(self.WIDTH, self.WIDTH * self.done // self.total)
+            bar = "#" * filled + "-" * (self.WIDTH - filled)
+            self.stream.write(f"\rreplaying [{bar}] {self.done}/{self.total} records")
+        else:
+            self.stream.write(f"\rreplaying {self.done} records")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,57 @@
+"""ProjectSql: on every topic (Kafka), apply each event to the SQL read model, exactly once.
+
+Each record is its own transaction: its rows and its `applied_offsets` row commit together, so a
+redelivered record (its offset recorded) changes nothing, and a record the projector refuses is a
+batch item failure (Lambda retries it, then sends it to the on-failure destination) while the
+rest of the batch is applied.
+"""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storefront.read_model import SourceRecord, SqlReadModel
+from storefront.read_model.database import database_url, make_engine
+from storefront.security import LockPolicy
+
+logger = Logger()
+processor = BatchProcessor(event_type=EventType.Kafka)
+
+# Locally DATABASE_URL is set; in the cloud the credentials are read once per cold start.
+secrets = None if os.environ.get("DATABASE_URL") else boto3.client("secretsmanager")
+
+read_model = SqlReadModel(
+    make_engine(
+        database_url(os.environ, secrets),
+        ssl_mode=os.environ.get("DATABASE_SSL", "disable"),
+        ca_bundle=os.environ.get("DATABASE_CA_BUNDLE"),
+    ),
+    LockPolicy.from_environment(os.environ),
+)
+_schema_ready = False
+
+
+def record_handler(record: KafkaEventRecord) -> None:
+    value = record.decoded_value if record.get("value") is not None else None  # a tombstone has none
+    source = SourceRecord(record.topic, record.partition, record.offset, record.timestamp, value)
+    report = read_model.apply([source])
+    logger.info(
+        "record projected", extra={"record": source.coordinates, "redelivered": bool(report.redelivered)}
+    )
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    global _schema_ready
+    if not _schema_ready:  # once per execution environment; creating what exists is a no-op
+        read_model.create_schema()
+        _schema_ready = True
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
