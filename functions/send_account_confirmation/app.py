@@ -1,2 +1,37 @@
-def lambda_handler(event, context):
-    raise NotImplementedError
+"""SendAccountConfirmation: on AccountCreated (EventBridge), email the customer once per event."""
+
+from __future__ import annotations
+
+import os
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency import idempotent_function
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from storefront.adapters.mail import Mailer
+from storefront.events import AccountCreated, MalformedEvent
+from storefront.lambda_glue import event_from_eventbridge, idempotency_config, idempotency_store, log_fields
+from storefront.notifications import account_confirmation
+
+logger = Logger()
+mailer = Mailer(boto3.client("ses"))
+sender = os.environ["SENDER_EMAIL_ADDRESS"]
+config = idempotency_config()
+
+
+@idempotent_function(data_keyword_argument="wire", config=config, persistence_store=idempotency_store())
+def confirm_account(wire: dict) -> str:
+    created = AccountCreated.model_validate(wire)
+    message_id = mailer.send(account_confirmation(created, sender=sender))
+    logger.info("account confirmation sent", extra={**log_fields(created), "ses_message_id": message_id})
+    return message_id
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> str:
+    config.register_lambda_context(context)
+    created = event_from_eventbridge(event)
+    if not isinstance(created, AccountCreated):  # the rule matches AccountCreated only: a wiring error
+        raise MalformedEvent(f"EventBridge event {event.get('id', '?')}: unexpected {created.event_type}")
+    return confirm_account(wire=created.to_wire())

@@ -1,0 +1,106 @@
+"""SendAccountConfirmation: AccountCreated on the bus -> one confirmation email through SES."""
+
+from __future__ import annotations
+
+import copy
+import io
+import logging
+
+import pytest
+from moto.ses.models import ses_backends
+
+from storefront.adapters.mail import EmailNotSent
+from storefront.events import MalformedEvent
+from tests.support.stack import load_handler, sample_event
+
+SAMPLE = "send_account_confirmation/account-created.json"
+CUSTOMER_EMAIL = "customer1@example.com"  # the sample's customer
+
+
+@pytest.fixture
+def app(handler):
+    return handler("SendAccountConfirmation")
+
+
+@pytest.fixture
+def logs(app):
+    """The function's log lines as Powertools formats them (capsys misses them: Powertools keeps the
+    handler of the service's first Logger, bound to the stdout of the test that imported it)."""
+    stream = io.StringIO()
+    capture = logging.StreamHandler(stream)
+    capture.setFormatter(app.logger.registered_formatter)
+    app.logger.addHandler(capture)
+    yield stream
+    app.logger.removeHandler(capture)
+
+
+def sent() -> list:
+    return ses_backends["123456789012"]["us-east-1"].sent_messages
+
+
+def test_created_account_gets_one_confirmation_email(app, lambda_context):
+    app.lambda_handler(sample_event(SAMPLE), lambda_context)
+
+    [email] = sent()
+    assert email.source == "no-reply@storefront.example.com"
+    assert email.destinations["ToAddresses"] == [CUSTOMER_EMAIL]
+    assert email.subject == "Your storefront account is ready"
+    assert "cust-1001" in email.body
+    assert "argon2" not in email.body
+
+
+def test_redelivered_event_sends_no_second_email(app, lambda_context):
+    app.lambda_handler(sample_event(SAMPLE), lambda_context)
+    app.lambda_handler(sample_event(SAMPLE) | {"id": "5e0c9a11-0000-4000-8000-0000000000ff"}, lambda_context)
+
+    assert len(sent()) == 1
+
+
+def test_each_created_account_gets_its_own_email(app, lambda_context):
+    other = copy.deepcopy(sample_event(SAMPLE))
+    other["detail"] |= {"eventId": "created-2", "customerId": "cust-2002", "email": "ana@example.org"}
+
+    app.lambda_handler(sample_event(SAMPLE), lambda_context)
+    app.lambda_handler(other, lambda_context)
+
+    assert sorted(e.destinations["ToAddresses"][0] for e in sent()) == ["ana@example.org", CUSTOMER_EMAIL]
+
+
+def test_malformed_detail_fails_and_sends_nothing(app, lambda_context):
+    broken = copy.deepcopy(sample_event(SAMPLE))
+    broken["detail"]["email"] = "not-an-address"
+
+    with pytest.raises(MalformedEvent, match="email"):
+        app.lambda_handler(broken, lambda_context)
+    assert sent() == []
+
+
+def test_other_event_type_fails_rather_than_emailing(app, lambda_context):
+    with pytest.raises(MalformedEvent, match="unexpected AccountLocked"):
+        app.lambda_handler(sample_event("notify_security/account-locked.json"), lambda_context)
+    assert sent() == []
+
+
+def test_ses_refusal_fails_with_its_code_only_and_a_retry_sends(
+    handler, provisioned, monkeypatch, lambda_context
+):
+    handler("SendAccountConfirmation")
+    monkeypatch.setenv("SENDER_EMAIL_ADDRESS", "unverified@storefront.example.com")
+    refused = load_handler(provisioned, "SendAccountConfirmation")
+
+    with pytest.raises(EmailNotSent) as error:
+        refused.lambda_handler(sample_event(SAMPLE), lambda_context)
+    assert str(error.value) == "SES MessageRejected"
+
+    # The failed attempt left no idempotency record behind: Lambda's retry sends the email.
+    monkeypatch.setenv("SENDER_EMAIL_ADDRESS", "no-reply@storefront.example.com")
+    load_handler(provisioned, "SendAccountConfirmation").lambda_handler(sample_event(SAMPLE), lambda_context)
+    assert len(sent()) == 1
+
+
+def test_email_address_never_reaches_the_logs(app, logs, lambda_context):
+    app.lambda_handler(sample_event(SAMPLE), lambda_context)
+
+    assert "account confirmation sent" in logs.getvalue()
+    assert CUSTOMER_EMAIL not in logs.getvalue()
+    assert "customer1" not in logs.getvalue()
