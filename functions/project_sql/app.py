@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from storefront.read_model import SourceRecord, SqlReadModel
+from storefront.read_model import SourceRecord, SqlReadModel, UnprojectableRecord
 from storefront.read_model.database import database_url, make_engine
 from storefront.security import LockPolicy
 
@@ -40,7 +40,11 @@ _schema_ready = False
 def record_handler(record: KafkaEventRecord) -> None:
     value = record.decoded_value if record.get("value") is not None else None  # a tombstone has none
     source = SourceRecord(record.topic, record.partition, record.offset, record.timestamp, value)
-    report = read_model.apply([source])
+    try:
+        report = read_model.apply([source])
+    except UnprojectableRecord as error:  # the reason names fields, never their values
+        logger.warning("record refused", extra={"record": source.coordinates, "reason": error.reason})
+        raise
     logger.info(
         "record projected", extra={"record": source.coordinates, "redelivered": bool(report.redelivered)}
     )

@@ -30,6 +30,8 @@ Props = dict[str, Any]
 
 _RUN_BY_LOCALFAAS = "run by localfaas, not provisioned"
 _NOT_ENFORCED = "IAM and resource policies are not enforced locally"
+_NO_VPC = "functions run on this machine's network; VPCs and security groups are not emulated"
+_NO_DATABASE = "databases are not provisioned; give the function one with an environment override"
 SKIPPED: dict[str, str] = {
     "AWS::Lambda::Function": _RUN_BY_LOCALFAAS,
     "AWS::Lambda::Version": _RUN_BY_LOCALFAAS,
@@ -51,6 +53,12 @@ SKIPPED: dict[str, str] = {
     "AWS::Logs::LogGroup": "function logs go to localfaas's output",
     "AWS::KMS::Key": "encryption keys are not emulated; encryption settings are passed as given",
     "AWS::KMS::Alias": "encryption keys are not emulated; encryption settings are passed as given",
+    "AWS::EC2::SecurityGroup": _NO_VPC,
+    "AWS::EC2::SecurityGroupIngress": _NO_VPC,
+    "AWS::EC2::SecurityGroupEgress": _NO_VPC,
+    "AWS::RDS::DBCluster": _NO_DATABASE,
+    "AWS::RDS::DBInstance": _NO_DATABASE,
+    "AWS::RDS::DBSubnetGroup": _NO_DATABASE,
 }
 
 

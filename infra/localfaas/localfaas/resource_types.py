@@ -125,6 +125,23 @@ def _stream_arn(r: Identity) -> str:
     return f"{_table_arn(r)}/stream/1970-01-01T00:00:00.000"
 
 
+def _db_cluster_endpoint(kind: str) -> Callable[[Identity], str]:
+    # <id>.cluster-<random>.<region>.rds.<suffix>; the random part stands in for the account's own.
+    return lambda r: (
+        f"{r.name}.{kind}-{r.place.unique_id('rds').replace('-', '')[:12]}.{r.place.region}.rds.{r.place.url_suffix}"
+    )
+
+
+def _db_cluster_port(r: Identity) -> str:
+    engine = str(r.prop("Engine") or "")
+    return str(r.prop("Port") or (5432 if "postgres" in engine else 3306))
+
+
+def _db_cluster_secret_arn(r: Identity) -> str:
+    # The secret RDS creates for ManageMasterUserPassword is named rds!cluster-<uuid>.
+    return r.place.arn("secretsmanager", f"secret:rds!cluster-{r.place.unique_id(r.logical_id)}-AbCdEf")
+
+
 TYPES: dict[str, TypeInfo] = {
     "AWS::Lambda::Function": TypeInfo("FunctionName", attributes={"Arn": _lambda_arn}),
     "AWS::Lambda::Version": TypeInfo(
@@ -232,6 +249,17 @@ TYPES: dict[str, TypeInfo] = {
         "StateMachineName",
         ref=_state_machine_arn,
         attributes={"Arn": _state_machine_arn, "Name": lambda r: r.name},
+    ),
+    "AWS::RDS::DBCluster": TypeInfo(
+        "DBClusterIdentifier",
+        lower_case=True,
+        attributes={
+            "DBClusterArn": lambda r: r.place.arn("rds", f"cluster:{r.name}"),
+            "Endpoint.Address": _db_cluster_endpoint("cluster"),
+            "Endpoint.Port": _db_cluster_port,
+            "ReadEndpoint.Address": _db_cluster_endpoint("cluster-ro"),
+            "MasterUserSecret.SecretArn": _db_cluster_secret_arn,
+        },
     ),
     "AWS::CloudWatch::Alarm": TypeInfo("AlarmName", attributes={"Arn": _arn_of("cloudwatch", "alarm:")}),
 }
