@@ -3,7 +3,8 @@
 What is drawn: Kafka topics (and other event sources) -> functions along event source mappings,
 labelled with the consumer group and filter; buses -> rules -> targets, a rule labelled with a summary
 of its pattern; functions -> the buses, tables, queues, topics, buckets, secrets and identities they
-use, found in their IAM policies (SAM policy templates expand into these) and environment variables;
+use, found in their IAM policies (SAM policy templates expand into these) and environment variables
+(a database needs no IAM grant, so a variable holding its endpoint is enough);
 SNS subscriptions, S3 notifications, SQS redrive; and, dashed, where failures go: on-failure
 destinations of mappings and asynchronous invocation, rule targets' dead-letter queues, redrive.
 
@@ -92,6 +93,7 @@ KINDS: dict[str, Kind] = {
     "secret": Kind("secret", "#eeeeee", "#666666", ("[", "]"), "secretsmanager"),
     "parameter": Kind("SSM parameter", "#eeeeee", "#666666", ("[", "]"), "ssm"),
     "email": Kind("SES identity", "#eeeeee", "#666666", ("[", "]"), "ses"),
+    "database": Kind("RDS database", "#e3f0fb", "#2e73b8", ("[(", ")]"), "rds"),
     "external": Kind("outside the stack", "#ffffff", "#999999", ("[", "]")),
 }
 
@@ -108,7 +110,10 @@ _KIND_OF_TYPE = {
     "AWS::SecretsManager::Secret": "secret",
     "AWS::SSM::Parameter": "parameter",
     "AWS::SES::EmailIdentity": "email",
+    "AWS::RDS::DBCluster": "database",
 }
+# Reached over the network, not through IAM: an environment variable naming one is enough.
+_NETWORK_KINDS = {"database"}
 
 
 # ==== building the graph from a resolved stack =========================================================
@@ -159,7 +164,10 @@ class _Builder:
         text = str(value)
         service = text.split(":")[2] if text.startswith("arn:") and text.count(":") >= 5 else None
         found: list[str] = []
-        for token in re.split(r"[:/|,\s]+", text):
+        tokens = re.split(r"[:/|,\s]+", text)
+        # A host name's first label is the resource's name (RDS endpoints: name.cluster-id.region...).
+        tokens += [t.split(".", 1)[0] for t in tokens if re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", t)]
+        for token in tokens:
             candidates = self._index.get(token, [])
             if not candidates and service == "secretsmanager" and re.fullmatch(r".+-[A-Za-z0-9]{6}", token):
                 candidates = self._index.get(token[:-7], [])  # a secret's ARN ends in "-" and 6 characters
@@ -329,13 +337,15 @@ class _Builder:
                 in_env.update(self.lookup(value))
             for node in in_env - actions.keys():
                 wildcard = self._wildcard_actions(statements.get(role, []), node)
-                if wildcard or role not in roles_in_template:
+                network = self.graph.nodes[node].kind in _NETWORK_KINDS
+                if wildcard or network or role not in roles_in_template:
                     actions[node] = wildcard
             for node, granted in actions.items():
                 # A permission that only serves a failure destination is drawn as that dashed edge.
                 only_for_failures = node in self._failure_targets[logical_id] and node not in in_env
                 if node != logical_id and not only_for_failures:
-                    self._edge(logical_id, node, _access_label(granted))
+                    network = self.graph.nodes[node].kind in _NETWORK_KINDS
+                    self._edge(logical_id, node, _access_label(granted) or ("connects" if network else ""))
 
     def _granted(self, statements: list[dict[str, Any]]) -> dict[str, set[str]]:
         """node -> actions allowed on it by name (or ARN) in these statements."""
@@ -435,6 +445,8 @@ def _access_label(actions: set[str]) -> str:
             verbs.add("read")
         else:
             verbs.add("write")
+    if not actions:
+        return ""
     if {"read", "write"} <= verbs:
         verbs -= {"read", "write"}
         verbs.add("read/write")
@@ -558,18 +570,8 @@ _FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
 _LABEL_PX, _CAPTION_PX, _EDGE_PX = 12, 10, 10
 _NODE_PAD_X, _NODE_PAD_Y, _LINE_GAP = 12, 7, 3
 _ROW_GAP, _DUMMY_H, _MARGIN, _COLUMN_GAP, _TITLE_H, _LEGEND_H = 12, 4, 24, 44, 30, 40
-_SINK_KINDS = {
-    "table",
-    "queue",
-    "topic",
-    "bucket",
-    "stream",
-    "secret",
-    "parameter",
-    "email",
-    "archive",
-    "external",
-}
+# Resources: they go to the last column unless they feed something (a queue with a consumer, say).
+_SINK_KINDS = set(KINDS) - {"kafka-topic", "source", "function", "bus", "rule"}
 _FAILURE_COLOUR, _EDGE_COLOUR = "#c0392b", "#666666"
 
 
@@ -687,6 +689,13 @@ class _Layout:
                 self.columns[i].sort(
                     key=lambda b, pos=neighbour, cur=current: _barycentre(b, near, pos, cur[b])
                 )
+        for route in self.routes:
+            # What hangs only off a neighbour in its column (a dead-letter queue) goes right below it.
+            source, target = route.edge.source, route.edge.target
+            if route.arc and source != target and not near[target]:
+                column = self.columns[self.boxes[source].column]
+                column.remove(target)
+                column.insert(column.index(source) + 1, target)
 
     def _place(self) -> None:
         x = float(_MARGIN)

@@ -184,6 +184,24 @@ def test_environment_reference_counts_when_the_role_is_outside_the_template():
     assert build_graph(stack).edge("Fn", "Table") == Edge("Fn", "Table", "")
 
 
+def test_database_named_by_its_endpoint_is_connected_without_iam():
+    stack = SimpleNamespace(
+        resources={
+            "Db": {"Type": "AWS::RDS::DBCluster", "Properties": {}},
+            "FnRole": {"Type": "AWS::IAM::Role", "Properties": {"Policies": []}},
+            "Fn": {
+                "Type": "AWS::Lambda::Function",
+                "Properties": {
+                    "Role": "arn:aws:iam::123456789012:role/s-FnRole",
+                    "Environment": {"Variables": {"HOST": "s-db.cluster-abc.us-east-1.rds.amazonaws.com"}},
+                },
+            },
+        },
+        physical_names={"Db": "s-db", "FnRole": "s-FnRole", "Fn": "s-Fn"},
+    )
+    assert build_graph(stack).edge("Fn", "Db") == Edge("Fn", "Db", "connects")
+
+
 def test_mermaid_has_every_edge_with_dashes_for_failures(graph):
     text = to_mermaid(graph)
     assert text.splitlines()[3] == "flowchart LR"
