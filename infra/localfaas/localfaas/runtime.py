@@ -258,6 +258,30 @@ class _Sandbox:
         self.log_handler = LambdaLogHandler(_STDOUT, self.env.get("AWS_LAMBDA_LOG_FORMAT", "Text"))
         self.root_handlers: list[logging.Handler] = []
         self.root_level = log_level_from_env_of(self.env)
+        # Every name seen in sys.modules, with the module it held then, and those from this function's
+        # folders: each call looks only at names it has not seen (a loaded module's files do not
+        # change) and at its own, not at every module loaded in the process. A name seen holding a
+        # module from elsewhere is assumed to keep doing so.
+        self.seen: dict[str, Any] = {}
+        self.owned: set[str] = set()
+
+    def owned_names(self) -> list[str]:
+        """The names in sys.modules now holding a module from this function's folders."""
+        for name in sys.modules.keys() - self.seen.keys():
+            module = self.seen[name] = sys.modules[name]
+            if self.owns(module):
+                self.owned.add(name)
+        present = []
+        for name in list(self.owned):
+            module = sys.modules.get(name)
+            if module is not None and module is not self.seen[name]:  # replaced under the same name
+                self.seen[name] = module
+                if not self.owns(module):
+                    self.owned.discard(name)
+                    continue
+            if module is not None:
+                present.append(name)
+        return present
 
     def owns(self, module: Any) -> bool:
         """Whether the module was loaded from this function's code or layers (not the interpreter's)."""
@@ -284,20 +308,22 @@ def _sandbox_modules(sandbox: _Sandbox) -> Iterator[None]:
     of modules from these folders are set aside, and put back afterwards.
     """
     saved: dict[str, Any] = {}
-    for name, module in list(sys.modules.items()):
-        if sandbox.owns(module) and sandbox.modules.get(name) is not module:
+    for name in sandbox.owned_names():
+        if sandbox.modules.get(name) is not sys.modules[name]:
             saved[name] = sys.modules.pop(name)
     for name, module in sandbox.modules.items():
         saved.setdefault(name, sys.modules.get(name, _ABSENT))
         sys.modules[name] = module
+    present = set(sys.modules)
     try:
         yield
     finally:
-        for name, module in list(sys.modules.items()):
-            if sandbox.owns(module) or name.startswith(sandbox.module_prefix):
+        for name in sys.modules.keys() - present:  # imported during the call
+            module = sys.modules[name]
+            if name.startswith(sandbox.module_prefix) or sandbox.owns(module):
                 sandbox.modules[name] = module
         for name in sandbox.modules:
-            sys.modules.pop(name, None)
+            sandbox.modules[name] = sys.modules.pop(name, sandbox.modules[name])
         sys.modules.update({k: v for k, v in saved.items() if v is not _ABSENT})
 
 
@@ -309,8 +335,7 @@ def _sandbox_process_state(sandbox: _Sandbox, sink: Callable[[str], None]) -> It
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
     try:
-        os.environ.clear()
-        os.environ.update(sandbox.env)
+        _switch_environ(saved_env, sandbox.env)
         time.tzset()
         sys.path[:0] = sandbox.import_dirs
         if sandbox.function.code_dir.is_dir():  # a missing folder fails at import, as on Lambda
@@ -329,9 +354,18 @@ def _sandbox_process_state(sandbox: _Sandbox, sink: Callable[[str], None]) -> It
         _STDOUT.sink, _STDERR.sink = saved_out.write, saved_err.write
         os.chdir(saved_cwd)
         sys.path[:] = saved_path
-        os.environ.clear()
-        os.environ.update(saved_env)
+        _switch_environ(dict(os.environ), saved_env)
         time.tzset()
+
+
+def _switch_environ(current: dict[str, str], wanted: dict[str, str]) -> None:
+    """Turn os.environ (equal to `current`) into `wanted`, setting and unsetting only the names that
+    differ: each change is a putenv or unsetenv call, and most of the host's variables stay."""
+    for name in current.keys() - wanted.keys():
+        del os.environ[name]
+    for name, value in wanted.items():
+        if current.get(name) != value:
+            os.environ[name] = value
 
 
 class InProcessRuntime:

@@ -359,6 +359,41 @@ def test_in_process_invocation_leaves_the_host_process_as_it_was(tmp_path, monke
     assert not any(name.endswith("_Fn_app") or name == "helpers" for name in sys.modules)
 
 
+LATE_IMPORT_APP = """\
+def handler(event, context):
+    import late  # first imported on a warm call, not at Init
+
+    late.CALLS += 1
+    return {"name": late.NAME, "calls": late.CALLS}
+"""
+
+
+def test_the_hosts_copy_of_a_function_module_is_set_aside_on_every_call(tmp_path, monkeypatch):
+    write_files(tmp_path / "fn", {"helpers.py": "NAME = 'fn'\n"})
+    fn = app(tmp_path, ENV_APP, environment={"WHO": "fn"})
+    monkeypatch.syspath_prepend(str(fn.code_dir))
+    monkeypatch.delitem(sys.modules, "helpers", raising=False)
+    import helpers as host_copy
+
+    host_copy.NAME = "host"
+    with InProcessRuntime() as runtime:
+        payloads = [runtime.invoke(fn, {}).payload for _ in range(3)]
+        assert sys.modules["helpers"] is host_copy
+
+    assert [(p["helper"], p["calls"]) for p in payloads] == [("fn", 1), ("fn", 2), ("fn", 3)]
+
+
+def test_a_module_first_imported_on_a_warm_call_stays_the_functions(tmp_path):
+    write_files(tmp_path / "fn", {"late.py": "NAME = 'late'\nCALLS = 0\n"})
+    fn = app(tmp_path, LATE_IMPORT_APP)
+
+    with InProcessRuntime() as runtime:
+        payloads = [runtime.invoke(fn, {}).payload for _ in range(3)]
+        assert "late" not in sys.modules
+
+    assert [p["calls"] for p in payloads] == [1, 2, 3]
+
+
 def test_in_process_logs_can_be_forwarded_to_stderr(tmp_path, capsys):
     fn = app(tmp_path, INSPECT_APP)
 
