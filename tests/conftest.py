@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 
 import boto3
 import pytest
@@ -108,3 +110,25 @@ def queue_messages(stack, logical_id: str) -> list[dict]:
 @pytest.fixture
 def queue(provisioned):
     return lambda logical_id: queue_messages(provisioned, logical_id)
+
+
+@pytest.fixture
+def function_logs():
+    """`function_logs(app)`: a StringIO receiving the function's log lines as Powertools formats them.
+
+    capsys misses them: Powertools configures a service's logger once, so its handler keeps the
+    stdout of whichever test first imported a handler of that service (a closed capture later on).
+    """
+    attached = []
+
+    def capture(app) -> io.StringIO:
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(app.logger.registered_formatter)
+        app.logger.addHandler(handler)
+        attached.append((app.logger, handler))
+        return stream
+
+    yield capture
+    for logger, handler in attached:
+        logger.removeHandler(handler)

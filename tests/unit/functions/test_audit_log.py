@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 from datetime import UTC, datetime
 
 import boto3
@@ -35,15 +33,8 @@ def app(handler):
 
 
 @pytest.fixture
-def logs(app):
-    """The function's log lines as Powertools formats them (capsys misses them: Powertools keeps the
-    handler of the service's first Logger, bound to the stdout of the test that imported it)."""
-    stream = io.StringIO()
-    capture = logging.StreamHandler(stream)
-    capture.setFormatter(app.logger.registered_formatter)
-    app.logger.addHandler(capture)
-    yield stream
-    app.logger.removeHandler(capture)
+def logs(app, function_logs):
+    return function_logs(app)
 
 
 def log_lines(logs) -> list[dict]:

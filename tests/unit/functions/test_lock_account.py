@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import logging
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -36,18 +34,8 @@ def app(handler):
 
 
 @pytest.fixture
-def logs(app):
-    """The function's log lines, as Powertools formats them for CloudWatch.
-
-    Not capsys: Powertools keeps the handler of the service's first Logger, bound to the stdout
-    of whichever test imported the function first.
-    """
-    stream = io.StringIO()
-    capture = logging.StreamHandler(stream)
-    capture.setFormatter(app.logger.registered_formatter)
-    app.logger.addHandler(capture)
-    yield stream
-    app.logger.removeHandler(capture)
+def logs(app, function_logs):
+    return function_logs(app)
 
 
 @pytest.fixture
