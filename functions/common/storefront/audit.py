@@ -10,7 +10,8 @@ partitioned by the hour of the event's own time (`occurredAt`, UTC), so a replay
 reads whole hours. A Kafka line carries the record's coordinates (topic, partition, offset,
 timestamp, timestampType, key) beside the event. Object keys derive from the coordinates of the
 records in them, never from the time of processing: a redelivered batch overwrites its objects.
-A batch retried with other bounds (after a partial failure or a bisection) may archive a record
+A batch retried with other bounds (partial batch response, split batch on error:
+https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html) may archive a record
 again in another object, so readers drop duplicates by (topic, partition, offset) or by event id.
 Pure: no AWS, no Powertools (the handler applies the masking with Powertools data masking).
 """

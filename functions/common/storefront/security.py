@@ -74,7 +74,8 @@ class DeniedAttempt:
 
         An attempt only matters for one window after it happened; but an attempt replayed or
         arriving late is kept one window past its processing too, because DynamoDB TTL may delete
-        an item already expired at write time before the next attempt's query reads it.
+        an item already expired at write time before the next attempt's query reads it ("typically
+        within two days", https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html).
         """
         return int((max(utc(self.occurred_at), utc(processed_at)) + policy.window).timestamp())
 
@@ -147,7 +148,7 @@ def announcement(
 
 @dataclass(frozen=True)
 class SecurityAlert:
-    """An SNS message: subject (at most 100 ASCII characters) and plain-text body."""
+    """An SNS message: subject (one ASCII line, under 100 characters) and plain-text body."""
 
     subject: str
     message: str
@@ -161,8 +162,9 @@ def security_alert(locked: AccountLocked) -> SecurityAlert:
     )
     at = time_key(locked.occurred_at)
     return SecurityAlert(
-        # SNS subjects are ASCII, one line, at most 100 characters.
-        subject=_ascii_line(f"Storefront account locked: {locked.customer_id}")[:100],
+        # SNS: "no line breaks or control characters, and less than 100 characters long"
+        # (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html); ASCII, as it becomes an email subject.
+        subject=_ascii_line(f"Storefront account locked: {locked.customer_id}")[:99],
         message="\n".join(
             [
                 f"Account {locked.customer_id} was locked after {locked.denied_attempts} denied access "

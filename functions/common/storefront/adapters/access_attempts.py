@@ -2,7 +2,9 @@
 
 Key: `customerId` (hash) and `attemptKey` = "<occurredAt, fixed-width UTC>#<eventId>" (range), so
 a window is one key-range Query and a redelivered attempt overwrites its own item. `expiresAt` is
-the table's TTL attribute; TTL deletion is lazy, so reads bound the range themselves.
+the table's TTL attribute; expired items "still show up in reads, queries, and scans" until
+deleted (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html),
+so reads bound the time range themselves.
 """
 
 from __future__ import annotations
