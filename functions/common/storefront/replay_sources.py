@@ -76,13 +76,17 @@ def _read_partition(log: Any, topic: str, partition: int) -> Iterator[SourceReco
 
 
 # --- the audit archive --------------------------------------------------------------------------
+# AuditLog's layout (storefront.audit): topic=<topic>/date=YYYY-MM-DD/hour=HH/<partition>-<offset>-<digest>.jsonl,
+# one line per record: its coordinates (topic, partition, offset, timestamp, ...) and `event`, the
+# event with its secrets erased. Bus events live under bus=<source>/ and are not read: the read
+# model is made of the topics' events only.
 
 
 def archive_partitions(objects: Iterable[bytes], topics: Iterable[str]) -> list[list[SourceRecord]]:
     """The archived records of `topics`, one list per partition in offset order.
 
-    An object may be gzip'd. A record archived twice (AuditLog redelivered) appears once. The
-    archive is read whole into memory: replays from it are rare and the records small.
+    An object may be gzip'd. A record archived twice (a batch retried with other bounds) appears
+    once. The archive is read whole into memory: replays from it are rare and records small.
     """
     wanted = set(topics)
     partitions: dict[tuple[str, int], dict[int, SourceRecord]] = {}
@@ -95,41 +99,39 @@ def archive_partitions(objects: Iterable[bytes], topics: Iterable[str]) -> list[
 
 
 def archived_record(line: dict[str, Any]) -> SourceRecord | None:
-    """A Kafka record from one archive line; None for lines that are not from a topic (bus events)."""
-    kafka = line.get("kafka") or line
-    if not isinstance(kafka, dict) or kafka.get("topic") is None or kafka.get("offset") is None:
+    """The Kafka record an archive line stands for; None for a line that is not from a topic."""
+    if line.get("topic") is None or line.get("offset") is None:
         return None
     event = line.get("event")
-    value = json.dumps(event).encode() if isinstance(event, dict) else None
     return SourceRecord(
-        topic=kafka["topic"],
-        partition=int(kafka["partition"]),
-        offset=int(kafka["offset"]),
-        timestamp_ms=int(kafka["timestamp"]),
-        value=value,
+        topic=line["topic"],
+        partition=int(line["partition"]),
+        offset=int(line["offset"]),
+        timestamp_ms=int(line["timestamp"]),
+        value=json.dumps(event).encode() if isinstance(event, dict) else None,
     )
 
 
-def directory_objects(directory: str) -> Iterator[bytes]:
-    """The archive objects in a local copy of the bucket (e.g. from `aws s3 sync`), in name order."""
+def directory_objects(directory: str, topics: Iterable[str]) -> Iterator[bytes]:
+    """The topics' archive objects in a local copy of the bucket (e.g. from `aws s3 sync`)."""
     root = Path(directory)
     if not root.is_dir():
         raise SourceError(f"--archive-dir {directory!r} is not a directory")
-    for path in sorted(
-        p for p in root.rglob("*") if p.is_file() and p.name.endswith((".jsonl", ".jsonl.gz"))
-    ):
-        yield path.read_bytes()
+    for topic in topics:
+        for path in sorted((root / f"topic={topic}").rglob("*.jsonl*")):
+            yield path.read_bytes()
 
 
-def bucket_objects(bucket: str, client: Any = None, prefix: str = "") -> Iterator[bytes]:
-    """The archive objects in an S3 bucket, in key order (S3 lists keys in UTF-8 binary order)."""
+def bucket_objects(bucket: str, topics: Iterable[str], client: Any = None) -> Iterator[bytes]:
+    """The topics' archive objects in an S3 bucket."""
     if client is None:
         import boto3
 
         client = boto3.client("s3")
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith((".jsonl", ".jsonl.gz")):
+    paginator = client.get_paginator("list_objects_v2")
+    for topic in topics:
+        for page in paginator.paginate(Bucket=bucket, Prefix=f"topic={topic}/"):
+            for item in page.get("Contents", []):
                 yield client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
 
 

@@ -11,9 +11,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, inspect, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    select,
+    tuple_,
+    update,
+)
 
 from storefront.read_model.projector import (
     Change,
@@ -25,7 +40,7 @@ from storefront.read_model.projector import (
     Upsert,
     project_record,
 )
-from storefront.read_model.schema import TABLES, metadata, security_incidents, supply_orders
+from storefront.read_model.schema import TABLES, applied_offsets, metadata, security_incidents, supply_orders
 from storefront.security import DeniedAttempt, LockPolicy
 
 
@@ -74,10 +89,13 @@ class SqlReadModel:
         commits what came before it and the UnprojectableRecord is raised.
         """
         report, refused = ApplyReport(), None
+        records = list(records)
         with self.engine.begin() as connection:
             state = SqlState(connection)
+            applied = state.applied_among(records)
             for record in records:
-                if state.is_applied(record):
+                coordinates = (record.topic, record.partition, record.offset)
+                if coordinates in applied:
                     report.redelivered += 1
                     continue
                 try:
@@ -90,6 +108,7 @@ class SqlReadModel:
                     report.skipped.append(error)
                     continue
                 state.apply(changes)
+                applied.add(coordinates)
                 report.applied += 1
         if refused is not None:
             raise refused
@@ -102,17 +121,21 @@ class SqlState(ReadModelState):
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def is_applied(self, record: SourceRecord) -> bool:
-        return (
-            self.row(
-                "applied_offsets",
-                {"topic": record.topic, "partition": record.partition, "offset": record.offset},
+    def applied_among(self, records: list[SourceRecord]) -> set[tuple[str, int, int]]:
+        """The records' coordinates that `applied_offsets` holds already (one query, not one per record)."""
+        if not records:
+            return set()
+        columns = applied_offsets.c
+        coordinates = [(r.topic, r.partition, r.offset) for r in records]
+        found = self.connection.execute(
+            select(columns.topic, columns.partition, columns.offset).where(
+                tuple_(columns.topic, columns.partition, columns.offset).in_(coordinates)
             )
-            is not None
         )
+        return {tuple(row) for row in found}
 
     def row(self, table: str, key: Row) -> dict[str, Any] | None:
-        found = self.connection.execute(select(TABLES[table]).where(_matches(table, key))).mappings().first()
+        found = self.connection.execute(_select_by(table, tuple(key)), _key_params(key)).mappings().first()
         return dict(found) if found is not None else None
 
     def denied_attempts(self, customer_id: str, since: datetime) -> list[DeniedAttempt]:
@@ -144,22 +167,43 @@ class SqlState(ReadModelState):
         for change in changes:
             table = TABLES[change.table]
             if isinstance(change, Insert):
-                self.connection.execute(insert(table).values(**change.row))
+                self.connection.execute(insert(table), [dict(change.row)])
             elif isinstance(change, Upsert):
                 # Portable upsert: update, and insert when nothing matched. Two writers racing on a
                 # new key make one insert fail on the primary key; that record is retried.
                 updated = self.connection.execute(
-                    update(table).where(_matches(change.table, change.key)).values(**change.values)
+                    _update_by(change.table, tuple(change.key), tuple(change.values)),
+                    {**_key_params(change.key), **change.values},
                 )
                 if updated.rowcount == 0:
                     self.connection.execute(
-                        insert(table).values(**{**change.insert_defaults, **change.key, **change.values})
+                        insert(table), [{**change.insert_defaults, **change.key, **change.values}]
                     )
 
 
-def _matches(table: str, key: Row):
+# Statements are built once per shape and take their values as parameters: building and caching
+# a new statement per row would cost more than running it.
+@lru_cache(maxsize=256)
+def _select_by(table: str, key_columns: tuple[str, ...]) -> Select:
+    return select(TABLES[table]).where(_matches(table, key_columns))
+
+
+@lru_cache(maxsize=256)
+def _update_by(table: str, key_columns: tuple[str, ...], value_columns: tuple[str, ...]) -> Update:
+    return (
+        update(TABLES[table])
+        .where(_matches(table, key_columns))
+        .values({c: bindparam(c) for c in value_columns})
+    )
+
+
+def _key_params(key: Row) -> dict[str, Any]:
+    return {f"key_{name}": value for name, value in key.items()}
+
+
+def _matches(table: str, key_columns: tuple[str, ...]) -> ColumnElement[bool]:
     columns = TABLES[table].c
-    return and_(*(columns[name] == value for name, value in key.items()))
+    return and_(*(columns[name] == bindparam(f"key_{name}") for name in key_columns))
 
 
 __all__ = ["ApplyReport", "SqlReadModel", "SqlState"]
