@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 
 from localfaas.embedded_log import EmbeddedLog
 from storefront.cli import main
@@ -38,50 +38,58 @@ DAY_END = datetime(2026, 11, 25, 13, 0, tzinfo=UTC)  # the morning: two attacks,
 CHECKPOINTS = [datetime(2026, 11, 25, h, m, tzinfo=UTC) for h, m in ((9, 32), (11, 25), (12, 50))]
 LIVE_TOPIC_ORDER = ("shipments", "security", "payments", "inventory", "customer-accounts")
 # psycopg for speed (pg8000 costs ~2 ms a statement here); pg8000, the driver in the Lambda layer,
-# in the test that says so.
-POSTGRES = "postgresql+{driver}://postgres@127.0.0.1:5432/{database}"
+# in the test that says so. Each read model is a fresh schema of the `test` database (creating and
+# dropping databases costs seconds), put on the search path.
+POSTGRES = "postgresql+{driver}://postgres@127.0.0.1:5432/test"
 
 # --- databases ----------------------------------------------------------------------------------
 
 
 class Databases:
-    """Fresh, empty databases for one test: SQLite files, or PostgreSQL databases dropped after."""
+    """Fresh, empty read models for one test: SQLite files, or PostgreSQL schemas dropped after."""
 
     _numbers = itertools.count()
 
     def __init__(self, backend: str, directory: Path) -> None:
         self.backend, self.directory = backend, directory
-        self.created: list[str] = []
+        self.schemas: list[str] = []
         self.engines: list[Engine] = []
         if backend == "postgres":
             # No skip: a PostgreSQL that is down fails these tests, with the driver's error.
-            self.admin = create_engine(
-                POSTGRES.format(driver="psycopg", database="test"), isolation_level="AUTOCOMMIT"
-            )
+            self.admin = create_engine(POSTGRES.format(driver="psycopg"), isolation_level="AUTOCOMMIT")
 
-    def url(self, driver: str = "psycopg") -> str:
+    def url(self) -> str:
+        """A URL the CLI can be given (psycopg takes the search path in the URL)."""
         name = f"storefront_replay_{os.getpid()}_{next(self._numbers)}"
         if self.backend == "sqlite":
             return f"sqlite:///{self.directory / name}.db"
-        with self.admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        self.created.append(name)
-        return POSTGRES.format(driver=driver, database=name)
+        return POSTGRES.format(driver="psycopg") + f"?options=-csearch_path%3D{self._schema(name)}"
 
-    def model(self, url: str | None = None) -> SqlReadModel:
-        engine = make_engine(url or self.url())
+    def model(self, url: str | None = None, *, driver: str = "psycopg") -> SqlReadModel:
+        if driver == "pg8000" and self.backend == "postgres":
+            engine = make_engine(POSTGRES.format(driver="pg8000"))
+            schema = self._schema(f"storefront_replay_{os.getpid()}_{next(self._numbers)}")
+            event.listen(engine, "connect", lambda dbapi, _: dbapi.run(f"SET search_path TO {schema}"))
+        else:
+            engine = make_engine(url or self.url())
         self.engines.append(engine)
         model = SqlReadModel(engine)
         model.create_schema()
         return model
+
+    def _schema(self, name: str) -> str:
+        with self.admin.connect() as connection:
+            connection.execute(text(f"CREATE SCHEMA {name}"))
+        self.schemas.append(name)
+        return name
 
     def close(self) -> None:
         for engine in self.engines:
             engine.dispose()
         if self.backend == "postgres":
             with self.admin.connect() as connection:
-                for name in self.created:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                for name in self.schemas:
+                    connection.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
             self.admin.dispose()
 
 
@@ -159,7 +167,7 @@ def test_replay_to_a_time_equals_the_live_model_captured_at_that_time(databases,
 
 
 def test_replay_is_deterministic_and_keeps_what_the_day_expects(databases, day):
-    first, second = databases.model(databases.url(driver="pg8000")), databases.model()
+    first, second = databases.model(driver="pg8000"), databases.model()
 
     replay(partitions(day), first, DAY_END, skip_bad=True)
     replay(partitions(day), second, DAY_END, skip_bad=True)
