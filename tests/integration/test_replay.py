@@ -18,11 +18,15 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import boto3
 import pytest
+from aws_lambda_powertools.utilities.data_masking import DataMasking
 from sqlalchemy import Engine, create_engine, event, text
 
 from localfaas.embedded_log import EmbeddedLog
+from storefront import audit
 from storefront.cli import main
+from storefront.events import MalformedEvent, parse_event
 from storefront.read_model import SourceRecord, SqlReadModel
 from storefront.read_model.compare import canonical_rows
 from storefront.read_model.database import make_engine
@@ -304,3 +308,73 @@ def test_cli_verify_passes_on_the_live_model_and_catches_a_tampered_row(database
     reported = [line.split(":")[0] for line in out.splitlines() if " rows (" in line]
     assert reported == ["customers"]  # only the tampered table
     assert "different:" in out
+
+
+# --- the audit archive --------------------------------------------------------------------------
+
+
+def archive_the_day(log_dir: Path) -> list[audit.ArchiveObject]:
+    """What AuditLog writes for the day's records: secrets erased, one object per partition and hour,
+    malformed records left out (they fail), and one batch archived twice with other bounds."""
+    lines = []
+    for records in partitions(log_dir):
+        for record in records:
+            try:
+                event = parse_event(record.value)
+            except MalformedEvent:
+                continue
+            where = audit.KafkaCoordinates(
+                record.topic, record.partition, record.offset, record.timestamp_ms, "CREATE_TIME", b"key"
+            )
+            wire = event.to_wire()
+            present = audit.fields_to_erase(wire, audit.ARCHIVE_ERASED_FIELDS)
+            erased = DataMasking().erase(wire, fields=present) if present else wire
+            lines.append(audit.archive_line(event, erased, where))
+    return audit.archive_objects(lines) + audit.archive_objects(lines[3:9])
+
+
+def test_replay_from_the_archive_equals_replay_from_the_log(day, tmp_path, capsys):
+    archive = tmp_path / "archive"
+    for obj in archive_the_day(day):
+        (archive / obj.key).parent.mkdir(parents=True, exist_ok=True)
+        (archive / obj.key).write_bytes(obj.body)
+    from_log, from_archive = f"sqlite:///{tmp_path / 'log.db'}", f"sqlite:///{tmp_path / 'archive.db'}"
+    until = ["--until", "2026-11-25T13:00:00Z", "--skip-bad"]
+
+    assert main(["replay", "--db", from_log, "--log-dir", str(day), *until]) == 0
+    assert (
+        main(["replay", "--db", from_archive, "--source", "archive", "--archive-dir", str(archive), *until])
+        == 0
+    )
+
+    assert snapshot(create_engine(from_archive)) == snapshot(create_engine(from_log))
+    assert "$argon2id" not in (tmp_path / "archive.db").read_bytes().decode("latin-1")
+
+
+def test_replay_reads_the_archive_from_its_s3_bucket(aws, day, tmp_path, capsys):
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="storefront-audit")
+    for obj in archive_the_day(day):
+        s3.put_object(Bucket="storefront-audit", Key=obj.key, Body=obj.body)
+    s3.put_object(
+        Bucket="storefront-audit", Key="bus=storefront.accounts/date=2026-11-25/hour=09/x.jsonl", Body=b"{}\n"
+    )
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+
+    done = main(
+        [
+            "replay",
+            "--db",
+            url,
+            "--until",
+            "2026-11-25T10:00Z",
+            "--source",
+            "archive",
+            "--bucket",
+            "storefront-audit",
+        ]
+    )
+
+    assert done == 0
+    counts = SqlReadModel(create_engine(url)).row_counts()
+    assert counts["customers"] > 0 and counts["applied_offsets"] > counts["customers"]

@@ -142,9 +142,9 @@ def _source(
         if bool(args.bucket) == bool(args.archive_dir):
             raise UsageError("--source archive needs one of --bucket or --archive-dir")
         objects = (
-            sources.bucket_objects(args.bucket)
+            sources.bucket_objects(args.bucket, topics)
             if args.bucket
-            else sources.directory_objects(args.archive_dir)
+            else sources.directory_objects(args.archive_dir, topics)
         )
         partitions = sources.archive_partitions(objects, topics)
         return partitions, sum(len(p) for p in partitions)
