@@ -11,6 +11,7 @@ PostgreSQL tests use fresh databases, dropped afterwards; when PostgreSQL is dow
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -31,7 +32,7 @@ from storefront.read_model import SourceRecord, SqlReadModel
 from storefront.read_model.compare import canonical_rows
 from storefront.read_model.database import make_engine
 from storefront.read_model.schema import TABLES
-from storefront.replay import merge_by_time, replay, to_ms, up_to
+from storefront.replay import describe_difference, merge_by_time, replay, to_ms, up_to
 from storefront.replay_sources import STOREFRONT_TOPICS, log_partitions
 from tests.support.read_model_events import account_requested_v1, at, inventory
 
@@ -378,3 +379,38 @@ def test_replay_reads_the_archive_from_its_s3_bucket(aws, day, tmp_path, capsys)
     assert done == 0
     counts = SqlReadModel(create_engine(url)).row_counts()
     assert counts["customers"] > 0 and counts["applied_offsets"] > counts["customers"]
+
+
+# --- what the rest of the day did ---------------------------------------------------------------
+
+
+def test_difference_between_midday_and_the_end_names_what_had_not_happened_yet(day, tmp_path, capsys):
+    morning, end = f"sqlite:///{tmp_path / 'morning.db'}", f"sqlite:///{tmp_path / 'end.db'}"
+    for url, until in ((morning, "2026-11-25T11:00Z"), (end, "2026-11-25T13:00Z")):
+        assert main(["replay", "--db", url, "--until", until, "--log-dir", str(day), "--skip-bad"]) == 0
+    capsys.readouterr()
+
+    assert main(["difference", morning, end]) == 0
+
+    out = capsys.readouterr().out
+    with create_engine(end).connect() as connection:
+        locked_since = connection.execute(
+            text(
+                "SELECT customer_id FROM customers WHERE status = 'LOCKED' AND locked_at > '2026-11-25 11:00'"
+            )
+        ).scalars()
+        expected = (
+            f"{len(locked_since := sorted(locked_since))} accounts not yet locked: {', '.join(locked_since)}"
+        )
+    assert locked_since and expected in out
+    assert "orders not yet delivered" in out
+    assert "sales tickets not yet closed" in out
+
+
+def test_difference_of_a_read_model_with_itself_is_nothing(day, tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'day.db'}"
+    main(["replay", "--db", url, "--until", "2026-11-25T10:00Z", "--log-dir", str(day), "--skip-bad"])
+
+    lines = describe_difference(url, url, out=io.StringIO())
+
+    assert lines[1].strip().startswith("nothing")

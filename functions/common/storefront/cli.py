@@ -2,6 +2,7 @@
 
     storefront replay --db URL --until TIME [--source embedded|kafka|archive] [--skip-bad]
     storefront replay --db LIVE_URL --verify [...]
+    storefront difference EARLIER_URL LATER_URL
 
 Exit codes: 0 done; 1 `--verify` found differences; 2 bad usage or an unreadable source;
 3 the replay stopped at a record it cannot apply (rerun with --skip-bad to go past it).
@@ -18,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from storefront.read_model import SourceRecord, SqlReadModel, UnprojectableRecord
 from storefront.read_model.database import make_engine
-from storefront.replay import ProgressBar, ReplayReport, replay, verify
+from storefront.replay import ProgressBar, ReplayReport, describe_difference, replay, verify
 from storefront.replay_sources import STOREFRONT_TOPICS, SourceError
 from storefront.security import DEFAULT_THRESHOLD, DEFAULT_WINDOW_SECONDS, LockPolicy
 
@@ -79,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         "--progress", action=argparse.BooleanOptionalAction, default=None, help="default: on a terminal"
     )
     r.set_defaults(run=_replay)
+    d = commands.add_parser(
+        "difference",
+        help="print, in business terms, what a later read model has that an earlier one has not yet",
+    )
+    d.add_argument("earlier", help="database URL of the earlier read model (e.g. a replay to midday)")
+    d.add_argument("later", help="database URL of the later one (e.g. the live read model)")
+    d.set_defaults(run=_difference)
     return parser
 
 
@@ -113,6 +121,11 @@ def _replay(args: argparse.Namespace) -> int:
         return STOPPED
     progress.close()
     _print_report(report, model)
+    return 0
+
+
+def _difference(args: argparse.Namespace) -> int:
+    describe_difference(args.earlier, args.later)
     return 0
 
 

@@ -20,12 +20,14 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import Any, TextIO
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from storefront.read_model import SourceRecord, SqlReadModel, UnprojectableRecord
 from storefront.read_model.compare import TableDifference, compare
+from storefront.read_model.database import make_engine
+from storefront.read_model.schema import TABLES
 
 CHUNK = 500  # records per transaction: a replay commits now and then, not once per record
 
@@ -129,3 +131,75 @@ class ProgressBar:
         if self.enabled and self.done:
             self.stream.write("\n")
             self.stream.flush()
+
+
+# --- what changed between two read models -------------------------------------------------------
+
+EXAMPLES = 5
+
+
+def describe_difference(
+    earlier: Engine | str, later: Engine | str, *, out: TextIO | None = None
+) -> list[str]:
+    """Print, in business terms, what the `later` read model has that the `earlier` one has not yet
+    (for example a replay to midday against the end of the day); returns the lines printed."""
+    a, b = _business_state(earlier), _business_state(later)
+    lines = [f"From {_as_of(a)} to {_as_of(b)}:"]
+    for label, keys in _changes(a, b):
+        if keys:
+            examples = sorted(set(keys))  # attempts are shown by account: several may share one
+            more = f" (+{len(examples) - EXAMPLES} more)" if len(examples) > EXAMPLES else ""
+            lines.append(f"  {len(keys)} {label}: {', '.join(examples[:EXAMPLES])}{more}")
+    if len(lines) == 1:
+        lines.append("  nothing: the two read models hold the same business state")
+    print("\n".join(lines), file=out or sys.stdout)
+    return lines
+
+
+def _changes(a: dict, b: dict) -> list[tuple[str, list[str]]]:
+    def keys(table: str, now: Callable[[dict], bool], before: Callable[[dict | None], bool]) -> list[str]:
+        return sorted(k for k, row in b[table].items() if now(row) and not before(a[table].get(k)))
+
+    def status(value: str) -> Callable[[dict | None], bool]:
+        return lambda row: row is not None and row["status"] == value
+
+    def paid(row: dict | None) -> bool:
+        return row is not None and row["payment_id"] is not None
+
+    def low(row: dict | None) -> bool:
+        return row is not None and row["below_reorder_point"]
+
+    return [
+        (
+            "accounts not yet requested",
+            keys("customers", lambda r: r["opened_by_event_id"] is not None, bool),
+        ),
+        ("accounts not yet locked", keys("customers", status("LOCKED"), status("LOCKED"))),
+        (
+            "denied access attempts not yet made, on",
+            [b["security_incidents"][k]["customer_id"] for k in keys("security_incidents", bool, bool)],
+        ),
+        ("orders not yet paid", keys("orders", paid, paid)),
+        ("orders not yet delivered", keys("orders", status("DELIVERED"), status("DELIVERED"))),
+        ("sales tickets not yet closed", keys("sales_tickets", status("CLOSED"), status("CLOSED"))),
+        ("supply orders not yet placed", keys("supply_orders", bool, bool)),
+        ("supply orders not yet received", keys("supply_orders", status("RECEIVED"), status("RECEIVED"))),
+        ("stock levels not yet below their reorder point", keys("inventory_levels", low, low)),
+    ]
+
+
+def _business_state(database: Engine | str) -> dict[str, Any]:
+    engine = make_engine(database) if isinstance(database, str) else database
+    state: dict[str, Any] = {}
+    with engine.connect() as connection:
+        for name, table in TABLES.items():
+            key_columns = [c.name for c in table.primary_key.columns]
+            rows = connection.execute(select(table)).mappings()
+            state[name] = {"/".join(str(row[c]) for c in key_columns): dict(row) for row in rows}
+        state["as_of"] = connection.scalar(select(func.max(TABLES["applied_offsets"].c.event_time)))
+    return state
+
+
+def _as_of(state: dict[str, Any]) -> str:
+    moment = state["as_of"]
+    return f"the last event at {moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "an empty read model"
