@@ -1,0 +1,183 @@
+"""Batch processing: one large MSK batch through each Kafka handler, against the decoding limit.
+
+For every function with a Kafka event source mapping in template.yaml: a batch of realistic
+records of its topics (passing its FilterCriteria, as Lambda would filter them) goes through
+`lambda_handler` twice over:
+
+- with AWS calls stubbed (tests.bench.fakes): the handler's own cost, Powertools, pydantic, our
+  glue and decisions, against a bare loop that only base64-decodes and JSON-parses the same
+  records. Target: within 3x.
+- with moto answering every call: the cost of a batch as the unit tests run it; no target, the
+  ratio is context (moto's in-process DynamoDB and EventBridge are most of it).
+
+Each run gets a batch of its own (fresh event ids), so a handler that keeps state (moto, the SQL
+read model) does the same work every run rather than answering redeliveries.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.bench import handlers, workload
+from tests.bench.fakes import calls
+from tests.bench.harness import (
+    Figure,
+    Sizes,
+    Target,
+    compared,
+    failed,
+    interleaved,
+    missed,
+    pending,
+    profile_top_frames,
+)
+from tests.support.kafka import msk_event
+from tests.support.lambda_context import FakeLambdaContext
+
+NAME = "batch"
+TARGET = Target.ratio_at_most(3)
+BASELINE = "bare loop: base64-decode and JSON-parse each record's value"
+PROFILE_RECORDS = 2_000
+# What bounds a handler's stubbed figure once our own glue is out of the way (from the profiles).
+BOUNDS = {
+    "stubbed": (
+        "Per record, the handler runs Powertools' BatchProcessor (a KafkaEventRecord wrapper, a "
+        "try/except and a success tuple per record), Powertools idempotency (an IdempotencyHandler "
+        "object, a JMESPath search for the key, an MD5 of the JSON-dumped payload, a DynamoDB item "
+        "serialised for the conditional PutItem and again for the UpdateItem that saves the result), "
+        "pydantic validation of the event, the pure decision, the adapters' item building, and a "
+        "Powertools JSON log line. Each of these costs about as much as decoding the record, so the "
+        "floor for this shape of handler is roughly ten times the decoding limit; the 3x target "
+        "would need dropping per-record idempotency or the per-record log line, which the design asks for."
+    ),
+}
+
+
+def decode_only(event: dict[str, Any]) -> int:
+    """The decoding limit: what any handler must do with every record, and nothing else."""
+    decoded = 0
+    for records in event["records"].values():
+        for record in records:
+            json.loads(base64.b64decode(record["value"]))
+            decoded += 1
+    return decoded
+
+
+def _batches(function: handlers.KafkaFunction, sizes: list[int]) -> list[dict[str, Any]]:
+    """One MSK event per size, all from one stream of business days: no record appears twice."""
+    stream = workload.stream(topics=function.topics, filters=function.filters)
+    return [msk_event(*(next(stream) for _ in range(size))) for size in sizes]
+
+
+def _record_count(event: dict[str, Any]) -> int:
+    return sum(len(records) for records in event["records"].values())
+
+
+def _mean_value_bytes(event: dict[str, Any]) -> float:
+    sizes = [len(base64.b64decode(r["value"])) for rs in event["records"].values() for r in rs]
+    return sum(sizes) / len(sizes)
+
+
+class _Runner:
+    """Feeds the i-th batch to the i-th call, counting the records the handler reported as failed."""
+
+    def __init__(self, module: Any, batches: list[dict[str, Any]], function_name: str) -> None:
+        self.module, self.batches, self.failed = module, iter(batches), 0
+        self.context = FakeLambdaContext(function_name=function_name, remaining_ms=900_000)
+
+    def __call__(self) -> None:
+        response = self.module.lambda_handler(next(self.batches), self.context)
+        self.failed += len((response or {}).get("batchItemFailures", []))
+
+
+def stubbed(function: handlers.KafkaFunction, sizes: Sizes, workdir: Path) -> Figure:
+    batches = _batches(function, [sizes.batch_records] * (sizes.batch_runs + 1))
+    with handlers.on_fakes(function.logical_id, workdir) as (module, fakes):
+        runner = _Runner(module, batches, function.logical_id)
+        bare = iter(batches)
+        subject, baseline = interleaved(runner, lambda: decode_only(next(bare)), runs=sizes.batch_runs)
+        figure = compared(
+            NAME,
+            f"batch.{function.logical_id}.stubbed",
+            f"{function.logical_id}: {sizes.batch_records:,}-record MSK batch, AWS calls stubbed",
+            subject=subject,
+            baseline=baseline,
+            baseline_name=BASELINE,
+            per=sizes.batch_records,
+            unit="µs",
+            item="record",
+            target=TARGET,
+            context={
+                "records": sizes.batch_records,
+                "topics": list(function.topics),
+                "mean_value_bytes": round(_mean_value_bytes(batches[0]), 1),
+                "records_per_s": round(sizes.batch_records / (subject.median_ns / 1e9)),
+                "failed_records": runner.failed,
+                "stubbed_calls_per_record": {
+                    op: round(n / ((sizes.batch_runs + 1) * sizes.batch_records), 2)
+                    for op, n in sorted(calls(fakes).items())
+                },
+            },
+        )
+        if missed(figure) and sizes.profile:
+            extra = _Runner(
+                module, _batches(function, [min(PROFILE_RECORDS, sizes.batch_records)]), function.logical_id
+            )
+            figure.profile = profile_top_frames(extra)
+    return figure
+
+
+def on_moto(function: handlers.KafkaFunction, sizes: Sizes, workdir: Path) -> Figure:
+    warmup, main = _batches(function, [min(20, sizes.batch_moto_records), sizes.batch_moto_records])
+    with handlers.on_moto(function.logical_id, workdir) as module:
+        runner = _Runner(module, [warmup, main], function.logical_id)
+        bare = iter([warmup, main])
+        subject, baseline = interleaved(runner, lambda: decode_only(next(bare)), runs=1)
+    records = _record_count(main)
+    return compared(
+        NAME,
+        f"batch.{function.logical_id}.moto",
+        f"{function.logical_id}: {records:,}-record MSK batch, moto answering AWS calls",
+        subject=subject,
+        baseline=baseline,
+        baseline_name=BASELINE,
+        per=records,
+        unit="µs",
+        item="record",
+        context={
+            "records": records,
+            "records_per_s": round(records / (subject.median_ns / 1e9)),
+            "failed_records": runner.failed,
+        },
+    )
+
+
+def run(sizes: Sizes, workdir: Path) -> list[Figure]:
+    figures = []
+    stack = handlers.stack()
+    for function in handlers.kafka_functions(stack):
+        if sizes.functions and function.logical_id not in sizes.functions:
+            continue
+        if handlers.is_placeholder(stack.function(function.logical_id)):
+            for mode, target in (("stubbed", TARGET), ("moto", None)):
+                figures.append(
+                    pending(
+                        NAME,
+                        f"batch.{function.logical_id}.{mode}",
+                        f"{function.logical_id}: MSK batch, {mode}",
+                        "the handler has not landed yet (app.py still raises NotImplementedError)",
+                        target,
+                    )
+                )
+            continue
+        for mode, measure in (("stubbed", stubbed), ("moto", on_moto)):
+            try:
+                figures.append(measure(function, sizes, workdir))
+            except Exception as error:  # one broken handler must not hide the others' figures
+                figures.append(
+                    failed(NAME, f"batch.{function.logical_id}.{mode}", function.logical_id, error)
+                )
+    return figures

@@ -1,0 +1,165 @@
+"""Cold start: a fresh interpreter importing and initialising each handler, against bare `import boto3`.
+
+Each run is a new `python` process (this virtualenv's) with the function's environment as
+localfaas gives it (localfaas.runtime.lambda_environment: the template's variables, Lambda's
+reserved ones, fake credentials). It imports the handler module the way the Lambda Python runtime
+does (its CodeUri folder first on sys.path, the layer's folder after it) and reports the time the
+import took, module-scope initialisation included (clients, Logger, processor); the baseline
+process does only `import boto3`. Both exclude interpreter start-up, the same for both.
+Handlers make their clients at module scope; creating a client resolves credentials and loads the
+service model but opens no connection, so no AWS (nor moto) is needed. Bytecode caches are warm,
+as on Lambda's second cold start of a deployed package, since a warm-up run precedes the timed ones.
+The heaviest imports come from one more run under `python -X importtime`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from localfaas.runtime import lambda_environment, new_log_stream_name
+from localfaas.template import FunctionSpec
+from tests.bench import handlers
+from tests.bench.harness import Figure, Series, Sizes, Target, compared, failed, pending
+
+NAME = "cold_start"
+TARGET = Target.ratio_at_most(2)
+BASELINE = "fresh interpreter: import boto3"
+# Prints how long, in ns, importing the handler module took (argv: module, then sys.path entries).
+_IMPORT_HANDLER = """
+import sys, time
+start = time.perf_counter_ns()
+sys.path[:0] = sys.argv[2:3]; sys.path.extend(sys.argv[3:])
+import importlib; importlib.import_module(sys.argv[1])
+print(time.perf_counter_ns() - start)
+"""
+_IMPORT_BOTO3 = """
+import time
+start = time.perf_counter_ns()
+import boto3
+print(time.perf_counter_ns() - start)
+"""
+BOUNDS = {
+    "cold_start": (
+        "A handler imports boto3 like the baseline, and on top of it Powertools (logger, batch, "
+        "idempotency, data classes, the data-masking utility), pydantic and the storefront's event "
+        "models (a pydantic schema built per model at import), then makes its clients at module "
+        "scope: each boto3 client or resource loads and parses its service's JSON model (DynamoDB, "
+        "EventBridge, SQS...), which the bare `import boto3` never does. The heaviest imports below "
+        "say which of these dominates for each function."
+    ),
+}
+
+
+def _handler_command(function: FunctionSpec) -> list[str]:
+    module = function.handler.rsplit(".", 1)[0]
+    dirs = [str(function.code_dir), *map(str, function.layer_dirs)]
+    return [sys.executable, "-c", _IMPORT_HANDLER, module, *dirs]
+
+
+def _environment(function: FunctionSpec, workdir: Path) -> dict[str, str]:
+    stack = handlers.stack()
+    extra = {**handlers.FAKE_AWS, **handlers.function_environment(stack, function.logical_id, workdir)}
+    return lambda_environment(function, extra, log_stream_name=new_log_stream_name())
+
+
+def _run_ns(command: list[str], env: dict[str, str], cwd: Path) -> int:
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"exit {done.returncode}: {done.stderr.strip()[-800:]}")
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+def _import_times(command: list[str], env: dict[str, str], cwd: Path) -> tuple[list[tuple[str, int]], int]:
+    """(module, cumulative µs) of the first-level imports `python -X importtime` logs for `command`,
+    and the µs the command itself printed (0 when it prints none)."""
+    done = subprocess.run(
+        [command[0], "-X", "importtime", *command[1:]],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    entries = []
+    for line in done.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            _, cumulative, name = line.split("|")
+            if cumulative.strip().isdigit() and not name[1:].startswith(" "):  # depth 0: no extra indent
+                entries.append((name.strip(), int(cumulative)))
+    printed = done.stdout.strip().splitlines()
+    return entries, int(printed[-1]) // 1000 if printed and printed[-1].isdigit() else 0
+
+
+def import_profile(command: list[str], env: dict[str, str], cwd: Path, top: int = 5) -> dict:
+    """The handler's own imports with the largest cumulative time (their imports included), leaving
+    out what the interpreter imports at start-up whatever it runs (site, encodings...), and the time
+    left for module scope (clients, Logger...). importlib.import_module, as Lambda's runtime uses,
+    is not logged itself, so the handler's imports are the first level."""
+    startup = {name for name, _ in _import_times([command[0], "-c", "pass"], env, cwd)[0]}
+    logged, total_us = _import_times(command, env, cwd)
+    entries = [(name, us) for name, us in logged if name not in startup]
+    ranked = sorted(entries, key=lambda e: e[1], reverse=True)[:top]
+    imports_us = sum(us for _, us in entries)
+    return {
+        "heaviest_imports": [{"module": name, "cumulative_ms": round(us / 1000, 1)} for name, us in ranked],
+        "imports_ms": round(imports_us / 1000, 1),
+        "module_scope_ms": round(max(total_us - imports_us, 0) / 1000, 1),
+        "note": "from one run under -X importtime, which slows imports a little",
+    }
+
+
+def measure(function: FunctionSpec, sizes: Sizes, workdir: Path) -> Figure:
+    env = _environment(function, workdir)
+    handler_cmd = _handler_command(function)
+    baseline_cmd = [sys.executable, "-c", _IMPORT_BOTO3]
+    runs: dict[str, list[int]] = {"handler": [], "boto3": []}
+    cwd = function.code_dir  # Lambda starts the runtime in the task root
+    _run_ns(handler_cmd, env, cwd), _run_ns(baseline_cmd, env, cwd)  # warm the bytecode caches
+    for round_ in range(sizes.cold_start_runs):
+        order = (("boto3", baseline_cmd), ("handler", handler_cmd))
+        for name, command in order[:: -1 if round_ % 2 else 1]:
+            runs[name].append(_run_ns(command, env, cwd))
+    figure = compared(
+        NAME,
+        f"cold_start.{function.logical_id}",
+        f"{function.logical_id}: fresh interpreter imports and initialises the handler",
+        subject=Series(tuple(runs["handler"])),
+        baseline=Series(tuple(runs["boto3"])),
+        baseline_name=BASELINE,
+        per=1,
+        unit="ms",
+        item="start",
+        target=TARGET,
+    )
+    if sizes.profile:
+        figure.context.update(import_profile(handler_cmd, env, cwd))
+    return figure
+
+
+def run(sizes: Sizes, workdir: Path) -> list[Figure]:
+    figures = []
+    for logical_id, function in handlers.stack().functions.items():
+        if sizes.functions and logical_id not in sizes.functions:
+            continue
+        name = f"cold_start.{logical_id}"
+        if handlers.is_placeholder(function):
+            reason = "the handler has not landed yet (app.py still raises NotImplementedError)"
+            figures.append(pending(NAME, name, f"{logical_id}: cold start", reason, TARGET))
+            continue
+        try:
+            figures.append(measure(function, sizes, workdir))
+        except Exception as error:
+            figures.append(failed(NAME, name, f"{logical_id}: cold start", error))
+    return figures
+
+
+if __name__ == "__main__":  # a quick look at one function: python -m tests.bench.cold_start CreateAccount
+    import tempfile
+
+    from tests.bench.harness import QUICK
+
+    spec = handlers.stack().function(sys.argv[1])
+    print(json.dumps(measure(spec, QUICK, Path(tempfile.mkdtemp())).as_json(), indent=2, ensure_ascii=False))

@@ -1,0 +1,315 @@
+"""Timing, figures and profiles shared by the benchmarks.
+
+Every figure is a ratio against a baseline timed in the same process on the same data, the two
+interleaved run by run (B S S B B S ...), so drift on a shared machine (another process, CPU
+frequency, a noisy neighbour) lands on both sides; the absolute value is given for context.
+Runs are timed with time.perf_counter_ns, summarised by their median and spread (min, quartiles,
+max), after warm-up runs that are not counted. Nothing here asserts on time: a figure that misses
+its target is reported, never raised.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sysconfig
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+_NS_PER = {"ns": 1, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each benchmark does: FULL for `make bench`, QUICK for CI, TINY for the smoke test."""
+
+    batch_records: int
+    batch_runs: int
+    batch_moto_records: int
+    cold_start_runs: int
+    invoke_calls: int
+    invoke_runs: int
+    end_to_end_runs: int
+    replay_events: int
+    replay_runs: int
+    profile: bool = True  # profile the figures that miss their targets
+    functions: tuple[str, ...] = ()  # limit batch and cold start to these functions (empty: all)
+
+
+FULL = Sizes(
+    batch_records=10_000,
+    batch_runs=5,
+    batch_moto_records=10_000,
+    cold_start_runs=10,
+    invoke_calls=2_000,
+    invoke_runs=7,
+    end_to_end_runs=1,
+    replay_events=1_000_000,
+    replay_runs=1,
+)
+QUICK = Sizes(
+    batch_records=500,
+    batch_runs=3,
+    batch_moto_records=100,
+    cold_start_runs=2,
+    invoke_calls=300,
+    invoke_runs=5,
+    end_to_end_runs=1,
+    replay_events=2_000,
+    replay_runs=1,
+    profile=False,  # CI-sized: the figures only; `make bench` profiles the misses
+)
+TINY = Sizes(
+    batch_records=20,
+    batch_runs=2,
+    batch_moto_records=10,
+    cold_start_runs=1,
+    invoke_calls=10,
+    invoke_runs=2,
+    end_to_end_runs=1,
+    replay_events=200,
+    replay_runs=1,
+    profile=False,
+    functions=("CreateAccount",),
+)
+
+
+# ---- timing ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Series:
+    """The timings of repeated runs of one piece of work, in nanoseconds."""
+
+    samples_ns: tuple[int, ...]
+
+    @property
+    def median_ns(self) -> float:
+        return statistics.median(self.samples_ns)
+
+    def spread(self, per: int, unit: str) -> dict[str, Any]:
+        """min, quartiles and max of the runs, per item, in `unit` (a time unit: ns, µs, ms, s)."""
+        scale = per * _NS_PER[unit]
+        ordered = sorted(self.samples_ns)
+        q1, _, q3 = statistics.quantiles(ordered, n=4) if len(ordered) > 1 else (ordered[0],) * 3
+        return {
+            "min": ordered[0] / scale,
+            "q1": q1 / scale,
+            "q3": q3 / scale,
+            "max": ordered[-1] / scale,
+            "runs": len(ordered),
+        }
+
+
+def time_once(work: Callable[[], object]) -> int:
+    start = time.perf_counter_ns()
+    work()
+    return time.perf_counter_ns() - start
+
+
+def interleaved(
+    subject: Callable[[], object], baseline: Callable[[], object], *, runs: int, warmup: int = 1
+) -> tuple[Series, Series]:
+    """Time `subject` and `baseline` alternately, `runs` times each, after `warmup` uncounted runs.
+
+    The order flips every round (B S, S B, ...) so neither side always runs second, on a warmer cache.
+    """
+    for _ in range(warmup):
+        baseline()
+        subject()
+    subject_ns, baseline_ns = [], []
+    for round_ in range(runs):
+        if round_ % 2:
+            subject_ns.append(time_once(subject))
+            baseline_ns.append(time_once(baseline))
+        else:
+            baseline_ns.append(time_once(baseline))
+            subject_ns.append(time_once(subject))
+    return Series(tuple(subject_ns)), Series(tuple(baseline_ns))
+
+
+def repeated(work: Callable[[], object], *, runs: int, warmup: int = 1) -> Series:
+    for _ in range(warmup):
+        work()
+    return Series(tuple(time_once(work) for _ in range(runs)))
+
+
+# ---- figures ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a figure must reach: a ratio to its baseline at most `limit`, or a value at most `limit`."""
+
+    kind: str  # "ratio_max" | "value_max"
+    limit: float
+    text: str
+
+    @classmethod
+    def ratio_at_most(cls, limit: float) -> Target:
+        return cls("ratio_max", limit, f"within {limit:g}x of the baseline")
+
+    @classmethod
+    def value_below(cls, limit: float, unit: str) -> Target:
+        return cls("value_max", limit, f"under {limit:g} {unit}")
+
+    def met_by(self, value: float, ratio: float | None) -> bool:
+        measured = ratio if self.kind == "ratio_max" else value
+        return measured is not None and measured <= self.limit
+
+
+@dataclass
+class Figure:
+    """One measured (or pending) figure, as it goes into bench/results.json."""
+
+    benchmark: str
+    name: str
+    description: str
+    status: str = "measured"  # "measured" | "pending" | "error"
+    value: float | None = None
+    unit: str = ""
+    spread: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None
+    ratio: float | None = None
+    target: dict[str, Any] | None = None
+    met: bool | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, list[dict[str, Any]]] | None = None
+    bound: str | None = None  # what bounds the figure, for a miss (written after profiling it)
+    reason: str | None = None  # why a figure is pending or failed
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compared(
+    benchmark: str,
+    name: str,
+    description: str,
+    *,
+    subject: Series,
+    baseline: Series,
+    baseline_name: str,
+    per: int,
+    unit: str,
+    item: str,
+    target: Target | None = None,
+    context: dict[str, Any] | None = None,
+) -> Figure:
+    """A figure from interleaved series: value per `item` in `unit`, and its ratio to the baseline."""
+    scale = per * _NS_PER[unit]
+    value = subject.median_ns / scale
+    base = baseline.median_ns / scale
+    ratio = subject.median_ns / baseline.median_ns if baseline.median_ns else None
+    return Figure(
+        benchmark=benchmark,
+        name=name,
+        description=description,
+        value=value,
+        unit=f"{unit}/{item}",
+        spread=subject.spread(per, unit),
+        baseline={
+            "name": baseline_name,
+            "value": base,
+            "unit": f"{unit}/{item}",
+            **_spread(baseline, per, unit),
+        },
+        ratio=ratio,
+        target=None if target is None else asdict(target),
+        met=None if target is None else target.met_by(value, ratio),
+        context=dict(context or {}),
+    )
+
+
+def _spread(series: Series, per: int, unit: str) -> dict[str, Any]:
+    return {"spread": series.spread(per, unit)}
+
+
+def pending(benchmark: str, name: str, description: str, reason: str, target: Target | None = None) -> Figure:
+    """A figure that cannot be measured yet: said so, with no number."""
+    return Figure(
+        benchmark,
+        name,
+        description,
+        status="pending",
+        target=None if target is None else asdict(target),
+        reason=reason,
+    )
+
+
+def failed(benchmark: str, name: str, description: str, error: BaseException) -> Figure:
+    return Figure(
+        benchmark, name, description, status="error", reason=f"{type(error).__name__}: {error}"[:500]
+    )
+
+
+def missed(figure: Figure) -> bool:
+    return figure.status == "measured" and figure.met is False
+
+
+# ---- profiles --------------------------------------------------------------------------------------
+
+
+def profile_top_frames(work: Callable[[], object], *, top: int = 8) -> dict[str, list[dict[str, Any]]]:
+    """Run `work` under pyinstrument; where the time goes, largest first.
+
+    "functions": self time summed per function over the whole call tree (a function reached by
+    several paths counts once, with what it spends outside its callees); "packages": the same self
+    time summed per package (site-packages distribution, stdlib module, or this repo's folder).
+    """
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    try:
+        work()
+    finally:
+        session = profiler.stop()
+    root = session.root_frame()
+    if root is None:
+        return {"functions": [], "packages": []}
+    total = root.time or 1e-12
+    by_function: dict[tuple[str, str, int], float] = defaultdict(float)
+    by_package: dict[str, float] = defaultdict(float)
+    stack = [root]
+    while stack:
+        frame = stack.pop()
+        stack.extend(frame.children)
+        if frame.is_synthetic or frame.total_self_time <= 0:
+            continue  # pyinstrument keeps self time in synthetic "[self]" children, summed here
+        by_function[(frame.function, frame.file_path_short or "", frame.line_no or 0)] += (
+            frame.total_self_time
+        )
+        by_package[_package(frame.file_path or "")] += frame.total_self_time
+
+    def ranked(times: dict[Any, float]) -> list[tuple[Any, float]]:
+        return sorted(times.items(), key=lambda kv: kv[1], reverse=True)[:top]
+
+    return {
+        "functions": [
+            {"function": fn, "file": f"{path}:{line}", "self_pct": round(100 * own / total, 1)}
+            for (fn, path, line), own in ranked(by_function)
+        ],
+        "packages": [
+            {"package": name, "self_pct": round(100 * own / total, 1)} for name, own in ranked(by_package)
+        ],
+    }
+
+
+_REPO = str(Path(__file__).resolve().parents[2])
+_STDLIB = sysconfig.get_paths()["stdlib"]
+
+
+def _package(path: str) -> str:
+    """Who a frame's file belongs to: a site-packages distribution, a stdlib module, or a repo folder."""
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    if path.startswith(_REPO):
+        parts = Path(path).relative_to(_REPO).parts
+        return "/".join(parts[:3] if parts[0] in ("functions", "infra") else parts[:2])
+    if path.startswith(_STDLIB):
+        return "stdlib: " + Path(path).relative_to(_STDLIB).parts[0].removesuffix(".py")
+    return path or "<built-in>"

@@ -1,0 +1,58 @@
+"""The benchmark harness runs end to end on tiny inputs and writes results of the documented shape.
+
+Timings are not checked (benchmarks never fail the suite on time); what is checked is that every
+benchmark produces figures, that a measured figure carries its value, baseline, ratio and verdict,
+and that the markdown report is generated from them.
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.bench.__main__ import main
+from tests.bench.harness import TINY
+
+FIGURE_KEYS = {
+    "benchmark", "name", "description", "status", "value", "unit", "spread", "baseline", "ratio",
+    "target", "met", "context", "profile", "bound", "reason",
+}  # fmt: skip
+
+
+def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
+    results, doc = tmp_path / "results.json", tmp_path / "BENCHMARKS.md"
+
+    main(
+        ["--only", "batch,cold_start,invoke,replay", "--results", str(results), "--doc", str(doc)],
+        sizes=TINY,
+    )
+
+    document = json.loads(results.read_text())
+    assert document["schema_version"] == 1
+    assert {"cpu", "cores", "python", "packages", "commit"} <= document["machine"].keys()
+    figures = {f["name"]: f for f in document["figures"]}
+    assert {
+        "batch.CreateAccount.stubbed",
+        "batch.CreateAccount.moto",
+        "cold_start.CreateAccount",
+    } <= figures.keys()
+    assert {
+        "invoke.in_process",
+        "invoke.worker_process",
+        "replay.sqlite",
+        "replay.postgresql",
+    } <= figures.keys()
+    for figure in figures.values():
+        assert set(figure) == FIGURE_KEYS
+        assert figure["status"] in {"measured", "pending", "error"}
+        if figure["status"] == "measured":
+            assert figure["value"] > 0 and figure["unit"] and figure["spread"]["runs"] >= 1
+            assert figure["baseline"] is None or figure["ratio"] == figure["ratio"]  # a number, not NaN
+            assert (figure["met"] is None) == (figure["target"] is None)
+        else:
+            assert figure["value"] is None and figure["reason"]
+    for name in ("batch.CreateAccount.stubbed", "invoke.in_process", "invoke.worker_process"):
+        assert figures[name]["status"] == "measured"
+        assert figures[name]["baseline"]["value"] > 0 and isinstance(figures[name]["met"], bool)
+    text = doc.read_text()
+    assert "## Method" in text and "## Machine" in text
+    assert "| batch.CreateAccount.stubbed |" in text
