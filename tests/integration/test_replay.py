@@ -15,6 +15,7 @@ import io
 import itertools
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_masking import DataMasking
 from sqlalchemy import Engine, create_engine, event, text
 
+from infra.localfaas.tests.tansu import tansu_bootstrap  # noqa: F401 - the fixture
 from localfaas.embedded_log import EmbeddedLog
 from storefront import audit
 from storefront.cli import main
@@ -34,7 +36,7 @@ from storefront.read_model.database import make_engine
 from storefront.read_model.schema import TABLES
 from storefront.replay import describe_difference, merge_by_time, replay, to_ms, up_to
 from storefront.replay_sources import STOREFRONT_TOPICS, log_partitions
-from tests.support.read_model_events import account_requested_v1, at, inventory
+from tests.support.read_model_events import access_denied, account_requested_v1, at, inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = json.loads((ROOT / "events/scenarios/business-day.json").read_text())
@@ -414,3 +416,46 @@ def test_difference_of_a_read_model_with_itself_is_nothing(day, tmp_path, capsys
     lines = describe_difference(url, url, out=io.StringIO())
 
     assert lines[1].strip().startswith("nothing")
+
+
+# --- a Kafka cluster as the source --------------------------------------------------------------
+
+
+@pytest.mark.kafka
+def test_replay_reads_a_kafka_cluster(tansu_bootstrap, tmp_path, capsys):  # noqa: F811 - the imported fixture
+    from localfaas.kafka_log import KafkaLog
+
+    suffix = uuid.uuid4().hex[:8]
+    accounts, security = f"customer-accounts-{suffix}", f"security-{suffix}"
+    with KafkaLog(tansu_bootstrap) as log:
+        log.create_topic(accounts, 2)
+        log.create_topic(security, 2)
+        log.produce(accounts, account_requested_v1("c-7", at(9)), key=b"c-7", timestamp_ms=to_ms(at(9)))
+        for n, minute in enumerate((1, 2, 3)):
+            denied = access_denied("c-7", at(9, minute), n)
+            log.produce(
+                security, denied.to_json().encode(), key=b"c-7", timestamp_ms=to_ms(denied.occurred_at)
+            )
+    url = f"sqlite:///{tmp_path / 'from-kafka.db'}"
+
+    done = main(
+        [
+            "replay",
+            "--db",
+            url,
+            "--until",
+            "now",
+            "--source",
+            "kafka",
+            "--bootstrap-servers",
+            tansu_bootstrap,
+            "--topics",
+            f"{accounts},{security}",
+        ]
+    )
+
+    assert done == 0, capsys.readouterr().err
+    [customer] = snapshot(create_engine(url))["customers"].values()
+    assert (
+        '"LOCKED"' in customer and "Customer c-7" in customer
+    )  # upcast from v1, locked at the third attempt
