@@ -34,7 +34,7 @@ from storefront.read_model import SourceRecord, SqlReadModel
 from storefront.read_model.compare import canonical_rows
 from storefront.read_model.database import make_engine
 from storefront.read_model.schema import TABLES
-from storefront.replay import describe_difference, merge_by_time, replay, to_ms, up_to
+from storefront.replay import ProgressBar, describe_difference, merge_by_time, replay, to_ms, up_to
 from storefront.replay_sources import STOREFRONT_TOPICS, log_partitions
 from tests.support.read_model_events import access_denied, account_requested_v1, at, inventory
 
@@ -459,3 +459,28 @@ def test_replay_reads_a_kafka_cluster(tansu_bootstrap, tmp_path, capsys):  # noq
     assert (
         '"LOCKED"' in customer and "Customer c-7" in customer
     )  # upcast from v1, locked at the third attempt
+
+
+# --- progress -----------------------------------------------------------------------------------
+
+
+def test_progress_bar_counts_records_against_the_total_on_a_terminal_only():
+    terminal, pipe = io.StringIO(), io.StringIO()
+    shown, hidden = ProgressBar(200, stream=terminal, enabled=True), ProgressBar(200, stream=pipe)
+
+    for bar in (shown, hidden):
+        bar(50)
+        bar(150)
+        bar.close()
+
+    assert "] 50/200 records" in terminal.getvalue() and terminal.getvalue().endswith("] 200/200 records\n")
+    assert pipe.getvalue() == ""  # StringIO is no terminal: nothing by default
+
+
+def test_cli_progress_goes_to_stderr(day, tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'progress.db'}"
+
+    main(["replay", "--db", url, "--until", "2026-11-25T09:00Z", "--log-dir", str(day), "--progress"])
+
+    captured = capsys.readouterr()
+    assert "replaying [" in captured.err and "replaying" not in captured.out
