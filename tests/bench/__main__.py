@@ -58,12 +58,13 @@ def _say(figure: Figure) -> None:
 
 
 def bound_for(figure: dict) -> str | None:
-    """What bounds a missed figure, as its benchmark module says it now (BOUNDS, keyed by the last part
-    of the figure's name or by the benchmark's name)."""
+    """What bounds a missed figure, as its benchmark module says it now (BOUNDS, keyed by the figure's
+    name, else by the last part of it, else by the benchmark's name)."""
     if figure["status"] != "measured" or figure["met"] is not False:
         return None
     bounds = getattr(BENCHMARKS.get(figure["benchmark"]), "BOUNDS", {})
-    return bounds.get(figure["name"].rsplit(".", 1)[-1]) or bounds.get(figure["benchmark"])
+    name = figure["name"]
+    return bounds.get(name) or bounds.get(name.rsplit(".", 1)[-1]) or bounds.get(figure["benchmark"])
 
 
 def run(names: list[str], sizes: Sizes, workdir: Path, say: Callable[[Figure], None] = _say) -> list[Figure]:

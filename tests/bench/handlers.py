@@ -111,12 +111,11 @@ def on_moto(logical_id: str, workdir: Path) -> Iterator[ModuleType]:
 
 @contextlib.contextmanager
 def on_fakes(logical_id: str, workdir: Path) -> Iterator[tuple[ModuleType, list[FakeClient | FakeResource]]]:
-    """The handler module with every boto3 client it makes replaced by a fake (tests.bench.fakes)."""
+    """The handler module with every boto3 client it makes replaced by a fake (tests.bench.fakes), and
+    its read model, if it has one, in memory: the handler's own work, no disk or network wait."""
     the_stack = stack()
-    with (
-        environment(function_environment(the_stack, logical_id, workdir)),
-        contextlib.redirect_stdout(_DEVNULL),
-    ):
+    env = function_environment(the_stack, logical_id, workdir, database_url="sqlite://")
+    with environment(env), contextlib.redirect_stdout(_DEVNULL):
         with stubbed_boto3() as made:
             module = load_handler(the_stack, logical_id)
         yield module, made

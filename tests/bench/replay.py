@@ -8,13 +8,14 @@ into another empty schema by a bare bulk insert (one executemany per table, one 
 write limit for the same rows. Target: replay within 3x of the bulk insert.
 
 Databases: a SQLite file, and PostgreSQL at 127.0.0.1:5432, database `test`, in schemas of
-their own (bench_replay, bench_bulk: dropped and made anew each run) so the tables never meet
-another test's; the driver is psycopg 3.
+their own (bench_replay_<pid>, bench_bulk_<pid>: made anew each run, dropped at the end) so the
+tables never meet another test's; the driver is psycopg 3.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -116,6 +117,14 @@ class Database:
             self.engine.dispose()
             self.engine = None
 
+    def drop(self) -> None:
+        self.dispose()
+        if self.kind == "postgresql":
+            base = create_engine(POSTGRES_URL)
+            with base.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
+            base.dispose()
+
 
 def bulk_insert(engine: Engine, rows: dict[str, list[dict[str, Any]]]) -> None:
     """The write limit: every table's rows in one executemany each, in one transaction."""
@@ -140,7 +149,9 @@ def rows_of(engine: Engine) -> dict[str, list[dict[str, Any]]]:
 def measure(kind: str, sizes: Sizes, workdir: Path) -> Figure:
     replay, sql_read_model, source_record = _api()
     parts = partitions(sizes.replay_events, source_record)
-    rebuilt, bulk = Database(kind, "bench_replay", workdir), Database(kind, "bench_bulk", workdir)
+    # Schemas named after this process: two runs at once (a smoke test beside `make bench`) never meet.
+    rebuilt = Database(kind, f"bench_replay_{os.getpid()}", workdir)
+    bulk = Database(kind, f"bench_bulk_{os.getpid()}", workdir)
     replay_ns, bulk_ns, report = [], [], None
     built: dict[str, list[dict[str, Any]]] = {}  # the rows a replay built: what the bulk insert writes
     try:
@@ -193,7 +204,7 @@ def measure(kind: str, sizes: Sizes, workdir: Path) -> Figure:
     finally:
         for database in (rebuilt, bulk):
             with contextlib.suppress(Exception):
-                database.dispose()
+                database.drop()
 
 
 def run(sizes: Sizes, workdir: Path) -> list[Figure]:
