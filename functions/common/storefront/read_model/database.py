@@ -4,7 +4,8 @@ Locally `DATABASE_URL` names it (a SQLite file, or PostgreSQL). In the cloud it 
 PostgreSQL: the host, port and database name come from the template, and the credentials from
 the secret that RDS manages for the cluster (`ManageMasterUserPassword`), which holds only
 `username` and `password` (RDS User Guide, "Password management with Amazon RDS and AWS
-Secrets Manager"). The driver there is pg8000, pure Python, so the Lambda layer builds anywhere.
+Secrets Manager", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html).
+The driver there is pg8000, pure Python, so the Lambda layer builds anywhere.
 """
 
 from __future__ import annotations

@@ -178,7 +178,8 @@ sales_tickets = Table(
 
 # One row per Kafka record applied, written in the record's own transaction. One row per record
 # rather than a high-water mark per partition: with ReportBatchItemFailures Lambda retries only the
-# failed records, so a record can be retried after later offsets of its partition were applied.
+# failed records, so a record can be retried after later offsets of its partition were applied
+# (https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html).
 applied_offsets = Table(
     "applied_offsets",
     metadata,
