@@ -146,9 +146,12 @@ def orders(s: Scenario, signed_up: list[tuple[str, datetime]], order_count: int)
     stock = [Stock(f"SKU-{100 + n}", f"wh-{n % 3 + 1}", s.rng.randrange(25, 60), 20, 100) for n in range(30)]
     for item in stock:
         s.emit(inventory_count(s, item, DAY - timedelta(hours=1)))
-    buyers = sorted(s.rng.sample(signed_up, order_count), key=lambda c: c[1])
-    for n, (customer_id, created) in enumerate(buyers):
-        at = created + timedelta(minutes=s.rng.randrange(10, 120))
+    # Orders are simulated in the order they are paid, so each recount follows the last one in time.
+    paid = [
+        (c, created + timedelta(minutes=s.rng.randrange(10, 120)))
+        for c, created in s.rng.sample(signed_up, order_count)
+    ]
+    for n, (customer_id, at) in enumerate(sorted(paid, key=lambda order: order[1])):
         chosen = s.rng.sample(stock[:12] if n % 2 else stock, s.rng.randrange(1, 4))
         lines = tuple(
             OrderLine(sku=i.sku, quantity=s.rng.randrange(1, 4), unit_price_cents=1999) for i in chosen
