@@ -22,10 +22,13 @@ E = TypeVar("E", bound=DomainEvent)
 
 def event_from_kafka(record: KafkaEventRecord) -> DomainEvent:
     """The domain event in a Kafka record's value; MalformedEvent names the record, never its data."""
+    where = f"{record.topic}-{record.partition}@{record.offset}"
+    if record.get("value") is None:  # a tombstone: Lambda leaves the value out
+        raise MalformedEvent(f"{where}: no value (a tombstone is not an event)")
     try:
         return parse_event(record.decoded_value)
     except MalformedEvent as error:
-        raise MalformedEvent(f"{record.topic}-{record.partition}@{record.offset}: {error}") from None
+        raise MalformedEvent(f"{where}: {error}") from None
 
 
 def expect_event(record: KafkaEventRecord, event_class: type[E]) -> E:

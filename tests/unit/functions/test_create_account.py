@@ -87,3 +87,17 @@ def test_password_hash_never_reaches_the_logs(app, lambda_context, function_logs
     assert "account created" in written  # the log lines were caught
     assert "$argon2id" not in written
     assert "customer1@example.com" not in written
+
+
+def test_tombstone_is_reported_not_crashed_on(app, accounts, lambda_context):
+    tombstone = record(TOPIC, b"", key="c-7")
+    event = msk_event(record(TOPIC, requested(1)), tombstone)
+    for records in event["records"].values():
+        for r in records:
+            if r["offset"] == tombstone.offset:
+                del r["value"]  # how Lambda sends a null value
+
+    response = app.lambda_handler(event, lambda_context)
+
+    assert failed_offsets(response) == [tombstone.offset]
+    assert accounts.get_item(Key={"customerId": "c-1"}).get("Item") is not None
