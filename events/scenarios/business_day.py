@@ -276,10 +276,56 @@ def business_day(seed: int = 20261125, customer_count: int = 300, order_count: i
         "description": __doc__.strip().splitlines()[0],
         "template": "../../template.yaml",
         "topics": {topic: {"partitions": n} for topic, n in PARTITIONS.items()},
+        # The read model lives in memory for the run (ProjectSql reads DATABASE_URL only locally).
+        "environment": {"ProjectSql": {"DATABASE_URL": "sqlite://"}},
         "records": s.records,
         "events": [],
         "expected": dict(s.expected),
+        "checks": CHECKS,
     }
+
+
+# What `localfaas run` (and so `make demo`) checks at the end of the day: report metrics against
+# the expected block. See localfaas.report for the metrics.
+CHECKS = [
+    {"name": "accounts created", "metric": "dynamodb.items[AccountsTable]", "expected": "accounts_created"},
+    {"name": "confirmation emails sent", "metric": "ses.sent", "expected": "confirmation_emails"},
+    {
+        "name": "accounts locked",
+        "metric": "bus.events[storefront.security/AccountLocked]",
+        "expected": "accounts_locked",
+    },
+    {
+        "name": "security alerts",
+        "metric": "sns.published[SecurityAlertsTopic]",
+        "expected": "security_alerts",
+    },
+    {
+        "name": "supply orders placed",
+        "metric": "bus.events[storefront.warehouse/SupplyOrderPlaced]",
+        "expected": "supply_orders",
+    },
+    {"name": "orders assembled", "metric": "dynamodb.items[OrdersTable]", "expected": "orders_assembled"},
+    {
+        "name": "fulfilment requests",
+        "metric": "sqs.messages[FulfilmentRequestsQueue]",
+        "expected": "orders_assembled",
+    },
+    {
+        "name": "tickets closed",
+        "metric": "bus.events[storefront.sales/TicketClosed]",
+        "expected": "tickets_closed",
+    },
+    {
+        # A malformed record takes the rest of its batch along (retried from its offset), so at least.
+        "name": "records in on-failure destinations",
+        "metric": "esm.to_destination",
+        "min": {"expected": "malformed_records"},
+    },
+    {"name": "events dead-lettered", "metric": "bus.dead_lettered", "equals": 0},
+    {"name": "events not delivered", "metric": "sqs.messages[FailedEventsQueue]", "equals": 0},
+    {"name": "nothing lost", "metric": "lost.total", "equals": 0},
+]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,169 @@
+"""`localfaas run --scenario FILE`: run a scenario through the whole template and report what happened.
+
+Starts the backend (moto on 127.0.0.1 by default), provisions the template's resources, creates the
+scenario's topics, produces its records (their timestamps as CREATE_TIME) and puts its events, then
+polls every Kafka event source mapping and runs the buses' deliveries and Lambda's asynchronous
+retries in virtual time until nothing is left to do. Prints the report: invocations per function,
+each mapping's records, the bus's events and deliveries, the resources' contents, the scenario's
+checks, and NOTHING LOST or what was lost.
+
+Exit status: 0 when nothing was lost and every check passed; 1 otherwise; 2 when the scenario, the
+template or the options cannot be used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_LOST_OR_FAILED = 1
+EXIT_USAGE = 2
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a scenario through the whole template and report what happened",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--scenario", required=True, metavar="FILE", help="scenario file (JSON)")
+    parser.add_argument("--template", "-t", metavar="FILE", help="SAM template (default: the scenario's)")
+    add_stack_flags(parser, runtime_default="in-process", log_dir_default=None)
+    parser.add_argument("--json", metavar="REPORT.json", help="also write the report as JSON to this file")
+    parser.add_argument("--function-logs", metavar="FILE", help="append every invocation's logs to this file")
+    parser.set_defaults(handler=handle)
+
+
+def add_stack_flags(
+    parser: argparse.ArgumentParser, *, runtime_default: str, log_dir_default: str | None
+) -> None:
+    """Flags shared by `run` and `up`."""
+    parser.add_argument(
+        "--runtime",
+        choices=("in-process", "worker"),
+        default=runtime_default,
+        help="in-process (fast) or one worker process per function (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--log", choices=("embedded", "kafka"), default="embedded", help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--log-dir",
+        default=log_dir_default,
+        help="embedded log directory (default: %s)" % (log_dir_default or "a fresh temporary one"),
+    )
+    parser.add_argument("--bootstrap-servers", metavar="HOST:PORT", help="Kafka brokers, for --log kafka")
+    parser.add_argument(
+        "--backend", choices=("moto", "localstack", "aws"), default="moto", help="(default: %(default)s)"
+    )
+    parser.add_argument(
+        "--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE", help="template parameters"
+    )
+    parser.add_argument("--region", default="us-east-1", help="(default: %(default)s)")
+    parser.add_argument(
+        "--stack-name", default="localfaas", help="the stack name the template sees (default: %(default)s)"
+    )
+
+
+def handle(args: argparse.Namespace) -> int:
+    from localfaas.commands.invoke import UsageError, _parameter_overrides
+    from localfaas.local_stack import LocalStack
+    from localfaas.scenario import ScenarioError, load_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+        template = Path(args.template) if args.template else scenario.template
+        if template is None:
+            raise UsageError(f"{args.scenario} names no template; pass --template")
+        parameters = {**scenario.parameters, **_parameter_overrides(args.parameter_overrides)}
+    except (ScenarioError, UsageError) as e:
+        return _usage(e)
+    if args.log == "kafka" and not args.bootstrap_servers:
+        return _usage("--log kafka needs --bootstrap-servers")
+    function_logs = open(args.function_logs, "a") if args.function_logs else None  # noqa: SIM115
+    stack = LocalStack(
+        template,
+        parameters=parameters,
+        runtime=args.runtime,
+        log=args.log,
+        log_dir=args.log_dir,
+        bootstrap_servers=args.bootstrap_servers,
+        backend=args.backend,
+        topics=scenario.topics,
+        environment=scenario.environment,
+        region=args.region,
+        stack_name=args.stack_name,
+        function_logs=function_logs,
+    )
+    try:
+        try:
+            stack.start()
+        except Exception as e:  # template, mapping, provisioning and backend errors all say what is wrong
+            return _usage(e)
+        for warning in stack.warnings:
+            print(f"localfaas run: warning: {warning}", file=sys.stderr)
+        print(
+            f"localfaas run: {scenario.name}: {len(scenario.records)} records, {len(scenario.events)} events",
+            file=sys.stderr,
+        )
+        stack.feed(scenario)
+        progress = Progress(sys.stderr)
+        finished = stack.run_until_idle(progress=progress.update)
+        progress.done()
+        if not finished:
+            print("localfaas run: stopped: records stopped settling (see LOST below)", file=sys.stderr)
+        report = stack.report(scenario)
+    finally:
+        stack.close()
+        if function_logs is not None:
+            function_logs.close()
+    sys.stdout.write(report.render())
+    if args.json:
+        Path(args.json).write_text(report.to_json() + "\n")
+    return 0 if report.ok else EXIT_LOST_OR_FAILED
+
+
+def _usage(error: object) -> int:
+    print(f"localfaas run: error: {error}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+class Progress:
+    """Records settled / total on stderr: one line rewritten in place on a terminal, a plain line every
+    few seconds otherwise (CI logs)."""
+
+    def __init__(self, stream: TextIO, *, every_s: float = 5.0) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.every_s = 0.1 if self.tty else every_s
+        self._last = 0.0
+        self._shown = ""
+        self._latest = ""
+
+    def update(self, settled: int, total: int) -> None:
+        percent = f" ({100 * settled // total}%)" if total else ""
+        self._latest = f"records settled: {settled}/{total}{percent}"
+        now = time.monotonic()
+        if now - self._last >= self.every_s:
+            self._last = now
+            self._show()
+
+    def _show(self) -> None:
+        if self._latest == self._shown:
+            return
+        self._shown = self._latest
+        if self.tty:
+            self.stream.write(f"\r\x1b[K{self._latest}")
+        else:
+            self.stream.write(f"{self._latest}\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        self._show()
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,883 @@
+"""A SAM template running as a live local stack: everything `localfaas run` and `localfaas up` need.
+
+`LocalStack` wires, for one template: a backend (moto on 127.0.0.1 by default) with the template's
+data resources provisioned on it; a log (the embedded log, or a Kafka broker) with the topics the
+mappings read; a runtime that invokes the functions with the backend's environment; one Kafka event
+source mapping poller per AWS::Lambda::EventSourceMapping; one EventBridge bus per bus the template
+names (and "default"), with its rules and archives; Lambda's asynchronous invocation, through which
+the buses invoke functions; and an EventBridge endpoint (localfaas.events_api) that the functions'
+PutEvents calls reach, so an event a function announces is routed by localfaas's rules.
+
+Time is virtual by default: `run_until_idle()` polls every mapping and runs the buses' and the
+asynchronous invoker's scheduled work with the clock jumping to the next due task, so retry backoffs
+of minutes cost nothing. With `real_time=True` the same work runs at wall-clock time, pollers honour
+their batching windows, and `serve_forever()` runs until told to stop (`localfaas up`).
+
+    with LocalStack("template.yaml") as stack:
+        stack.produce("orders", {"orderId": "o-1"}, key="o-1")
+        stack.put_events([{"Source": "shop", "DetailType": "Hello", "Detail": "{}"}])
+        stack.run_until_idle()
+        print(stack.report().render())
+        stack.client("dynamodb").scan(TableName=stack.physical_name("OrdersTable"))
+
+With the in-process runtime on a moto backend (in this process), functions' SDK calls are served by
+moto directly, without HTTP (moto's `mock_aws`, which shares the server's state): it halves the time
+of a run, and `direct_moto=False` turns it off. EventBridge calls still go to the events endpoint.
+
+In virtual time, a function's PutEvents is served on the endpoint's thread while the thread that
+invoked the function waits for it, so the scheduler is never used by two threads at once.
+Not emulated: event source mappings other than Kafka (SQS, DynamoDB and Kinesis streams are skipped
+with a warning), schedule rules, bus-to-bus targets, S3 on-failure destinations of asynchronous
+invocations.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from botocore.exceptions import ClientError
+
+from localfaas.async_invoke import AsyncInvokeConfig, AsyncInvoker
+from localfaas.backend import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Backend, MotoBackend, make_backend
+from localfaas.bus import (
+    DEFAULT_BUS,
+    DeliveryFailed,
+    EventBus,
+    JsonLinesArchiveStore,
+    MemoryArchiveStore,
+    Target,
+    _check_request,
+    archives_from_resources,
+    bus_name,
+    rules_from_resources,
+)
+from localfaas.destinations import Destinations
+from localfaas.esm import (
+    EventSourceMappingConfig,
+    KafkaEventSourceMapping,
+    PollReport,
+    is_kafka_event_source_mapping,
+)
+from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
+from localfaas.log import Log, LogRecord
+from localfaas.provision import ProvisionReport, provision
+from localfaas.report import Report, percentile, resource_summary
+from localfaas.runtime import InProcessRuntime, InvocationResult, Runtime, WorkerProcessRuntime
+from localfaas.scheduler import RealTimeScheduler, VirtualScheduler
+from localfaas.template import FunctionNotFound, FunctionSpec, Stack, load_stack
+
+if TYPE_CHECKING:
+    from localfaas.scenario import Scenario, ScenarioRecord
+
+__all__ = ["LocalStack", "StackError"]
+
+log = logging.getLogger(__name__)
+
+# EventBridge's documented DLQ error codes ("Using dead-letter queues to process undelivered events").
+_NO_RESOURCE, _CLIENT_ERROR, _INVALID = "NO_RESOURCE", "SDK_CLIENT_ERROR", "INVALID_PARAMETER"
+_NOT_FOUND_CODES = (
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "NotFound",
+    "NotFoundException",
+)
+# What Lambda sends an EventBridge destination ("Capturing records of Lambda asynchronous invocations").
+_RESULT_DETAIL_TYPE = "Lambda Function Invocation Result - {}"
+
+
+class StackError(RuntimeError):
+    """The stack cannot be built as asked (an unknown runtime, a Kafka log without a broker, ...)."""
+
+
+@dataclass
+class FunctionStats:
+    invocations: int = 0
+    errors: int = 0
+    cold_starts: int = 0
+    durations_ms: list[float] = field(default_factory=list)
+
+    def record(self, result: InvocationResult) -> None:
+        self.invocations += 1
+        self.errors += 0 if result.ok else 1
+        self.cold_starts += 1 if result.init_duration_ms is not None else 0
+        self.durations_ms.append(result.duration_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        durations = self.durations_ms
+        return {
+            "invocations": self.invocations,
+            "errors": self.errors,
+            "cold_starts": self.cold_starts,
+            "mean_ms": round(sum(durations) / len(durations), 2) if durations else 0.0,
+            "p95_ms": round(percentile(durations, 0.95), 2),
+        }
+
+
+class LocalStack:
+    """One loaded template, running locally. Use as a context manager (or call start() and close()).
+
+    `runtime`: "in-process" (default), "worker", or a Runtime. `log`: "embedded" (in `log_dir`, a
+    fresh temporary directory by default), "kafka" (at `bootstrap_servers`), or a Log. `backend`:
+    "moto" (a fresh moto server, emptied on start), "localstack", "aws", or a Backend (left as it
+    is). `topics` {name: partitions} are created before the pollers start; a mapping's topic that
+    is not in it gets one partition. `environment` overrides function variables as SAM's env-vars
+    file does ({"Parameters": {VAR: value}} for all, {LogicalId or FunctionName: {...}} for one; only
+    variables the template declares), with ${LOCALFAAS_STATE_DIR} replaced by `state_dir` (a fresh
+    temporary directory by default). `function_logs`, when given, receives every invocation's logs.
+    """
+
+    def __init__(
+        self,
+        template: str | Path,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        runtime: str | Runtime = "in-process",
+        log: str | Log = "embedded",
+        log_dir: str | Path | None = None,
+        bootstrap_servers: str | None = None,
+        backend: str | Backend = "moto",
+        topics: Mapping[str, int] | None = None,
+        real_time: bool = False,
+        region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        stack_name: str = "localfaas",
+        events_port: int = 0,
+        archive_dir: str | Path | None = None,
+        environment: Mapping[str, Mapping[str, Any]] | None = None,
+        direct_moto: bool = True,
+        state_dir: str | Path | None = None,
+        function_logs: TextIO | None = None,
+    ) -> None:
+        self.template_path = Path(template)
+        self.parameters = dict(parameters or {})
+        self.region, self.account_id, self.stack_name = region, account_id, stack_name
+        self.real_time = real_time
+        self._runtime_choice, self._log_choice, self._backend_choice = runtime, log, backend
+        self._log_dir = Path(log_dir) if log_dir is not None else None
+        self._bootstrap_servers = bootstrap_servers
+        self._topics = dict(topics or {})
+        self._events_port = events_port
+        self._archive_dir = archive_dir
+        self._function_logs = function_logs
+        self._environment = {k: dict(v) for k, v in (environment or {}).items()}
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self._direct_moto = direct_moto
+        self._owned: list[Callable[[], None]] = []  # what close() undoes, last first
+        self._lock = threading.Lock()  # counters, touched by pollers, the scheduler and the endpoint
+        self._stats: dict[str, FunctionStats] = {}
+        self._produced: Counter[str] = Counter()
+        self._events_put: Counter[str] = Counter()
+        self._events_failed = 0
+        self._async_delivered: set[str] = set()  # request ids whose failure record reached somewhere
+        self._start_offsets: dict[str, dict[tuple[str, int], int]] = {}
+        self._started_at = 0.0
+        self.template: Stack
+        self.backend: Backend
+        self.log: Log
+        self.runtime: Runtime
+        self.scheduler: VirtualScheduler | RealTimeScheduler
+        self.async_invoker: AsyncInvoker
+        self.buses: dict[str, EventBus] = {}
+        self.mappings: list[KafkaEventSourceMapping] = []
+        self.events_api: EventsApi
+        self.provisioned: ProvisionReport
+        self.warnings: list[str] = []
+        self._functions: dict[str, FunctionSpec] = {}
+        self._queue_urls: dict[str, str] = {}
+        self._started = False
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> LocalStack:
+        """Start the backend, load and provision the template, open the log, start the endpoint,
+        the runtime, the buses and the pollers. On failure, whatever was started is stopped."""
+        if self._started:
+            return self
+        self._started_at = time.monotonic()
+        try:
+            self._start_backend()
+            self.template = load_stack(
+                self.template_path,
+                self.parameters,
+                region=self.region,
+                account_id=self.account_id,
+                stack_name=self.stack_name,
+                endpoint_url=self.backend.endpoint_url,
+            )
+            self.warnings.extend(self.template.warnings)
+            self._make_state_dir()
+            self._functions = {
+                spec.function_name: self._with_overrides(spec) for spec in self.template.functions.values()
+            }
+            self.provisioned = provision(self.template.resources, self.template.physical_names, self.backend)
+            self._open_log()
+            self._start_scheduler()
+            self._start_async_invoker()
+            self._start_buses()
+            self.events_api = EventsApi(
+                self.put_events, proxy_url=self.backend.endpoint_url, port=self._events_port
+            )
+            self.events_api.start()
+            self._owned.append(self.events_api.stop)
+            self._start_runtime()
+            self._create_topics()
+            self._start_mappings()
+        except BaseException:
+            self.close()
+            raise
+        self._started = True
+        return self
+
+    def close(self) -> None:
+        """Stop what start() started, last first; a Backend or Log passed in is left running."""
+        while self._owned:
+            undo = self._owned.pop()
+            try:
+                undo()
+            except Exception:
+                log.exception("while stopping the local stack")
+        self._started = False
+
+    def _start_backend(self) -> None:
+        if isinstance(self._backend_choice, str):
+            options: dict[str, Any] = {"region": self.region, "account_id": self.account_id}
+            if self._backend_choice == "moto":
+                options["reset"] = True  # moto's state is per process: start from nothing
+            self.backend = make_backend(self._backend_choice, **options)  # type: ignore[arg-type]
+            self.backend.start()
+            self._owned.append(self.backend.stop)
+        else:
+            self.backend = self._backend_choice
+            if self.backend.endpoint_url is None and self.backend.kind != "aws":
+                self.backend.start()
+
+    def _make_state_dir(self) -> None:
+        if self.state_dir is None:
+            directory = Path(tempfile.mkdtemp(prefix="localfaas-state-"))
+            self._owned.append(lambda: shutil.rmtree(directory, ignore_errors=True))
+            self.state_dir = directory
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+
+    def _with_overrides(self, spec: FunctionSpec) -> FunctionSpec:
+        """The function with the `environment` overrides that apply to it (SAM's env-vars semantics)."""
+        overrides: dict[str, str] = {}
+        for key in ("Parameters", spec.function_name, spec.logical_id):  # the most specific wins
+            overrides.update({k: _env_text(v) for k, v in (self._environment.get(key) or {}).items()})
+        if not overrides:
+            return spec
+        state_dir = str(self.state_dir.resolve()) if self.state_dir else ""
+        environment = {
+            name: overrides[name].replace("${LOCALFAAS_STATE_DIR}", state_dir) if name in overrides else value
+            for name, value in spec.environment.items()
+        }
+        return replace(spec, environment=environment)
+
+    def function(self, name_or_arn: str) -> FunctionSpec:
+        """A function of the template (logical id, name or ARN) as this stack runs it."""
+        return self._functions[self.template.function(name_or_arn).function_name]
+
+    def _open_log(self) -> None:
+        choice = self._log_choice
+        if not isinstance(choice, str):
+            self.log = choice
+            return
+        if choice == "embedded":
+            from localfaas.embedded_log import EmbeddedLog
+
+            directory = self._log_dir
+            if directory is None:
+                directory = Path(tempfile.mkdtemp(prefix="localfaas-log-"))
+                self._owned.append(lambda: shutil.rmtree(directory, ignore_errors=True))
+            self._log_dir = directory
+            self.log = EmbeddedLog(directory)
+        elif choice == "kafka":
+            if not self._bootstrap_servers:
+                raise StackError("a Kafka log needs bootstrap servers (--bootstrap-servers HOST:PORT)")
+            from localfaas.kafka_log import KafkaLog
+
+            self.log = KafkaLog(self._bootstrap_servers)
+        else:
+            raise StackError(f"unknown log {choice!r}; choose embedded or kafka")
+        self._owned.append(self.log.close)
+
+    def _start_scheduler(self) -> None:
+        if self.real_time:
+            scheduler = RealTimeScheduler()
+            self._owned.append(scheduler.stop)
+            self.scheduler = scheduler
+        else:
+            self.scheduler = VirtualScheduler()
+
+    def _start_runtime(self) -> None:
+        choice = self._runtime_choice
+        if not isinstance(choice, str):
+            self.runtime = choice
+            return
+        runtimes = {"in-process": InProcessRuntime, "worker": WorkerProcessRuntime}
+        if choice not in runtimes:
+            raise StackError(f"unknown runtime {choice!r}; choose in-process or worker")
+        environment = self.function_env()
+        if choice == "in-process" and self._moto_here():
+            self._serve_sdk_calls_in_process()
+            environment.pop("AWS_ENDPOINT_URL")
+        self.runtime = runtimes[choice](environment)
+        self._owned.append(self.runtime.close)
+
+    def _moto_here(self) -> bool:
+        """True when moto runs in this process, in the account moto's in-process mock answers in."""
+        return (
+            self._direct_moto
+            and isinstance(self.backend, MotoBackend)
+            and self.account_id == DEFAULT_ACCOUNT_ID
+        )
+
+    def _serve_sdk_calls_in_process(self) -> None:
+        """Let moto answer the functions' AWS calls in this process (AWS endpoints are intercepted;
+        localfaas's own clients, addressed to the server, are not), keeping what the server holds."""
+        from moto import mock_aws
+
+        mock = mock_aws()
+        mock.start(reset=False)
+        self._owned.append(lambda: mock.stop(remove_data=False))
+
+    def function_env(self) -> dict[str, str]:
+        """What every function gets on top of its own environment: the backend's settings, and the
+        events endpoint for EventBridge, so its PutEvents reach localfaas's buses."""
+        return {**self.backend.function_env(), ENDPOINT_VARIABLE: self.events_api.endpoint_url}
+
+    # -- topics and mappings ------------------------------------------------------------------------
+
+    def _kafka_mappings(self) -> list[tuple[Any, FunctionSpec]]:
+        found = []
+        for resource in self.template.event_source_mappings:
+            if not is_kafka_event_source_mapping(resource.properties):
+                self.warnings.append(
+                    f"{resource.logical_id}: only Kafka event source mappings are run by localfaas; skipped"
+                )
+                continue
+            try:
+                spec = self.template.function(str(resource.properties.get("FunctionName", "")))
+            except FunctionNotFound as e:
+                self.warnings.append(f"{resource.logical_id}: {e}; skipped")
+                continue
+            found.append((resource, spec))
+        return found
+
+    def _create_topics(self) -> None:
+        wanted = dict(self._topics)
+        for resource, _ in self._kafka_mappings():
+            for topic in resource.properties.get("Topics") or []:
+                wanted.setdefault(str(topic), 1)
+        existing = set(self.log.topics())
+        for topic, partitions in wanted.items():
+            if topic not in existing:
+                self.log.create_topic(topic, partitions)
+
+    def create_topic(self, topic: str, partitions: int = 1) -> None:
+        self.log.create_topic(topic, partitions)
+
+    def _start_mappings(self) -> None:
+        clients = lambda service, region: self.backend.client(service)  # noqa: E731 - one region locally
+        destinations = Destinations(clients, log=self.log)
+        bootstrap = self._bootstrap_servers if self._log_choice == "kafka" else None
+        for resource, spec in self._kafka_mappings():
+            config = EventSourceMappingConfig.from_resource(
+                resource.logical_id,
+                resource.properties,
+                function_name=spec.function_name,
+                function_arn=spec.arn,
+            )
+            mapping = KafkaEventSourceMapping(
+                config,
+                self.log,
+                self._invoke,
+                destinations,
+                clock=self.scheduler.now,
+                bootstrap_servers=bootstrap,
+            )
+            # The mapping commits its starting position as it starts: whatever lies beyond is its work.
+            self._start_offsets[config.logical_id] = {
+                (topic, partition): self._committed(config, topic, partition)
+                for topic in config.topics
+                if topic in self.log.topics()
+                for partition in range(self.log.partitions(topic))
+            }
+            self.mappings.append(mapping)
+
+    def _committed(self, config: EventSourceMappingConfig, topic: str, partition: int) -> int:
+        committed = self.log.committed(config.consumer_group_id, topic, partition)
+        return self.log.beginning_offset(topic, partition) if committed is None else committed
+
+    # -- invocation ---------------------------------------------------------------------------------
+
+    def _invoke(self, function_name: str, event: Any) -> InvocationResult:
+        """Synchronous invocation by function name, counted for the report."""
+        spec = self._functions.get(function_name) or self.function(function_name)
+        result = self.runtime.invoke(spec, event)
+        with self._lock:
+            self._stats.setdefault(spec.logical_id, FunctionStats()).record(result)
+            if self._function_logs is not None:
+                self._function_logs.write(result.logs)
+                self._function_logs.flush()
+        return result
+
+    def invoke(self, function: str, event: Any) -> InvocationResult:
+        """Invoke one function (logical id, name or ARN) synchronously, as `localfaas invoke` does."""
+        return self._invoke(self.function(function).function_name, event)
+
+    def _start_async_invoker(self) -> None:
+        configs = {
+            spec.function_name: AsyncInvokeConfig.from_properties(
+                spec.event_invoke_config, {"DeadLetterConfig": {"TargetArn": spec.dead_letter_arn}}
+            )
+            for spec in self._functions.values()
+        }
+        self.async_invoker = AsyncInvoker(
+            invoke=self._invoke,
+            send_to_destination=self._send_to_destination,
+            clock=self.scheduler,
+            scheduler=self.scheduler,
+            account_id=self.account_id,
+            region=self.region,
+            configs=configs,
+        )
+
+    def _send_to_destination(self, arn: str, body: str, attributes: dict[str, dict[str, str]]) -> None:
+        """Where an asynchronous invocation's record goes (SQS, SNS, Lambda, EventBridge). A failure to
+        deliver is logged, not raised: AWS drops the record, and the report counts it as lost."""
+        record = json.loads(body)
+        context = record.get("requestContext") if isinstance(record, dict) else None
+        request_id = (attributes.get("RequestID") or {}).get("StringValue") or (context or {}).get(
+            "requestId"
+        )
+        service = _service(arn)
+        try:
+            if service in ("sqs", "sns"):
+                self._send_message(arn, body, attributes)
+            elif service == "lambda":
+                self.async_invoker.invoke_async(self.template.function(arn).function_name, record)
+            elif service == "events":
+                condition = (context or {}).get("condition", "Success")
+                outcome = "Success" if condition == "Success" else "Failure"
+                function_arn = str((context or {}).get("functionArn", "")).removesuffix(":$LATEST")
+                self.put_events(
+                    [
+                        {
+                            "EventBusName": arn,
+                            "Source": "lambda",
+                            "DetailType": _RESULT_DETAIL_TYPE.format(outcome),
+                            "Detail": body,
+                            "Resources": [function_arn] if function_arn else [],
+                        }
+                    ]
+                )
+            else:
+                raise ValueError(f"localfaas does not deliver invocation records to {service or arn}")
+        except Exception as e:
+            log.warning("could not send an invocation record to %s: %s", arn, e)
+            return
+        if request_id:
+            with self._lock:
+                self._async_delivered.add(request_id)
+
+    # -- the buses ----------------------------------------------------------------------------------
+
+    def _start_buses(self) -> None:
+        resources = self.template.resources
+        rules = rules_from_resources(resources)
+        archives = archives_from_resources(resources)
+        names = {DEFAULT_BUS}
+        names |= {r.physical_name for r in self.template.resources_of_type("AWS::Events::EventBus")}
+        names |= {rule.event_bus_name for rule in rules}
+        for name in sorted(names):
+            store = (
+                JsonLinesArchiveStore(Path(self._archive_dir) / name)
+                if self._archive_dir
+                else MemoryArchiveStore()
+            )
+            self.buses[name] = EventBus(
+                name,
+                rules,
+                self._deliver,
+                clock=self.scheduler,
+                scheduler=self.scheduler,
+                account_id=self.account_id,
+                region=self.region,
+                send_to_dlq=self._send_message,
+                archives=archives,
+                archive_store=store,
+            )
+        for rule in rules:
+            if rule.pattern is None:
+                self.warnings.append(f"{rule.logical_id}: schedule rules are not run by localfaas")
+
+    def put_events(self, entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+        """PutEvents across the stack's buses: each entry goes to its EventBusName (default "default").
+        Answers as the API does; EventBridgeError for a request rejected as a whole."""
+        entries = [dict(entry) for entry in entries]
+        _check_request(entries)
+        results: list[dict[str, Any]] = [{} for _ in entries]
+        by_bus: dict[str, list[int]] = {}
+        for index, entry in enumerate(entries):
+            name = bus_name(str(entry.get("EventBusName") or DEFAULT_BUS))
+            if name in self.buses:
+                by_bus.setdefault(name, []).append(index)
+            else:
+                results[index] = {
+                    "ErrorCode": "ResourceNotFoundException",
+                    "ErrorMessage": f"Event bus {name} does not exist.",
+                }
+        for name, indexes in by_bus.items():
+            answer = self.buses[name].put_events([entries[i] for i in indexes])
+            for index, result in zip(indexes, answer["Entries"], strict=True):
+                results[index] = result
+        with self._lock:
+            for entry, result in zip(entries, results, strict=True):
+                if "EventId" in result:
+                    self._events_put[f"{entry.get('Source')}/{entry.get('DetailType')}"] += 1
+                else:
+                    self._events_failed += 1
+        failed = sum("ErrorCode" in result for result in results)
+        return {"FailedEntryCount": failed, "Entries": results}
+
+    def _deliver(self, target: Target, payload: Any) -> None:
+        """A rule's target: Lambda is invoked asynchronously; SQS and SNS get the payload as a message."""
+        service = _service(target.arn)
+        if service == "lambda":
+            try:
+                function = self.template.function(target.arn)
+            except FunctionNotFound as e:
+                raise DeliveryFailed(False, str(e), error_code=_NO_RESOURCE) from None
+            self.async_invoker.invoke_async(function.function_name, payload)
+        elif service in ("sqs", "sns"):
+            body = payload if isinstance(payload, str) else json.dumps(payload)
+            try:
+                self._send_message(target.arn, body, {})
+            except ClientError as e:
+                code = e.response["Error"].get("Code", "")
+                not_found = code in _NOT_FOUND_CODES
+                raise DeliveryFailed(
+                    not not_found, str(e), error_code=_NO_RESOURCE if not_found else _CLIENT_ERROR
+                ) from None
+        else:
+            raise DeliveryFailed(
+                False, f"localfaas does not deliver to {service or target.arn} targets", error_code=_INVALID
+            )
+
+    def _send_message(self, arn: str, body: str, attributes: dict[str, dict[str, str]]) -> None:
+        """SendMessage to an SQS queue or Publish to an SNS topic named by ARN."""
+        if _service(arn) == "sns":
+            request: dict[str, Any] = {"TopicArn": arn, "Message": body}
+            if attributes:
+                request["MessageAttributes"] = attributes
+            self.backend.client("sns").publish(**request)
+            return
+        request = {"QueueUrl": self._queue_url(arn), "MessageBody": body}
+        if attributes:
+            request["MessageAttributes"] = attributes
+        self.backend.client("sqs").send_message(**request)
+
+    def _queue_url(self, arn: str) -> str:
+        if arn not in self._queue_urls:
+            parts = arn.split(":")
+            self._queue_urls[arn] = self.backend.client("sqs").get_queue_url(
+                QueueName=parts[5], QueueOwnerAWSAccountId=parts[4]
+            )["QueueUrl"]
+        return self._queue_urls[arn]
+
+    # -- feeding ------------------------------------------------------------------------------------
+
+    def produce(
+        self,
+        topic: str,
+        value: bytes | str | dict | list | None,
+        *,
+        key: bytes | str | None = None,
+        headers: Mapping[str, str | bytes] | Iterable[tuple[str, bytes]] = (),
+        timestamp_ms: int | None = None,
+        partition: int | None = None,
+    ) -> LogRecord:
+        """Append one record; a dict or list value is produced as compact JSON, text as UTF-8."""
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        record = self.log.produce(
+            topic,
+            _bytes(value),
+            key=_bytes(key),
+            headers=tuple((name, _bytes(v) or b"") for name, v in pairs),
+            timestamp_ms=timestamp_ms,
+            partition=partition,
+        )
+        with self._lock:
+            self._produced[topic] += 1
+        return record
+
+    def produce_records(self, records: Iterable[ScenarioRecord]) -> int:
+        count = 0
+        for record in records:
+            self.produce(
+                record.topic,
+                record.value,
+                key=record.key,
+                headers=record.headers,
+                timestamp_ms=record.timestamp_ms,
+                partition=record.partition,
+            )
+            count += 1
+        return count
+
+    def feed(self, scenario: Scenario) -> None:
+        """Produce a scenario's records, then put its events ten at a time (PutEvents' limit)."""
+        for topic, partitions in scenario.topics.items():
+            if topic not in self.log.topics():
+                self.log.create_topic(topic, partitions)
+        self.produce_records(scenario.records)
+        events = list(scenario.events)
+        for start in range(0, len(events), 10):
+            self.put_events(events[start : start + 10])
+
+    # -- running ------------------------------------------------------------------------------------
+
+    def run_until_idle(
+        self, *, progress: Callable[[int, int], None] | None = None, max_idle_rounds: int | None = None
+    ) -> bool:
+        """Poll every mapping and run the scheduled work until every mapping is caught up and nothing is
+        scheduled: True. False when rounds go by with nothing settled and nothing run (a partition
+        blocked by an unreachable destination or endless retries); the report lists those records."""
+        if self.real_time:
+            raise StackError("run_until_idle runs in virtual time; a real-time stack runs with serve_forever")
+        assert isinstance(self.scheduler, VirtualScheduler)
+        limit = max_idle_rounds or self._idle_limit()
+        idle = 0
+        while True:
+            before = self._settled()
+            for mapping in self.mappings:
+                mapping.poll_once(flush=True)
+            ran = self.scheduler.run_until_idle()
+            settled = self._settled()
+            if progress is not None:
+                progress(settled, self._to_settle())
+            if all(mapping.caught_up() for mapping in self.mappings) and not self.scheduler.pending:
+                return True
+            idle = 0 if settled != before or ran else idle + 1
+            if idle >= limit:
+                return False
+
+    def _idle_limit(self) -> int:
+        """Rounds without progress after which a partition counts as stuck: enough for the longest
+        chain of retries and bisections a mapping may go through before it settles a record."""
+        rounds = [
+            (m.config.retry_limit or 0) + math.ceil(math.log2(m.config.batch_size)) + 2 for m in self.mappings
+        ]
+        return max([10, *rounds]) + 3
+
+    def serve_forever(self, stop: threading.Event, *, idle_wait_s: float = 0.05) -> None:
+        """Poll the mappings in real time until `stop` is set; the buses deliver on the scheduler's thread."""
+        while not stop.is_set():
+            busy = False
+            for mapping in self.mappings:
+                try:
+                    report = mapping.poll_once()
+                except Exception:
+                    log.exception("%s: poll failed; trying again", mapping.config.logical_id)
+                    continue
+                busy = busy or bool(report.invocations or report.records_settled)
+            if not busy:
+                stop.wait(idle_wait_s)
+
+    def _settled(self) -> int:
+        return sum(m.stats.records_settled for m in self.mappings)
+
+    def _to_settle(self) -> int:
+        return sum(sum(self._work(m).values()) for m in self.mappings)
+
+    def _work(self, mapping: KafkaEventSourceMapping) -> dict[tuple[str, int], int]:
+        """Records each partition held for the mapping since it started: end offset - start offset."""
+        starts = self._start_offsets.setdefault(mapping.config.logical_id, {})
+        existing = set(self.log.topics())
+        work = {}
+        for topic in mapping.config.topics:
+            if topic not in existing:
+                continue
+            for partition in range(self.log.partitions(topic)):
+                if (topic, partition) not in starts:  # a partition that appeared after the mapping started
+                    starts[(topic, partition)] = self._committed(mapping.config, topic, partition)
+                work[(topic, partition)] = self.log.end_offset(topic, partition) - starts[(topic, partition)]
+        return work
+
+    # -- looking at it ------------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on the stack's backend."""
+        return self.backend.client(service)
+
+    def physical_name(self, logical_id: str) -> str:
+        return self.template.physical_names[logical_id]
+
+    @property
+    def log_dir(self) -> Path | None:
+        return self._log_dir
+
+    def endpoints(self) -> dict[str, Any]:
+        """What another terminal needs to reach this stack (`localfaas up` writes it to a file)."""
+        return {
+            "events": self.events_api.endpoint_url,
+            "backend": self.backend.endpoint_url,
+            "backendKind": self.backend.kind,
+            "region": self.region,
+            "logDir": str(self._log_dir.resolve())
+            if self._log_dir and self._log_choice == "embedded"
+            else None,
+            "bootstrapServers": self._bootstrap_servers if self._log_choice == "kafka" else None,
+            "template": str(self.template_path.resolve()),
+        }
+
+    def report(self, scenario: Scenario | None = None) -> Report:
+        """Everything the stack did so far, with the resources read back from the backend; with a
+        scenario, its checks are evaluated too."""
+        with self._lock:
+            functions = {name: stats.to_dict() for name, stats in sorted(self._stats.items())}
+            produced = dict(self._produced)
+            events = dict(sorted(self._events_put.items()))
+            events_failed = self._events_failed
+        data: dict[str, Any] = {
+            "run": {
+                "scenario": scenario.name if scenario else None,
+                "template": str(self.template_path),
+                "runtime": self._runtime_choice
+                if isinstance(self._runtime_choice, str)
+                else type(self._runtime_choice).__name__,
+                "log": self._log_choice
+                if isinstance(self._log_choice, str)
+                else type(self._log_choice).__name__,
+                "backend": self.backend.kind,
+                "duration_s": round(time.monotonic() - self._started_at, 2),
+            },
+            "records": {"produced": sum(produced.values()), "topics": produced},
+            "functions": functions,
+            "esm": {},
+            "bus": self._bus_summary(events, events_failed),
+            "async": {},
+        }
+        lost_details: list[str] = []
+        for mapping in self.mappings:
+            data["esm"][mapping.config.logical_id] = self._mapping_summary(mapping, lost_details)
+        data["async"] = self._async_summary(lost_details)
+        lost_details += self._bus_losses()
+        moto_endpoint = self.backend.endpoint_url if self.backend.kind == "moto" else None
+        data.update(resource_summary(list(self._resources()), self.backend.client, moto_endpoint))
+        esm_lost = sum(m["lost"] for m in data["esm"].values())
+        total = esm_lost + data["async"]["lost"] + data["bus"]["dropped"]
+        data["lost"] = {"total": total, "details": lost_details}
+        report = Report(data)
+        if scenario is not None:
+            report.evaluate(scenario.checks)
+        return report
+
+    def _resources(self) -> Iterable[Any]:
+        for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::S3::Bucket"):
+            yield from self.template.resources_of_type(kind)
+
+    def _mapping_summary(self, mapping: KafkaEventSourceMapping, lost_details: list[str]) -> dict[str, Any]:
+        stats: PollReport = mapping.stats
+        records = sum(self._work(mapping).values())
+        unsettled = max(0, records - stats.records_settled)
+        lost = stats.records_discarded + unsettled
+        name = mapping.config.logical_id
+        if stats.records_discarded:
+            lost_details.append(
+                f"{name}: {stats.records_discarded} record(s) discarded (no on-failure destination)"
+            )
+        if unsettled:
+            lost_details.append(
+                f"{name}: {unsettled} record(s) never settled (retrying forever, or their on-failure "
+                f"destination could not be reached: {stats.destination_errors} failed deliveries)"
+            )
+        function = self._functions.get(mapping.config.function_name)
+        return {
+            "function": function.logical_id if function else mapping.config.function_name,
+            "topic": ",".join(mapping.config.topics),
+            "records": records,
+            "delivered": stats.records_delivered,
+            "filtered": stats.records_filtered,
+            "retried": stats.retries,
+            "bisected": stats.batches_bisected,
+            "to_destination": stats.records_to_destination,
+            "discarded": stats.records_discarded,
+            "unsettled": unsettled,
+            "lost": lost,
+            "invocations": stats.invocations,
+        }
+
+    def _bus_summary(self, events: dict[str, int], events_failed: int) -> dict[str, Any]:
+        outcomes = [outcome for bus in self.buses.values() for outcome in bus.outcomes]
+        return {
+            "events_put": sum(events.values()),
+            "events_failed": events_failed,
+            "events": events,
+            "deliveries": sum(o.result == "delivered" for o in outcomes),
+            "retries": sum(o.attempts - 1 for o in outcomes),
+            "dead_lettered": sum(o.result == "dead-lettered" for o in outcomes),
+            "dropped": sum(o.result == "dropped" for o in outcomes),
+        }
+
+    def _bus_losses(self) -> list[str]:
+        return [
+            f"bus {bus.name}: event {o.event_id} for rule {o.rule} target {o.target} dropped: {o.error}"
+            for bus in self.buses.values()
+            for o in bus.outcomes
+            if o.result == "dropped"
+        ]
+
+    def _async_summary(self, lost_details: list[str]) -> dict[str, Any]:
+        outcomes = list(self.async_invoker.outcomes)
+        failed = [o for o in outcomes if o.condition != "Success"]
+        with self._lock:
+            lost = [o for o in failed if o.request_id not in self._async_delivered]
+        for o in lost:
+            lost_details.append(
+                f"{o.function_name}: asynchronous invocation {o.request_id} given up on ({o.condition}, "
+                f"{o.attempts} attempt(s)) with no destination or DLQ that took it"
+            )
+        return {
+            "invocations": len(outcomes),
+            "succeeded": len(outcomes) - len(failed),
+            "retries": sum(o.attempts - 1 for o in outcomes if o.attempts),
+            "on_failure": len(failed) - len(lost),
+            "lost": len(lost),
+        }
+
+
+def _service(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[2] if len(parts) > 5 and parts[0] == "arn" else ""
+
+
+def _env_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _bytes(value: Any) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return json.dumps(value, separators=(",", ":")).encode()

@@ -1,0 +1,383 @@
+"""The report of a local run: what every function, mapping, bus and resource did, and what was lost.
+
+`Report.data` is plain JSON (what `localfaas run --json` writes). Its sections:
+
+    records    {"produced", "topics": {topic: n}}
+    functions  {LogicalId: {"invocations", "errors", "cold_starts", "mean_ms", "p95_ms"}}
+    esm        {LogicalId: {"function", "topic", "records", "delivered", "filtered", "retried",
+                            "bisected", "to_destination", "discarded", "unsettled", "lost", "invocations"}}
+    bus        {"events_put", "events_failed", "events": {"source/detail-type": n},
+                "deliveries", "retries", "dead_lettered", "dropped"}
+    async      {"invocations", "succeeded", "retries", "on_failure", "lost"}
+    dynamodb   {LogicalId: {"name", "items"}}        sqs {LogicalId: {"name", "messages"}}
+    sns        {LogicalId: {"name", "published"}}    s3  {LogicalId: {"name", "objects"}}
+    ses        {"sent"}
+    lost       {"total", "details": [text]}
+
+A record is lost when it was neither processed, filtered out, nor put in an on-failure destination;
+an event is lost when a target never got it and no dead-letter queue or destination did either.
+
+Metrics name one number in it: `section.field` or `section.field[key]`. A keyed section is indexed
+by logical id (or by the resource's physical name); without a key, its field is summed over all
+entries: `ses.sent`, `dynamodb.items[OrdersTable]`, `esm.to_destination`,
+`bus.events[storefront.accounts/AccountCreated]`, `lost.total`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from localfaas.scenario import Check
+    from localfaas.template import Resource
+
+__all__ = ["CheckResult", "MetricError", "Report", "percentile", "resource_summary"]
+
+_METRIC = re.compile(r"^(?P<section>[A-Za-z_]+)(?:\.(?P<field>[A-Za-z_]+))?(?:\[(?P<key>[^\]]+)\])?$")
+
+
+class MetricError(LookupError):
+    """A metric that names nothing in the report, or a number the backend cannot tell."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    metric: str
+    op: str
+    expected: float
+    actual: float | None
+    ok: bool
+    error: str | None = None
+    expected_key: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None or k == "actual"}
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile (0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+class Report:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+
+    @property
+    def lost(self) -> int:
+        return int(self.data.get("lost", {}).get("total", 0))
+
+    @property
+    def checks(self) -> list[dict[str, Any]]:
+        return list(self.data.get("checks", []))
+
+    @property
+    def ok(self) -> bool:
+        """Nothing lost and every check passed."""
+        return self.lost == 0 and all(check["ok"] for check in self.checks)
+
+    def to_json(self) -> str:
+        return json.dumps(self.data, indent=2, sort_keys=False)
+
+    # -- metrics and checks ---------------------------------------------------------------------
+
+    def metric(self, path: str) -> float:
+        """The number a metric names; MetricError says what exists instead."""
+        match = _METRIC.match(path.strip())
+        if match is None:
+            raise MetricError(f"metric {path!r} is not section.field or section.field[key]")
+        section_name, field, key = match.group("section", "field", "key")
+        section = self.data.get(section_name)
+        if not isinstance(section, dict) or section_name in ("checks",):
+            known = ", ".join(k for k, v in self.data.items() if isinstance(v, dict))
+            raise MetricError(f"metric {path!r}: no section {section_name!r} (known: {known})")
+        if field is None:
+            field = "total"
+        if field in section:
+            return _number(path, _pick(path, section[field], key))
+        entries = {k: v for k, v in section.items() if isinstance(v, dict)}
+        if key is None:
+            if not entries or not any(field in entry for entry in entries.values()):
+                raise MetricError(f"metric {path!r}: {section_name} has no field {field!r}")
+            return sum(_number(path, entry.get(field, 0)) for entry in entries.values())
+        entry = entries.get(key) or next((e for e in entries.values() if e.get("name") == key), None)
+        if entry is None:
+            known = ", ".join(sorted(entries)) or "none"
+            raise MetricError(f"metric {path!r}: {section_name} has no {key!r} (known: {known})")
+        if field not in entry:
+            raise MetricError(f"metric {path!r}: {section_name}[{key}] has no field {field!r}")
+        return _number(path, entry[field])
+
+    def evaluate(self, checks: Iterable[Check]) -> list[CheckResult]:
+        """Evaluate `checks` against this report and record the results under "checks"."""
+        results = [self._check(check) for check in checks]
+        self.data["checks"] = [result.to_dict() for result in results]
+        return results
+
+    def _check(self, check: Check) -> CheckResult:
+        try:
+            actual = self.metric(check.metric)
+        except MetricError as e:
+            return CheckResult(
+                check.name, check.metric, check.op, check.value, None, False, str(e), check.expected_key
+            )
+        ok = {
+            "equals": actual == check.value,
+            "min": actual >= check.value,
+            "max": actual <= check.value,
+        }[check.op]
+        return CheckResult(
+            check.name, check.metric, check.op, check.value, actual, ok, None, check.expected_key
+        )
+
+    # -- text ------------------------------------------------------------------------------------
+
+    def render(self) -> str:
+        return "\n".join(_render(self.data)) + "\n"
+
+
+def _pick(path: str, value: Any, key: str | None) -> Any:
+    if key is None:
+        return sum(_number(path, v) for v in value.values()) if isinstance(value, dict) else value
+    if not isinstance(value, dict):
+        raise MetricError(f"metric {path!r}: [{key}] indexes nothing here")
+    return value.get(key, 0)  # a source/detail-type never seen was put 0 times
+
+
+def _number(path: str, value: Any) -> float:
+    if value is None:
+        raise MetricError(f"metric {path!r}: not available on this backend")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise MetricError(f"metric {path!r} is not a number")
+    return value
+
+
+# -- the resources' side of the report ---------------------------------------------------------------
+
+
+def resource_summary(
+    resources: list[Resource], client: Callable[[str], Any], moto_endpoint: str | None
+) -> dict:
+    """Items per table, messages per queue, published messages per topic, objects per bucket and emails
+    sent, read back from the backend. A number the backend cannot tell is None (SNS keeps no count of
+    published messages; moto's does, at /moto-api/data.json)."""
+    by_type: dict[str, list[Resource]] = {}
+    for resource in resources:
+        by_type.setdefault(resource.type, []).append(resource)
+    summary: dict[str, Any] = {}
+    tables = by_type.get("AWS::DynamoDB::Table", [])
+    summary["dynamodb"] = {
+        r.logical_id: {"name": r.physical_name, "items": _items(client, r)} for r in tables
+    }
+    queues = by_type.get("AWS::SQS::Queue", [])
+    summary["sqs"] = {
+        r.logical_id: {"name": r.physical_name, "messages": _messages(client, r)} for r in queues
+    }
+    published = _moto_published(moto_endpoint) if moto_endpoint else {}
+    summary["sns"] = {
+        r.logical_id: {"name": r.physical_name, "published": published.get(r.physical_name)}
+        for r in by_type.get("AWS::SNS::Topic", [])
+    }
+    buckets = by_type.get("AWS::S3::Bucket", [])
+    summary["s3"] = {r.logical_id: {"name": r.physical_name, "objects": _objects(client, r)} for r in buckets}
+    summary["ses"] = {"sent": _emails_sent(client)}
+    return summary
+
+
+def _items(client: Callable[[str], Any], table: Resource) -> int | None:
+    # A COUNT scan, not DescribeTable's ItemCount, which AWS refreshes only every six hours.
+    try:
+        pages = (
+            client("dynamodb").get_paginator("scan").paginate(TableName=table.physical_name, Select="COUNT")
+        )
+        return sum(page["Count"] for page in pages)
+    except Exception:
+        return None
+
+
+def _messages(client: Callable[[str], Any], queue: Resource) -> int | None:
+    sqs = client("sqs")
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+        "ApproximateNumberOfMessagesDelayed",
+    ]
+    try:
+        url = sqs.get_queue_url(QueueName=queue.physical_name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    except Exception:
+        return None
+    return sum(int(attributes.get(name, 0)) for name in names)
+
+
+def _objects(client: Callable[[str], Any], bucket: Resource) -> int | None:
+    try:
+        pages = client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket.physical_name)
+        return sum(page.get("KeyCount", 0) for page in pages)
+    except Exception:
+        return None
+
+
+def _emails_sent(client: Callable[[str], Any]) -> int | None:
+    try:
+        return int(client("ses").get_send_quota()["SentLast24Hours"])
+    except Exception:
+        return None
+
+
+def _moto_published(endpoint: str) -> dict[str, int]:
+    """Topic name -> messages published, from moto's model dump (moto's own API, not AWS's)."""
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=30) as response:  # noqa: S310
+            data = json.load(response)
+    except (OSError, ValueError):
+        return {}
+    topics = data.get("sns", {}).get("Topic", [])
+    return {t["arn"].rsplit(":", 1)[-1]: len(t.get("sent_notifications") or []) for t in topics if "arn" in t}
+
+
+# -- rendering ---------------------------------------------------------------------------------------
+
+
+def _render(data: dict[str, Any]) -> Iterable[str]:
+    run = data.get("run", {})
+    yield f"localfaas run: {run.get('scenario') or run.get('template', '')}"
+    yield (
+        f"  {run.get('runtime', '?')} runtime, {run.get('log', '?')} log, {run.get('backend', '?')} backend; "
+        f"{data['records']['produced']} records produced, {data['bus']['events_put']} events put, "
+        f"finished in {run.get('duration_s', 0):.1f} s"
+    )
+    yield from _functions(data.get("functions", {}))
+    yield from _mappings(data.get("esm", {}))
+    yield from _bus(data.get("bus", {}), data.get("async", {}))
+    yield from _resources(data)
+    yield from _checks(data.get("checks", []))
+    lost = data.get("lost", {})
+    yield ""
+    if not lost.get("total"):
+        yield "NOTHING LOST"
+    else:
+        yield f"LOST: {lost['total']}"
+        for line in lost.get("details", []):
+            yield f"  {line}"
+
+
+def _table(title: str, header: list[str], rows: list[list[Any]], *, text_columns: int = 1) -> Iterable[str]:
+    """Columns of text left-aligned, numbers right-aligned."""
+    yield ""
+    yield title
+    if not rows:
+        yield "  (none)"
+        return
+    cells = [header, *[[_cell(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        parts = [
+            value.ljust(width) if i < text_columns else value.rjust(width)
+            for i, (value, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        yield ("  " + "  ".join(parts)).rstrip()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _functions(functions: dict[str, Any]) -> Iterable[str]:
+    rows = [
+        [name, f["invocations"], f["errors"], f["cold_starts"], f["mean_ms"], f["p95_ms"]]
+        for name, f in sorted(functions.items())
+    ]
+    yield from _table("Invocations", ["function", "count", "errors", "cold", "mean ms", "p95 ms"], rows)
+
+
+def _mappings(mappings: dict[str, Any]) -> Iterable[str]:
+    rows = [
+        [
+            f"{name} ({m['topic']} -> {m['function']})",
+            m["records"],
+            m["delivered"],
+            m["filtered"],
+            m["retried"],
+            m["bisected"],
+            m["to_destination"],
+            m["lost"],
+        ]
+        for name, m in sorted(mappings.items())
+    ]
+    header = [
+        "event source mapping",
+        "records",
+        "delivered",
+        "filtered",
+        "retried",
+        "bisected",
+        "on-failure",
+        "lost",
+    ]
+    yield from _table("Kafka event source mappings", header, rows)
+
+
+def _bus(bus: dict[str, Any], invoker: dict[str, Any]) -> Iterable[str]:
+    rows = [[name, count] for name, count in sorted(bus.get("events", {}).items())]
+    yield from _table("EventBridge events put (source/detail-type)", ["event", "count"], rows)
+    yield (
+        f"  deliveries {bus.get('deliveries', 0)}, retries {bus.get('retries', 0)}, "
+        f"dead-lettered {bus.get('dead_lettered', 0)}, dropped {bus.get('dropped', 0)}, "
+        f"entries refused {bus.get('events_failed', 0)}"
+    )
+    yield (
+        f"  asynchronous invocations {invoker.get('invocations', 0)}: succeeded {invoker.get('succeeded', 0)}, "
+        f"retries {invoker.get('retries', 0)}, to on-failure destination or DLQ {invoker.get('on_failure', 0)}"
+    )
+
+
+def _resources(data: dict[str, Any]) -> Iterable[str]:
+    rows: list[list[Any]] = []
+    for section, field, label in (
+        ("dynamodb", "items", "DynamoDB items"),
+        ("sqs", "messages", "SQS messages waiting"),
+        ("sns", "published", "SNS messages published"),
+        ("s3", "objects", "S3 objects"),
+    ):
+        rows += [[f"{label}: {name}", entry[field]] for name, entry in sorted(data.get(section, {}).items())]
+    if "ses" in data:
+        rows.append(["SES emails sent", data["ses"].get("sent")])
+    yield from _table("Resources", ["resource", "count"], rows)
+
+
+def _checks(checks: list[dict[str, Any]]) -> Iterable[str]:
+    if not checks:
+        return
+    symbols = {"equals": "==", "min": ">=", "max": "<="}
+    rows = [
+        [
+            ("ok  " if c["ok"] else "FAIL") + f"  {c['name']}",
+            c["metric"],
+            f"{symbols[c['op']]} {_cell(_integral(c['expected']))}",
+            _cell(_integral(c.get("actual"))),
+        ]
+        for c in checks
+    ]
+    yield from _table("Checks", ["check", "metric", "expected", "actual"], rows, text_columns=2)
+    for c in checks:
+        if c.get("error"):
+            yield f"  {c['name']}: {c['error']}"
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value

@@ -1,0 +1,293 @@
+"""Scenario files: what `localfaas run` feeds a stack, and what it checks afterwards.
+
+A scenario is one JSON object:
+
+    {"name": "...", "description": "...",
+     "template": "path/to/template.yaml",          relative to the scenario file
+     "parameters": {"Name": "value"},               template parameter overrides (optional)
+     "environment": {"Parameters": {"VAR": "v"},    function variables, as SAM's env-vars file
+                     "LogicalId": {"VAR": "v"}},    (optional; ${LOCALFAAS_STATE_DIR} is the run's directory)
+     "topics": {"orders": {"partitions": 3}},       created before anything is produced (optional)
+     "records": [{"topic", "key", "value" | "valueText" | "valueBase64",
+                  "headers": {"name": "text"}, "timestamp": ISO 8601 or epoch ms, "partition"}],
+     "events": [PutEvents entries],                 put after the records (optional)
+     "expected": {"free-form": 3},                  numbers a check may refer to (optional)
+     "checks": [{"name", "metric", "equals" | "min" | "max" | "expected"}]}
+
+A record's `value` is any JSON, produced as its compact serialisation; `valueText` is produced as
+UTF-8 exactly as written (for malformed records); `valueBase64` as the bytes it encodes; a `value` of
+null is a tombstone. A check compares one report metric (see localfaas.report) with a number, or with
+`expected[<key>]`: `{"metric": "ses.sent", "min": {"expected": "emails"}}`, and for short
+`{"metric": "ses.sent", "expected": "emails"}` (equals). Every error names the field that is wrong:
+`records[12].timestamp: ...`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localfaas.commands.generate_event import EventInputError, parse_timestamp
+
+__all__ = ["Check", "Scenario", "ScenarioError", "ScenarioRecord", "load_scenario", "parse_scenario"]
+
+_VALUE_FIELDS = ("value", "valueText", "valueBase64")
+_RECORD_FIELDS = {"topic", "key", "headers", "timestamp", "partition", *_VALUE_FIELDS}
+_COMPARISONS = ("equals", "min", "max", "expected")
+_TOP_LEVEL = {
+    "name",
+    "description",
+    "template",
+    "parameters",
+    "environment",
+    "topics",
+    "records",
+    "events",
+    "expected",
+    "checks",
+}
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be run; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class ScenarioRecord:
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    timestamp_ms: int | None = None  # None: the log stamps the produce time
+    partition: int | None = None  # None: Kafka's default partitioner decides from the key
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation about the report: `metric` compared by `op` ("equals", "min", "max") to `value`."""
+
+    name: str
+    metric: str
+    op: str
+    value: float
+    expected_key: str | None = None  # set when the value came from the scenario's "expected" block
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: Path | None
+    template: Path | None
+    description: str = ""
+    parameters: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, dict[str, str]] = field(default_factory=dict)
+    topics: dict[str, int] = field(default_factory=dict)
+    records: tuple[ScenarioRecord, ...] = ()
+    events: tuple[dict[str, Any], ...] = ()
+    expected: dict[str, Any] = field(default_factory=dict)
+    checks: tuple[Check, ...] = ()
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; ScenarioError says what is wrong and where."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as e:
+        raise ScenarioError(f"cannot read scenario {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise ScenarioError(f"scenario {path} is not valid JSON: {e}") from None
+    return parse_scenario(data, base_dir=path.resolve().parent, source=path)
+
+
+def parse_scenario(data: Any, *, base_dir: Path | None = None, source: str | Path = "scenario") -> Scenario:
+    """Validate a scenario already parsed from JSON; relative template paths start at `base_dir`."""
+    reader = _Reader(str(source))
+    if not isinstance(data, dict):
+        raise reader.error("", "a scenario must be a JSON object")
+    unknown = sorted(set(data) - _TOP_LEVEL)
+    if unknown:
+        raise reader.error(unknown[0], f"unknown field (known: {', '.join(sorted(_TOP_LEVEL))})")
+    expected = reader.mapping(data, "expected")
+    template = reader.optional_text(data, "template")
+    return Scenario(
+        name=reader.optional_text(data, "name") or (Path(source).stem if source else "scenario"),
+        path=Path(source) if isinstance(source, Path) else None,
+        template=((base_dir or Path.cwd()) / template).resolve() if template else None,
+        description=reader.optional_text(data, "description") or "",
+        parameters={k: _parameter_text(v) for k, v in reader.mapping(data, "parameters").items()},
+        environment=reader.environment(data),
+        topics=reader.topics(data),
+        records=tuple(reader.record(r, i) for i, r in enumerate(reader.sequence(data, "records"))),
+        events=tuple(reader.event(e, i) for i, e in enumerate(reader.sequence(data, "events"))),
+        expected=expected,
+        checks=tuple(reader.check(c, i, expected) for i, c in enumerate(reader.sequence(data, "checks"))),
+    )
+
+
+def _parameter_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+class _Reader:
+    """Field-by-field validation; `error` names the file and the JSON path of the bad field."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def error(self, where: str, message: str) -> ScenarioError:
+        return ScenarioError(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
+
+    def optional_text(self, data: dict, name: str) -> str | None:
+        value = data.get(name)
+        if value is not None and not isinstance(value, str):
+            raise self.error(name, f"must be a string, not {type(value).__name__}")
+        return value
+
+    def mapping(self, data: dict, name: str) -> dict:
+        value = data.get(name) or {}
+        if not isinstance(value, dict):
+            raise self.error(name, f"must be a JSON object, not {type(value).__name__}")
+        return value
+
+    def sequence(self, data: dict, name: str) -> list:
+        value = data.get(name) or []
+        if not isinstance(value, list):
+            raise self.error(name, f"must be a JSON list, not {type(value).__name__}")
+        return value
+
+    def environment(self, data: dict) -> dict[str, dict[str, str]]:
+        environment = {}
+        for scope, variables in self.mapping(data, "environment").items():
+            if not isinstance(variables, dict):
+                raise self.error(f"environment.{scope}", "must map variable names to values")
+            environment[scope] = {name: _parameter_text(value) for name, value in variables.items()}
+        return environment
+
+    def topics(self, data: dict) -> dict[str, int]:
+        topics = {}
+        for topic, spec in self.mapping(data, "topics").items():
+            where = f"topics.{topic}"
+            partitions = spec.get("partitions", 1) if isinstance(spec, dict) else spec
+            if isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1:
+                raise self.error(where, f"partitions must be a positive integer, not {partitions!r}")
+            topics[topic] = partitions
+        return topics
+
+    def record(self, raw: Any, index: int) -> ScenarioRecord:
+        where = f"records[{index}]"
+        if not isinstance(raw, dict):
+            raise self.error(where, "a record must be a JSON object")
+        unknown = sorted(set(raw) - _RECORD_FIELDS)
+        if unknown:
+            raise self.error(
+                f"{where}.{unknown[0]}", f"unknown field (known: {', '.join(sorted(_RECORD_FIELDS))})"
+            )
+        topic = raw.get("topic")
+        if not isinstance(topic, str) or not topic:
+            raise self.error(f"{where}.topic", "every record needs a topic (a non-empty string)")
+        key = raw.get("key")
+        if key is not None and not isinstance(key, str):
+            raise self.error(f"{where}.key", f"must be a string or null, not {type(key).__name__}")
+        partition = raw.get("partition")
+        if partition is not None and (
+            isinstance(partition, bool) or not isinstance(partition, int) or partition < 0
+        ):
+            raise self.error(f"{where}.partition", f"must be a partition number, not {partition!r}")
+        return ScenarioRecord(
+            topic=topic,
+            key=None if key is None else key.encode(),
+            value=self.value(raw, where),
+            headers=self.headers(raw.get("headers"), f"{where}.headers"),
+            timestamp_ms=self.timestamp(raw.get("timestamp"), f"{where}.timestamp"),
+            partition=partition,
+        )
+
+    def value(self, raw: dict, where: str) -> bytes | None:
+        given = [name for name in _VALUE_FIELDS if name in raw]
+        if len(given) != 1:
+            found = f"has {' and '.join(given)}" if given else "has none"
+            raise self.error(where, f"needs exactly one of value, valueText, valueBase64 ({found})")
+        name = given[0]
+        value = raw[name]
+        if name == "value":
+            return None if value is None else json.dumps(value, separators=(",", ":")).encode()
+        if not isinstance(value, str):
+            raise self.error(f"{where}.{name}", f"must be a string, not {type(value).__name__}")
+        if name == "valueText":
+            return value.encode()
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error as e:
+            raise self.error(f"{where}.valueBase64", f"is not base64: {e}") from None
+
+    def headers(self, raw: Any, where: str) -> tuple[tuple[str, bytes], ...]:
+        if raw is None:
+            return ()
+        if not isinstance(raw, dict):
+            raise self.error(where, "must be a JSON object of header name to text")
+        for name, value in raw.items():
+            if not isinstance(value, str):
+                raise self.error(f"{where}.{name}", f"must be a string, not {type(value).__name__}")
+        return tuple((name, value.encode()) for name, value in raw.items())
+
+    def timestamp(self, raw: Any, where: str) -> int | None:
+        if raw is None:
+            return None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return raw
+        if not isinstance(raw, str):
+            raise self.error(where, "must be an ISO 8601 time or epoch milliseconds")
+        try:
+            return parse_timestamp(raw)
+        except EventInputError as e:
+            raise self.error(where, str(e)) from None
+
+    def event(self, raw: Any, index: int) -> dict[str, Any]:
+        """A PutEvents entry. A Detail given as an object is serialised, since the API takes a string;
+        everything else is passed on for the bus to accept or reject as EventBridge would."""
+        where = f"events[{index}]"
+        if not isinstance(raw, dict):
+            raise self.error(where, "an event must be a PutEvents entry (a JSON object)")
+        for name in ("Source", "DetailType", "Detail"):
+            if name not in raw:
+                raise self.error(f"{where}.{name}", "is required in a PutEvents entry")
+        entry = dict(raw)
+        if not isinstance(entry["Detail"], str):
+            entry["Detail"] = json.dumps(entry["Detail"], separators=(",", ":"))
+        return entry
+
+    def check(self, raw: Any, index: int, expected: Mapping[str, Any]) -> Check:
+        where = f"checks[{index}]"
+        if not isinstance(raw, dict):
+            raise self.error(where, "a check must be a JSON object")
+        metric = raw.get("metric")
+        if not isinstance(metric, str) or not metric:
+            raise self.error(f"{where}.metric", "every check needs a metric, such as ses.sent")
+        given = [name for name in _COMPARISONS if name in raw]
+        if len(given) != 1:
+            raise self.error(where, "needs exactly one of equals, min, max, expected")
+        op, value = given[0], raw[given[0]]
+        if op == "expected":  # shorthand for {"equals": {"expected": key}}
+            op, value = "equals", {"expected": value}
+        expected_key = None
+        if isinstance(value, dict):
+            expected_key = value.get("expected")
+            if set(value) != {"expected"} or expected_key not in expected:
+                raise self.error(
+                    f"{where}.{given[0]}", f"{value!r} is neither a number nor a key of the expected block"
+                )
+            value = expected[expected_key]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(f"{where}.{given[0]}", f"must be a number, not {value!r}")
+        name = raw.get("name") or metric
+        return Check(name=str(name), metric=metric, op=op, value=value, expected_key=expected_key)
