@@ -14,6 +14,7 @@ template or the options cannot be used.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -63,6 +64,12 @@ def add_stack_flags(
     parser.add_argument(
         "--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE", help="template parameters"
     )
+    parser.add_argument(
+        "--env-vars",
+        "-n",
+        metavar="FILE",
+        help='function variables, in SAM\'s env-vars format ({"Parameters": {...}, "LogicalId": {...}})',
+    )
     parser.add_argument("--region", default="us-east-1", help="(default: %(default)s)")
     parser.add_argument(
         "--stack-name", default="localfaas", help="the stack name the template sees (default: %(default)s)"
@@ -80,6 +87,7 @@ def handle(args: argparse.Namespace) -> int:
         if template is None:
             raise UsageError(f"{args.scenario} names no template; pass --template")
         parameters = {**scenario.parameters, **_parameter_overrides(args.parameter_overrides)}
+        environment = merge_environment(scenario.environment, read_env_vars(args.env_vars))
     except (ScenarioError, UsageError) as e:
         return _usage(e)
     if args.log == "kafka" and not args.bootstrap_servers:
@@ -94,7 +102,7 @@ def handle(args: argparse.Namespace) -> int:
         bootstrap_servers=args.bootstrap_servers,
         backend=args.backend,
         topics=scenario.topics,
-        environment=scenario.environment,
+        environment=environment,
         region=args.region,
         stack_name=args.stack_name,
         function_logs=function_logs,
@@ -125,6 +133,31 @@ def handle(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(report.to_json() + "\n")
     return 0 if report.ok else EXIT_LOST_OR_FAILED
+
+
+def read_env_vars(path: str | None) -> dict[str, dict[str, str]]:
+    """SAM's env-vars file: {"Parameters": {VAR: value}} for all, {LogicalId: {VAR: value}} for one."""
+    from localfaas.commands.invoke import UsageError
+
+    if path is None:
+        return {}
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise UsageError(f"cannot read env-vars file {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise UsageError(f"env-vars file {path} is not valid JSON: {e}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise UsageError(f"env-vars file {path} must map Parameters or a function to variables")
+    return data
+
+
+def merge_environment(*layers: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    merged: dict[str, dict[str, str]] = {}
+    for layer in layers:
+        for scope, variables in layer.items():
+            merged.setdefault(scope, {}).update(variables)
+    return merged
 
 
 def _usage(error: object) -> int:

@@ -1,0 +1,134 @@
+"""`localfaas up`: the whole template as a long-running local stack, until Ctrl-C.
+
+Starts the backend (moto on 127.0.0.1 by default) and provisions the template, then runs in real
+time: one poller per Kafka event source mapping over the log (honouring each mapping's batching
+window), the EventBridge buses delivering to their rules' targets, Lambda's asynchronous retries on
+the clock. Functions' logs go to stderr. The endpoints are written to --endpoints-file, so from
+another terminal:
+
+    localfaas produce orders --key o-1 --value '{"orderId": "o-1"}'   (same --log-dir)
+    localfaas put-events --entries file://entries.json
+    aws --endpoint-url <backend> dynamodb scan --table-name ...
+
+SIGINT (Ctrl-C) or SIGTERM stops it cleanly: pollers stop between batches, the endpoint file is
+removed, a report of what ran is printed on stderr, and worker processes and the backend stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from localfaas.commands.run import add_stack_flags
+
+DEFAULT_STATE_DIR = Path(".localfaas")
+EXIT_USAGE = 2
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "up",
+        help="run the template as a local stack until Ctrl-C",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--template", "-t", default="template.yaml", help="SAM template (default: %(default)s)"
+    )
+    add_stack_flags(parser, runtime_default="worker", log_dir_default=str(DEFAULT_STATE_DIR / "log"))
+    parser.add_argument(
+        "--endpoints-file",
+        default=str(DEFAULT_STATE_DIR / "endpoints.json"),
+        help="where the endpoints are written for other terminals (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--events-port", type=int, default=0, help="port of the events endpoint (default: any free one)"
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from localfaas.commands.invoke import UsageError, _parameter_overrides
+    from localfaas.commands.run import read_env_vars
+    from localfaas.local_stack import LocalStack
+
+    if args.log == "kafka" and not args.bootstrap_servers:
+        return _usage("--log kafka needs --bootstrap-servers")
+    try:
+        parameters = _parameter_overrides(args.parameter_overrides)
+        environment = read_env_vars(args.env_vars)
+    except UsageError as e:
+        return _usage(e)
+    endpoints_file = Path(args.endpoints_file)
+    state_dir = endpoints_file.parent
+    stack = LocalStack(
+        args.template,
+        parameters=parameters,
+        runtime=args.runtime,
+        log=args.log,
+        log_dir=args.log_dir,
+        bootstrap_servers=args.bootstrap_servers,
+        backend=args.backend,
+        real_time=True,
+        region=args.region,
+        stack_name=args.stack_name,
+        events_port=args.events_port,
+        archive_dir=state_dir / "archives",
+        state_dir=state_dir,
+        environment=environment,
+        function_logs=sys.stderr,
+    )
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            stack.start()
+        except Exception as e:
+            return _usage(e)
+        for warning in stack.warnings:
+            print(f"localfaas up: warning: {warning}", file=sys.stderr)
+        _write_endpoints(endpoints_file, stack.endpoints())
+        _announce(stack, endpoints_file)
+        stack.serve_forever(stop)
+        print("localfaas up: stopping", file=sys.stderr)
+        sys.stderr.write(stack.report().render())
+    finally:
+        endpoints_file.unlink(missing_ok=True)
+        stack.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _write_endpoints(path: Path, endpoints: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(endpoints, indent=2) + "\n")
+    temporary.replace(path)  # another terminal never reads half a file
+
+
+def _announce(stack: Any, endpoints_file: Path) -> None:
+    endpoints = stack.endpoints()
+    lines = [
+        f"localfaas up: {stack.template_path} is running ({len(stack.template.functions)} functions, "
+        f"{len(stack.mappings)} Kafka mappings, {sum(len(b.rules) for b in stack.buses.values())} rules)",
+        f"  events endpoint   {endpoints['events']}",
+        f"  backend           {endpoints['backend'] or 'AWS'} ({endpoints['backendKind']})",
+    ]
+    if endpoints["logDir"]:
+        lines.append(f"  log directory     {endpoints['logDir']}")
+    if endpoints["bootstrapServers"]:
+        lines.append(f"  Kafka brokers     {endpoints['bootstrapServers']}")
+    lines.append(f"  endpoints file    {endpoints_file}  (read by `localfaas put-events`)")
+    lines.append("Ctrl-C to stop.")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _usage(error: object) -> int:
+    print(f"localfaas up: error: {error}", file=sys.stderr)
+    return EXIT_USAGE
