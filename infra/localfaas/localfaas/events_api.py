@@ -63,7 +63,10 @@ class EventsApi:
             self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler_class(self))
             self._server.daemon_threads = True
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name="localfaas-events-api", daemon=True
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.1},  # how long stop() waits for the loop to notice
+                name="localfaas-events-api",
+                daemon=True,
             )
             self._thread.start()
         return self

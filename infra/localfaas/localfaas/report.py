@@ -254,8 +254,8 @@ def _render(data: dict[str, Any]) -> Iterable[str]:
     yield f"localfaas run: {run.get('scenario') or run.get('template', '')}"
     yield (
         f"  {run.get('runtime', '?')} runtime, {run.get('log', '?')} log, {run.get('backend', '?')} backend; "
-        f"{data['records']['produced']} records produced, {data['bus']['events_put']} events put, "
-        f"finished in {run.get('duration_s', 0):.1f} s"
+        f"{data.get('records', {}).get('produced', 0)} records produced, "
+        f"{data.get('bus', {}).get('events_put', 0)} events put, finished in {run.get('duration_s', 0):.1f} s"
     )
     yield from _functions(data.get("functions", {}))
     yield from _mappings(data.get("esm", {}))
