@@ -278,6 +278,10 @@ def business_day(seed: int = 20261125, customer_count: int = 300, order_count: i
         "topics": {topic: {"partitions": n} for topic, n in PARTITIONS.items()},
         # The read model lives in memory for the run (ProjectSql reads DATABASE_URL only locally).
         "environment": {"ProjectSql": {"DATABASE_URL": "sqlite://"}},
+        # Replay the day an hour at a time: what happened hours apart on different topics (an account
+        # opened, then attacked) is processed in that order, as it is live. All at once, consumers of
+        # different topics race, like consumers that lag.
+        "windowSeconds": 3600,
         "records": s.records,
         "events": [],
         "expected": dict(s.expected),

@@ -652,6 +652,44 @@ class LocalStack:
         for start in range(0, len(events), 10):
             self.put_events(events[start : start + 10])
 
+    def run_scenario(
+        self,
+        scenario: Scenario,
+        *,
+        window_s: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> bool:
+        """Feed a scenario and run until idle. With `window_s`, records are released in timestamp order,
+        `window_s` seconds of scenario time at a time, each slice run to idle before the next: what
+        happened an hour apart is processed in that order across topics, as a live stack would.
+        Returns False when some partition stopped settling (see run_until_idle)."""
+        if not window_s:
+            self.feed(scenario)
+            return self.run_until_idle(progress=progress)
+        self.feed(replace(scenario, records=()))
+        timed = sorted(
+            scenario.records, key=lambda r: -math.inf if r.timestamp_ms is None else r.timestamp_ms
+        )
+        readers = Counter(topic for m in self.mappings for topic in m.config.topics)
+        unreleased = sum(readers[r.topic] for r in timed)  # records the mappings have yet to see
+
+        def report_progress(settled: int, total: int) -> None:
+            if progress is not None:
+                progress(settled, total + unreleased)
+
+        finished, start = True, 0
+        while start < len(timed):
+            first = timed[start].timestamp_ms
+            end = start + 1
+            if first is not None:
+                while end < len(timed) and timed[end].timestamp_ms < first + window_s * 1000:
+                    end += 1
+            self.produce_records(timed[start:end])
+            unreleased -= sum(readers[r.topic] for r in timed[start:end])
+            finished = self.run_until_idle(progress=report_progress) and finished
+            start = end
+        return finished
+
     # -- running ------------------------------------------------------------------------------------
 
     def run_until_idle(

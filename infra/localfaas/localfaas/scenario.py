@@ -11,6 +11,8 @@ A scenario is one JSON object:
      "records": [{"topic", "key", "value" | "valueText" | "valueBase64",
                   "headers": {"name": "text"}, "timestamp": ISO 8601 or epoch ms, "partition"}],
      "events": [PutEvents entries],                 put after the records (optional)
+     "windowSeconds": 3600,                         release records in timestamp order, this much
+                                                    scenario time at a time (optional; default: all at once)
      "expected": {"free-form": 3},                  numbers a check may refer to (optional)
      "checks": [{"name", "metric", "equals" | "min" | "max" | "expected"}]}
 
@@ -50,6 +52,7 @@ _TOP_LEVEL = {
     "events",
     "expected",
     "checks",
+    "windowSeconds",
 }
 
 
@@ -91,6 +94,7 @@ class Scenario:
     events: tuple[dict[str, Any], ...] = ()
     expected: dict[str, Any] = field(default_factory=dict)
     checks: tuple[Check, ...] = ()
+    window_s: float | None = None
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -127,6 +131,7 @@ def parse_scenario(data: Any, *, base_dir: Path | None = None, source: str | Pat
         events=tuple(reader.event(e, i) for i, e in enumerate(reader.sequence(data, "events"))),
         expected=expected,
         checks=tuple(reader.check(c, i, expected) for i, c in enumerate(reader.sequence(data, "checks"))),
+        window_s=reader.window(data),
     )
 
 
@@ -172,6 +177,14 @@ class _Reader:
                 raise self.error(f"environment.{scope}", "must map variable names to values")
             environment[scope] = {name: _parameter_text(value) for name, value in variables.items()}
         return environment
+
+    def window(self, data: dict) -> float | None:
+        window = data.get("windowSeconds")
+        if window is not None and (
+            isinstance(window, bool) or not isinstance(window, int | float) or window <= 0
+        ):
+            raise self.error("windowSeconds", f"must be a positive number of seconds, not {window!r}")
+        return window
 
     def topics(self, data: dict) -> dict[str, int]:
         topics = {}

@@ -256,6 +256,26 @@ def test_poison_record_lands_in_the_on_failure_queue_while_its_partition_flows_o
     assert report.lost == 0
 
 
+def test_a_windowed_run_releases_records_in_timestamp_order_and_counts_progress_against_all(tmp_path):
+    write_shop(tmp_path)
+    trace = tmp_path / "trace.txt"
+    records = [
+        {**order("o-noon"), "timestamp": "2026-11-25T12:00:00Z"},
+        {**order("o-eight"), "timestamp": "2026-11-25T08:00:00Z"},
+        {**order("o-nine"), "timestamp": "2026-11-25T09:00:00Z"},
+    ]
+    scenario = load_scenario(write_scenario(tmp_path, records, windowSeconds=3600))
+    seen = []
+    environment = {"Parameters": {"TRACE_FILE": str(trace)}}
+    with LocalStack(scenario.template, topics=scenario.topics, environment=environment) as stack:
+        assert stack.run_scenario(
+            scenario, window_s=scenario.window_s, progress=lambda s, t: seen.append((s, t))
+        )
+    assert trace.read_text().split() == ["o-eight", "o-nine", "o-noon"]
+    assert {total for _, total in seen} == {3}
+    assert seen[-1] == (3, 3)
+
+
 def test_run_exits_non_zero_and_names_the_record_when_its_destination_cannot_be_reached(tmp_path, capsys):
     write_shop(tmp_path)
     scenario = write_scenario(

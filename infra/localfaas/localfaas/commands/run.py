@@ -3,7 +3,9 @@
 Starts the backend (moto on 127.0.0.1 by default), provisions the template's resources, creates the
 scenario's topics, produces its records (their timestamps as CREATE_TIME) and puts its events, then
 polls every Kafka event source mapping and runs the buses' deliveries and Lambda's asynchronous
-retries in virtual time until nothing is left to do. Prints the report: invocations per function,
+retries in virtual time until nothing is left to do. With a window (--window, or the scenario's
+windowSeconds), records are released in timestamp order a slice at a time, each slice run to the end
+first, so what happened hours apart on different topics is processed in that order. Prints the report: invocations per function,
 each mapping's records, the bus's events and deliveries, the resources' contents, the scenario's
 checks, and NOTHING LOST or what was lost.
 
@@ -34,6 +36,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--scenario", required=True, metavar="FILE", help="scenario file (JSON)")
     parser.add_argument("--template", "-t", metavar="FILE", help="SAM template (default: the scenario's)")
     add_stack_flags(parser, runtime_default="in-process", log_dir_default=None)
+    parser.add_argument(
+        "--window",
+        type=float,
+        metavar="SECONDS",
+        help="release records in timestamp order, SECONDS of scenario time at a time, each slice run to "
+        "the end before the next (default: the scenario's windowSeconds, else all at once; 0: all at once)",
+    )
     parser.add_argument("--json", metavar="REPORT.json", help="also write the report as JSON to this file")
     parser.add_argument("--function-logs", metavar="FILE", help="append every invocation's logs to this file")
     parser.set_defaults(handler=handle)
@@ -118,9 +127,9 @@ def handle(args: argparse.Namespace) -> int:
             f"localfaas run: {scenario.name}: {len(scenario.records)} records, {len(scenario.events)} events",
             file=sys.stderr,
         )
-        stack.feed(scenario)
+        window = scenario.window_s if args.window is None else args.window
         progress = Progress(sys.stderr)
-        finished = stack.run_until_idle(progress=progress.update)
+        finished = stack.run_scenario(scenario, window_s=window, progress=progress.update)
         progress.done()
         if not finished:
             print("localfaas run: stopped: records stopped settling (see LOST below)", file=sys.stderr)
