@@ -42,7 +42,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -66,13 +66,19 @@ from localfaas.destinations import Destinations
 from localfaas.esm import (
     EventSourceMappingConfig,
     KafkaEventSourceMapping,
-    PollReport,
     is_kafka_event_source_mapping,
 )
 from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
 from localfaas.log import Log, LogRecord
 from localfaas.provision import ProvisionReport, provision
-from localfaas.report import Report, percentile, resource_summary
+from localfaas.report import (
+    FunctionStats,
+    Report,
+    async_summary,
+    bus_summary,
+    mapping_summary,
+    resource_summary,
+)
 from localfaas.runtime import InProcessRuntime, InvocationResult, Runtime, WorkerProcessRuntime
 from localfaas.scheduler import RealTimeScheduler, VirtualScheduler
 from localfaas.template import FunctionNotFound, FunctionSpec, Stack, load_stack
@@ -98,30 +104,6 @@ _RESULT_DETAIL_TYPE = "Lambda Function Invocation Result - {}"
 
 class StackError(RuntimeError):
     """The stack cannot be built as asked (an unknown runtime, a Kafka log without a broker, ...)."""
-
-
-@dataclass
-class FunctionStats:
-    invocations: int = 0
-    errors: int = 0
-    cold_starts: int = 0
-    durations_ms: list[float] = field(default_factory=list)
-
-    def record(self, result: InvocationResult) -> None:
-        self.invocations += 1
-        self.errors += 0 if result.ok else 1
-        self.cold_starts += 1 if result.init_duration_ms is not None else 0
-        self.durations_ms.append(result.duration_ms)
-
-    def to_dict(self) -> dict[str, Any]:
-        durations = self.durations_ms
-        return {
-            "invocations": self.invocations,
-            "errors": self.errors,
-            "cold_starts": self.cold_starts,
-            "mean_ms": round(sum(durations) / len(durations), 2) if durations else 0.0,
-            "p95_ms": round(percentile(durations, 0.95), 2),
-        }
 
 
 class LocalStack:
@@ -794,35 +776,34 @@ class LocalStack:
             produced = dict(self._produced)
             events = dict(sorted(self._events_put.items()))
             events_failed = self._events_failed
+            async_delivered = set(self._async_delivered)
+        lost: list[str] = []
+        mappings = {}
+        for mapping in self.mappings:
+            function = self._functions.get(mapping.config.function_name)
+            name = function.logical_id if function else mapping.config.function_name
+            records = sum(self._work(mapping).values())
+            mappings[mapping.config.logical_id] = mapping_summary(mapping, name, records, lost)
+        outcomes = [outcome for bus in self.buses.values() for outcome in bus.outcomes]
         data: dict[str, Any] = {
             "run": {
                 "scenario": scenario.name if scenario else None,
                 "template": str(self.template_path),
-                "runtime": self._runtime_choice
-                if isinstance(self._runtime_choice, str)
-                else type(self._runtime_choice).__name__,
-                "log": self._log_choice
-                if isinstance(self._log_choice, str)
-                else type(self._log_choice).__name__,
+                "runtime": _choice_name(self._runtime_choice),
+                "log": _choice_name(self._log_choice),
                 "backend": self.backend.kind,
                 "duration_s": round(time.monotonic() - self._started_at, 2),
             },
             "records": {"produced": sum(produced.values()), "topics": produced},
             "functions": functions,
-            "esm": {},
-            "bus": self._bus_summary(events, events_failed),
-            "async": {},
+            "esm": mappings,
+            "bus": bus_summary(outcomes, events, events_failed, lost),
+            "async": async_summary(self.async_invoker.outcomes, async_delivered, lost),
         }
-        lost_details: list[str] = []
-        for mapping in self.mappings:
-            data["esm"][mapping.config.logical_id] = self._mapping_summary(mapping, lost_details)
-        data["async"] = self._async_summary(lost_details)
-        lost_details += self._bus_losses()
         moto_endpoint = self.backend.endpoint_url if self.backend.kind == "moto" else None
         data.update(resource_summary(list(self._resources()), self.backend.client, moto_endpoint))
-        esm_lost = sum(m["lost"] for m in data["esm"].values())
-        total = esm_lost + data["async"]["lost"] + data["bus"]["dropped"]
-        data["lost"] = {"total": total, "details": lost_details}
+        total = sum(m["lost"] for m in mappings.values()) + data["async"]["lost"] + data["bus"]["dropped"]
+        data["lost"] = {"total": total, "details": lost}
         report = Report(data)
         if scenario is not None:
             report.evaluate(scenario.checks)
@@ -832,74 +813,9 @@ class LocalStack:
         for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::S3::Bucket"):
             yield from self.template.resources_of_type(kind)
 
-    def _mapping_summary(self, mapping: KafkaEventSourceMapping, lost_details: list[str]) -> dict[str, Any]:
-        stats: PollReport = mapping.stats
-        records = sum(self._work(mapping).values())
-        unsettled = max(0, records - stats.records_settled)
-        lost = stats.records_discarded + unsettled
-        name = mapping.config.logical_id
-        if stats.records_discarded:
-            lost_details.append(
-                f"{name}: {stats.records_discarded} record(s) discarded (no on-failure destination)"
-            )
-        if unsettled:
-            lost_details.append(
-                f"{name}: {unsettled} record(s) never settled (retrying forever, or their on-failure "
-                f"destination could not be reached: {stats.destination_errors} failed deliveries)"
-            )
-        function = self._functions.get(mapping.config.function_name)
-        return {
-            "function": function.logical_id if function else mapping.config.function_name,
-            "topic": ",".join(mapping.config.topics),
-            "records": records,
-            "delivered": stats.records_delivered,
-            "filtered": stats.records_filtered,
-            "retried": stats.retries,
-            "bisected": stats.batches_bisected,
-            "to_destination": stats.records_to_destination,
-            "discarded": stats.records_discarded,
-            "unsettled": unsettled,
-            "lost": lost,
-            "invocations": stats.invocations,
-        }
 
-    def _bus_summary(self, events: dict[str, int], events_failed: int) -> dict[str, Any]:
-        outcomes = [outcome for bus in self.buses.values() for outcome in bus.outcomes]
-        return {
-            "events_put": sum(events.values()),
-            "events_failed": events_failed,
-            "events": events,
-            "deliveries": sum(o.result == "delivered" for o in outcomes),
-            "retries": sum(o.attempts - 1 for o in outcomes),
-            "dead_lettered": sum(o.result == "dead-lettered" for o in outcomes),
-            "dropped": sum(o.result == "dropped" for o in outcomes),
-        }
-
-    def _bus_losses(self) -> list[str]:
-        return [
-            f"bus {bus.name}: event {o.event_id} for rule {o.rule} target {o.target} dropped: {o.error}"
-            for bus in self.buses.values()
-            for o in bus.outcomes
-            if o.result == "dropped"
-        ]
-
-    def _async_summary(self, lost_details: list[str]) -> dict[str, Any]:
-        outcomes = list(self.async_invoker.outcomes)
-        failed = [o for o in outcomes if o.condition != "Success"]
-        with self._lock:
-            lost = [o for o in failed if o.request_id not in self._async_delivered]
-        for o in lost:
-            lost_details.append(
-                f"{o.function_name}: asynchronous invocation {o.request_id} given up on ({o.condition}, "
-                f"{o.attempts} attempt(s)) with no destination or DLQ that took it"
-            )
-        return {
-            "invocations": len(outcomes),
-            "succeeded": len(outcomes) - len(failed),
-            "retries": sum(o.attempts - 1 for o in outcomes if o.attempts),
-            "on_failure": len(failed) - len(lost),
-            "lost": len(lost),
-        }
+def _choice_name(choice: Any) -> str:
+    return choice if isinstance(choice, str) else type(choice).__name__
 
 
 def _service(arn: str) -> str:

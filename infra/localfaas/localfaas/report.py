@@ -30,14 +30,28 @@ import math
 import re
 import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from localfaas.async_invoke import AsyncOutcome
+    from localfaas.bus import Outcome
+    from localfaas.esm import KafkaEventSourceMapping
+    from localfaas.runtime import InvocationResult
     from localfaas.scenario import Check
     from localfaas.template import Resource
 
-__all__ = ["CheckResult", "MetricError", "Report", "percentile", "resource_summary"]
+__all__ = [
+    "CheckResult",
+    "FunctionStats",
+    "MetricError",
+    "Report",
+    "async_summary",
+    "bus_summary",
+    "mapping_summary",
+    "percentile",
+    "resource_summary",
+]
 
 _METRIC = re.compile(r"^(?P<section>[A-Za-z_]+)(?:\.(?P<field>[A-Za-z_]+))?(?:\[(?P<key>[^\]]+)\])?$")
 
@@ -160,6 +174,104 @@ def _number(path: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise MetricError(f"metric {path!r} is not a number")
     return value
+
+
+# -- what the stack's parts did ----------------------------------------------------------------------
+
+
+@dataclass
+class FunctionStats:
+    """One function's invocations, added up as they happen."""
+
+    invocations: int = 0
+    errors: int = 0
+    cold_starts: int = 0
+    durations_ms: list[float] = field(default_factory=list)
+
+    def record(self, result: InvocationResult) -> None:
+        self.invocations += 1
+        self.errors += 0 if result.ok else 1
+        self.cold_starts += 1 if result.init_duration_ms is not None else 0
+        self.durations_ms.append(result.duration_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        durations = self.durations_ms
+        return {
+            "invocations": self.invocations,
+            "errors": self.errors,
+            "cold_starts": self.cold_starts,
+            "mean_ms": round(sum(durations) / len(durations), 2) if durations else 0.0,
+            "p95_ms": round(percentile(durations, 0.95), 2),
+        }
+
+
+def mapping_summary(
+    mapping: KafkaEventSourceMapping, function: str, records: int, lost: list[str]
+) -> dict[str, Any]:
+    """One mapping's records: `records` is what its partitions received since it started. What it never
+    settled (still retrying, or its destination unreachable) and what it discarded is lost."""
+    stats, name = mapping.stats, mapping.config.logical_id
+    unsettled = max(0, records - stats.records_settled)
+    if stats.records_discarded:
+        lost.append(f"{name}: {stats.records_discarded} record(s) discarded (no on-failure destination)")
+    if unsettled:
+        lost.append(
+            f"{name}: {unsettled} record(s) never settled (retrying forever, or their on-failure "
+            f"destination could not be reached: {stats.destination_errors} failed deliveries)"
+        )
+    return {
+        "function": function,
+        "topic": ",".join(mapping.config.topics),
+        "records": records,
+        "delivered": stats.records_delivered,
+        "filtered": stats.records_filtered,
+        "retried": stats.retries,
+        "bisected": stats.batches_bisected,
+        "to_destination": stats.records_to_destination,
+        "discarded": stats.records_discarded,
+        "unsettled": unsettled,
+        "lost": stats.records_discarded + unsettled,
+        "invocations": stats.invocations,
+    }
+
+
+def bus_summary(
+    outcomes: list[Outcome], events: dict[str, int], events_failed: int, lost: list[str]
+) -> dict[str, Any]:
+    """Events put (by "source/detail-type") and what became of them at each target."""
+    lost.extend(
+        f"event {o.event_id} for rule {o.rule} target {o.target} dropped: {o.error}"
+        for o in outcomes
+        if o.result == "dropped"
+    )
+    return {
+        "events_put": sum(events.values()),
+        "events_failed": events_failed,
+        "events": events,
+        "deliveries": sum(o.result == "delivered" for o in outcomes),
+        "retries": sum(o.attempts - 1 for o in outcomes),
+        "dead_lettered": sum(o.result == "dead-lettered" for o in outcomes),
+        "dropped": sum(o.result == "dropped" for o in outcomes),
+    }
+
+
+def async_summary(outcomes: list[AsyncOutcome], delivered: set[str], lost: list[str]) -> dict[str, Any]:
+    """Asynchronous invocations; one given up on is lost unless its record reached a destination or DLQ
+    (`delivered` holds those request ids)."""
+    failed = [o for o in outcomes if o.condition != "Success"]
+    dropped = [o for o in failed if o.request_id not in delivered]
+    lost.extend(
+        f"{o.function_name}: asynchronous invocation {o.request_id} given up on ({o.condition}, "
+        f"{o.attempts} attempt(s)) with no destination or DLQ that took it"
+        for o in dropped
+    )
+    return {
+        "invocations": len(outcomes),
+        "succeeded": len(outcomes) - len(failed),
+        "retries": sum(max(o.attempts - 1, 0) for o in outcomes),
+        "on_failure": len(failed) - len(dropped),
+        "lost": len(dropped),
+    }
 
 
 # -- the resources' side of the report ---------------------------------------------------------------
@@ -348,13 +460,13 @@ def _bus(bus: dict[str, Any], invoker: dict[str, Any]) -> Iterable[str]:
 
 def _resources(data: dict[str, Any]) -> Iterable[str]:
     rows: list[list[Any]] = []
-    for section, field, label in (
+    for section, count, label in (
         ("dynamodb", "items", "DynamoDB items"),
         ("sqs", "messages", "SQS messages waiting"),
         ("sns", "published", "SNS messages published"),
         ("s3", "objects", "S3 objects"),
     ):
-        rows += [[f"{label}: {name}", entry[field]] for name, entry in sorted(data.get(section, {}).items())]
+        rows += [[f"{label}: {name}", entry[count]] for name, entry in sorted(data.get(section, {}).items())]
     if "ses" in data:
         rows.append(["SES emails sent", data["ses"].get("sent")])
     yield from _table("Resources", ["resource", "count"], rows)

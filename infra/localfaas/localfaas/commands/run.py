@@ -86,7 +86,7 @@ def add_stack_flags(
 
 
 def handle(args: argparse.Namespace) -> int:
-    from localfaas.commands.invoke import UsageError, _parameter_overrides
+    from localfaas.commands.invoke import UsageError
     from localfaas.local_stack import LocalStack
     from localfaas.scenario import ScenarioError, load_scenario
 
@@ -95,27 +95,11 @@ def handle(args: argparse.Namespace) -> int:
         template = Path(args.template) if args.template else scenario.template
         if template is None:
             raise UsageError(f"{args.scenario} names no template; pass --template")
-        parameters = {**scenario.parameters, **_parameter_overrides(args.parameter_overrides)}
-        environment = merge_environment(scenario.environment, read_env_vars(args.env_vars))
+        options = stack_options(args, parameters=scenario.parameters, environment=scenario.environment)
     except (ScenarioError, UsageError) as e:
         return _usage(e)
-    if args.log == "kafka" and not args.bootstrap_servers:
-        return _usage("--log kafka needs --bootstrap-servers")
     function_logs = open(args.function_logs, "a") if args.function_logs else None  # noqa: SIM115
-    stack = LocalStack(
-        template,
-        parameters=parameters,
-        runtime=args.runtime,
-        log=args.log,
-        log_dir=args.log_dir,
-        bootstrap_servers=args.bootstrap_servers,
-        backend=args.backend,
-        topics=scenario.topics,
-        environment=environment,
-        region=args.region,
-        stack_name=args.stack_name,
-        function_logs=function_logs,
-    )
+    stack = LocalStack(template, topics=scenario.topics, function_logs=function_logs, **options)
     try:
         try:
             stack.start()
@@ -142,6 +126,31 @@ def handle(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(report.to_json() + "\n")
     return 0 if report.ok else EXIT_LOST_OR_FAILED
+
+
+def stack_options(
+    args: argparse.Namespace,
+    *,
+    parameters: dict[str, str] | None = None,
+    environment: dict[str, dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """LocalStack's keyword arguments from the flags `add_stack_flags` adds (over a scenario's parameters
+    and environment); UsageError for flags that cannot be used."""
+    from localfaas.commands.invoke import UsageError, _parameter_overrides
+
+    if args.log == "kafka" and not args.bootstrap_servers:
+        raise UsageError("--log kafka needs --bootstrap-servers")
+    return {
+        "parameters": {**(parameters or {}), **_parameter_overrides(args.parameter_overrides)},
+        "environment": merge_environment(environment or {}, read_env_vars(args.env_vars)),
+        "runtime": args.runtime,
+        "log": args.log,
+        "log_dir": args.log_dir,
+        "bootstrap_servers": args.bootstrap_servers,
+        "backend": args.backend,
+        "region": args.region,
+        "stack_name": args.stack_name,
+    }
 
 
 def read_env_vars(path: str | None) -> dict[str, dict[str, str]]:

@@ -24,7 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from localfaas.commands.run import add_stack_flags
+from localfaas.commands.run import add_stack_flags, stack_options
 
 DEFAULT_STATE_DIR = Path(".localfaas")
 EXIT_USAGE = 2
@@ -53,35 +53,23 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from localfaas.commands.invoke import UsageError, _parameter_overrides
-    from localfaas.commands.run import read_env_vars
+    from localfaas.commands.invoke import UsageError
     from localfaas.local_stack import LocalStack
 
-    if args.log == "kafka" and not args.bootstrap_servers:
-        return _usage("--log kafka needs --bootstrap-servers")
     try:
-        parameters = _parameter_overrides(args.parameter_overrides)
-        environment = read_env_vars(args.env_vars)
+        options = stack_options(args)
     except UsageError as e:
         return _usage(e)
     endpoints_file = Path(args.endpoints_file)
     state_dir = endpoints_file.parent
     stack = LocalStack(
         args.template,
-        parameters=parameters,
-        runtime=args.runtime,
-        log=args.log,
-        log_dir=args.log_dir,
-        bootstrap_servers=args.bootstrap_servers,
-        backend=args.backend,
         real_time=True,
-        region=args.region,
-        stack_name=args.stack_name,
         events_port=args.events_port,
         archive_dir=state_dir / "archives",
         state_dir=state_dir,
-        environment=environment,
         function_logs=sys.stderr,
+        **options,
     )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
