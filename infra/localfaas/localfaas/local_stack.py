@@ -209,6 +209,10 @@ class LocalStack:
                 spec.function_name: self._with_overrides(spec) for spec in self.template.functions.values()
             }
             self.provisioned = provision(self.template.resources, self.template.physical_names, self.backend)
+            self.warnings.extend(
+                f"{kind}: not provisioned, localfaas knows nothing of it"
+                for kind in self.provisioned.unsupported
+            )
             self._open_log()
             self._start_scheduler()
             self._start_async_invoker()
