@@ -121,7 +121,6 @@ class LockOutcome(StrEnum):
 
     LOCKED = "locked"  # locked now, or by this very attempt on an earlier (interrupted) delivery
     ALREADY_LOCKED = "already-locked"  # locked before by another attempt: nothing changes
-    NO_ACCOUNT = "no-account"  # no such customer: nothing to lock
 
 
 def announcement(
@@ -129,9 +128,9 @@ def announcement(
 ) -> AccountLocked | None:
     """AccountLocked when this attempt locked the account; None otherwise.
 
-    An already locked account announces nothing again. A customer with no account announces
-    nothing either: AccountLocked promises a locked account, and probing unknown ids is noise
-    to the security team, not an incident (the attempts stay recorded and the audit log has them).
+    An already locked account announces nothing again. A customer whose account request this
+    consumer has not seen yet is locked all the same: topics are not ordered against each other,
+    and the login service only denies customers it knows, so the lock waits for the account.
     A redelivered attempt that had locked the account announces the *same* event (same id), so a
     crash between locking and announcing loses nothing and consumers drop the duplicate.
     """

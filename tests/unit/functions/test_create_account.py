@@ -101,3 +101,19 @@ def test_tombstone_is_reported_not_crashed_on(app, accounts, lambda_context):
 
     assert failed_offsets(response) == [tombstone.offset]
     assert accounts.get_item(Key={"customerId": "c-1"}).get("Item") is not None
+
+
+def test_account_locked_before_its_request_was_read_is_stored_locked(app, accounts, bus_spy, lambda_context):
+    # The security topic ran ahead of customer-accounts: LockAccount locked the customer first.
+    accounts.put_item(Item={"customerId": "c-1", "status": "LOCKED", "lockedByEventId": "denied-3"})
+
+    response = app.lambda_handler(msk_event(record(TOPIC, requested(1))), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    item = accounts.get_item(Key={"customerId": "c-1"})["Item"]
+    assert (item["status"], item["email"], item["lockedByEventId"]) == (
+        "LOCKED",
+        "customer1@example.com",
+        "denied-3",
+    )
+    assert bus_spy.detail_types() == ["AccountCreated"]

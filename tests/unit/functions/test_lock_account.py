@@ -159,13 +159,12 @@ def test_fourth_attempt_after_the_lock_announces_nothing_more(app, accounts, bus
     assert bus_spy.detail_types() == ["AccountLocked"]
 
 
-def test_unknown_customer_gets_no_account_and_no_announcement(app, logs, accounts, bus_spy, lambda_context):
-    response = app.lambda_handler(msk_event(*three_denied("c-unknown")), lambda_context)
+def test_denials_counted_before_the_account_is_stored_still_lock_it(app, accounts, bus_spy, lambda_context):
+    response = app.lambda_handler(msk_event(*three_denied("c-new")), lambda_context)
 
     assert response == {"batchItemFailures": []}
-    assert "Item" not in accounts.get_item(Key={"customerId": "c-unknown"})
-    assert '"outcome":"no-account"' in logs.getvalue()
-    assert bus_spy.events() == []
+    assert status(accounts, "c-new") == "LOCKED"
+    assert bus_spy.detail_types() == ["AccountLocked"]
 
 
 def test_other_security_events_are_skipped(app, accounts, bus_spy, attempts, lambda_context):

@@ -151,7 +151,7 @@ def test_redelivered_lock_announces_the_same_event():
     assert one == two
 
 
-@pytest.mark.parametrize("outcome", [LockOutcome.ALREADY_LOCKED, LockOutcome.NO_ACCOUNT, None])
+@pytest.mark.parametrize("outcome", [LockOutcome.ALREADY_LOCKED, None])
 def test_nothing_is_announced_unless_this_attempt_locked(outcome):
     assert announcement(denied(3, minutes=14), locking_decision(), outcome, POLICY) is None
 

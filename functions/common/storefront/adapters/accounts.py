@@ -1,4 +1,9 @@
-"""Accounts stored in DynamoDB (one item per customer)."""
+"""Accounts stored in DynamoDB (one item per customer).
+
+An item can hold a lock before it holds the account: the security and customer-accounts topics
+are consumed independently, so denials may be counted before the request that opened the account.
+The account's fields are then written beside the lock, never over it.
+"""
 
 from __future__ import annotations
 
@@ -20,13 +25,22 @@ class AccountsTable:
 
     def get(self, customer_id: str) -> Account | None:
         item = self._table.get_item(Key={"customerId": customer_id}, ConsistentRead=True).get("Item")
-        return _account_from_item(item) if item else None
+        return _account_from_item(item) if item and "openedByEventId" in item else None
 
     def add(self, account: Account) -> bool:
-        """Store a new account; False when one exists already (a concurrent or earlier write)."""
+        """Store a new account (keeping a lock that came first); False when one is stored already."""
+        fields = {k: v for k, v in _item_from_account(account).items() if k not in ("customerId", "status")}
         try:
-            self._table.put_item(
-                Item=_item_from_account(account), ConditionExpression="attribute_not_exists(customerId)"
+            self._table.update_item(
+                Key={"customerId": account.customer_id},
+                UpdateExpression="SET #status = if_not_exists(#status, :status), "
+                + ", ".join(f"#{name} = :{name}" for name in fields),
+                ConditionExpression="attribute_not_exists(openedByEventId)",
+                ExpressionAttributeNames={"#status": "status", **{f"#{name}": name for name in fields}},
+                ExpressionAttributeValues={
+                    ":status": account.status,
+                    **{f":{n}": v for n, v in fields.items()},
+                },
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -35,32 +49,27 @@ class AccountsTable:
         return True
 
     def lock(self, customer_id: str, locked_at: datetime, locked_by_event_id: str) -> LockOutcome:
-        """Mark an existing account locked, once.
+        """Lock the customer's account, once, whether or not the account is stored yet.
 
-        One conditional write: it never creates an item (a customer with no account stays without
-        one), and an account locked by another attempt keeps its lock untouched. The attempt that
-        locked it may lock it again (a redelivery after a crash before announcing): same values.
+        One conditional write: an account locked by another attempt keeps its lock untouched. The
+        attempt that locked it may lock it again (a redelivery after a crash before announcing).
         """
         try:
             self._table.update_item(
                 Key={"customerId": customer_id},
                 UpdateExpression="SET #status = :locked, lockedAt = :at, lockedByEventId = :by",
-                ConditionExpression=(
-                    "attribute_exists(customerId) AND (#status <> :locked OR lockedByEventId = :by)"
-                ),
+                ConditionExpression="attribute_not_exists(#status) OR #status <> :locked OR lockedByEventId = :by",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
                     ":locked": "LOCKED",
                     ":at": locked_at.isoformat(),
                     ":by": locked_by_event_id,
                 },
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            # The old item comes back with the failure when there was one.
-            return LockOutcome.ALREADY_LOCKED if error.response.get("Item") else LockOutcome.NO_ACCOUNT
+            return LockOutcome.ALREADY_LOCKED
         return LockOutcome.LOCKED
 
 
