@@ -19,15 +19,35 @@ destination" and "Filtering events from Amazon MSK and self-managed Apache Kafka
   handed to the on-failure destination (at least once: a crash re-delivers the batch);
 - function errors are retried MaximumRetryAttempts times (-1 = forever, but 10 when an on-failure
   destination is set), BisectBatchOnFunctionError halves failing batches (a split does not count
-  as a retry), ReportBatchItemFailures retries from the lowest failed offset, and records older
-  than MaximumRecordAgeInSeconds are never sent to the function;
+  as a retry), and records older than MaximumRecordAgeInSeconds are never sent to the function;
 - records given up on go to the on-failure destination with the invocation record AWS documents
   (destinations.py delivers it), or are discarded when there is none, and the partition moves on.
 
-Where the Kafka pages are vague, stream semantics are followed: the Kafka page says a partial batch
-response lets Lambda "retry just those specific items"; here, as for Kinesis, the records before the
-lowest failed offset are committed and everything from it on is retried, which keeps the partition
-in order and never commits past a failed record.
+With FunctionResponseTypes [ReportBatchItemFailures], the function may answer
+``{"batchItemFailures": [{"itemIdentifier": {"partition": "<topic>-<partition>", "offset": <n>}}]}``
+(the shape Powertools' BatchProcessor returns for Kafka). "Partial batch response - Allow your
+function to return information about which records in a batch failed processing, so Lambda can retry
+only the failed records" (Configuring error handling controls for Kafka event sources,
+https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html), so:
+
+- the records not reported are done: never invoked again, never sent to the destination;
+- the reported ones are retried as a batch of their own, in offset order, under the same
+  MaximumRetryAttempts, MaximumRecordAgeInSeconds and (should a retry raise) BisectBatchOnFunctionError;
+  when retries run out only they go to the destination ("Lambda sends the failed records", Using a
+  Kafka topic as an on-failure destination), in one invocation record whose batchSize counts them and
+  whose first/last offsets are the lowest and highest of them (the SQS/SNS/S3 record has no room for
+  a list of offsets; a Kafka destination gets one message per record);
+- AWS does not say whether later records of the partition flow while failed ones are retried; here
+  the partition waits until they are settled, as it does for a function error, so records keep their
+  order of first delivery and a retried record never overtakes a later one's first invocation;
+- Kafka keeps one committed offset per partition, so it stays at the lowest unsettled record: a crash
+  while reported records are retried re-delivers them and the succeeded records after them (at least
+  once), and never loses one;
+- a response that names no itemIdentifier, a partition other than the batch's, or an offset not in
+  the batch fails the whole batch (retried, and bisected if enabled), as AWS documents for streams
+  ("Lambda treats a batch as a complete failure if you return ... An itemIdentifier with a bad key
+  name", Success and failure conditions in "Configuring partial batch response with Kinesis Data
+  Streams and Lambda"); no Kafka page says otherwise. An empty or null list is complete success.
 
 Not emulated: consumer-group rebalancing across pollers (one mapping owns all partitions of its
 topic), provisioned/on-demand poller scaling (AWS requires provisioned mode for the error handling
@@ -586,49 +606,49 @@ class KafkaEventSourceMapping:
         report.invocations += 1
         result = self._invoke(self.config.function_name, self._event(batch.records))
         batch.last_result = result
-        failed_from = self._failed_from(state, batch, result)
-        if failed_from is None:
+        failed = self._failed_offsets(state, batch, result)
+        if failed is None:
+            self._retry_whole(state, batch, report)
+        elif failed:
+            self._retry_reported(state, batch, failed, report)
+        else:
             state.queue.popleft()
             report.records_delivered += len(batch.records)
             self._commit(state)
-        elif failed_from >= 0:
-            self._retry_from(state, batch, failed_from, report)
-        elif self.config.bisect_batch_on_function_error and len(batch.records) > 1:
+
+    def _failed_offsets(self, state: _Partition, batch: _Batch, result: InvocationResult) -> set[int] | None:
+        """The offsets a valid partial batch response reports (empty: the whole batch succeeded), or
+        None when the whole batch failed: a function error, or a response AWS counts as a complete
+        failure (an itemIdentifier that is missing, or names a partition or offset not in the batch)."""
+        if not result.ok:
+            return None
+        if not self.config.report_batch_item_failures:
+            return set()
+        offsets = {r.offset for r in batch.records}
+        failed = set()
+        for failure in _batch_item_failures(result.payload):
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if not isinstance(identifier, dict) or identifier.get("partition") != state.key:
+                return None
+            offset = identifier.get("offset")
+            if isinstance(offset, bool) or not isinstance(offset, int) or offset not in offsets:
+                return None
+            failed.add(offset)
+        return failed
+
+    def _retry_whole(self, state: _Partition, batch: _Batch, report: PollReport) -> None:
+        """A batch that failed as a whole is retried as a whole, or split when BisectBatchOnFunctionError."""
+        if self.config.bisect_batch_on_function_error and len(batch.records) > 1:
             self._bisect(state, batch, report)
         else:
             self._count_retry(batch)
 
-    def _failed_from(self, state: _Partition, batch: _Batch, result: InvocationResult) -> int | None:
-        """None on success, the lowest failed offset of a valid partial batch response, -1 when the
-        whole batch failed. ("PartialBatchResponse" in Configuring error handling controls for Kafka
-        event sources: an empty or null response is success; "any invalid topic-partition_number or
-        offset returned that was not present in the invoked event will be treated as failure and
-        entire batch will be retried.")"""
-        if not result.ok:
-            return -1
-        if not self.config.report_batch_item_failures:
-            return None
-        failures = _batch_item_failures(result.payload)
-        if not failures:
-            return None
-        offsets = {r.offset for r in batch.records}
-        failed = []
-        for failure in failures:
-            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-            if not isinstance(identifier, dict) or identifier.get("partition") != state.key:
-                return -1
-            offset = identifier.get("offset")
-            if isinstance(offset, bool) or not isinstance(offset, int) or offset not in offsets:
-                return -1
-            failed.append(offset)
-        return min(failed)
-
-    def _retry_from(self, state: _Partition, batch: _Batch, offset: int, report: PollReport) -> None:
-        """Records before the lowest failed offset succeeded: commit them and retry from it, as streams
-        checkpoint ("Lambda uses the record with the lowest sequence number as the checkpoint. Lambda
-        then retries all records starting from that checkpoint"), which keeps the partition in order."""
-        done = [r for r in batch.records if r.offset < offset]
-        batch.records = [r for r in batch.records if r.offset >= offset]
+    def _retry_reported(self, state: _Partition, batch: _Batch, failed: set[int], report: PollReport) -> None:
+        """The records not reported are done; the batch shrinks to the reported ones, retried before
+        anything later in the partition ("so Lambda can retry only the failed records"). The commit
+        moves up to the lowest of them and never past it, so a crash cannot lose one."""
+        done = [r for r in batch.records if r.offset not in failed]
+        batch.records = [r for r in batch.records if r.offset in failed]
         report.records_delivered += len(done)
         self._commit(state)
         self._count_retry(batch)

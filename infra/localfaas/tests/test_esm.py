@@ -563,45 +563,226 @@ def item_failure(partition: str, offset) -> dict:
     return {"itemIdentifier": {"partition": partition, "offset": offset}}
 
 
-def reporting_mapping(log, clock, *responses) -> tuple[KafkaEventSourceMapping, Function]:
+REPORTING = {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+
+
+def reporting_mapping(log, clock, *responses, **props) -> tuple[KafkaEventSourceMapping, Function]:
     """A mapping with ReportBatchItemFailures whose function answers `responses` in turn."""
     answers = list(responses)
     function = Function(lambda event: answers.pop(0))
-    return mapping(log, function, clock, FunctionResponseTypes=["ReportBatchItemFailures"]), function
+    return mapping(log, function, clock, **REPORTING, **props), function
 
 
-def test_partial_batch_response_commits_before_the_lowest_failed_offset_and_retries_from_it(log, clock):
+def reports(*poison: bytes):
+    """A function that reports its poison records as failed items, as Powertools' BatchProcessor does."""
+
+    def behaviour(event):
+        return {
+            "batchItemFailures": [
+                item_failure(key, record["offset"])
+                for key, records in event["records"].items()
+                for record in records
+                if base64.b64decode(record["value"]) in poison
+            ]
+        }
+
+    return behaviour
+
+
+def first_and_last(document: dict) -> tuple[str, str]:
+    [info] = document["KafkaBatchInfo"]["recordsInfo"].values()
+    return info["firstRecordOffset"], info["lastRecordOffset"]
+
+
+def test_partial_failure_retries_only_the_reported_records(log, clock):
     produce(log, *[b"r%d" % i for i in range(6)])
     failures = {"batchItemFailures": [item_failure("orders-0", 4), item_failure("orders-0", 2)]}
     esm, function = reporting_mapping(log, clock, failures, None)
 
-    esm.poll_once(flush=True)
+    first = esm.poll_once(flush=True)
     after_first = committed(log, esm)
-    report = esm.poll_once(flush=True)
+    second = esm.poll_once(flush=True)
 
-    assert after_first == 2
-    assert function.batches()[1] == [(0, 2), (0, 3), (0, 4), (0, 5)]
-    assert (report.retries, report.records_delivered) == (1, 4)
+    assert function.batches()[1] == [(0, 2), (0, 4)]
+    assert (first.records_delivered, after_first) == (4, 2)  # never past a reported record
+    assert (second.retries, second.records_delivered) == (1, 2)
     assert committed(log, esm) == 6
+
+
+def test_only_reported_records_reach_the_destination(log, clock):
+    produce(log, b"r0", b"r1", b"bad-2", b"r3", b"bad-4", b"r5")
+    function, destinations = Function(reports(b"bad-2", b"bad-4")), RecordingDestinations()
+    esm = mapping(
+        log, function, clock, destinations, MaximumRetryAttempts=1, DestinationConfig=DLQ, **REPORTING
+    )
+
+    report = esm.run_until_caught_up()
+
+    assert function.batches() == [[(0, o) for o in range(6)], [(0, 2), (0, 4)]]  # one retry
+    [document] = destinations.documents()
+    assert document["KafkaBatchInfo"]["batchSize"] == 2
+    assert first_and_last(document) == ("2", "4")
+    assert document["requestContext"]["approximateInvokeCount"] == 2
+    assert (report.records_delivered, report.records_to_destination) == (4, 2)
+    assert committed(log, esm) == 6
+
+
+def test_an_s3_destination_payload_holds_only_the_reported_records(log, clock):
+    produce(log, b"r0", b"bad-1", b"r2")
+    destinations = RecordingDestinations()
+    s3 = {"OnFailure": {"Destination": "arn:aws:s3:::failed"}}
+    esm = mapping(
+        log,
+        Function(reports(b"bad-1")),
+        clock,
+        destinations,
+        MaximumRetryAttempts=0,
+        DestinationConfig=s3,
+        **REPORTING,
+    )
+
+    esm.run_until_caught_up()
+
+    [document] = destinations.documents()
+    assert values(json.loads(document["payload"])) == [b"bad-1"]
+
+
+def test_later_records_of_a_partition_wait_while_its_reported_records_are_retried(log, clock):
+    produce(log, b"a", b"b", b"c", b"d")
+    failures = {"batchItemFailures": [item_failure("orders-0", 0)]}
+    esm, function = reporting_mapping(log, clock, failures, None, None, BatchSize=2)
+
+    esm.run_until_caught_up()
+
+    assert function.batches() == [[(0, 0), (0, 1)], [(0, 0)], [(0, 2), (0, 3)]]
+
+
+def test_reported_record_is_not_lost_when_the_poller_crashes_mid_retry(log, clock):
+    produce(log, *[b"r%d" % i for i in range(6)])
+    failures = {"batchItemFailures": [item_failure("orders-0", 2), item_failure("orders-0", 4)]}
+    calls = []
+
+    def dies_on_retry(name, event):
+        calls.append(event)
+        if len(calls) == 1:
+            return InvocationResult(name, "req-1", payload=failures)
+        raise SystemExit("the poller's process dies while retrying the reported records")
+
+    esm = mapping(log, dies_on_retry, clock, **REPORTING)
+    esm.poll_once(flush=True)
+    with pytest.raises(SystemExit):
+        esm.poll_once(flush=True)
+    after_crash = committed(log, esm)
+    function = Function()
+    mapping(log, function, clock, **REPORTING).run_until_caught_up()
+
+    assert after_crash == 2
+    assert function.offsets() == [2, 3, 4, 5]  # the reported ones again, and (at least once) those between
+
+
+def test_a_retry_of_reported_records_that_raises_is_bisected(log, clock):
+    produce(log, *[b"r%d" % i for i in range(6)])
+    first_answer = reports(b"r1", b"r3", b"r4")
+
+    def behaviour(event):
+        if len(values(event)) == 6:
+            return first_answer(event)
+        if b"r3" in values(event):
+            raise ValueError("poison record")
+
+    function, destinations = Function(behaviour), RecordingDestinations()
+    esm = mapping(
+        log,
+        function,
+        clock,
+        destinations,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=2,
+        DestinationConfig=DLQ,
+        **REPORTING,
+    )
+
+    report = esm.run_until_caught_up()
+
+    assert function.batches()[1:4] == [[(0, 1), (0, 3), (0, 4)], [(0, 1)], [(0, 3), (0, 4)]]
+    [document] = destinations.documents()
+    assert first_and_last(document) == ("3", "3")
+    assert report.batches_bisected == 2  # [1, 3, 4] -> [1] + [3, 4] -> [3] + [4]
+    assert (report.records_delivered, report.records_to_destination) == (5, 1)
+
+
+def test_reported_records_that_age_out_go_to_the_destination_uninvoked(log, clock):
+    produce(log, b"r0", b"bad-1", at=T0 - 30)
+    function, destinations = Function(reports(b"bad-1")), RecordingDestinations()
+    esm = mapping(
+        log, function, clock, destinations, MaximumRecordAgeInSeconds=60, DestinationConfig=DLQ, **REPORTING
+    )
+
+    esm.poll_once(flush=True)
+    clock.now += 31
+    esm.poll_once(flush=True)
+
+    assert len(function.events) == 1
+    [document] = destinations.documents()
+    assert document["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert first_and_last(document) == ("1", "1")
+    assert esm.caught_up()
+
+
+def test_a_function_error_with_reporting_on_retries_the_whole_batch(log, clock):
+    produce(log, b"a", b"b", b"c")
+    attempts = []
+
+    def fail_once(event):
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("timeout")
+        return {"batchItemFailures": []}
+
+    esm = mapping(log, function := Function(fail_once), clock, **REPORTING)
+
+    esm.run_until_caught_up()
+
+    assert function.batches() == [[(0, 0), (0, 1), (0, 2)]] * 2
 
 
 @pytest.mark.parametrize(
     "failure",
     [
-        item_failure("orders-1", 1),
-        item_failure("orders-0", 99),
+        item_failure("orders-1", 1),  # a partition not in the batch
+        item_failure("other-0", 1),  # a topic not in the batch
+        item_failure("orders-0", 99),  # an offset not in the batch
         item_failure("orders-0", "1"),
+        item_failure("orders-0", True),
+        {"itemIdentifier": {"partition": "orders-0"}},
+        {"itemIdentifier": {"partiton": "orders-0", "offset": 1}},  # a bad key name
         {"itemIdentifier": ""},
+        {"itemIdentifier": None},
+        {},
+        "orders-0-1",
     ],
 )
-def test_an_invalid_item_identifier_fails_the_whole_batch(log, clock, failure):
+def test_invalid_item_identifier_fails_the_whole_batch(log, clock, failure):
     produce(log, b"a", b"b", b"c")
-    esm, function = reporting_mapping(log, clock, {"batchItemFailures": [failure]}, None)
+    response = {"batchItemFailures": [item_failure("orders-0", 0), failure]}
+    esm, function = reporting_mapping(log, clock, response, None)
 
-    esm.poll_once(flush=True)
+    first = esm.poll_once(flush=True)
     esm.poll_once(flush=True)
 
+    assert first.records_delivered == 0
     assert function.batches()[1] == [(0, 0), (0, 1), (0, 2)]
+
+
+def test_an_invalid_item_identifier_is_bisected_like_a_function_error(log, clock):
+    produce(log, b"a", b"b")
+    response = {"batchItemFailures": [item_failure("orders-0", 99)]}
+    esm, function = reporting_mapping(log, clock, response, None, None, BisectBatchOnFunctionError=True)
+
+    report = esm.run_until_caught_up()
+
+    assert function.batches() == [[(0, 0), (0, 1)], [(0, 0)], [(0, 1)]]
+    assert report.batches_bisected == 1
 
 
 def test_batch_item_failures_are_ignored_unless_reporting_is_on(log, clock):
@@ -614,9 +795,10 @@ def test_batch_item_failures_are_ignored_unless_reporting_is_on(log, clock):
     assert committed(log, esm) == 2
 
 
-def test_an_empty_batch_item_failures_list_is_success(log, clock):
+@pytest.mark.parametrize("response", [{"batchItemFailures": []}, {"batchItemFailures": None}, {}, None])
+def test_an_empty_or_null_response_is_complete_success(log, clock, response):
     produce(log, b"a")
-    esm, _ = reporting_mapping(log, clock, {"batchItemFailures": []})
+    esm, _ = reporting_mapping(log, clock, response)
 
     assert esm.poll_once(flush=True).records_delivered == 1
 
