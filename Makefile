@@ -40,8 +40,25 @@ test: setup lint template-checks build
 unit: $(BIN)/.installed
 	$(BIN)/pytest tests/unit tests/contract
 
+# The main job: a simulated business day through the whole template on localfaas (embedded log,
+# moto), then event sourcing: rebuild the read model from the log as of midday, show how midday
+# differs from the end of the day, and verify that a replay to now equals the live read model.
+DEMO := .localfaas/demo
+MIDDAY := 2026-11-25T12:00:00Z
 demo: $(BIN)/.installed
-	$(BIN)/localfaas run --scenario events/scenarios/business-day.json
+	rm -rf $(DEMO) && mkdir -p $(DEMO)
+	@# A function runs in its own code folder (as in Lambda), so the read model gets an absolute path.
+	printf '{"ProjectSql": {"DATABASE_URL": "sqlite:///%s/read-model.db"}}\n' "$(CURDIR)/$(DEMO)" > $(DEMO)/env.json
+	$(BIN)/localfaas run --scenario events/scenarios/business-day.json \
+	    --log-dir $(DEMO)/log --env-vars $(DEMO)/env.json --json $(DEMO)/report.json
+	@echo; echo "== Replaying the log to $(MIDDAY) =="
+	$(BIN)/storefront replay --source embedded --log-dir $(DEMO)/log --until $(MIDDAY) \
+	    --db sqlite:///$(DEMO)/midday.db --skip-bad --no-progress
+	@echo; echo "== Midday against the end of the day =="
+	$(BIN)/storefront difference sqlite:///$(DEMO)/midday.db sqlite:///$(DEMO)/read-model.db
+	@echo; echo "== A replay to now against the live read model =="
+	$(BIN)/storefront replay --source embedded --log-dir $(DEMO)/log --verify --skip-bad --no-progress \
+	    --db sqlite:///$(DEMO)/read-model.db
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m tests.bench
