@@ -116,22 +116,35 @@ def load_handler(handler: str, code_dir: str, module_prefix: str | None = None) 
         ) from None
 
 
+_ABSENT = object()
+
+
 def _import(module_name: str, code_dir: str, module_prefix: str | None) -> Any:
     dotted = module_name.replace("/", ".")
     source = Path(code_dir, f"{dotted}.py")
     if module_prefix is None or "." in dotted or not source.is_file():
         # Packages keep their real names so that their relative imports work.
         return importlib.import_module(dotted)
+    # Kept in sys.modules under a name of its own (other functions' handler modules share its name),
+    # but named as in Lambda while it runs: code that keys on __module__ (Powertools idempotency
+    # keys do) sees "app" on every cold start, not a name that changes with each one.
     unique = f"{module_prefix}{dotted}"
-    spec = importlib.util.spec_from_file_location(unique, source)
+    spec = importlib.util.spec_from_file_location(dotted, source)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[unique] = module
+    previous = sys.modules.get(dotted, _ABSENT)
+    sys.modules[dotted] = module
     try:
         spec.loader.exec_module(module)
     except BaseException:
         sys.modules.pop(unique, None)
         raise
+    finally:
+        if previous is _ABSENT:
+            sys.modules.pop(dotted, None)
+        else:
+            sys.modules[dotted] = previous
     return module
 
 

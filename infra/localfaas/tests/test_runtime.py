@@ -458,3 +458,17 @@ def test_worker_reports_max_memory_used(worker, tmp_path):
     fn = app(tmp_path, BEHAVIOUR_APP)
 
     assert "\tMax Memory Used: " in worker.invoke(fn, {}).logs
+
+
+def test_in_process_handler_module_has_its_lambda_name_on_every_cold_start(tmp_path):
+    # Powertools idempotency keys on f"{fn.__module__}.{fn.__qualname__}": a name that changed with
+    # each cold start would make every redelivery after a restart look new.
+    code = tmp_path / "fn"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return handler.__module__\n")
+    spec = function_spec(code)
+    names = []
+    for _ in range(2):
+        with InProcessRuntime() as runtime:
+            names.append(runtime.invoke(spec, {}).payload)
+    assert names == ["app", "app"]
