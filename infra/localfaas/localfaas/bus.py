@@ -444,7 +444,7 @@ class EventBus:
     def put_events(self, entries: list[Mapping[str, Any]]) -> dict[str, Any]:
         """PutEvents: accepted entries are archived and routed (delivery runs on the scheduler).
         Raises EventBridgeError(ValidationException) for a request AWS rejects as a whole."""
-        _check_request(entries)
+        validate_put_events_request(entries)
         results = []
         for entry in entries:
             error = self._entry_error(entry)
@@ -622,7 +622,11 @@ class EventBus:
         return dict(self._replays[name])
 
 
-def _check_request(entries: list[Mapping[str, Any]]) -> None:
+def validate_put_events_request(entries: list[Mapping[str, Any]]) -> None:
+    """Reject a PutEvents request as a whole, as the API does before looking at any entry: fewer than 1
+    or more than 10 entries, or entries over 256 KB in total (sized as `entry_size` says). Raises
+    EventBridgeError(ValidationException) with AWS's wording; entries that are wrong one by one are
+    answered per entry by `EventBus.put_events` instead."""
     if not 1 <= len(entries) <= MAX_ENTRIES:
         bound = "greater than or equal to 1" if not entries else f"less than or equal to {MAX_ENTRIES}"
         raise EventBridgeError(
@@ -684,4 +688,5 @@ __all__ = [
     "render_input_template",
     "rules_from_resources",
     "target_input",
+    "validate_put_events_request",
 ]

@@ -57,10 +57,10 @@ from localfaas.bus import (
     JsonLinesArchiveStore,
     MemoryArchiveStore,
     Target,
-    _check_request,
     archives_from_resources,
     bus_name,
     rules_from_resources,
+    validate_put_events_request,
 )
 from localfaas.destinations import Destinations
 from localfaas.esm import (
@@ -205,8 +205,9 @@ class LocalStack:
             )
             self.warnings.extend(self.template.warnings)
             self._make_state_dir()
+            env_vars = self._env_vars()
             self._functions = {
-                spec.function_name: self._with_overrides(spec) for spec in self.template.functions.values()
+                spec.function_name: spec.with_env_vars(env_vars) for spec in self.template.functions.values()
             }
             self.provisioned = provision(self.template.resources, self.template.physical_names, self.backend)
             self.warnings.extend(
@@ -261,19 +262,16 @@ class LocalStack:
             self.state_dir = directory
         self.state_dir.mkdir(parents=True, exist_ok=True)
 
-    def _with_overrides(self, spec: FunctionSpec) -> FunctionSpec:
-        """The function with the `environment` overrides that apply to it (SAM's env-vars semantics)."""
-        overrides: dict[str, str] = {}
-        for key in ("Parameters", spec.function_name, spec.logical_id):  # the most specific wins
-            overrides.update({k: _env_text(v) for k, v in (self._environment.get(key) or {}).items()})
-        if not overrides:
-            return spec
+    def _env_vars(self) -> dict[str, dict[str, Any]]:
+        """`environment` (SAM's env-vars), with ${LOCALFAAS_STATE_DIR} in its values made the state directory."""
         state_dir = str(self.state_dir.resolve()) if self.state_dir else ""
-        environment = {
-            name: overrides[name].replace("${LOCALFAAS_STATE_DIR}", state_dir) if name in overrides else value
-            for name, value in spec.environment.items()
+        return {
+            scope: {
+                name: value.replace("${LOCALFAAS_STATE_DIR}", state_dir) if isinstance(value, str) else value
+                for name, value in variables.items()
+            }
+            for scope, variables in self._environment.items()
         }
-        return replace(spec, environment=environment)
 
     def function(self, name_or_arn: str) -> FunctionSpec:
         """A function of the template (logical id, name or ARN) as this stack runs it."""
@@ -518,7 +516,7 @@ class LocalStack:
         """PutEvents across the stack's buses: each entry goes to its EventBusName (default "default").
         Answers as the API does; EventBridgeError for a request rejected as a whole."""
         entries = [dict(entry) for entry in entries]
-        _check_request(entries)
+        validate_put_events_request(entries)
         results: list[dict[str, Any]] = [{} for _ in entries]
         by_bus: dict[str, list[int]] = {}
         for index, entry in enumerate(entries):
@@ -825,12 +823,6 @@ def _choice_name(choice: Any) -> str:
 def _service(arn: str) -> str:
     parts = arn.split(":")
     return parts[2] if len(parts) > 5 and parts[0] == "arn" else ""
-
-
-def _env_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def _bytes(value: Any) -> bytes | None:

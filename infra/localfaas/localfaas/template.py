@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,19 @@ class FunctionSpec:
     event_invoke_config: dict[str, Any] | None = None
     logging_config: dict[str, Any] = field(default_factory=dict)
     reserved_concurrency: int | None = None
+
+    def with_env_vars(self, env_vars: Mapping[str, Mapping[str, Any]]) -> FunctionSpec:
+        """This function with SAM CLI's env-vars applied: the variables under "Parameters" apply to every
+        function, then those under its FunctionName, then under its logical id (the most specific wins).
+        As in SAM, only variables the template declares are replaced; none are added.
+        https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/serverless-sam-cli-using-invoke.html
+        """
+        overrides: dict[str, str] = {}
+        for scope in ("Parameters", self.function_name, self.logical_id):
+            overrides.update({k: _override_text(v) for k, v in (env_vars.get(scope) or {}).items()})
+        if not overrides:
+            return self
+        return replace(self, environment={k: overrides.get(k, v) for k, v in self.environment.items()})
 
 
 @dataclass(frozen=True)
@@ -341,6 +355,13 @@ def _env_text(value: Any) -> str:
     if isinstance(value, dict | list):
         raise TemplateError(f"environment variable values must be strings, got {value!r}")
     return str(value)
+
+
+def _override_text(value: Any) -> str:
+    # An env-vars file is JSON: true/false as Lambda would see them from YAML, null as empty.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
 
 def _optional_int(value: Any) -> int | None:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from localfaas.commands._options import usage_error
 from localfaas.kafka_event import DEFAULT_BOOTSTRAP_SERVERS, kafka_event
 from localfaas.log import CREATE_TIME, LOG_APPEND_TIME, LogRecord
 
@@ -332,8 +333,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         event = args.build(args)
     except (EventInputError, OSError) as exc:
-        print(f"localfaas generate-event: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_error("generate-event", exc)
     json.dump(event, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

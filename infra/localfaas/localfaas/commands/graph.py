@@ -12,9 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from localfaas.commands.invoke import UsageError, _parameter_overrides
+from localfaas.commands._options import UsageError, add_template_flags, parameter_overrides, usage_error
 
-EXIT_USAGE = 2
 _SUFFIX_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot"}
 
 
@@ -27,18 +26,9 @@ def register(subparsers) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--template", "-t", default="template.yaml", help="SAM template (default: template.yaml)"
-    )
+    add_template_flags(parser)
     parser.add_argument("--format", "-f", choices=FORMATS, help="default: from -o's suffix, else mermaid")
     parser.add_argument("-o", "--output", help="file to write (default: stdout)")
-    parser.add_argument(
-        "--parameter-overrides",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="template parameters, as Key=Value or ParameterKey=Key,ParameterValue=Value",
-    )
     parser.add_argument("--stack-name", default="localfaas", help="stack name that physical names start with")
     parser.add_argument("--title", help="title drawn above the graph (default: the template's folder name)")
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
@@ -54,13 +44,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         stack = load_stack(
             template,
-            _parameter_overrides(args.parameter_overrides),
+            parameter_overrides(args.parameter_overrides),
             region=args.region,
             stack_name=args.stack_name,
         )
     except (TemplateError, UsageError, OSError) as error:
-        print(f"localfaas graph: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error("graph", error)
     drawing = render(build_graph(stack, title=args.title or template.resolve().parent.name), fmt)
     if args.output:
         Path(args.output).write_text(drawing, encoding="utf-8")

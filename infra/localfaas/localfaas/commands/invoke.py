@@ -15,12 +15,19 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from localfaas.commands._options import (
+    UsageError,
+    add_env_vars_flag,
+    add_template_flags,
+    parameter_overrides,
+    read_env_vars,
+    usage_error,
+)
+
 EXIT_FUNCTION_ERROR = 1
-EXIT_USAGE = 2
 # Any key works against moto or LocalStack; these only have to be present for boto3 to sign.
 _LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "localfaas",
@@ -38,10 +45,6 @@ _HOST_CREDENTIALS = (
 )
 
 
-class UsageError(Exception):
-    """Something the caller has to fix; reported on one line with exit status 2."""
-
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "invoke",
@@ -53,17 +56,8 @@ def register(subparsers) -> None:
         "function", nargs="?", help="logical id or function name (may be left out if there is only one)"
     )
     parser.add_argument("-e", "--event", help="event file as JSON, or - for stdin (default: {})")
-    parser.add_argument("--env-vars", "-n", help="JSON file of environment variable overrides (SAM's format)")
-    parser.add_argument(
-        "--template", "-t", default="template.yaml", help="SAM template (default: template.yaml)"
-    )
-    parser.add_argument(
-        "--parameter-overrides",
-        nargs="*",
-        default=[],
-        metavar="KEY=VALUE",
-        help="template parameters, as Key=Value or ParameterKey=Key,ParameterValue=Value",
-    )
+    add_env_vars_flag(parser)
+    add_template_flags(parser)
     parser.add_argument("--runtime", choices=("in-process", "worker"), default="worker")
     parser.add_argument(
         "--endpoint-url", help="AWS endpoint for the function's SDK clients (moto, LocalStack)"
@@ -78,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         function, event = _prepare(args)
     except UsageError as e:
-        print(f"localfaas invoke: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return usage_error("invoke", e)
     runtime_class = InProcessRuntime if args.runtime == "in-process" else WorkerProcessRuntime
     with runtime_class(_extra_env(args.endpoint_url), forward_logs=True) as runtime:
         result = runtime.invoke(function, event)
@@ -102,7 +95,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any]:
     try:
         stack = load_stack(
             args.template,
-            _parameter_overrides(args.parameter_overrides),
+            parameter_overrides(args.parameter_overrides),
             region=args.region,
             endpoint_url=args.endpoint_url,
         )
@@ -114,10 +107,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any]:
         function = stack.function(args.function) if args.function else _only_function(stack)
     except FunctionNotFound as e:
         raise UsageError(str(e)) from None
-    overrides = _env_overrides(args.env_vars, function)
-    # As in SAM, an override replaces a variable the template declares and adds none.
-    environment = {k: overrides.get(k, v) for k, v in function.environment.items()}
-    return replace(function, environment=environment), event
+    return function.with_env_vars(read_env_vars(args.env_vars)), event
 
 
 def _only_function(stack: Any) -> Any:
@@ -139,49 +129,6 @@ def _read_event(source: str | None) -> Any:
         return json.loads(text)
     except ValueError as e:
         raise UsageError(f"{name} is not valid JSON: {e}") from None
-
-
-def _parameter_overrides(items: list[str]) -> dict[str, str]:
-    """Key=Value, or SAM's ParameterKey=Key,ParameterValue=Value."""
-    overrides = {}
-    for item in items:
-        if item.startswith("ParameterKey="):
-            fields = dict(part.split("=", 1) for part in item.split(",", 1) if "=" in part)
-            key, value = fields.get("ParameterKey"), fields.get("ParameterValue")
-        else:
-            key, sep, value = item.partition("=")
-            value = value if sep else None
-        if not key or value is None:
-            raise UsageError(f"parameter override {item!r} is not Key=Value")
-        overrides[key] = value
-    return overrides
-
-
-def _env_overrides(path: str | None, function: Any) -> dict[str, str]:
-    """Global ("Parameters") then per-function values from SAM's env-vars file."""
-    if path is None:
-        return {}
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as e:
-        raise UsageError(f"cannot read env-vars file {path}: {e.strerror}") from None
-    except ValueError as e:
-        raise UsageError(f"env-vars file {path} is not valid JSON: {e}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"env-vars file {path} must hold a JSON object")
-    overrides: dict[str, str] = {}
-    for key in ("Parameters", function.function_name, function.logical_id):  # most specific wins
-        values = data.get(key) or {}
-        if not isinstance(values, dict):
-            raise UsageError(f"env-vars file {path}: {key} must map variable names to values")
-        overrides.update({k: _env_text(v) for k, v in values.items()})
-    return overrides
-
-
-def _env_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
 
 
 def _extra_env(endpoint_url: str | None) -> dict[str, str]:

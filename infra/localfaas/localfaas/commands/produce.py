@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from localfaas.commands._options import LOG_DIR, usage_error
 from localfaas.commands.generate_event import (
     EventInputError,
     add_record_flags,
@@ -23,8 +24,6 @@ from localfaas.commands.generate_event import (
     value_from_args,
 )
 from localfaas.log import CREATE_TIME, Log, LogRecord
-
-DEFAULT_LOG_DIR = Path(".localfaas/log")
 
 
 def open_log(args: argparse.Namespace) -> Log:
@@ -65,8 +64,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         records = _records(args)
     except (EventInputError, OSError) as exc:
-        print(f"localfaas produce: error: {exc}", file=sys.stderr)
-        return 2
+        return usage_error("produce", exc)
     log = open_log(args)
     try:
         for record in records:
@@ -105,7 +103,7 @@ def register(subparsers: Any) -> None:
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
-        "--log-dir", default=str(DEFAULT_LOG_DIR), help="embedded log directory (default: %(default)s)"
+        "--log-dir", default=str(LOG_DIR), help="embedded log directory (default: %(default)s)"
     )
     target.add_argument(
         "--bootstrap-servers", metavar="HOST:PORT", help="produce to this Kafka broker instead"

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-EXIT_ERROR = 2
-DEFAULT_ENDPOINTS_FILE = Path(".localfaas/endpoints.json")
+from localfaas.commands._options import ENDPOINTS_FILE, EXIT_USAGE, usage_error
+
+EXIT_ERROR = EXIT_USAGE  # a request rejected as a whole, as well as unusable options
 
 
 class _InputError(Exception):
@@ -37,7 +38,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--endpoint-url", help="the events endpoint (default: from --endpoints-file)")
     parser.add_argument(
         "--endpoints-file",
-        default=str(DEFAULT_ENDPOINTS_FILE),
+        default=str(ENDPOINTS_FILE),
         help="written by `localfaas up` (default: %(default)s)",
     )
     parser.add_argument("--region", help="(default: the running stack's, else us-east-1)")
@@ -49,8 +50,7 @@ def handle(args: argparse.Namespace) -> int:
         entries = _entries(args.entries)
         endpoint, region = _endpoint(args)
     except _InputError as e:
-        print(f"localfaas put-events: error: {e}", file=sys.stderr)
-        return EXIT_ERROR
+        return usage_error("put-events", e)
     return put_events(entries, endpoint, region)
 
 

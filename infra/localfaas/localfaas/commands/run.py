@@ -16,14 +16,20 @@ template or the options cannot be used.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from localfaas.commands._options import (
+    UsageError,
+    add_stack_flags,
+    add_template_flags,
+    stack_options,
+    usage_error,
+)
+
 EXIT_LOST_OR_FAILED = 1
-EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
@@ -34,7 +40,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--scenario", required=True, metavar="FILE", help="scenario file (JSON)")
-    parser.add_argument("--template", "-t", metavar="FILE", help="SAM template (default: the scenario's)")
+    add_template_flags(parser, default=None, default_help="the scenario's")
     add_stack_flags(parser, runtime_default="in-process", log_dir_default=None)
     parser.add_argument(
         "--window",
@@ -48,45 +54,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=handle)
 
 
-def add_stack_flags(
-    parser: argparse.ArgumentParser, *, runtime_default: str, log_dir_default: str | None
-) -> None:
-    """Flags shared by `run` and `up`."""
-    parser.add_argument(
-        "--runtime",
-        choices=("in-process", "worker"),
-        default=runtime_default,
-        help="in-process (fast) or one worker process per function (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--log", choices=("embedded", "kafka"), default="embedded", help="(default: %(default)s)"
-    )
-    parser.add_argument(
-        "--log-dir",
-        default=log_dir_default,
-        help="embedded log directory (default: %s)" % (log_dir_default or "a fresh temporary one"),
-    )
-    parser.add_argument("--bootstrap-servers", metavar="HOST:PORT", help="Kafka brokers, for --log kafka")
-    parser.add_argument(
-        "--backend", choices=("moto", "localstack", "aws"), default="moto", help="(default: %(default)s)"
-    )
-    parser.add_argument(
-        "--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE", help="template parameters"
-    )
-    parser.add_argument(
-        "--env-vars",
-        "-n",
-        metavar="FILE",
-        help='function variables, in SAM\'s env-vars format ({"Parameters": {...}, "LogicalId": {...}})',
-    )
-    parser.add_argument("--region", default="us-east-1", help="(default: %(default)s)")
-    parser.add_argument(
-        "--stack-name", default="localfaas", help="the stack name the template sees (default: %(default)s)"
-    )
-
-
 def handle(args: argparse.Namespace) -> int:
-    from localfaas.commands.invoke import UsageError
     from localfaas.local_stack import LocalStack
     from localfaas.scenario import ScenarioError, load_scenario
 
@@ -97,14 +65,14 @@ def handle(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.scenario} names no template; pass --template")
         options = stack_options(args, parameters=scenario.parameters, environment=scenario.environment)
     except (ScenarioError, UsageError) as e:
-        return _usage(e)
+        return usage_error("run", e)
     function_logs = open(args.function_logs, "a") if args.function_logs else None  # noqa: SIM115
     stack = LocalStack(template, topics=scenario.topics, function_logs=function_logs, **options)
     try:
         try:
             stack.start()
         except Exception as e:  # template, mapping, provisioning and backend errors all say what is wrong
-            return _usage(e)
+            return usage_error("run", e)
         for warning in stack.warnings:
             print(f"localfaas run: warning: {warning}", file=sys.stderr)
         print(
@@ -126,61 +94,6 @@ def handle(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(report.to_json() + "\n")
     return 0 if report.ok else EXIT_LOST_OR_FAILED
-
-
-def stack_options(
-    args: argparse.Namespace,
-    *,
-    parameters: dict[str, str] | None = None,
-    environment: dict[str, dict[str, str]] | None = None,
-) -> dict[str, Any]:
-    """LocalStack's keyword arguments from the flags `add_stack_flags` adds (over a scenario's parameters
-    and environment); UsageError for flags that cannot be used."""
-    from localfaas.commands.invoke import UsageError, _parameter_overrides
-
-    if args.log == "kafka" and not args.bootstrap_servers:
-        raise UsageError("--log kafka needs --bootstrap-servers")
-    return {
-        "parameters": {**(parameters or {}), **_parameter_overrides(args.parameter_overrides)},
-        "environment": merge_environment(environment or {}, read_env_vars(args.env_vars)),
-        "runtime": args.runtime,
-        "log": args.log,
-        "log_dir": args.log_dir,
-        "bootstrap_servers": args.bootstrap_servers,
-        "backend": args.backend,
-        "region": args.region,
-        "stack_name": args.stack_name,
-    }
-
-
-def read_env_vars(path: str | None) -> dict[str, dict[str, str]]:
-    """SAM's env-vars file: {"Parameters": {VAR: value}} for all, {LogicalId: {VAR: value}} for one."""
-    from localfaas.commands.invoke import UsageError
-
-    if path is None:
-        return {}
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as e:
-        raise UsageError(f"cannot read env-vars file {path}: {e.strerror}") from None
-    except ValueError as e:
-        raise UsageError(f"env-vars file {path} is not valid JSON: {e}") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise UsageError(f"env-vars file {path} must map Parameters or a function to variables")
-    return data
-
-
-def merge_environment(*layers: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-    merged: dict[str, dict[str, str]] = {}
-    for layer in layers:
-        for scope, variables in layer.items():
-            merged.setdefault(scope, {}).update(variables)
-    return merged
-
-
-def _usage(error: object) -> int:
-    print(f"localfaas run: error: {error}", file=sys.stderr)
-    return EXIT_USAGE
 
 
 class Progress:

@@ -24,10 +24,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from localfaas.commands.run import add_stack_flags, stack_options
-
-DEFAULT_STATE_DIR = Path(".localfaas")
-EXIT_USAGE = 2
+from localfaas.commands._options import (
+    ENDPOINTS_FILE,
+    LOG_DIR,
+    UsageError,
+    add_stack_flags,
+    add_template_flags,
+    stack_options,
+    usage_error,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -37,13 +42,11 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--template", "-t", default="template.yaml", help="SAM template (default: %(default)s)"
-    )
-    add_stack_flags(parser, runtime_default="worker", log_dir_default=str(DEFAULT_STATE_DIR / "log"))
+    add_template_flags(parser)
+    add_stack_flags(parser, runtime_default="worker", log_dir_default=str(LOG_DIR))
     parser.add_argument(
         "--endpoints-file",
-        default=str(DEFAULT_STATE_DIR / "endpoints.json"),
+        default=str(ENDPOINTS_FILE),
         help="where the endpoints are written for other terminals (default: %(default)s)",
     )
     parser.add_argument(
@@ -53,13 +56,12 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from localfaas.commands.invoke import UsageError
     from localfaas.local_stack import LocalStack
 
     try:
         options = stack_options(args)
     except UsageError as e:
-        return _usage(e)
+        return usage_error("up", e)
     endpoints_file = Path(args.endpoints_file)
     state_dir = endpoints_file.parent
     stack = LocalStack(
@@ -77,7 +79,7 @@ def handle(args: argparse.Namespace) -> int:
         try:
             stack.start()
         except Exception as e:
-            return _usage(e)
+            return usage_error("up", e)
         for warning in stack.warnings:
             print(f"localfaas up: warning: {warning}", file=sys.stderr)
         _write_endpoints(endpoints_file, stack.endpoints())
@@ -115,8 +117,3 @@ def _announce(stack: Any, endpoints_file: Path) -> None:
     lines.append(f"  endpoints file    {endpoints_file}  (read by `localfaas put-events`)")
     lines.append("Ctrl-C to stop.")
     print("\n".join(lines), file=sys.stderr, flush=True)
-
-
-def _usage(error: object) -> int:
-    print(f"localfaas up: error: {error}", file=sys.stderr)
-    return EXIT_USAGE
