@@ -69,7 +69,7 @@ from localfaas.esm import (
     is_kafka_event_source_mapping,
 )
 from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
-from localfaas.log import Log, LogRecord
+from localfaas.log import Log, LogRecord, payload_bytes
 from localfaas.provision import ProvisionReport, provision
 from localfaas.report import (
     FunctionStats,
@@ -602,9 +602,9 @@ class LocalStack:
         pairs = headers.items() if isinstance(headers, Mapping) else headers
         record = self.log.produce(
             topic,
-            _bytes(value),
-            key=_bytes(key),
-            headers=tuple((name, _bytes(v) or b"") for name, v in pairs),
+            payload_bytes(value),
+            key=payload_bytes(key),
+            headers=tuple((name, payload_bytes(v) or b"") for name, v in pairs),
             timestamp_ms=timestamp_ms,
             partition=partition,
         )
@@ -823,11 +823,3 @@ def _choice_name(choice: Any) -> str:
 def _service(arn: str) -> str:
     parts = arn.split(":")
     return parts[2] if len(parts) > 5 and parts[0] == "arn" else ""
-
-
-def _bytes(value: Any) -> bytes | None:
-    if value is None or isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode()
-    return json.dumps(value, separators=(",", ":")).encode()

@@ -7,8 +7,9 @@ Offsets follow Kafka's conventions: a committed offset is the *next* offset to r
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 CREATE_TIME = "CREATE_TIME"
 LOG_APPEND_TIME = "LOG_APPEND_TIME"
@@ -31,6 +32,16 @@ class LogRecord:
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = field(default=())
     timestamp_type: str = CREATE_TIME
+
+
+def payload_bytes(value: Any) -> bytes | None:
+    """A record's key, value or header value given from Python or JSON: bytes as they are, text as
+    UTF-8, any other JSON value as its compact serialisation, None as none (no key, a tombstone)."""
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode()
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 class Log(Protocol):

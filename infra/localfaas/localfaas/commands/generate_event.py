@@ -21,7 +21,7 @@ from typing import Any
 
 from localfaas.commands._options import usage_error
 from localfaas.kafka_event import DEFAULT_BOOTSTRAP_SERVERS, kafka_event
-from localfaas.log import CREATE_TIME, LOG_APPEND_TIME, LogRecord
+from localfaas.log import CREATE_TIME, LOG_APPEND_TIME, LogRecord, payload_bytes
 
 DEFAULT_CLUSTER_ARN = (
     "arn:aws:kafka:us-east-1:123456789012:cluster/SalesCluster/abcd1234-abcd-cafe-abab-9876543210ab-4"
@@ -57,14 +57,10 @@ def parse_header(text: str) -> tuple[str, bytes]:
     return name, value.encode()
 
 
-def _payload_bytes(value: Any, field: str) -> bytes | None:
+def _file_bytes(value: Any, field: str) -> bytes | None:
     """A record file's key or value: text as UTF-8, any other JSON as its compact serialisation."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value.encode()
     try:
-        return json.dumps(value, separators=(",", ":")).encode()
+        return payload_bytes(value)
     except (TypeError, ValueError):
         raise EventInputError(f"{field} cannot be serialised") from None
 
@@ -74,7 +70,7 @@ def _file_headers(headers: Any, where: str) -> tuple[tuple[str, bytes], ...]:
     try:
         pairs = list(headers.items() if isinstance(headers, dict) else headers)
         return tuple(
-            (str(name), _payload_bytes(value, f"{where}.headers.{name}") or b"") for name, value in pairs
+            (str(name), _file_bytes(value, f"{where}.headers.{name}") or b"") for name, value in pairs
         )
     except EventInputError:
         raise
@@ -95,8 +91,8 @@ def _file_record(entry: dict[str, Any], where: str, template: LogRecord, offset:
         timestamp_ms=parse_timestamp(str(entry["timestamp"]))
         if "timestamp" in entry
         else template.timestamp_ms,
-        key=_payload_bytes(entry["key"], f"{where}.key") if "key" in entry else template.key,
-        value=_payload_bytes(entry["value"], f"{where}.value") if "value" in entry else template.value,
+        key=_file_bytes(entry["key"], f"{where}.key") if "key" in entry else template.key,
+        value=_file_bytes(entry["value"], f"{where}.value") if "value" in entry else template.value,
         headers=_file_headers(entry["headers"], where) if "headers" in entry else template.headers,
         timestamp_type=_timestamp_type(entry.get("timestampType", template.timestamp_type), where),
     )
