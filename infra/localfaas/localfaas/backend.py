@@ -15,6 +15,9 @@ https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
 Lambda itself sets `AWS_REGION`, `AWS_DEFAULT_REGION` and the execution role's temporary
 credentials in a function's environment; local backends give dummy credentials in their place:
 https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
+
+Not emulated: the services themselves (moto or LocalStack answer for them), IAM on a local backend
+(every call is allowed, whatever the function's role says), more than one region and account per backend.
 """
 
 from __future__ import annotations

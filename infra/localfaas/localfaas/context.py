@@ -3,6 +3,7 @@
 Same attributes, types and method as the Python runtime's LambdaContext (awslambdaric): note that
 `memory_limit_in_mb` is a string there too, since the runtime reads it from the environment.
 https://docs.aws.amazon.com/lambda/latest/dg/python-context.html
+Not emulated: localfaas's invocations carry no `identity` or `client_context` (AWS Mobile SDK calls do).
 Standard library only: the worker process imports this before any function code.
 """
 

@@ -458,20 +458,7 @@ class LocalStack:
             elif service == "lambda":
                 self.async_invoker.invoke_async(self.template.function(arn).function_name, record)
             elif service == "events":
-                condition = (context or {}).get("condition", "Success")
-                outcome = "Success" if condition == "Success" else "Failure"
-                function_arn = str((context or {}).get("functionArn", "")).removesuffix(":$LATEST")
-                self.put_events(
-                    [
-                        {
-                            "EventBusName": arn,
-                            "Source": "lambda",
-                            "DetailType": _RESULT_DETAIL_TYPE.format(outcome),
-                            "Detail": body,
-                            "Resources": [function_arn] if function_arn else [],
-                        }
-                    ]
-                )
+                self.put_events([_invocation_result_entry(arn, body, context or {})])
             else:
                 raise ValueError(f"localfaas does not deliver invocation records to {service or arn}")
         except Exception as e:
@@ -818,6 +805,22 @@ class LocalStack:
 
 def _choice_name(choice: Any) -> str:
     return choice if isinstance(choice, str) else type(choice).__name__
+
+
+def _invocation_result_entry(bus_arn: str, record: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    """The PutEvents entry an invocation record becomes when its destination is an event bus: source
+    "lambda", detail-type "Lambda Function Invocation Result - Success" (or "- Failure"), the record
+    as detail, the function's ARN as the resource ("Capturing records of Lambda asynchronous
+    invocations", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html)."""
+    outcome = "Success" if context.get("condition", "Success") == "Success" else "Failure"
+    function_arn = str(context.get("functionArn", "")).removesuffix(":$LATEST")
+    return {
+        "EventBusName": bus_arn,
+        "Source": "lambda",
+        "DetailType": _RESULT_DETAIL_TYPE.format(outcome),
+        "Detail": record,
+        "Resources": [function_arn] if function_arn else [],
+    }
 
 
 def _service(arn: str) -> str:

@@ -5,6 +5,10 @@ handler what the Lambda Python runtime gives it: the defined environment variabl
 one cold start (Init) per execution environment then warm reuse, logs with START/END/REPORT lines,
 and Lambda-shaped error objects. The function side lives in `localfaas.worker`.
 https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+
+Not emulated: runtimes other than Python (the invocation fails with Runtime.InvalidRuntime), memory
+limits, concurrency limits and throttling (ReservedConcurrentExecutions is read, not enforced),
+architectures, extensions and SnapStart; the in-process runtime cannot enforce the Timeout.
 """
 
 from __future__ import annotations
