@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 CREATE_TIME = "CREATE_TIME"
@@ -42,6 +43,20 @@ def payload_bytes(value: Any) -> bytes | None:
     if isinstance(value, str):
         return value.encode()
     return json.dumps(value, separators=(",", ":")).encode()
+
+
+def timestamp_ms(text: str) -> int:
+    """A record timestamp given as text: epoch milliseconds from digits, or an ISO 8601 time (UTC unless
+    it says otherwise). ValueError, naming the text, for anything else."""
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"timestamp {text!r} is neither epoch milliseconds nor ISO 8601") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 class Log(Protocol):

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localfaas.commands.generate_event import EventInputError, parse_timestamp
+from localfaas.log import timestamp_ms
 
 __all__ = ["Check", "Scenario", "ScenarioError", "ScenarioRecord", "load_scenario", "parse_scenario"]
 
@@ -261,8 +261,8 @@ class _Reader:
         if not isinstance(raw, str):
             raise self.error(where, "must be an ISO 8601 time or epoch milliseconds")
         try:
-            return parse_timestamp(raw)
-        except EventInputError as e:
+            return timestamp_ms(raw)
+        except ValueError as e:
             raise self.error(where, str(e)) from None
 
     def event(self, raw: Any, index: int) -> dict[str, Any]:

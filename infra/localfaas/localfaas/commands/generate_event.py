@@ -21,7 +21,7 @@ from typing import Any
 
 from localfaas.commands._options import usage_error
 from localfaas.kafka_event import DEFAULT_BOOTSTRAP_SERVERS, kafka_event
-from localfaas.log import CREATE_TIME, LOG_APPEND_TIME, LogRecord, payload_bytes
+from localfaas.log import CREATE_TIME, LOG_APPEND_TIME, LogRecord, payload_bytes, timestamp_ms
 
 DEFAULT_CLUSTER_ARN = (
     "arn:aws:kafka:us-east-1:123456789012:cluster/SalesCluster/abcd1234-abcd-cafe-abab-9876543210ab-4"
@@ -39,15 +39,10 @@ class EventInputError(ValueError):
 
 def parse_timestamp(text: str) -> int:
     """Epoch milliseconds from digits, or from an ISO 8601 time (UTC unless it says otherwise)."""
-    if text.lstrip("-").isdigit():
-        return int(text)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise EventInputError(f"timestamp {text!r} is neither epoch milliseconds nor ISO 8601") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+        return timestamp_ms(text)
+    except ValueError as e:
+        raise EventInputError(str(e)) from None
 
 
 def parse_header(text: str) -> tuple[str, bytes]:
