@@ -268,6 +268,7 @@ class _Sandbox:
         # module from elsewhere is assumed to keep doing so.
         self.seen: dict[str, Any] = {}
         self.owned: set[str] = set()
+        self.library_state: dict[tuple[str, str], Any] = {}
 
     def owned_names(self) -> list[str]:
         """The names in sys.modules now holding a module from this function's folders."""
@@ -302,6 +303,38 @@ class _Sandbox:
 def log_level_from_env_of(env: dict[str, str]) -> int:
     level = env.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
     return logging.getLevelName(level) if level in logging.getLevelNamesMapping() else logging.WARNING
+
+
+# Libraries installed beside localfaas (not in a function's folders) are shared by every in-process
+# function, but some keep per-execution-environment state in module globals: Powertools' "first
+# invocation" flags, which Lambda starts afresh in each function's environment. Each sandbox keeps
+# its own values of these, starting from the library's initial value.
+_PER_ENVIRONMENT_GLOBALS = {
+    ("aws_lambda_powertools.logging.logger", "is_cold_start"): True,
+    ("aws_lambda_powertools.tracing.tracer", "is_cold_start"): True,
+    ("aws_lambda_powertools.metrics.provider.cold_start", "is_cold_start"): True,
+    ("aws_lambda_powertools.metrics.base", "is_cold_start"): True,
+}
+
+
+@contextmanager
+def _sandbox_library_state(sandbox: _Sandbox) -> Iterator[None]:
+    """While active, shared libraries' per-environment globals hold the sandbox's own values."""
+    host: dict[tuple[str, str], Any] = {}
+    for (module_name, name), initial in _PER_ENVIRONMENT_GLOBALS.items():
+        module = sys.modules.get(module_name)
+        if module is not None and hasattr(module, name):
+            host[(module_name, name)] = getattr(module, name)
+            setattr(module, name, sandbox.library_state.get((module_name, name), initial))
+    try:
+        yield
+    finally:
+        for (module_name, name), initial in _PER_ENVIRONMENT_GLOBALS.items():
+            module = sys.modules.get(module_name)
+            if module is None or not hasattr(module, name):
+                continue
+            sandbox.library_state[(module_name, name)] = getattr(module, name)
+            setattr(module, name, host.get((module_name, name), initial))
 
 
 @contextmanager
@@ -422,7 +455,11 @@ class InProcessRuntime:
 
     def _run(self, sandbox: _Sandbox, event_json: str, request_id: str, logs: _Logs) -> InvocationResult:
         result = InvocationResult(sandbox.function.function_name, request_id)
-        with _sandbox_modules(sandbox), _sandbox_process_state(sandbox, logs.write):
+        with (
+            _sandbox_modules(sandbox),
+            _sandbox_process_state(sandbox, logs.write),
+            _sandbox_library_state(sandbox),
+        ):
             try:
                 if sandbox.handler is None:
                     result.init_duration_ms, result.error = self._init(sandbox)

@@ -472,3 +472,18 @@ def test_in_process_handler_module_has_its_lambda_name_on_every_cold_start(tmp_p
         with InProcessRuntime() as runtime:
             names.append(runtime.invoke(spec, {}).payload)
     assert names == ["app", "app"]
+
+
+def test_each_in_process_function_has_its_own_powertools_cold_start(tmp_path):
+    # Powertools keeps "first invocation" in module globals, shared by every function in the process.
+    from aws_lambda_powertools.logging import logger as powertools_logger
+
+    powertools_logger.is_cold_start = False  # as after any earlier invocation in this process
+    with InProcessRuntime() as runtime:
+        one = runtime.invoke(app(tmp_path / "one", POWERTOOLS_APP), {})
+        two = runtime.invoke(app(tmp_path / "two", POWERTOOLS_APP, name="Two"), {})
+        again = runtime.invoke(app(tmp_path / "one", POWERTOOLS_APP), {})
+    assert '"cold_start":true' in one.logs
+    assert '"cold_start":true' in two.logs
+    assert '"cold_start":false' in again.logs
+    assert powertools_logger.is_cold_start is False  # the host's own value is put back
