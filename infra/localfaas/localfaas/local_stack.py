@@ -757,9 +757,10 @@ class LocalStack:
             "template": str(self.template_path.resolve()),
         }
 
-    def report(self, scenario: Scenario | None = None) -> Report:
+    def report(self, scenario: Scenario | None = None, *, stopped: bool = False) -> Report:
         """Everything the stack did so far, with the resources read back from the backend; with a
-        scenario, its checks are evaluated too."""
+        scenario, its checks are evaluated too. `stopped`: the stack was interrupted (`up`), so records
+        not yet settled are pending (uncommitted, delivered again on the next start), not lost."""
         with self._lock:
             functions = {name: stats.to_dict() for name, stats in sorted(self._stats.items())}
             produced = dict(self._produced)
@@ -772,7 +773,9 @@ class LocalStack:
             function = self._functions.get(mapping.config.function_name)
             name = function.logical_id if function else mapping.config.function_name
             records = sum(self._work(mapping).values())
-            mappings[mapping.config.logical_id] = mapping_summary(mapping, name, records, lost)
+            mappings[mapping.config.logical_id] = mapping_summary(
+                mapping, name, records, lost, stopped=stopped
+            )
         outcomes = [outcome for bus in self.buses.values() for outcome in bus.outcomes]
         data: dict[str, Any] = {
             "run": {

@@ -206,15 +206,17 @@ class FunctionStats:
 
 
 def mapping_summary(
-    mapping: KafkaEventSourceMapping, function: str, records: int, lost: list[str]
+    mapping: KafkaEventSourceMapping, function: str, records: int, lost: list[str], *, stopped: bool = False
 ) -> dict[str, Any]:
-    """One mapping's records: `records` is what its partitions received since it started. What it never
-    settled (still retrying, or its destination unreachable) and what it discarded is lost."""
+    """One mapping's records: `records` is what its partitions received since it started. What it
+    discarded is lost. What it never settled is lost at the end of a run (still retrying, or its
+    destination unreachable); when a long-running stack is stopped it is pending instead: its offsets
+    were never committed, so the next start delivers it again."""
     stats, name = mapping.stats, mapping.config.logical_id
     unsettled = max(0, records - stats.records_settled)
     if stats.records_discarded:
         lost.append(f"{name}: {stats.records_discarded} record(s) discarded (no on-failure destination)")
-    if unsettled:
+    if unsettled and not stopped:
         lost.append(
             f"{name}: {unsettled} record(s) never settled (retrying forever, or their on-failure "
             f"destination could not be reached: {stats.destination_errors} failed deliveries)"
@@ -230,7 +232,7 @@ def mapping_summary(
         "to_destination": stats.records_to_destination,
         "discarded": stats.records_discarded,
         "unsettled": unsettled,
-        "lost": stats.records_discarded + unsettled,
+        "lost": stats.records_discarded + (0 if stopped else unsettled),
         "invocations": stats.invocations,
     }
 
@@ -378,6 +380,9 @@ def _render(data: dict[str, Any]) -> Iterable[str]:
     yield ""
     if not lost.get("total"):
         yield "NOTHING LOST"
+        pending = sum(m.get("unsettled", 0) for m in data.get("esm", {}).values() if not m.get("lost"))
+        if pending:
+            yield f"  {pending} record(s) pending: not committed, so delivered again on the next start"
     else:
         yield f"LOST: {lost['total']}"
         for line in lost.get("details", []):

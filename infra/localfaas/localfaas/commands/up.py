@@ -86,7 +86,7 @@ def handle(args: argparse.Namespace) -> int:
         _announce(stack, endpoints_file)
         stack.serve_forever(stop)
         print("localfaas up: stopping", file=sys.stderr)
-        sys.stderr.write(stack.report().render())
+        sys.stderr.write(stack.report(stopped=True).render())
     finally:
         endpoints_file.unlink(missing_ok=True)
         stack.close()
