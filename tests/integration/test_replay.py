@@ -36,7 +36,7 @@ from storefront.read_model.database import make_engine
 from storefront.read_model.schema import TABLES
 from storefront.replay import ProgressBar, describe_difference, merge_by_time, replay, to_ms, up_to
 from storefront.replay_sources import STOREFRONT_TOPICS, log_partitions
-from tests.support.read_model_events import access_denied, account_requested_v1, at, inventory
+from tests.support.factories import access_denied, account_requested_v1, at, inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = json.loads((ROOT / "events/scenarios/business-day.json").read_text())

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import boto3
 import pytest
 
-from storefront.events import AccountRequested
+from tests.support.factories import requested
 from tests.support.kafka import failed_offsets, msk_event, record
 
 TOPIC = "customer-accounts"
-
-
-def requested(n: int) -> AccountRequested:
-    return AccountRequested(
-        event_id=f"req-{n}",
-        occurred_at=datetime(2026, 11, 26, 9, n, tzinfo=UTC),
-        customer_id=f"c-{n}",
-        email=f"customer{n}@example.com",
-        full_name=f"Customer {n}",
-        password_hash=f"$argon2id$v=19$hash-{n}",
-    )
 
 
 @pytest.fixture

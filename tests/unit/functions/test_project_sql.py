@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, select
 from storefront.read_model.compare import canonical_rows
 from storefront.read_model.database import DatabaseNotConfigured, database_url
 from storefront.read_model.schema import TABLES
+from tests.support.factories import access_denied, account_requested, arrival, at, inventory, payment
 from tests.support.kafka import failed_offsets, msk_event, record
-from tests.support.read_model_events import access_denied, account_requested, arrival, at, inventory, payment
 from tests.support.stack import load_handler, sample_event
 
 

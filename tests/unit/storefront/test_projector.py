@@ -11,7 +11,7 @@ from storefront.events import AccountCreated, DomainEvent
 from storefront.read_model import Insert, SourceRecord, UnprojectableRecord, project_record
 from storefront.read_model.memory import MemoryState
 from storefront.security import LockPolicy
-from tests.support.read_model_events import (
+from tests.support.factories import (
     access_denied,
     account_requested,
     account_requested_v1,

@@ -1,4 +1,4 @@
-"""Storefront events for the read-model tests: one factory per topic event, fixed ids and times.
+"""Storefront events for tests: one factory per topic event, fixed ids and times.
 
 Every factory takes the minute of the business day (2026-11-26, UTC) the event happens at, so a
 test can say "at 09:05" and the record's timestamp follows.
@@ -115,3 +115,15 @@ def source_record(
     else:
         value, when = event, when or DAY
     return SourceRecord(topic, partition, offset, int(when.timestamp() * 1000), value)
+
+
+def requested(n: int) -> AccountRequested:
+    """The n-th customer's account request, at 09:0n on 2026-11-26."""
+    return AccountRequested(
+        event_id=f"req-{n}",
+        occurred_at=datetime(2026, 11, 26, 9, n, tzinfo=UTC),
+        customer_id=f"c-{n}",
+        email=f"customer{n}@example.com",
+        full_name=f"Customer {n}",
+        password_hash=f"$argon2id$v=19$hash-{n}",
+    )
