@@ -132,8 +132,9 @@ spread, are in `bench/results.json`. Do not edit by hand: change `tests/bench/` 
   record a new event: fresh event ids and aggregate ids per day of data) passing the mapping's
   FilterCriteria, through `lambda_handler`: once with every boto3 client the module makes replaced
   by fakes that answer at once (`tests/bench/fakes.py`: the handler's own cost), once with moto
-  answering (how the unit tests run it). Baseline: a loop that only base64-decodes and
-  JSON-parses the same records (the decoding limit). Each run gets its own batch.
+  answering (how the unit tests run it; 1,000-record batches, since moto's SQS SendMessage scans
+  its queue and turns a 10,000-record AssembleOrder batch quadratic). Baseline: a loop that only
+  base64-decodes and JSON-parses the same records (the decoding limit). Each run gets its own batch.
 - **Cold start**: a new `python` process per run, with the function's environment as localfaas
   builds it, importing the handler module as Lambda's runtime does (module-scope clients, Logger
   and processor included; interpreter start-up excluded, the same on both sides). Baseline: a new
