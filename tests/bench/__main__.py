@@ -67,14 +67,24 @@ def bound_for(figure: dict) -> str | None:
     return bounds.get(name) or bounds.get(name.rsplit(".", 1)[-1]) or bounds.get(figure["benchmark"])
 
 
-def run(names: list[str], sizes: Sizes, workdir: Path, say: Callable[[Figure], None] = _say) -> list[Figure]:
+def run(
+    names: list[str],
+    sizes: Sizes,
+    workdir: Path,
+    say: Callable[[Figure], None] = _say,
+    done: Callable[[str, list[Figure]], None] | None = None,
+) -> list[Figure]:
+    """Run the benchmarks in order; `done(name, figures)` after each, so a long run keeps what it has."""
     figures = []
     for name in names:
         started = time.monotonic()
         print(f"{name} ...", file=sys.stderr)
-        for figure in BENCHMARKS[name].run(sizes, workdir):
+        these = BENCHMARKS[name].run(sizes, workdir)
+        for figure in these:
             say(figure)
-            figures.append(figure)
+        figures += these
+        if done is not None:
+            done(name, these)
         print(f"{name}: {time.monotonic() - started:.0f} s", file=sys.stderr)
     return figures
 
@@ -90,10 +100,15 @@ def main(argv: list[str] | None = None, *, sizes: Sizes | None = None) -> int:
         document = report.refresh_bounds(results, bound_for)
         figures: list[Figure] = []
     else:
+        document = {}
+
+        def save(name: str, these: list[Figure]) -> None:
+            nonlocal document
+            measured = [{**f.as_json(), "bound": bound_for(f.as_json())} for f in these]
+            document = report.write_results(results, measured, mode=mode, ran=[name])
+
         with tempfile.TemporaryDirectory(prefix="storefront-bench-") as workdir:
-            figures = run(names, sizes, Path(workdir))
-        measured = [{**f.as_json(), "bound": bound_for(f.as_json())} for f in figures]
-        document = report.write_results(results, measured, mode=mode, ran=names)
+            figures = run(names, sizes, Path(workdir), done=save)
     print(f"results: {results}", file=sys.stderr)
     if doc is not None:
         report.write_doc(doc, document)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from tests.bench.report import ROOT
 
 NAME = "end_to_end"
 SCENARIO = ROOT / "events" / "scenarios" / "business-day.json"
+# A run that has not settled by then is reported as such (its thread is left to the process's end).
+BUDGET_S = {"quick": 120, "full": 600}
 _API_FILES = ("infra/localfaas/localfaas/local_stack.py", "infra/localfaas/localfaas/scenario.py")
 
 
@@ -54,7 +57,29 @@ def _broker(workdir: Path) -> Iterator[str]:
         stop_broker(process)
 
 
-def measure(log: str, sizes: Sizes, workdir: Path, bootstrap: str | None = None) -> Figure:
+class OverBudget(RuntimeError):
+    pass
+
+
+def _within(budget_s: float, work: Any) -> int:
+    """work()'s result, or OverBudget when it has not returned within `budget_s` (it runs on in a
+    daemon thread: a stack that never settles cannot be stopped from outside)."""
+    box: list[Any] = []
+    thread = threading.Thread(target=lambda: box.append(work()), name="bench-end-to-end", daemon=True)
+    thread.start()
+    thread.join(budget_s)
+    if not box:
+        raise OverBudget(
+            f"the scenario had not settled after {budget_s:.0f} s (in the runs seen so far, ProjectSql's "
+            "Init fails: template.yaml gives it an empty DATABASE_URL, so it asks Secrets Manager for "
+            "the Aurora credentials, and its records are retried)"
+        )
+    return box[0]
+
+
+def measure(
+    log: str, sizes: Sizes, workdir: Path, bootstrap: str | None = None, *, budget_s: float = 600
+) -> Figure:
     from localfaas.local_stack import LocalStack
     from localfaas.scenario import load_scenario
 
@@ -77,7 +102,7 @@ def measure(log: str, sizes: Sizes, workdir: Path, bootstrap: str | None = None)
                 stack.feed(scenario)
                 stack.run_until_idle()
 
-            samples.append(time_once(run_scenario))
+            samples.append(_within(budget_s, lambda run=run_scenario: time_once(run)))
             report = stack.report(scenario)
     series = Series(tuple(samples))
     return Figure(
@@ -102,14 +127,25 @@ def run(sizes: Sizes, workdir: Path) -> list[Figure]:
             pending(NAME, f"end_to_end.{log}", f"localfaas run, business-day scenario, {log} log", why_not)
             for log in ("embedded", "kafka")
         ]
-    figures = []
+    budget_s = BUDGET_S["full" if sizes.profile else "quick"]
     try:
-        figures.append(measure("embedded", sizes, workdir))
+        embedded = measure("embedded", sizes, workdir, budget_s=budget_s)
     except Exception as error:
-        figures.append(failed(NAME, "end_to_end.embedded", "localfaas run, embedded log", error))
+        embedded = failed(NAME, "end_to_end.embedded", "localfaas run, embedded log", error)
+    if isinstance(embedded.reason, str) and "had not settled" in embedded.reason:
+        # The stuck run still holds the CPU; a Kafka run beside it would measure both.
+        return [
+            embedded,
+            pending(
+                NAME,
+                "end_to_end.kafka",
+                "localfaas run, Kafka on Tansu",
+                "not run: the embedded run did not settle",
+            ),
+        ]
     try:
         with _broker(workdir) as bootstrap:
-            figures.append(measure("kafka", sizes, workdir, bootstrap))
+            kafka = measure("kafka", sizes, workdir, bootstrap, budget_s=budget_s)
     except Exception as error:
-        figures.append(failed(NAME, "end_to_end.kafka", "localfaas run, Kafka on Tansu", error))
-    return figures
+        kafka = failed(NAME, "end_to_end.kafka", "localfaas run, Kafka on Tansu", error)
+    return [embedded, kafka]

@@ -53,7 +53,11 @@ BOUNDS = {
         "the sqlite3 driver, while the bulk insert sends each table's rows as one executemany. Reads "
         "cannot be batched without changing what the projector decides (each event sees the rows the "
         "previous one wrote), so the floor is a few statements per event, several times the "
-        "bulk insert's per-row cost."
+        "bulk insert's per-row cost. Ours to fix: SqlState.applied_among's row-value IN makes SQLite "
+        "scan all of applied_offsets once per 500-event chunk (see batch.ProjectSql.stubbed), a cost "
+        "that grows with the log; and the statements could be built once with bind parameters "
+        "instead of per call (SQLAlchemy's statement building and cache-key work is most of the "
+        "profile)."
     ),
     "postgresql": (
         "The same statements as on SQLite, each a round trip to the server: psycopg waiting on the "
