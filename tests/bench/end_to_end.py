@@ -26,7 +26,7 @@ from tests.bench.report import ROOT
 NAME = "end_to_end"
 SCENARIO = ROOT / "events" / "scenarios" / "business-day.json"
 # A run that has not settled by then is reported as such (its thread is left to the process's end).
-BUDGET_S = {"quick": 120, "full": 240}
+BUDGET_S = {"quick": 30, "full": 240}
 _API_FILES = ("infra/localfaas/localfaas/local_stack.py", "infra/localfaas/localfaas/scenario.py")
 
 

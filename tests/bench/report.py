@@ -144,7 +144,7 @@ spread, are in `bench/results.json`. Do not edit by hand: change `tests/bench/` 
 - **End to end**: `localfaas run`'s Python API (`localfaas.local_stack.LocalStack`) on
   `events/scenarios/business-day.json`, moto behind it, the embedded log, then Kafka on a Tansu
   broker; timed from feeding the scenario to idle, the functions' cold starts included. A run that
-  has not settled within its budget (4 minutes, 2 in quick mode) is reported, with no number.
+  has not settled within its budget (4 minutes; 30 s in quick mode) is reported, with no number.
 - **Replay**: `storefront.replay.replay` rebuilding the read model from empty, then a bare bulk
   insert (one executemany per table, one transaction) of exactly the rows it built, into another
   empty schema; SQLite file, and PostgreSQL 127.0.0.1:5432 (database `test`, schemas of its own,
