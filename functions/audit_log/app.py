@@ -8,24 +8,16 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
-from aws_lambda_powertools.utilities.data_masking import DataMasking
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storefront import audit
 from storefront.adapters.archive import AuditArchive
 from storefront.events import DomainEvent, MalformedEvent
-from storefront.lambda_glue import event_from_eventbridge, event_from_kafka
+from storefront.lambda_glue import erased, event_from_eventbridge, event_from_kafka
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
 archive = AuditArchive(boto3.client("s3"), os.environ["AUDIT_BUCKET_NAME"])
-masking = DataMasking()
-
-
-def erased(event: DomainEvent, fields: tuple[str, ...]) -> dict:
-    wire = event.to_wire()
-    present = audit.fields_to_erase(wire, fields)
-    return masking.erase(wire, fields=present) if present else wire
 
 
 def audited(read_event, where: audit.KafkaCoordinates | audit.BusCoordinates) -> audit.ArchiveLine:
@@ -34,10 +26,11 @@ def audited(read_event, where: audit.KafkaCoordinates | audit.BusCoordinates) ->
     except MalformedEvent as error:  # logged without content, then failed: it reaches the failure queue
         logger.warning("malformed event", extra={**where.log_fields(), "error": str(error)})
         raise
+    wire = event.to_wire()
     logger.info(
-        "audited", extra={**audit.log_fields(event, where), "event": erased(event, audit.LOG_ERASED_FIELDS)}
+        "audited", extra={**audit.log_fields(event, where), "event": erased(wire, audit.LOG_ERASED_FIELDS)}
     )
-    return audit.archive_line(event, erased(event, audit.ARCHIVE_ERASED_FIELDS), where)
+    return audit.archive_line(event, erased(wire, audit.ARCHIVE_ERASED_FIELDS), where)
 
 
 def event_of(record: KafkaEventRecord) -> DomainEvent:

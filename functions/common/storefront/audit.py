@@ -13,7 +13,8 @@ records in them, never from the time of processing: a redelivered batch overwrit
 A batch retried with other bounds (partial batch response, split batch on error:
 https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html) may archive a record
 again in another object, so readers drop duplicates by (topic, partition, offset) or by event id.
-Pure: no AWS, no Powertools (the handler applies the masking with Powertools data masking).
+Pure: no AWS, no Powertools (the handler erases the fields, as Powertools data masking does:
+storefront.lambda_glue.erased).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any, Literal
 
 from storefront.events import PERSONAL_FIELDS, SENSITIVE_FIELDS, DomainEvent
 
-# What Powertools data masking erases: everywhere the password hash; in logs, personal data too.
+# What is erased (with Powertools' mask): everywhere the password hash; in logs, personal data too.
 LOG_ERASED_FIELDS = (*SENSITIVE_FIELDS, *PERSONAL_FIELDS)
 ARCHIVE_ERASED_FIELDS = SENSITIVE_FIELDS
 
@@ -48,11 +49,6 @@ def invocation_kind(event: dict[str, Any]) -> Literal["kafka", "eventbridge"]:
     if {"detail-type", "source", "detail"} <= event.keys():
         return "eventbridge"
     raise UnknownInvocation(f"not a Kafka batch nor an EventBridge event (keys: {sorted(event)[:10]})")
-
-
-def fields_to_erase(wire: dict[str, Any], fields: Iterable[str]) -> list[str]:
-    """The named fields the event has (Powertools refuses to erase a field that is absent)."""
-    return [name for name in fields if name in wire]
 
 
 @dataclass(frozen=True)
