@@ -22,7 +22,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities.data_masking import DataMasking
 from sqlalchemy import Engine, create_engine, event, text
 
 from infra.localfaas.tests.tansu import tansu_bootstrap  # noqa: F401 - the fixture
@@ -30,6 +29,7 @@ from localfaas.embedded_log import EmbeddedLog
 from storefront import audit
 from storefront.cli import main
 from storefront.events import MalformedEvent, parse_event
+from storefront.lambda_glue import erased
 from storefront.read_model import SourceRecord, SqlReadModel
 from storefront.read_model.compare import canonical_rows
 from storefront.read_model.database import make_engine
@@ -329,10 +329,9 @@ def archive_the_day(log_dir: Path) -> list[audit.ArchiveObject]:
             where = audit.KafkaCoordinates(
                 record.topic, record.partition, record.offset, record.timestamp_ms, "CREATE_TIME", b"key"
             )
-            wire = event.to_wire()
-            present = audit.fields_to_erase(wire, audit.ARCHIVE_ERASED_FIELDS)
-            erased = DataMasking().erase(wire, fields=present) if present else wire
-            lines.append(audit.archive_line(event, erased, where))
+            # As AuditLog archives it (lambda_glue.erased equals Powertools' DataMasking.erase).
+            kept = erased(event.to_wire(), audit.ARCHIVE_ERASED_FIELDS)
+            lines.append(audit.archive_line(event, kept, where))
     return audit.archive_objects(lines) + audit.archive_objects(lines[3:9])
 
 

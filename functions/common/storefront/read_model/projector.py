@@ -51,12 +51,14 @@ __all__ = [
     "Change",
     "Insert",
     "ReadModelState",
+    "Reads",
     "SourceRecord",
     "UnprojectableEvent",
     "UnprojectableRecord",
     "Upsert",
     "project",
     "project_record",
+    "read_event",
 ]
 
 ACTIVE = "ACTIVE"
@@ -131,12 +133,25 @@ class UnprojectableRecord(ValueError):
 _REFUSALS = (MalformedEvent, UnprojectableEvent, AccountConflict, OrderConflict)
 
 
-def project_record(state: ReadModelState, record: SourceRecord, policy: LockPolicy) -> list[Change]:
-    """The record's changes, ending with its `applied_offsets` row; UnprojectableRecord when it has none."""
+def read_event(record: SourceRecord) -> DomainEvent:
+    """The record's event; UnprojectableRecord when its value is missing or unreadable."""
     try:
         if record.value is None:
             raise MalformedEvent("the record has no value")
-        event = parse_event(record.value)
+        return parse_event(record.value)
+    except MalformedEvent as error:
+        raise UnprojectableRecord(record, str(error)) from None
+
+
+def project_record(
+    state: ReadModelState, record: SourceRecord, policy: LockPolicy, event: DomainEvent | None = None
+) -> list[Change]:
+    """The record's changes, ending with its `applied_offsets` row; UnprojectableRecord when it has none.
+
+    `event` is the record's event when the caller has read it already (`read_event`)."""
+    if event is None:
+        event = read_event(record)
+    try:
         changes = project(state, event, policy)
     except _REFUSALS as error:
         raise UnprojectableRecord(record, str(error)) from None
@@ -159,6 +174,32 @@ def project(state: ReadModelState, event: DomainEvent, policy: LockPolicy) -> li
         # the read model derives their facts from the topics' events, so one here is a mistake.
         raise UnprojectableEvent(f"{event.event_type} is not read from a topic; nothing projects it")
     return projection(state, event, policy)
+
+
+@dataclass
+class Reads:
+    """What projecting some events will read: rows by key per table, the customers whose attempts
+    are counted, the skus whose latest supply order is looked at. An adapter may load them in a
+    few queries beforehand; a read it was not told of is still answered, one query at a time."""
+
+    rows: dict[str, set[tuple]] = field(default_factory=dict)
+    attempts_of: set[str] = field(default_factory=set)
+    supply_orders_of: set[str] = field(default_factory=set)
+
+    def add(self, event: DomainEvent) -> None:
+        if isinstance(event, AccountRequested):
+            self.rows.setdefault("customers", set()).add((event.customer_id,))
+            self.attempts_of.add(event.customer_id)
+        elif isinstance(event, AccessDenied):
+            self.rows.setdefault("security_incidents", set()).add((event.event_id,))
+            self.rows.setdefault("customers", set()).add((event.customer_id,))
+            self.attempts_of.add(event.customer_id)
+        elif isinstance(event, InventoryUpdated):
+            self.rows.setdefault("inventory_levels", set()).add((event.sku, event.warehouse_id))
+            self.supply_orders_of.add(event.sku)
+        elif isinstance(event, PaymentCompleted | ShipmentArrived):
+            self.rows.setdefault("orders", set()).add((event.order_id,))
+            self.rows.setdefault("sales_tickets", set()).add((event.order_id,))
 
 
 # --- customer-accounts and security ------------------------------------------------------------

@@ -1,17 +1,26 @@
 """The read model in a SQL database (SQLite or PostgreSQL) through SQLAlchemy Core.
 
-`SqlReadModel.apply(records)` runs in one transaction: for each record it skips one whose
-offset is recorded in `applied_offsets` already (a redelivery), otherwise asks the projector for
-the changes and writes them together with the record's offset row. A record the projector
-refuses writes nothing; the records before it in the transaction are kept.
+`SqlReadModel.projecting()` is one transaction: `Projection.prepare(records)` reads, in a few
+queries, which of the records were applied before (their `applied_offsets` rows) and the rows
+their events will read; `Projection.apply(record)` skips a redelivery, otherwise asks the
+projector for the changes and keeps them, with the record's offset row, to be written together
+when the transaction ends (one executemany per table and kind of change). A record the projector
+refuses changes nothing; the records before and after it are kept. `SqlReadModel.apply(records)`
+does all of that for a list of records.
+
+Reads see the kept changes: every row read or written is remembered for the transaction, so
+the projector decides exactly as it would if each change were written at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import (
@@ -26,22 +35,29 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
-    tuple_,
     update,
 )
+from sqlalchemy.orm import aliased
 
+from storefront.events import DomainEvent
+from storefront.read_model.memory import DuplicateRow
 from storefront.read_model.projector import (
     Change,
     Insert,
     ReadModelState,
+    Reads,
     Row,
     SourceRecord,
     UnprojectableRecord,
     Upsert,
     project_record,
+    read_event,
 )
 from storefront.read_model.schema import TABLES, applied_offsets, metadata, security_incidents, supply_orders
 from storefront.security import DeniedAttempt, LockPolicy
+
+Coordinates = tuple[str, int, int]
+IN_LIST = 500  # values per IN (...): far below SQLite's and PostgreSQL's limits on parameters
 
 
 @dataclass
@@ -78,6 +94,15 @@ class SqlReadModel:
                 name: connection.scalar(select(func.count()).select_from(t)) for name, t in TABLES.items()
             }
 
+    @contextmanager
+    def projecting(self) -> Iterator[Projection]:
+        """One transaction: what the Projection kept is written and committed when the block ends,
+        and nothing is when it raises."""
+        with self.engine.begin() as connection:
+            projection = Projection(SqlState(connection), self.policy)
+            yield projection
+            projection.write()
+
     def apply(
         self,
         records: Iterable[SourceRecord],
@@ -88,98 +113,203 @@ class SqlReadModel:
         A refused record calls `on_bad` and the rest go on; without `on_bad` the transaction
         commits what came before it and the UnprojectableRecord is raised.
         """
-        report, refused = ApplyReport(), None
-        records = list(records)
-        with self.engine.begin() as connection:
-            state = SqlState(connection)
-            applied = state.applied_among(records)
+        records, refused = list(records), None
+        with self.projecting() as projection:
+            projection.prepare(records)
             for record in records:
-                coordinates = (record.topic, record.partition, record.offset)
-                if coordinates in applied:
-                    report.redelivered += 1
-                    continue
                 try:
-                    changes = project_record(state, record, self.policy)
+                    projection.apply(record)
                 except UnprojectableRecord as error:
                     if on_bad is None:
                         refused = error
                         break
                     on_bad(error)
-                    report.skipped.append(error)
-                    continue
-                state.apply(changes)
-                applied.add(coordinates)
-                report.applied += 1
-            state.flush()
         if refused is not None:
             raise refused
-        return report
+        return projection.report
+
+
+class ProjectionBroken(RuntimeError):
+    """A change could not be kept (a duplicate key, a failed read): the transaction must not commit."""
+
+
+class Projection:
+    """The records applied in one transaction (see the module's docstring)."""
+
+    def __init__(self, state: SqlState, policy: LockPolicy) -> None:
+        self.state, self.policy = state, policy
+        self.report = ApplyReport()
+        self._checked: set[Coordinates] = set()  # asked of applied_offsets already
+        self._applied: set[Coordinates] = set()  # applied before, or in this transaction
+        self._events: dict[Coordinates, DomainEvent | UnprojectableRecord] = {}
+        self._broken: Exception | None = None
+
+    def prepare(self, records: Iterable[SourceRecord]) -> None:
+        """Find which records were applied before, read the others' events, and load the rows they
+        will read, each kind in a few queries. Optional: `apply` answers any record by itself."""
+        fresh = [r for r in records if _coordinates(r) not in self._checked]
+        self._applied |= self.state.applied_among(fresh)
+        reads = Reads()
+        for record in fresh:
+            coordinates = _coordinates(record)
+            self._checked.add(coordinates)
+            if coordinates in self._applied:
+                continue
+            try:
+                event = self._events[coordinates] = read_event(record)
+            except UnprojectableRecord as refused:
+                self._events[coordinates] = refused
+                continue
+            reads.add(event)
+        self.state.load(reads)
+
+    def apply(self, record: SourceRecord) -> bool:
+        """Keep the record's changes: True when applied, False when applied before (a redelivery).
+        Raises UnprojectableRecord, having changed nothing, when the projector refuses it."""
+        coordinates = _coordinates(record)
+        if coordinates not in self._checked:
+            self.prepare([record])
+        if coordinates in self._applied:
+            self.report.redelivered += 1
+            return False
+        event = self._events.pop(coordinates, None)
+        try:
+            if isinstance(event, UnprojectableRecord):
+                raise event
+            changes = project_record(self.state, record, self.policy, event)
+            self.state.apply(changes)
+        except UnprojectableRecord as refused:
+            self.report.skipped.append(refused)
+            raise
+        except Exception as error:
+            # Whoever catches this (a batch processor) must not commit the rest without it.
+            self._broken = error
+            raise
+        self._applied.add(coordinates)
+        self.report.applied += 1
+        return True
+
+    def write(self) -> None:
+        """Write what was kept (called at the end of the transaction)."""
+        if self._broken is not None:
+            raise ProjectionBroken(f"a change could not be kept: {type(self._broken).__name__}")
+        self.state.flush()
+
+
+def _coordinates(record: SourceRecord) -> Coordinates:
+    return (record.topic, record.partition, record.offset)
 
 
 _UNKNOWN = object()
 
 
 class SqlState(ReadModelState):
-    """The projector's reads, and the writing of its changes, over one open transaction.
+    """The projector's reads, and its changes, over one open transaction.
 
-    Rows read or written by key are remembered for the transaction (every write goes through
-    here, so they stay true), and the `applied_offsets` rows are written together at `flush`:
-    a replay spends its time in round trips to the database, not in Python.
+    Every row read or written by key is remembered (a row, or None when it is known absent), as
+    are each loaded customer's attempts and each loaded sku's latest supply order; changes go to
+    the remembered rows and are written at `flush`: inserts and updates as one executemany per
+    table and set of columns. So once a key is remembered, the database is never asked again, and
+    a change kept but not yet written is seen by every later read.
     """
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self._rows: dict[tuple[str, tuple], Any] = {}  # a row, None (known absent), or nothing (unknown)
+        self._rows: dict[tuple[str, tuple], dict[str, Any] | None] = {}
+        self._new: dict[str, dict[tuple, dict[str, Any]]] = defaultdict(dict)  # to insert at flush
+        self._changed: dict[tuple[str, tuple], set[str]] = {}  # existing rows: columns to update
+        self._attempts: dict[str, list[DeniedAttempt]] = {}  # customer -> every recorded attempt
+        self._latest: dict[str, dict[str, Any] | None] = {}  # sku -> its latest supply order
         self._offsets: list[dict[str, Any]] = []
 
-    def applied_among(self, records: list[SourceRecord]) -> set[tuple[str, int, int]]:
-        """The records' coordinates that `applied_offsets` holds already (one query, not one per record)."""
-        if not records:
-            return set()
-        columns = applied_offsets.c
-        coordinates = [(r.topic, r.partition, r.offset) for r in records]
-        found = self.connection.execute(
-            select(columns.topic, columns.partition, columns.offset).where(
-                tuple_(columns.topic, columns.partition, columns.offset).in_(coordinates)
-            )
-        )
-        return {tuple(row) for row in found}
+    # -- reads ------------------------------------------------------------------------------
+
+    def applied_among(self, records: Sequence[SourceRecord]) -> set[Coordinates]:
+        """The records' coordinates that `applied_offsets` holds already: one range query per
+        topic-partition, which the primary key answers by a seek (a row-value IN made SQLite scan
+        the whole table)."""
+        found: set[Coordinates] = set()
+        ordered = sorted(_coordinates(r) for r in records)
+        for (topic, partition), group in groupby(ordered, key=lambda c: (c[0], c[1])):
+            offsets = {c[2] for c in group}
+            recorded = self.connection.execute(
+                _offsets_between(),
+                {"topic": topic, "partition": partition, "low": min(offsets), "high": max(offsets)},
+            ).scalars()
+            found |= {(topic, partition, o) for o in recorded if o in offsets}
+        return found
+
+    def load(self, reads: Reads) -> None:
+        """Remember, in a few queries, the rows, attempts and supply orders `reads` names."""
+        for table, keys in reads.rows.items():
+            self._load_rows(table, [k for k in keys if (table, k) not in self._rows])
+        self._load_attempts([c for c in reads.attempts_of if c not in self._attempts])
+        self._load_latest([s for s in reads.supply_orders_of if s not in self._latest])
 
     def row(self, table: str, key: Row) -> dict[str, Any] | None:
-        remembered = self._rows.get((table, _key_of(table, key)), _UNKNOWN)
-        if remembered is _UNKNOWN:
-            found = (
-                self.connection.execute(_select_by(table, tuple(key)), _key_params(key)).mappings().first()
-            )
-            remembered = self._rows[(table, _key_of(table, key))] = dict(found) if found is not None else None
+        identity = (table, _key_of(table, key))
+        if identity not in self._rows:
+            self._load_rows(table, [identity[1]])
+        remembered = self._rows[identity]
         return dict(remembered) if remembered is not None else None
 
     def denied_attempts(self, customer_id: str, since: datetime) -> list[DeniedAttempt]:
-        rows = self.connection.execute(
-            select(
-                security_incidents.c.customer_id,
-                security_incidents.c.occurred_at,
-                security_incidents.c.event_id,
-            ).where(
-                security_incidents.c.customer_id == customer_id, security_incidents.c.occurred_at >= since
-            )
-        )
-        return [DeniedAttempt(*row) for row in rows]
+        if customer_id not in self._attempts:
+            self._load_attempts([customer_id])
+        return [a for a in self._attempts[customer_id] if a.occurred_at >= since]
 
     def latest_supply_order(self, sku: str) -> dict[str, Any] | None:
-        found = (
-            self.connection.execute(
-                select(supply_orders)
-                .where(supply_orders.c.sku == sku)
-                .order_by(supply_orders.c.placed_at.desc(), supply_orders.c.supply_order_id.desc())
-                .limit(1)
-            )
-            .mappings()
-            .first()
-        )
-        return dict(found) if found is not None else None
+        if sku not in self._latest:
+            self._load_latest([sku])
+        latest = self._latest[sku]
+        return dict(latest) if latest is not None else None
 
-    def apply(self, changes: Iterable[Change]) -> None:
+    def _load_rows(self, table: str, keys: list[tuple]) -> None:
+        model = TABLES[table]
+        first = model.primary_key.columns.values()[0].name
+        for values in _slices(sorted({k[0] for k in keys})):
+            for found in self.connection.execute(_select_in(table, first), {"values": values}).mappings():
+                row = dict(found)
+                # A remembered row may hold kept changes: it stays as it is.
+                self._rows.setdefault((table, _key_of(table, row)), row)
+        for key in keys:
+            self._rows.setdefault((table, key), None)
+
+    def _load_attempts(self, customer_ids: list[str]) -> None:
+        c = security_incidents.c
+        for customer_id in customer_ids:
+            self._attempts[customer_id] = []
+        for values in _slices(sorted(customer_ids)):
+            query = select(c.customer_id, c.occurred_at, c.event_id).where(
+                c.customer_id.in_(bindparam("values", expanding=True))
+            )
+            for row in self.connection.execute(query, {"values": values}):
+                self._attempts[row.customer_id].append(DeniedAttempt(*row))
+
+    def _load_latest(self, skus: list[str]) -> None:
+        for sku in skus:
+            self._latest[sku] = None
+        for values in _slices(sorted(skus)):
+            for found in self.connection.execute(_latest_in(), {"values": values}).mappings():
+                row = dict(found)
+                # Ties on placed_at are broken by id, as MemoryState and the projector expect.
+                current = self._latest[row["sku"]]
+                if current is None or (row["placed_at"], row["supply_order_id"]) > (
+                    current["placed_at"],
+                    current["supply_order_id"],
+                ):
+                    self._latest[row["sku"]] = row
+        for sku in skus:
+            latest = self._latest[sku]
+            if latest is not None:  # share the remembered row, so kept changes show in both
+                identity = ("supply_orders", _key_of("supply_orders", latest))
+                self._latest[sku] = self._rows.setdefault(identity, latest)
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def apply(self, changes: Sequence[Change]) -> None:
+        """Keep `changes` (one record's), all or none: a duplicate insert raises before any is kept."""
+        self._check_inserts(changes)
         for change in changes:
             if isinstance(change, Insert):
                 if change.table == "applied_offsets":
@@ -189,36 +319,112 @@ class SqlState(ReadModelState):
             elif isinstance(change, Upsert):
                 self._upsert(change)
 
-    def flush(self) -> None:
-        if self._offsets:
-            self.connection.execute(insert(applied_offsets), self._offsets)
-            self._offsets = []
+    def _check_inserts(self, changes: Sequence[Change]) -> None:
+        inserted: set[tuple[str, tuple]] = set()
+        for change in changes:
+            if isinstance(change, Insert) and change.table != "applied_offsets":
+                identity = (change.table, _key_of(change.table, change.row))
+                if self._rows.get(identity) is not None or identity in inserted:
+                    raise DuplicateRow(f"{change.table} already has the row being inserted")
+                inserted.add(identity)
 
     def _insert(self, table: str, row: Row) -> None:
-        self.connection.execute(insert(TABLES[table]), [dict(row)])
-        self._rows[(table, _key_of(table, row))] = {**dict.fromkeys(TABLES[table].c.keys()), **row}
+        # A key never read is inserted unchecked: the database refuses a duplicate at the flush.
+        if table == "security_incidents" and row["customer_id"] not in self._attempts:
+            self._load_attempts([row["customer_id"]])  # so later reads see the loaded and the kept
+        if table == "supply_orders" and row["sku"] not in self._latest:
+            self._load_latest([row["sku"]])
+        key = _key_of(table, row)
+        stored = self._rows[(table, key)] = self._new[table][key] = {**_EMPTY[table], **row}
+        if table == "security_incidents":
+            self._attempts[row["customer_id"]].append(
+                DeniedAttempt(row["customer_id"], row["occurred_at"], row["event_id"])
+            )
+        elif table == "supply_orders":
+            latest = self._latest[row["sku"]]
+            if latest is None or (row["placed_at"], row["supply_order_id"]) > (
+                latest["placed_at"],
+                latest["supply_order_id"],
+            ):
+                self._latest[row["sku"]] = stored
 
     def _upsert(self, change: Upsert) -> None:
-        # Portable upsert: update, and insert when nothing matched. Two writers racing on a new key
-        # make one insert fail on the primary key; that record is retried.
-        remembered = self._rows.get((change.table, _key_of(change.table, change.key)), _UNKNOWN)
-        if remembered is not None:
-            updated = self.connection.execute(
-                _update_by(change.table, tuple(change.key), tuple(change.values)),
-                {**_key_params(change.key), **change.values},
+        # An update of the row when it exists (only the columns changed, so a concurrent writer's
+        # columns are left alone), an insert otherwise. Two writers racing on a new key make one
+        # insert fail on the primary key at the flush; that batch is retried.
+        key = _key_of(change.table, change.key)
+        identity = (change.table, key)
+        if identity not in self._rows:
+            self._load_rows(change.table, [key])
+        remembered = self._rows[identity]
+        if remembered is None:
+            self._insert(change.table, {**change.insert_defaults, **change.key, **change.values})
+            return
+        remembered.update(change.values)
+        if key not in self._new[change.table]:
+            self._changed.setdefault(identity, set()).update(change.values)
+
+    def flush(self) -> None:
+        """Write the kept changes: one executemany per table for inserts, and per table and set of
+        columns for updates."""
+        for table, rows in self._new.items():
+            if rows:
+                self.connection.execute(insert(TABLES[table]), list(rows.values()))
+        updates: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+        for (table, key), columns in self._changed.items():
+            row = self._rows[(table, key)]
+            assert row is not None
+            names = tuple(sorted(columns))
+            updates[(table, names)].append(
+                {
+                    **{f"key_{c}": v for c, v in zip(_KEY_COLUMNS[table], key, strict=True)},
+                    **{c: row[c] for c in names},
+                }
             )
-            if updated.rowcount:
-                if remembered is not _UNKNOWN:
-                    remembered.update(change.values)
-                return
-        self._insert(change.table, {**change.insert_defaults, **change.key, **change.values})
+        for (table, names), params in updates.items():
+            self.connection.execute(_update_by(table, _KEY_COLUMNS[table], names), params)
+        if self._offsets:
+            self.connection.execute(insert(applied_offsets), self._offsets)
+        self._new.clear()
+        self._changed.clear()
+        self._offsets = []
 
 
-# Statements are built once per shape and take their values as parameters: building and caching
-# a new statement per row would cost more than running it.
-@lru_cache(maxsize=256)
-def _select_by(table: str, key_columns: tuple[str, ...]) -> Select:
-    return select(TABLES[table]).where(_matches(table, key_columns))
+_KEY_COLUMNS = {name: tuple(c.name for c in t.primary_key.columns) for name, t in TABLES.items()}
+_EMPTY = {name: dict.fromkeys(t.c.keys()) for name, t in TABLES.items()}
+
+
+def _slices(values: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), IN_LIST):
+        yield values[start : start + IN_LIST]
+
+
+# Statements are built once per shape and take their values as parameters (an expanding IN for
+# lists): building and caching a new statement per call would cost more than running it.
+@lru_cache(maxsize=64)
+def _select_in(table: str, column: str) -> Select:
+    model = TABLES[table]
+    return select(model).where(model.c[column].in_(bindparam("values", expanding=True)))
+
+
+@lru_cache(maxsize=1)
+def _offsets_between() -> Select:
+    c = applied_offsets.c
+    return select(c.offset).where(
+        c.topic == bindparam("topic"),
+        c.partition == bindparam("partition"),
+        c.offset.between(bindparam("low"), bindparam("high")),
+    )
+
+
+@lru_cache(maxsize=1)
+def _latest_in() -> Select:
+    # Each sku's orders placed at its latest placed_at: the (sku, placed_at) index answers both.
+    later = aliased(supply_orders)
+    newest = select(func.max(later.c.placed_at)).where(later.c.sku == supply_orders.c.sku).scalar_subquery()
+    return select(supply_orders).where(
+        supply_orders.c.sku.in_(bindparam("values", expanding=True)), supply_orders.c.placed_at == newest
+    )
 
 
 @lru_cache(maxsize=256)
@@ -231,11 +437,7 @@ def _update_by(table: str, key_columns: tuple[str, ...], value_columns: tuple[st
 
 
 def _key_of(table: str, row: Row) -> tuple:
-    return tuple(row[column.name] for column in TABLES[table].primary_key.columns)
-
-
-def _key_params(key: Row) -> dict[str, Any]:
-    return {f"key_{name}": value for name, value in key.items()}
+    return tuple(row[name] for name in _KEY_COLUMNS[table])
 
 
 def _matches(table: str, key_columns: tuple[str, ...]) -> ColumnElement[bool]:
@@ -243,4 +445,4 @@ def _matches(table: str, key_columns: tuple[str, ...]) -> ColumnElement[bool]:
     return and_(*(columns[name] == bindparam(f"key_{name}") for name in key_columns))
 
 
-__all__ = ["ApplyReport", "SqlReadModel", "SqlState"]
+__all__ = ["ApplyReport", "Projection", "ProjectionBroken", "SqlReadModel", "SqlState"]
