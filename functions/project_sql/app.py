@@ -1,23 +1,28 @@
 """ProjectSql: on every topic (Kafka), apply each event to the SQL read model, exactly once.
 
-Each record is its own transaction: its rows and its `applied_offsets` row commit together, so a
-redelivered record (its offset recorded) changes nothing, and a record the projector refuses is a
-batch item failure (Lambda retries it, then sends it to the on-failure destination) while the
-rest of the batch is applied.
+A batch is one transaction: the rows its records will read are loaded together, each record's
+changes are kept with its `applied_offsets` row, and all are written and committed once at the
+end. A redelivered record (its offset recorded) changes nothing; a record the projector refuses
+changes nothing and is a batch item failure (Lambda retries it, then sends it to the on-failure
+destination) while the rest of the batch commits. If the writing or the commit fails, the whole
+invocation fails: Lambda retries the batch (bisecting it), and a record committed before is a
+redelivery then, a no-op.
 """
 
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
+from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEvent, KafkaEventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storefront.read_model import SourceRecord, SqlReadModel, UnprojectableRecord
 from storefront.read_model.database import database_url, make_engine
+from storefront.read_model.sql import Projection
 from storefront.security import LockPolicy
 
 logger = Logger()
@@ -38,17 +43,19 @@ read_model = SqlReadModel(
 _schema_ready = False
 
 
-def record_handler(record: KafkaEventRecord) -> None:
+def source_record(record: KafkaEventRecord) -> SourceRecord:
     value = record.decoded_value if record.get("value") is not None else None  # a tombstone has none
-    source = SourceRecord(record.topic, record.partition, record.offset, record.timestamp, value)
+    return SourceRecord(record.topic, record.partition, record.offset, record.timestamp, value)
+
+
+def record_handler(record: KafkaEventRecord, projection: Projection) -> None:
+    source = source_record(record)
     try:
-        report = read_model.apply([source])
+        applied = projection.apply(source)
     except UnprojectableRecord as error:  # the reason names fields, never their values
         logger.warning("record refused", extra={"record": source.coordinates, "reason": error.reason})
         raise
-    logger.info(
-        "record projected", extra={"record": source.coordinates, "redelivered": bool(report.redelivered)}
-    )
+    logger.debug("record projected", extra={"record": source.coordinates, "redelivered": not applied})
 
 
 @logger.inject_lambda_context
@@ -57,6 +64,21 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if not _schema_ready:  # once per execution environment; creating what exists is a no-op
         read_model.create_schema()
         _schema_ready = True
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    with read_model.projecting() as projection:
+        projection.prepare(source_record(r) for r in KafkaEvent(event).records)
+        response = process_partial_response(
+            event=event,
+            record_handler=partial(record_handler, projection=projection),
+            processor=processor,
+            context=context,
+        )
+    report = projection.report
+    logger.info(
+        "batch projected",
+        extra={
+            "projected": report.applied,
+            "redelivered": report.redelivered,
+            "refused": len(report.skipped),
+        },
     )
+    return response

@@ -29,7 +29,10 @@ from storefront.read_model.compare import TableDifference, compare
 from storefront.read_model.database import make_engine
 from storefront.read_model.schema import TABLES
 
-CHUNK = 500  # records per transaction: a replay commits now and then, not once per record
+# Records per transaction. Each chunk's rows are loaded in a few queries and its changes written
+# with one executemany per table, so the fixed cost per chunk shrinks with its size: replaying
+# 20,000 events on SQLite took 75 µs an event in chunks of 500, 63 in 2,000, 62 in 5,000.
+CHUNK = 5_000
 
 
 def merge_by_time(partitions: Iterable[Iterable[SourceRecord]]) -> Iterator[SourceRecord]:

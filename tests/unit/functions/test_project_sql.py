@@ -6,7 +6,7 @@ import json
 
 import boto3
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
 from storefront.read_model.compare import canonical_rows
 from storefront.read_model.database import DatabaseNotConfigured, database_url
@@ -65,7 +65,15 @@ def test_sample_events_apply_without_failures(app, database, lambda_context):
     assert rows(database, "orders")[0]["ship_to_city"] == "London"
 
 
-def test_redelivered_batch_changes_nothing(app, database, lambda_context):
+def batch_summaries(caplog) -> list[dict]:
+    return [
+        {k: r.__dict__[k] for k in ("projected", "redelivered", "refused")}
+        for r in caplog.records
+        if r.getMessage() == "batch projected"
+    ]
+
+
+def test_redelivered_batch_changes_nothing(app, database, lambda_context, caplog):
     batch = msk_event(
         record("security", access_denied("c-1", at(9, 1), 1)),
         record("security", access_denied("c-1", at(9, 2), 2)),
@@ -81,9 +89,52 @@ def test_redelivered_batch_changes_nothing(app, database, lambda_context):
     assert snapshot(database) == before
     assert rows(database, "customers")[0]["status"] == "LOCKED"
     assert len(rows(database, "security_incidents")) == 3
+    assert batch_summaries(caplog) == [
+        {"projected": 4, "redelivered": 0, "refused": 0},
+        {"projected": 0, "redelivered": 4, "refused": 0},
+    ]
 
 
-def test_malformed_record_is_a_batch_item_failure_and_the_rest_is_applied(app, database, lambda_context):
+def test_a_batch_logs_one_summary_and_no_line_per_projected_record(app, lambda_context, caplog):
+    batch = msk_event(*(record("customer-accounts", account_requested(f"c-{n}", at(9, n))) for n in range(5)))
+
+    app.lambda_handler(batch, lambda_context)
+
+    info = [r.getMessage() for r in caplog.records if r.levelname == "INFO" and r.name == app.logger.name]
+    assert info == ["batch projected"]
+    assert batch_summaries(caplog) == [{"projected": 5, "redelivered": 0, "refused": 0}]
+
+
+def test_a_write_the_database_refuses_fails_the_whole_batch_and_its_retry_applies_it(
+    app, database, lambda_context
+):
+    first = record("customer-accounts", account_requested("c-1", at(9)))
+    second = record("customer-accounts", account_requested("c-2", at(9, 5)))
+    engine = create_engine(database)
+    app.lambda_handler(
+        msk_event(record("customer-accounts", account_requested("c-0", at(8)))), lambda_context
+    )
+    with engine.begin() as connection:  # the database refuses one offset row, as a full disk would
+        connection.execute(
+            text(
+                'CREATE TRIGGER refuse AFTER INSERT ON applied_offsets WHEN NEW."offset" = '
+                f"{second.offset} BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        )
+
+    with pytest.raises(Exception, match="disk full"):
+        app.lambda_handler(msk_event(first, second), lambda_context)
+
+    assert [c["customer_id"] for c in rows(database, "customers")] == ["c-0"]  # nothing of the batch
+    with engine.begin() as connection:
+        connection.execute(text("DROP TRIGGER refuse"))
+    assert app.lambda_handler(msk_event(first, second), lambda_context) == {"batchItemFailures": []}
+    assert sorted(c["customer_id"] for c in rows(database, "customers")) == ["c-0", "c-1", "c-2"]
+
+
+def test_malformed_record_is_a_batch_item_failure_and_the_rest_is_applied(
+    app, database, lambda_context, caplog
+):
     first = record("customer-accounts", account_requested("c-1", at(9)))
     bad = record("customer-accounts", b'{"eventType": "AccountRequested", "customerId": ', key="c-9")
     last = record("customer-accounts", account_requested("c-2", at(9, 5)))
@@ -93,6 +144,7 @@ def test_malformed_record_is_a_batch_item_failure_and_the_rest_is_applied(app, d
     assert failed_offsets(response) == [bad.offset]
     assert sorted(c["customer_id"] for c in rows(database, "customers")) == ["c-1", "c-2"]
     assert sorted(r["offset"] for r in rows(database, "applied_offsets")) == [first.offset, last.offset]
+    assert batch_summaries(caplog) == [{"projected": 2, "redelivered": 0, "refused": 1}]
 
 
 def test_sample_mixed_batch_fails_only_its_malformed_record(app, database, lambda_context):

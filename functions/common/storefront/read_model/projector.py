@@ -23,7 +23,7 @@ record's topic, partition and offset (never its values: they may be personal dat
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -202,6 +202,12 @@ class Reads:
             self.rows.setdefault("sales_tickets", set()).add((event.order_id,))
 
 
+def _columns(decided: Any) -> dict[str, Any]:
+    """A decision's dataclass as a row. Not dataclasses.asdict: its deep copy of every value was a
+    tenth of a replay, and the values (strings, numbers, datetimes) are immutable."""
+    return {f.name: getattr(decided, f.name) for f in fields(decided)}
+
+
 # --- customer-accounts and security ------------------------------------------------------------
 
 
@@ -298,7 +304,7 @@ def _inventory_updated(state: ReadModelState, event: InventoryUpdated, policy: L
     latest = state.latest_supply_order(event.sku)
     decision = restock(event, SupplyOrder(**latest) if latest else None, now=counted_at)
     if decision.place is not None:
-        changes.append(Insert("supply_orders", asdict(decision.place)))
+        changes.append(Insert("supply_orders", _columns(decision.place)))
     if decision.receive is not None:
         received = decision.receive
         changes.append(
@@ -363,10 +369,12 @@ def _payment_completed(state: ReadModelState, event: PaymentCompleted, policy: L
     ]
     existing_ticket = state.row("sales_tickets", key)
     if existing_ticket is None:
-        changes.append(Insert("sales_tickets", asdict(ticket)))
+        changes.append(Insert("sales_tickets", _columns(ticket)))
     elif existing_ticket["opened_by_event_id"] is None:  # closed before it opened: fill in, never reopen
         opening = {
-            k: v for k, v in asdict(ticket).items() if k in ("customer_id", "opened_at", "opened_by_event_id")
+            k: v
+            for k, v in _columns(ticket).items()
+            if k in ("customer_id", "opened_at", "opened_by_event_id")
         }
         changes.append(Upsert("sales_tickets", key, opening))
     return changes
@@ -389,7 +397,7 @@ def _shipment_arrived(state: ReadModelState, event: ShipmentArrived, policy: Loc
     ticket = state.row("sales_tickets", key)
     closing = close_ticket(event, SalesTicket(**ticket) if ticket else None, now=arrived_at)
     if closing.ticket is not None:
-        closed = {k: v for k, v in asdict(closing.ticket).items() if k != "order_id"}
+        closed = {k: v for k, v in _columns(closing.ticket).items() if k != "order_id"}
         changes.append(Upsert("sales_tickets", key, closed))
     return changes
 
