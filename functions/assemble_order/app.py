@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -19,7 +19,13 @@ from storefront.adapters.orders import OrdersTable
 from storefront.adapters.sales_tickets import SalesTicketsTable
 from storefront.events import PaymentCompleted
 from storefront.fulfilment import assemble
-from storefront.lambda_glue import expect_event, idempotency_config, idempotency_store, log_fields
+from storefront.lambda_glue import (
+    expect_event,
+    idempotency_config,
+    idempotency_store,
+    log_fields,
+    process_kafka_batch,
+)
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
@@ -31,9 +37,8 @@ bus = EventBus(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
 config = idempotency_config()
 
 
-@idempotent_function(data_keyword_argument="wire", config=config, persistence_store=idempotency_store())
-def assemble_order(wire: dict) -> str | None:
-    payment = PaymentCompleted.model_validate(wire)
+@idempotent_function(data_keyword_argument="event_id", config=config, persistence_store=idempotency_store())
+def assemble_order(event_id: str, payment: PaymentCompleted) -> str | None:
     assembly = assemble(payment, orders.get(payment.order_id), now=datetime.now(UTC))
     if assembly.order is not None and not orders.record(assembly.order):
         # Recorded between our read and write: fail the record, the retry decides on what is stored.
@@ -46,18 +51,20 @@ def assemble_order(wire: dict) -> str | None:
     if assembly.announcement is None:
         return None
     bus.announce(assembly.announcement)
-    logger.info("order assembly requested", extra=log_fields(assembly.announcement))
+    logger.debug("order assembly requested", extra=log_fields(assembly.announcement))
     return assembly.announcement.event_id
 
 
-def record_handler(record: KafkaEventRecord) -> None:
-    event = expect_event(record, PaymentCompleted)
-    assemble_order(wire=event.to_wire())
+def record_handler(record: KafkaEventRecord) -> str:
+    payment = expect_event(record, PaymentCompleted)
+    return (
+        "announced" if assemble_order(event_id=payment.event_id, payment=payment) else "nothing to announce"
+    )
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     config.register_lambda_context(context)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    return process_kafka_batch(
+        event, context, record_handler=record_handler, processor=processor, logger=logger
     )

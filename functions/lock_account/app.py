@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,7 +18,13 @@ from storefront.adapters.access_attempts import AccessAttemptsTable
 from storefront.adapters.accounts import AccountsTable
 from storefront.adapters.bus import EventBus
 from storefront.events import AccessDenied
-from storefront.lambda_glue import event_from_kafka, idempotency_config, idempotency_store, log_fields
+from storefront.lambda_glue import (
+    event_from_kafka,
+    idempotency_config,
+    idempotency_store,
+    log_fields,
+    process_kafka_batch,
+)
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
@@ -30,9 +36,8 @@ policy = security.LockPolicy.from_environment(os.environ)
 config = idempotency_config()
 
 
-@idempotent_function(data_keyword_argument="wire", config=config, persistence_store=idempotency_store())
-def count_denied_attempt(wire: dict) -> str:
-    denied = AccessDenied.model_validate(wire)
+@idempotent_function(data_keyword_argument="event_id", config=config, persistence_store=idempotency_store())
+def count_denied_attempt(event_id: str, denied: AccessDenied) -> str:
     attempt = security.DeniedAttempt.of(denied)
     attempts.record(attempt, expires_at=attempt.expires_at(policy, processed_at=datetime.now(UTC)))
     stored = attempts.between(attempt.customer_id, *security.range_to_query(attempt, policy))
@@ -42,22 +47,25 @@ def count_denied_attempt(wire: dict) -> str:
     )
     if (locked := security.announcement(denied, decision, outcome, policy)) is not None:
         bus.announce(locked)
-    logger.info(
+    logger.debug(
         "denied attempt counted",
         extra={**log_fields(denied), "attempts": decision.denied_attempts, "outcome": outcome},
     )
     return outcome or "counted"
 
 
-def record_handler(record: KafkaEventRecord) -> None:
+def record_handler(record: KafkaEventRecord) -> str:
     event = event_from_kafka(record)
-    if isinstance(event, AccessDenied):  # the template's filter passes only these; a direct invoke may not
-        count_denied_attempt(wire=event.to_wire())
+    if not isinstance(
+        event, AccessDenied
+    ):  # the template's filter passes only these; a direct invoke may not
+        return "skipped"
+    return count_denied_attempt(event_id=event.event_id, denied=event)
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     config.register_lambda_context(context)
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+    return process_kafka_batch(
+        event, context, record_handler=record_handler, processor=processor, logger=logger
     )

@@ -19,9 +19,8 @@ alerts = SecurityAlertsTopic(boto3.client("sns"), os.environ["SECURITY_ALERTS_TO
 config = idempotency_config()
 
 
-@idempotent_function(data_keyword_argument="wire", config=config, persistence_store=idempotency_store())
-def alert_security(wire: dict) -> str:
-    locked = AccountLocked.model_validate(wire)
+@idempotent_function(data_keyword_argument="event_id", config=config, persistence_store=idempotency_store())
+def alert_security(event_id: str, locked: AccountLocked) -> str:
     message_id = alerts.publish(
         security_alert(locked), event_type=locked.event_type, event_id=locked.event_id
     )
@@ -35,4 +34,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> str:
     locked = event_from_eventbridge(event)
     if not isinstance(locked, AccountLocked):  # the rule matches AccountLocked only: a wiring error
         raise MalformedEvent(f"EventBridge event {event.get('id', '?')}: unexpected {locked.event_type}")
-    return alert_security(wire=locked.to_wire())
+    return alert_security(event_id=locked.event_id, locked=locked)

@@ -20,9 +20,8 @@ sender = os.environ["SENDER_EMAIL_ADDRESS"]
 config = idempotency_config()
 
 
-@idempotent_function(data_keyword_argument="wire", config=config, persistence_store=idempotency_store())
-def confirm_account(wire: dict) -> str:
-    created = AccountCreated.model_validate(wire)
+@idempotent_function(data_keyword_argument="event_id", config=config, persistence_store=idempotency_store())
+def confirm_account(event_id: str, created: AccountCreated) -> str:
     message_id = mailer.send(account_confirmation(created, sender=sender))
     logger.info("account confirmation sent", extra={**log_fields(created), "ses_message_id": message_id})
     return message_id
@@ -34,4 +33,4 @@ def lambda_handler(event: dict, context: LambdaContext) -> str:
     created = event_from_eventbridge(event)
     if not isinstance(created, AccountCreated):  # the rule matches AccountCreated only: a wiring error
         raise MalformedEvent(f"EventBridge event {event.get('id', '?')}: unexpected {created.event_type}")
-    return confirm_account(wire=created.to_wire())
+    return confirm_account(event_id=created.event_id, created=created)

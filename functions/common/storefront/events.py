@@ -10,6 +10,7 @@ with `source` naming the part of the business that did it and `detail-type` the 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
@@ -331,4 +332,13 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> DomainEvent:
     except ValidationError as error:
         # Name the fields that failed, never their values: they may be personal data.
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in error.errors())
-        raise MalformedEvent(f"invalid {raw.get('eventType', 'event')}: {problems}") from None
+        raise MalformedEvent(f"invalid {_type_name(raw.get('eventType'))}: {problems}") from None
+
+
+_EVENT_TYPE_SHAPE = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")
+
+
+def _type_name(event_type: Any) -> str:
+    # An unknown type is worth naming (a producer ahead of us), but it is still a value from the
+    # record: named only when shaped like a type name, so an email or an address is never echoed.
+    return event_type if isinstance(event_type, str) and _EVENT_TYPE_SHAPE.fullmatch(event_type) else "event"

@@ -43,6 +43,19 @@ def test_unknown_event_type_is_malformed():
         parse_event({**V2_REQUEST, "eventType": "AccountDeleted"})
 
 
+def test_event_type_that_is_not_a_type_name_is_not_echoed_it_may_be_anything():
+    with pytest.raises(MalformedEvent) as error:
+        parse_event({**V2_REQUEST, "eventType": "ann@example.com"})
+    assert "ann@example.com" not in str(error.value)
+
+
+def test_event_type_is_named_when_its_fields_are_invalid_or_it_is_unknown():
+    with pytest.raises(MalformedEvent, match="invalid AccountRequested"):
+        parse_event({**V2_REQUEST, "customerId": ""})
+    with pytest.raises(MalformedEvent, match="invalid AccountDeleted"):
+        parse_event({**V2_REQUEST, "eventType": "AccountDeleted"})
+
+
 def test_validation_error_names_the_field_but_not_its_value():
     with pytest.raises(MalformedEvent) as error:
         parse_event({**V2_REQUEST, "email": "ann-at-example"})
