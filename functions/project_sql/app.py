@@ -41,6 +41,7 @@ read_model = SqlReadModel(
     LockPolicy.from_environment(os.environ),
 )
 _schema_ready = False
+Sources = dict[tuple[str, int, int], SourceRecord]
 
 
 def source_record(record: KafkaEventRecord) -> SourceRecord:
@@ -48,8 +49,8 @@ def source_record(record: KafkaEventRecord) -> SourceRecord:
     return SourceRecord(record.topic, record.partition, record.offset, record.timestamp, value)
 
 
-def record_handler(record: KafkaEventRecord, projection: Projection) -> None:
-    source = source_record(record)
+def record_handler(record: KafkaEventRecord, projection: Projection, sources: Sources) -> None:
+    source = sources[(record.topic, record.partition, record.offset)]
     try:
         applied = projection.apply(source)
     except UnprojectableRecord as error:  # the reason names fields, never their values
@@ -64,11 +65,13 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if not _schema_ready:  # once per execution environment; creating what exists is a no-op
         read_model.create_schema()
         _schema_ready = True
+    # Decoded once: the projection reads them all up front, the record handler one at a time.
+    sources = {(r.topic, r.partition, r.offset): source_record(r) for r in KafkaEvent(event).records}
     with read_model.projecting() as projection:
-        projection.prepare(source_record(r) for r in KafkaEvent(event).records)
+        projection.prepare(sources.values())
         response = process_partial_response(
             event=event,
-            record_handler=partial(record_handler, projection=projection),
+            record_handler=partial(record_handler, projection=projection, sources=sources),
             processor=processor,
             context=context,
         )

