@@ -9,6 +9,7 @@ with `source` naming the part of the business that did it and `detail-type` the 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -71,9 +72,8 @@ class DomainEvent(_Model):
         Its id is derived from the cause's id, so a redelivered cause announces the very same
         event again and downstream consumers can drop the duplicate by id.
         """
-        event_type = cls.model_fields["event_type"].default
         return cls(
-            event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"storefront:{cause.event_id}:{event_type}")),
+            event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"storefront:{cause.event_id}:{_type_of(cls)}")),
             occurred_at=at or datetime.now(UTC),
             **fields,
         )
@@ -88,7 +88,13 @@ class DomainEvent(_Model):
         return self.model_dump(mode="json", by_alias=True)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_wire(), separators=(",", ":"))
+        """The wire form as compact JSON (UTF-8 text, not \\u-escaped), written by pydantic-core."""
+        return self.model_dump_json(by_alias=True)
+
+
+@functools.cache
+def _type_of(cls: type[DomainEvent]) -> str:
+    return cls.model_fields["event_type"].default
 
 
 CustomerId = Annotated[str, Field(min_length=1, max_length=64)]

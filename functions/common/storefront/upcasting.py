@@ -6,6 +6,7 @@ rest of the code only ever sees current events (replays of old streams included)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,7 @@ UPCASTERS: dict[tuple[str, int], Callable[[Wire], Wire]] = {
 }
 
 
+@functools.cache  # asked for every event parsed; the catalogue is fixed once imported
 def current_version(event_type: str) -> int | None:
     for cls in event_classes():
         if cls.model_fields["event_type"].default == event_type:

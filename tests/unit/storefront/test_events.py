@@ -8,6 +8,7 @@ import pytest
 
 from storefront.events import AccountRequested, MalformedEvent, parse_event
 from storefront.upcasting import UnknownSchemaVersion
+from tests.support.factories import at, payment
 
 V2_REQUEST = {
     "eventType": "AccountRequested",
@@ -26,6 +27,15 @@ def test_wire_form_round_trips():
     event = parse_event(json.dumps(V2_REQUEST).encode())
     assert isinstance(event, AccountRequested)
     assert parse_event(event.to_json()) == event
+
+
+def test_json_form_is_the_wire_form_non_ascii_text_included():
+    event = parse_event({**V2_REQUEST, "fullName": "Zoë Ångström"})
+    paid = payment("o-1", "c-1", at(9))
+
+    assert json.loads(event.to_json()) == event.to_wire()
+    assert json.loads(paid.to_json()) == paid.to_wire()
+    assert "Zoë Ångström" in event.to_json()
 
 
 def test_not_json_is_malformed():
