@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
-from itertools import groupby
 from typing import Any
 
 from sqlalchemy import (
@@ -147,12 +146,11 @@ class Projection:
     def prepare(self, records: Iterable[SourceRecord]) -> None:
         """Find which records were applied before, read the others' events, and load the rows they
         will read, each kind in a few queries. Optional: `apply` answers any record by itself."""
-        fresh = [r for r in records if _coordinates(r) not in self._checked]
+        fresh = {c: r for r in records if (c := _coordinates(r)) not in self._checked}
+        self._checked.update(fresh)
         self._applied |= self.state.applied_among(fresh)
         reads = Reads()
-        for record in fresh:
-            coordinates = _coordinates(record)
-            self._checked.add(coordinates)
+        for coordinates, record in fresh.items():
             if coordinates in self._applied:
                 continue
             try:
@@ -224,19 +222,20 @@ class SqlState(ReadModelState):
 
     # -- reads ------------------------------------------------------------------------------
 
-    def applied_among(self, records: Sequence[SourceRecord]) -> set[Coordinates]:
-        """The records' coordinates that `applied_offsets` holds already: one range query per
+    def applied_among(self, coordinates: Iterable[Coordinates]) -> set[Coordinates]:
+        """Which of `coordinates` `applied_offsets` holds already: one range query per
         topic-partition, which the primary key answers by a seek (a row-value IN made SQLite scan
         the whole table)."""
+        wanted: dict[tuple[str, int], set[int]] = defaultdict(set)
+        for topic, partition, offset in coordinates:
+            wanted[(topic, partition)].add(offset)
         found: set[Coordinates] = set()
-        ordered = sorted(_coordinates(r) for r in records)
-        for (topic, partition), group in groupby(ordered, key=lambda c: (c[0], c[1])):
-            offsets = {c[2] for c in group}
+        for (topic, partition), offsets in wanted.items():
             recorded = self.connection.execute(
                 _offsets_between(),
                 {"topic": topic, "partition": partition, "low": min(offsets), "high": max(offsets)},
             ).scalars()
-            found |= {(topic, partition, o) for o in recorded if o in offsets}
+            found.update((topic, partition, o) for o in recorded if o in offsets)
         return found
 
     def load(self, reads: Reads) -> None:
