@@ -69,11 +69,7 @@ def _within(budget_s: float, work: Any) -> int:
     thread.start()
     thread.join(budget_s)
     if not box:
-        raise OverBudget(
-            f"the scenario had not settled after {budget_s:.0f} s (in the runs seen so far, ProjectSql's "
-            "Init fails: template.yaml gives it an empty DATABASE_URL, so it asks Secrets Manager for "
-            "the Aurora credentials, and its records are retried)"
-        )
+        raise OverBudget(f"the scenario had not settled after {budget_s:.0f} s")
     return box[0]
 
 
@@ -87,14 +83,19 @@ def measure(
     records = len(scenario.records) + len(scenario.events)
     samples: list[int] = []
     report: Any = None
-    for _ in range(sizes.end_to_end_runs):
+    for run_number in range(sizes.end_to_end_runs):
+        # As `make demo` does: the template leaves DATABASE_URL empty (on AWS ProjectSql reads the
+        # Aurora secret), and a function runs in its own code folder, so the path is absolute.
+        read_model = workdir / f"read-model-{log}-{run_number}.db"
+        read_model.unlink(missing_ok=True)
         stack = LocalStack(
             scenario.template,
             parameters=scenario.parameters,
             log=log,
-            log_dir=workdir / f"log-{log}-{len(samples)}" if log == "embedded" else None,
+            log_dir=workdir / f"log-{log}-{run_number}" if log == "embedded" else None,
             bootstrap_servers=bootstrap,
             topics=scenario.topics,
+            environment={"ProjectSql": {"DATABASE_URL": f"sqlite:///{read_model.resolve()}"}},
         )
         stack.start()
 

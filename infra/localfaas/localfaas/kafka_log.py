@@ -58,6 +58,7 @@ class _PartitionReader:
         self._next: dict[tuple[str, int], int] = {}  # offset the caller's reading continues at
         self._fetched: dict[tuple[str, int], int] = {}  # offset the buffered stream continues at
         self._at_end: set[tuple[str, int]] = set()  # streams whose last event was partition EOF
+        self._assigned: set[tuple[str, int]] = set()  # partitions being fetched (none at their end)
 
     def read(self, topic: str, partition: int, offset: int, max_records: int) -> list[LogRecord]:
         key = (topic, partition)
@@ -75,12 +76,17 @@ class _PartitionReader:
         return taken
 
     def _assign(self, key: tuple[str, int], offset: int) -> None:
-        if key in self._next:
-            self.consumer.incremental_unassign([TopicPartition(*key)])
+        self._unassign(key)
         self.consumer.incremental_assign([TopicPartition(*key, offset)])
+        self._assigned.add(key)
         self._buffers[key] = deque()
         self._next[key] = self._fetched[key] = offset
         self._at_end.discard(key)
+
+    def _unassign(self, key: tuple[str, int]) -> None:
+        if key in self._assigned:
+            self.consumer.incremental_unassign([TopicPartition(*key)])
+            self._assigned.discard(key)
 
     def _poll_once(self, deadline: float) -> None:
         message = self.consumer.poll(max(0.0, deadline - time.monotonic()))
@@ -90,9 +96,13 @@ class _PartitionReader:
         error = message.error()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
+                # Unassigned until read again (which assigns it afresh): a partition left fetching at
+                # its end would cost the broker a fetch every fetch.wait.max.ms while it is idle.
+                self._unassign(key)
                 self._at_end.add(key)
                 return
             if error.code() == KafkaError._AUTO_OFFSET_RESET:  # offset out of range: nothing to read there
+                self._unassign(key)
                 self._at_end.add(key)
                 return
             _raise_for(error, f"{key[0]}-{key[1]}")
@@ -135,10 +145,14 @@ class KafkaLog:
             {"acks": "all", "partitioner": "murmur2_random", "linger.ms": 0, **self._config}
         )
         self._admin = AdminClient(self._config)
+        # fetch.wait.max.ms bounds how long a read at a partition's end waits for the broker to
+        # answer with EOF (a poller asks that after every batch): librdkafka's 500 ms, or even 100,
+        # made the waits most of a Kafka run's time. At their end partitions are unassigned, so
+        # the short wait costs nothing while idle.
         self._reader = _PartitionReader(
             self._consumer(
                 f"localfaas-reader-{uuid.uuid4()}",
-                {"enable.partition.eof": True, "auto.offset.reset": "error", "fetch.wait.max.ms": 100},
+                {"enable.partition.eof": True, "auto.offset.reset": "error", "fetch.wait.max.ms": 10},
             ),
             timeout_s,
         )

@@ -83,3 +83,22 @@ def test_records_from_another_producer_are_read_after_the_end_was_reached(kafka,
     with KafkaLog(tansu_bootstrap) as producer:
         producer.produce(topic, b"late", key=b"k")
     assert [r.value for r in kafka.read(topic, 0, 0, 10)] == [b"late"]
+
+
+def test_pollers_at_different_offsets_of_one_partition_each_read_their_own_stream(kafka):
+    # One event source mapping per consumer group: a topic's partition is read at several offsets
+    # in turn, and each reader must go on where it left off, not where another one is.
+    topic = _topic(kafka, 1)
+    for i in range(120):
+        kafka.produce(topic, b"%d" % i, partition=0)
+    positions = {"fast": 0, "slow": 0, "late": 60}
+    sizes = {"fast": 25, "slow": 7, "late": 11}
+    seen: dict[str, list[bytes]] = {name: [] for name in positions}
+    while any(positions[name] < 120 for name in positions):
+        for name in positions:
+            batch = kafka.read(topic, 0, positions[name], sizes[name])
+            seen[name] += [r.value for r in batch]
+            if batch:
+                positions[name] = batch[-1].offset + 1
+    assert seen["fast"] == seen["slow"] == [b"%d" % i for i in range(120)]
+    assert seen["late"] == [b"%d" % i for i in range(60, 120)]
