@@ -20,13 +20,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.bench.harness import Figure, Series, Sizes, failed, pending, time_once
+from tests.bench.harness import Figure, Series, Sizes, failed, pending, profile_shares, time_once
 from tests.bench.report import ROOT
 
 NAME = "end_to_end"
 SCENARIO = ROOT / "events" / "scenarios" / "business-day.json"
 # A run that has not settled by then is reported as such (its thread is left to the process's end).
 BUDGET_S = {"quick": 30, "full": 240}
+# Where a run's time goes (tests.bench.harness.profile_shares): moto keeps what it calls.
+LAYERS = {
+    "moto (AWS, answered in-process)": ("moto",),
+    "botocore and boto3 (the client side of each AWS call)": ("botocore", "boto3"),
+    "Powertools": ("aws_lambda_powertools",),
+    "pydantic": ("pydantic",),
+    "SQLAlchemy": ("sqlalchemy",),
+    "the storefront's handlers and domain": ("functions/",),
+    "localfaas": ("infra/localfaas",),
+}
 _API_FILES = ("infra/localfaas/localfaas/local_stack.py", "infra/localfaas/localfaas/scenario.py")
 
 
@@ -57,6 +67,9 @@ def _broker(workdir: Path) -> Iterator[str]:
         stop_broker(process)
 
 
+_MOTO = ("moto (AWS, answered in-process)",)
+
+
 class OverBudget(RuntimeError):
     pass
 
@@ -74,7 +87,13 @@ def _within(budget_s: float, work: Any) -> int:
 
 
 def measure(
-    log: str, sizes: Sizes, workdir: Path, bootstrap: str | None = None, *, budget_s: float = 600
+    log: str,
+    sizes: Sizes,
+    workdir: Path,
+    bootstrap: str | None = None,
+    *,
+    budget_s: float = 600,
+    profile: bool = False,
 ) -> Figure:
     from localfaas.local_stack import LocalStack
     from localfaas.scenario import load_scenario
@@ -83,7 +102,8 @@ def measure(
     records = len(scenario.records) + len(scenario.events)
     samples: list[int] = []
     report: Any = None
-    for run_number in range(sizes.end_to_end_runs):
+    shares: list[dict[str, Any]] = []
+    for run_number in range(sizes.end_to_end_runs + (1 if profile else 0)):
         # As `make demo` does: the template leaves DATABASE_URL empty (on AWS ProjectSql reads the
         # Aurora secret), and a function runs in its own code folder, so the path is absolute.
         read_model = workdir / f"read-model-{log}-{run_number}.db"
@@ -103,6 +123,10 @@ def measure(
             stack.feed(scenario)
             stack.run_until_idle()
 
+        if run_number == sizes.end_to_end_runs:  # one more run, profiled: not timed
+            shares = _within(budget_s, lambda run=run_scenario: profile_shares(run, LAYERS, absorbing=_MOTO))
+            stack.close()
+            break
         # Over budget, the stack is left running: closing it under the busy thread ended the process.
         samples.append(_within(budget_s, lambda run=run_scenario: time_once(run)))
         report = stack.report(scenario)
@@ -119,6 +143,7 @@ def measure(
             "events": records,
             "events_per_s": round(records / (series.median_ns / 1e9)),
             "checks_ok": bool(getattr(report, "ok", False)),
+            **({"time_shares": shares} if shares else {}),
         },
     )
 
@@ -132,7 +157,7 @@ def run(sizes: Sizes, workdir: Path) -> list[Figure]:
         ]
     budget_s = BUDGET_S["full" if sizes.profile else "quick"]
     try:
-        embedded = measure("embedded", sizes, workdir, budget_s=budget_s)
+        embedded = measure("embedded", sizes, workdir, budget_s=budget_s, profile=sizes.profile)
     except Exception as error:
         embedded = failed(NAME, "end_to_end.embedded", "localfaas run, embedded log", error)
     if isinstance(embedded.reason, str) and "had not settled" in embedded.reason:

@@ -301,6 +301,47 @@ def profile_top_frames(work: Callable[[], object], *, top: int = 8) -> dict[str,
     }
 
 
+def profile_shares(
+    work: Callable[[], object], layers: dict[str, tuple[str, ...]], *, absorbing: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """Run `work` under pyinstrument; the share of its time spent in each layer, callees included.
+
+    `layers` maps a label to package prefixes (as `_package` names them). Time goes to the innermost
+    layer on the stack (a Powertools frame calling our record handler: the handler's work is ours),
+    except below an `absorbing` layer, which keeps all its callees' time (moto parses requests
+    with botocore: that is moto's time). Frames of no layer (stdlib, builtins) go to their caller's
+    layer; what no layer claims at all is "the rest".
+    """
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001)
+    profiler.start()
+    try:
+        work()
+    finally:
+        session = profiler.stop()
+    root = session.root_frame()
+    total = (root.time if root is not None else 0) or 1e-12
+    claimed: dict[str, float] = dict.fromkeys(layers, 0.0)
+
+    def layer_of(frame: Any) -> str | None:
+        package = _package(frame.file_path or "")
+        return next((label for label, prefixes in layers.items() if package.startswith(prefixes)), None)
+
+    stack: list[tuple[Any, str | None]] = [(root, None)] if root is not None else []
+    while stack:
+        frame, current = stack.pop()
+        if current not in absorbing:
+            current = layer_of(frame) or current
+        # A frame's total_self_time already holds its synthetic "[self]" children's: count it once.
+        if current is not None and not frame.is_synthetic:
+            claimed[current] += frame.total_self_time
+        stack.extend((child, current) for child in frame.children)
+    shares = [{"layer": label, "pct": round(100 * claimed[label] / total, 1)} for label in layers]
+    rest = max(0.0, 100 - sum(share["pct"] for share in shares))
+    return [*shares, {"layer": "the rest", "pct": round(rest, 1)}]
+
+
 _REPO = str(Path(__file__).resolve().parents[2])
 _STDLIB = sysconfig.get_paths()["stdlib"]
 

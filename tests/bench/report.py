@@ -246,6 +246,59 @@ def _misses(figures: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _end_to_end(figures: list[dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    for f in figures:
+        shares = (f.get("context") or {}).get("time_shares")
+        if f["benchmark"] != "end_to_end" or f["status"] != "measured" or not shares:
+            continue
+        lines += [
+            "",
+            f"### {f['name']}: where the time goes",
+            "",
+            "From one more run of the scenario under pyinstrument; each layer's time includes what it "
+            "calls (the standard library, say), and moto's includes the botocore it parses with.",
+            "",
+            *[f"- {s['layer']}: {s['pct']}%" for s in shares],
+        ]
+    return ["", "## End to end", *lines] if lines else []
+
+
+PEERS = """## Against its peers
+
+Not measured here (this machine has no Docker; LocalStack's Kafka event source mapping is a paid
+feature), so their published figures, beside ours from the table above:
+
+- `sam local invoke` / `start-lambda` runs each invoke in a Docker container: 4.1 s a call, and
+  1.9 s with warm containers, in the SAM CLI maintainers' own measurement when warm containers
+  were added (aws/aws-sam-cli pull request 1305); 1 to 4 seconds a call, as issue 5 puts it.
+- LocalStack: tens of milliseconds a warm Lambda call (its own measurements, as issue 5 cites them).
+- localfaas: {in_process} a warm call in-process and {worker} in a worker process (invoke.*);
+  {embedded} an event through the whole business day on the embedded log, and {kafka} on Kafka
+  (end_to_end.*: every reaction, its AWS calls answered by moto, included).
+"""
+
+
+def _peers(figures: list[dict[str, Any]]) -> list[str]:
+    by_name = {f["name"]: f for f in figures}
+
+    def value(name: str) -> str:
+        f = by_name.get(name)
+        if f is None or f["status"] != "measured" or f["value"] is None:
+            return "(not measured)"
+        return f"{_number(f['value'])} {f['unit'].split('/')[0]}"
+
+    return [
+        "",
+        PEERS.format(
+            in_process=value("invoke.in_process"),
+            worker=value("invoke.worker_process"),
+            embedded=value("end_to_end.embedded"),
+            kafka=value("end_to_end.kafka"),
+        ).rstrip(),
+    ]
+
+
 def _pending(figures: list[dict[str, Any]]) -> list[str]:
     waiting = [f for f in figures if f["status"] in ("pending", "error")]
     if not waiting:
@@ -256,9 +309,11 @@ def _pending(figures: list[dict[str, Any]]) -> list[str]:
 def render(document: dict[str, Any]) -> str:
     figures = document["figures"]
     lines = [INTRO, "## Machine", "", *_machine_lines(document), "", "## Figures", "", *_table(figures)]
+    lines += _peers(figures)
     misses = _misses(figures)
     if misses:
         lines += ["", "## Misses: profiles and what bounds them", *misses]
+    lines += _end_to_end(figures)
     lines += _pending(figures)
     return "\n".join(lines) + "\n"
 

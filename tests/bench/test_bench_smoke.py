@@ -54,5 +54,5 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
         assert figures[name]["status"] == "measured"
         assert figures[name]["baseline"]["value"] > 0 and isinstance(figures[name]["met"], bool)
     text = doc.read_text()
-    assert "## Method" in text and "## Machine" in text
+    assert "## Method" in text and "## Machine" in text and "## Against its peers" in text
     assert "| batch.CreateAccount.stubbed |" in text
