@@ -185,6 +185,34 @@ def test_replay_is_deterministic_and_keeps_what_the_day_expects(databases, day):
     assert locked, "attacks in the morning lock accounts"
 
 
+@pytest.mark.postgres
+def test_a_replay_into_postgresql_refreshes_the_planners_statistics_as_the_tables_fill(
+    tmp_path, day, monkeypatch
+):
+    # Planned on the statistics of empty tables, PostgreSQL answered the replay's reads by
+    # sequential scans of whole tables: the replay ANALYZEs as it goes (pg_class.reltuples is -1
+    # for a table never analyzed).
+    monkeypatch.setattr("storefront.replay.CHUNK", 100)
+    databases = Databases("postgres", tmp_path)
+    try:
+        model = databases.model()
+        replay(partitions(day), model, DAY_END, skip_bad=True)
+        with model.engine.connect() as connection:
+            estimated = dict(
+                connection.execute(
+                    text(
+                        "SELECT c.relname, c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                        " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+                    )
+                ).all()
+            )
+    finally:
+        databases.close()
+    assert set(estimated) == set(TABLES)
+    assert all(tuples >= 0 for tuples in estimated.values()), estimated
+    assert estimated["customers"] > 0
+
+
 def test_a_batch_delivered_twice_changes_nothing(databases, day):
     model = databases.model()
     batch = list(partitions(day)[0])

@@ -86,12 +86,17 @@ def replay(
     """
     report = ReplayReport(until=until)
     stream = merge_by_time(up_to(records, until) for records in partitions)
+    analyzed_at = 0  # records applied when the planner's statistics were last refreshed
     for chunk in _batched(stream, CHUNK):
         with _collector_paused():
             applied = model.apply(chunk, on_bad=(lambda _: None) if skip_bad else None)
         report.applied += applied.applied
         report.redelivered += applied.redelivered
         report.skipped += applied.skipped
+        # Each time the replay has doubled what it wrote: a few ANALYZEs over a whole replay.
+        if report.applied >= 2 * analyzed_at and report.applied >= CHUNK:
+            model.refresh_statistics()
+            analyzed_at = report.applied
         if progress is not None:
             progress(len(chunk))
     return report

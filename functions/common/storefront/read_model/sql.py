@@ -34,6 +34,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import aliased
@@ -92,6 +93,27 @@ class SqlReadModel:
             return {
                 name: connection.scalar(select(func.count()).select_from(t)) for name, t in TABLES.items()
             }
+
+    def refresh_statistics(self) -> None:
+        """Have PostgreSQL's planner look at the tables again (ANALYZE; a no-op elsewhere).
+
+        A replay fills empty tables faster than autovacuum analyzes them: planned on the statistics
+        of near-empty tables, PostgreSQL answered every `key IN (...)` read by a sequential scan, so
+        each chunk read whole tables (1,000,000 events: 544 µs an event, against 105 with current
+        statistics). PostgreSQL's own advice for bulk loads: run ANALYZE afterwards.
+        """
+        if self.engine.dialect.name != "postgresql":
+            return  # SQLite's planner takes an index on the column without statistics
+        with self.engine.begin() as connection:
+            # text() is not schema-translated as statements are: the schema is named here.
+            schemas = connection.get_execution_options().get("schema_translate_map") or {}
+            quote = connection.dialect.identifier_preparer
+            for table in TABLES.values():
+                schema = schemas.get(table.schema, table.schema)
+                name = quote.quote(table.name)
+                connection.execute(
+                    text(f"ANALYZE {quote.quote_schema(schema)}.{name}" if schema else f"ANALYZE {name}")
+                )
 
     @contextmanager
     def projecting(self) -> Iterator[Projection]:
