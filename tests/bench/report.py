@@ -54,7 +54,9 @@ def machine() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    changed = [line[3:] for line in _git("status", "--porcelain", "--untracked-files=no").splitlines()]
+    # Tracked files changed since the commit, but for this run's own outputs.
+    outputs = {str(path.relative_to(ROOT)) for path in (RESULTS, QUICK_RESULTS, DOC)}
+    changed = [name for name in _git("diff", "--name-only", "HEAD").splitlines() if name not in outputs]
     return {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
