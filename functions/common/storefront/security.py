@@ -49,7 +49,9 @@ def utc(moment: datetime) -> datetime:
 
 def time_key(moment: datetime) -> str:
     """A fixed-width UTC timestamp, so keys sort by string exactly as they sort by time."""
-    return utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime("%Y-%m-%dT%H:%M:%S.%fZ"): the same text at a fifth of the cost, and
+    # LockAccount makes one per denied attempt (strftime was a tenth of its time per record).
+    return utc(moment).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 @dataclass(frozen=True)

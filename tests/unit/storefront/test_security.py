@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -16,6 +16,7 @@ from storefront.security import (
     decide_lock,
     range_to_query,
     security_alert,
+    time_key,
 )
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -178,3 +179,22 @@ def test_alert_names_customer_attempts_window_and_time():
 def test_alert_subject_is_one_ascii_line_under_100_characters():
     subject = security_alert(account_locked("ç\n" + "x" * 62)).subject
     assert subject.isascii() and "\n" not in subject and len(subject) < 100
+
+
+def test_time_keys_are_fixed_width_utc_and_sort_as_the_times_do():
+    moments = [
+        datetime(2026, 11, 25, 9, 0, tzinfo=UTC),
+        datetime(2026, 11, 25, 9, 0, 0, 1, tzinfo=UTC),
+        datetime(2026, 11, 25, 10, 30, 5, 250000, tzinfo=timezone(timedelta(hours=2))),  # 08:30:05.25Z
+        datetime(2026, 11, 25, 9, 0, 59),  # naive: read as UTC
+    ]
+    keys = [time_key(m) for m in moments]
+    assert keys == [
+        "2026-11-25T09:00:00.000000Z",
+        "2026-11-25T09:00:00.000001Z",
+        "2026-11-25T08:30:05.250000Z",
+        "2026-11-25T09:00:59.000000Z",
+    ]
+    assert sorted(keys) == [
+        time_key(m) for m in sorted(moments, key=lambda m: m.replace(tzinfo=m.tzinfo or UTC))
+    ]
