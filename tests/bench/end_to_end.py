@@ -16,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tests.bench.harness import Figure, Series, Sizes, failed, pending, profile_shares, time_once
 from tests.bench.report import ROOT
@@ -28,8 +28,9 @@ SCENARIO = ROOT / "events" / "scenarios" / "business-day.json"
 # A run that has not settled by then is reported as such (its thread is left to the process's end).
 BUDGET_S = {"quick": 30, "full": 240}
 # Where a run's time goes (tests.bench.harness.profile_shares): moto keeps what it calls.
+MOTO = "moto (AWS, answered in-process)"
 LAYERS = {
-    "moto (AWS, answered in-process)": ("moto",),
+    MOTO: ("moto",),
     "botocore and boto3 (the client side of each AWS call)": ("botocore", "boto3"),
     "Powertools": ("aws_lambda_powertools",),
     "pydantic": ("pydantic",),
@@ -37,6 +38,7 @@ LAYERS = {
     "the storefront's handlers and domain": ("functions/",),
     "localfaas": ("infra/localfaas",),
 }
+T = TypeVar("T")
 _API_FILES = ("infra/localfaas/localfaas/local_stack.py", "infra/localfaas/localfaas/scenario.py")
 
 
@@ -67,14 +69,11 @@ def _broker(workdir: Path) -> Iterator[str]:
         stop_broker(process)
 
 
-_MOTO = ("moto (AWS, answered in-process)",)
-
-
 class OverBudget(RuntimeError):
     pass
 
 
-def _within(budget_s: float, work: Any) -> int:
+def _within(budget_s: float, work: Callable[[], T]) -> T:
     """work()'s result, or OverBudget when it has not returned within `budget_s` (it runs on in a
     daemon thread: a stack that never settles cannot be stopped from outside)."""
     box: list[Any] = []
@@ -100,10 +99,8 @@ def measure(
 
     scenario = load_scenario(SCENARIO)
     records = len(scenario.records) + len(scenario.events)
-    samples: list[int] = []
-    report: Any = None
-    shares: list[dict[str, Any]] = []
-    for run_number in range(sizes.end_to_end_runs + (1 if profile else 0)):
+
+    def started(run_number: int) -> Any:
         # As `make demo` does: the template leaves DATABASE_URL empty (on AWS ProjectSql reads the
         # Aurora secret), and a function runs in its own code folder, so the path is absolute.
         read_model = workdir / f"read-model-{log}-{run_number}.db"
@@ -117,19 +114,26 @@ def measure(
             topics=scenario.topics,
             environment={"ProjectSql": {"DATABASE_URL": f"sqlite:///{read_model.resolve()}"}},
         )
-        stack.start()
+        return stack.start()
 
-        def run_scenario(stack: Any = stack) -> None:
-            stack.feed(scenario)
-            stack.run_until_idle()
+    def run_scenario(stack: Any) -> None:
+        stack.feed(scenario)
+        stack.run_until_idle()
 
-        if run_number == sizes.end_to_end_runs:  # one more run, profiled: not timed
-            shares = _within(budget_s, lambda run=run_scenario: profile_shares(run, LAYERS, absorbing=_MOTO))
-            stack.close()
-            break
+    samples: list[int] = []
+    report: Any = None
+    for run_number in range(sizes.end_to_end_runs):
+        stack = started(run_number)
         # Over budget, the stack is left running: closing it under the busy thread ended the process.
-        samples.append(_within(budget_s, lambda run=run_scenario: time_once(run)))
+        samples.append(_within(budget_s, lambda stack=stack: time_once(lambda: run_scenario(stack))))
         report = stack.report(scenario)
+        stack.close()
+    shares: list[dict[str, Any]] = []
+    if profile:  # one more run, profiled, not timed
+        stack = started(sizes.end_to_end_runs)
+        shares = _within(
+            budget_s, lambda: profile_shares(lambda: run_scenario(stack), LAYERS, absorbing=(MOTO,))
+        )
         stack.close()
     series = Series(tuple(samples))
     return Figure(

@@ -255,6 +255,19 @@ def missed(figure: Figure) -> bool:
 # ---- profiles --------------------------------------------------------------------------------------
 
 
+def _profiled(work: Callable[[], object], *, interval_s: float) -> Any:
+    """Run `work` under pyinstrument; the root of its call tree (None when nothing was sampled)."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=interval_s)
+    profiler.start()
+    try:
+        work()
+    finally:
+        session = profiler.stop()
+    return session.root_frame()
+
+
 def profile_top_frames(work: Callable[[], object], *, top: int = 8) -> dict[str, list[dict[str, Any]]]:
     """Run `work` under pyinstrument; where the time goes, largest first.
 
@@ -262,15 +275,7 @@ def profile_top_frames(work: Callable[[], object], *, top: int = 8) -> dict[str,
     several paths counts once, with what it spends outside its callees); "packages": the same self
     time summed per package (site-packages distribution, stdlib module, or this repo's folder).
     """
-    from pyinstrument import Profiler
-
-    profiler = Profiler(interval=0.0005)
-    profiler.start()
-    try:
-        work()
-    finally:
-        session = profiler.stop()
-    root = session.root_frame()
+    root = _profiled(work, interval_s=0.0005)
     if root is None:
         return {"functions": [], "packages": []}
     total = root.time or 1e-12
@@ -312,15 +317,7 @@ def profile_shares(
     with botocore: that is moto's time). Frames of no layer (stdlib, builtins) go to their caller's
     layer; what no layer claims at all is "the rest".
     """
-    from pyinstrument import Profiler
-
-    profiler = Profiler(interval=0.001)
-    profiler.start()
-    try:
-        work()
-    finally:
-        session = profiler.stop()
-    root = session.root_frame()
+    root = _profiled(work, interval_s=0.001)
     total = (root.time if root is not None else 0) or 1e-12
     claimed: dict[str, float] = dict.fromkeys(layers, 0.0)
 
