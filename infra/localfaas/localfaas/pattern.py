@@ -15,6 +15,11 @@ Where the docs are silent or dated, event-ruler's behaviour is followed:
   over an array of objects must all be satisfied by the same element ("array consistency");
 - an object is not a leaf: only ``exists: false`` matches a field whose value is an object or an empty array;
 - ``anything-but`` matches any present value that is not excluded, so a number passes a string exclusion.
+Whatever an event or record holds, matching answers and never raises (issue 9, "no input stops a
+poller or the bus"): array values are walked iteratively, a payload nested deeper than
+`MAX_JSON_DEPTH` is taken for one that is not valid JSON (see `loads_bounded`), and a payload that is
+not JSON, not UTF-8 or not base64 takes the path the Lambda filtering docs give it (see
+`filterable_record`).
 Not emulated: the 2048-character pattern limit, the complexity limit on wildcards, and Lambda's
 narrower operator set (Lambda filters reject some operators, e.g. wildcard; localfaas accepts them).
 """
@@ -36,6 +41,15 @@ MISSING = object()  # a key absent from the event
 OPAQUE = object()  # a record payload that is neither JSON nor UTF-8 text: present, but matches nothing
 
 NUMERIC_LIMIT = 5e9
+# Deepest nesting of arrays and objects a payload may have to be parsed as JSON. CPython's json decoder
+# recurses once per level and shares the interpreter's recursion limit (1000 frames by default) with
+# whatever called it, so `[` x 5000 raised RecursionError from inside a poller, and a value some 900
+# levels deep would parse or not depending on how deep the caller's own stack was. Counting the depth
+# first makes the answer the same everywhere: deeper than this is "not valid JSON", half the default
+# recursion limit so the caller keeps room. event-ruler parses with Jackson, which refuses documents
+# nested deeper than 1000 (StreamReadConstraints' default maxNestingDepth), so payloads 501..1000 deep
+# are treated as text here while AWS would parse them; no real event is that deep.
+MAX_JSON_DEPTH = 500
 # Field names event-ruler refuses inside $or, so a misplaced operator is reported rather than matched.
 RESERVED_IN_OR = frozenset(
     [
@@ -86,10 +100,53 @@ def _numbers_equal(a: float, b: float) -> bool:
 
 
 def _flatten(items: list) -> list:
+    """The non-list elements of nested arrays, in order. Iterative: an event (a dict built in Python, or a
+    record's payload) may nest arrays deeper than the interpreter's recursion limit."""
     flat: list = []
-    for item in items:
-        flat.extend(_flatten(item) if isinstance(item, list) else [item])
+    stack = [iter(items)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            flat.append(item)
+        else:
+            stack.pop()
     return flat
+
+
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in `text`, counted without recursion (brackets inside strings
+    do not count). Only meaningful for valid JSON; any text gets an answer."""
+    depth = deepest = 0
+    for match in _STRUCTURE.finditer(text):
+        found = match.group()
+        if found in ("[", "{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif found in ("]", "}"):
+            depth -= 1
+    return deepest
+
+
+# A JSON string (with its escapes) or one bracket: strings are skipped whole so their brackets don't count.
+# An unterminated string runs to the end of the text (`\Z`), so every match succeeds on its first try
+# and the scan stays linear whatever the text (no backtracking over a megabyte of `"\"\"`).
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
+
+
+def loads_bounded(text: str | bytes) -> Any:
+    """json.loads, refusing (ValueError) documents nested deeper than MAX_JSON_DEPTH before parsing them,
+    so a deep payload is refused the same way whatever the caller's stack (see MAX_JSON_DEPTH)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    # Counting brackets first is cheap and spares the scan for nearly every real payload.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and json_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except RecursionError:  # only when the caller's own stack is already deep: same answer as too deep
+        raise ValueError(f"JSON nested too deeply to parse here (limit {MAX_JSON_DEPTH})") from None
 
 
 def _leaf_values(value: Any) -> list:
@@ -220,9 +277,17 @@ class EventPattern:
     root: Node
 
     def matches(self, event: dict | str) -> bool:
+        """Whether `event` matches. Event text that is not JSON raises ValueError (TestEventPattern refuses
+        it); an event of any depth or size is answered: the walk over its arrays is iterative and the walk
+        over its objects only goes as deep as the pattern does."""
         if isinstance(event, str | bytes):
-            event = json.loads(event)
-        return self.root.matches(event)
+            event = loads_bounded(event)
+        try:
+            return self.root.matches(event)
+        except RecursionError:
+            # Only a pattern nested nearly as deep as the recursion limit gets here (AWS caps patterns at
+            # 2048 characters, so at a few hundred levels); no event can match what cannot be walked.
+            return False
 
 
 def _invalid(reason: str) -> InvalidEventPatternException:
@@ -486,18 +551,27 @@ def compile_pattern(pattern: dict | str) -> EventPattern:
         return _compile_text(pattern if isinstance(pattern, str) else pattern.decode("utf-8"))
     if not isinstance(pattern, dict):
         raise _invalid("Filter is not an object")
-    return EventPattern(_compile_object(pattern, inside_or=False))
+    return _compile_root(pattern)
 
 
 @lru_cache(maxsize=1024)
 def _compile_text(text: str) -> EventPattern:
     try:
-        pattern = json.loads(text)
+        pattern = loads_bounded(text)
     except json.JSONDecodeError as error:
         raise _invalid(f"{error.msg} at line {error.lineno}, column {error.colno}") from None
+    except ValueError as error:  # nested too deeply to parse
+        raise _invalid(str(error)) from None
     if not isinstance(pattern, dict):
         raise _invalid("Filter is not an object")
-    return EventPattern(_compile_object(pattern, inside_or=False))
+    return _compile_root(pattern)
+
+
+def _compile_root(pattern: dict) -> EventPattern:
+    try:
+        return EventPattern(_compile_object(pattern, inside_or=False))
+    except RecursionError:  # a pattern dict built in Python, nested past the recursion limit
+        raise _invalid("Pattern nested too deeply") from None
 
 
 def validate_pattern(pattern: dict | str) -> None:
@@ -527,11 +601,15 @@ def matches_filter_criteria(filters: list[dict] | dict | None, record: dict) -> 
 
 
 def filterable_record(record: dict) -> dict:
-    """A record with its payload decoded, as Lambda filters it: a Kafka record's base64 ``value`` and an
-    SQS message's ``body`` become the JSON they hold, or the plain text when they are not JSON, so a
-    pattern that looks inside a non-JSON payload never matches it. A payload that is not even UTF-8
-    text stays present but matches no value (Kafka filtering docs:
-    https://docs.aws.amazon.com/lambda/latest/dg/kafka-filtering.html)."""
+    """A record with its payload decoded, as Lambda filters it. "Amazon MSK and self-managed Apache
+    Kafka event source mappings only support filtering on the value key", whose messages are "either in
+    valid JSON format or as plain strings" (Filtering events from Amazon MSK and self-managed Apache
+    Kafka event sources, https://docs.aws.amazon.com/lambda/latest/dg/kafka-filtering.html; the SQS page,
+    with-sqs-filtering.html, says the same of ``body``). So a Kafka record's base64 ``value`` and an SQS
+    message's ``body`` become the JSON they hold, or the plain text when they are not valid JSON (nested
+    deeper than MAX_JSON_DEPTH included), so a pattern that looks inside a non-JSON payload never matches
+    it, and never fails on it. A payload that is not base64 or not UTF-8 text stays present but matches
+    no value."""
     view = dict(record)
     if isinstance(view.get("value"), str):
         view["value"] = _decode_payload(view["value"], is_base64=True)
@@ -545,9 +623,9 @@ def _decode_payload(payload: str, is_base64: bool) -> Any:
     if is_base64:
         try:
             text = base64.b64decode(payload, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: UnicodeDecodeError, non-ASCII base64 text
             return OPAQUE
     try:
-        return json.loads(text)
-    except ValueError:
+        return loads_bounded(text)
+    except ValueError:  # not JSON, or too deep to count as JSON (MAX_JSON_DEPTH): a plain string
         return text

@@ -752,3 +752,100 @@ def test_filter_criteria_object_is_accepted():
 def test_sqs_body_is_parsed_for_filtering():
     record = {"messageId": "1", "body": '{"RequestCode": "BBBB"}'}
     assert matches_filter_criteria([{"Pattern": '{"body": {"RequestCode": ["BBBB"]}}'}], record)
+
+
+# ------------------------------------------------------------------ poison payloads (issue 9, "Faults")
+
+POISON = b"[" * 5000 + b"]" * 5000  # the 10 KB record that made `localfaas run` die with RecursionError
+VALUE_FIELD = [{"Pattern": '{"value": {"type": ["AccessDenied"]}}'}]
+
+
+def nested_list(depth: int, leaf: object) -> list:
+    outer: list = []
+    inner = outer
+    for _ in range(depth - 1):
+        inner.append([])
+        inner = inner[0]
+    inner.append(leaf)
+    return outer
+
+
+def test_deeply_nested_value_does_not_match_a_json_pattern_and_does_not_raise():
+    assert not matches_filter_criteria(VALUE_FIELD, kafka_record(POISON))
+
+
+def test_too_deep_value_is_matched_as_its_plain_text():
+    # Nested past MAX_JSON_DEPTH it is "not valid JSON": a plain string, as kafka-filtering treats one.
+    assert matches_filter_criteria([{"Pattern": '{"value": [{"prefix": "[[[["}]}'}], kafka_record(POISON))
+    assert not matches_filter_criteria([{"Pattern": '{"value": [{"prefix": "]"}]}'}], kafka_record(POISON))
+
+
+def test_depth_limit_is_the_same_whatever_the_callers_stack():
+    from localfaas.pattern import MAX_JSON_DEPTH
+
+    at_limit = (
+        b'{"type": ' + b"[" * (MAX_JSON_DEPTH - 1) + b'"AccessDenied"' + b"]" * (MAX_JSON_DEPTH - 1) + b"}"
+    )
+    beyond = b'{"type": ' + b"[" * MAX_JSON_DEPTH + b'"AccessDenied"' + b"]" * MAX_JSON_DEPTH + b"}"
+
+    def at_depth(frames: int, record: dict) -> bool:
+        return at_depth(frames - 1, record) if frames else matches_filter_criteria(VALUE_FIELD, record)
+
+    for frames in (0, 300):  # a deep caller used to turn a parse into a RecursionError
+        assert at_depth(frames, kafka_record(at_limit))  # arrays match by any element, at any depth
+        assert not at_depth(frames, kafka_record(beyond))
+
+
+def test_brackets_inside_strings_do_not_count_as_depth():
+    from localfaas.pattern import json_depth
+
+    assert json_depth('["]]][[[", {"a": "\\"[["}, []]') == 2
+    assert json_depth('["unterminated [[[') == 1
+    assert json_depth("[" * 5000 + "]" * 5000) == 5000
+
+
+def test_invalid_utf8_invalid_base64_and_invalid_json_values_answer():
+    cases = [
+        kafka_record(b"\xff\xfe" + POISON),  # not UTF-8
+        {"topic": "t", "partition": 0, "offset": 0, "value": "%%% not base64"},
+        kafka_record(b'{"type": "AccessDenied"'),  # truncated JSON: plain text
+        kafka_record(b"\x00" * 10_000),
+    ]
+    for record in cases:
+        assert not matches_filter_criteria(VALUE_FIELD, record)
+
+
+def test_sqs_body_nested_too_deep_is_plain_text():
+    record = {"body": POISON.decode()}
+    assert not matches_filter_criteria([{"Pattern": '{"body": {"a": ["b"]}}'}], record)
+    assert matches_filter_criteria([{"Pattern": '{"body": [{"prefix": "[["}]}'}], record)
+
+
+def test_deep_eventbridge_events_against_rule_patterns_do_not_raise():
+    deep_arrays = {"source": "storefront", "detail": {"tags": nested_list(20_000, "vip")}}
+    assert matches({"detail": {"tags": ["vip"]}}, deep_arrays)  # any element of nested arrays, iteratively
+    assert not matches({"detail": {"tags": ["other"]}}, deep_arrays)
+    deep_objects: dict = {}
+    inner = deep_objects
+    for _ in range(20_000):
+        inner["a"] = {}
+        inner = inner["a"]
+    event = {"source": "storefront", "detail": deep_objects}
+    # An object is not a leaf: only exists:false matches it; the walk goes no deeper than the pattern.
+    assert matches({"source": ["storefront"], "detail": {"a": {"a": {"a": [{"exists": False}]}}}}, event)
+    assert not matches({"detail": {"a": {"a": ["x"]}}}, event)
+
+
+def test_event_text_nested_too_deep_is_refused_as_invalid_json():
+    with pytest.raises(ValueError, match="nested deeper"):
+        matches({"source": ["x"]}, '{"source": "x", "detail": ' + POISON.decode() + "}")
+
+
+def test_pattern_nested_past_the_recursion_limit_is_invalid_not_a_crash():
+    deep: dict = {"a": ["x"]}
+    for _ in range(5000):
+        deep = {"a": deep}
+    with pytest.raises(InvalidEventPatternException, match="nested too deeply"):
+        compile_pattern(deep)
+    with pytest.raises(InvalidEventPatternException, match="nested deeper"):
+        compile_pattern('{"a": ' * 5000 + '["x"]' + "}" * 5000)
