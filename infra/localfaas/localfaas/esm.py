@@ -23,6 +23,16 @@ destination" and "Filtering events from Amazon MSK and self-managed Apache Kafka
 - records given up on go to the on-failure destination with the invocation record AWS documents
   (destinations.py delivers it), or are discarded when there is none, and the partition moves on.
 
+No record stops its partition outside that policy (issue 9, "Faults"): the poller used to let an
+exception out of filtering or out of building an event escape poll_once, and `localfaas up` polled
+the same record again forever ("poll failed; trying again"), never reaching the records behind it.
+Now a record the filter cannot evaluate is filtered out (it matches no pattern; pattern.py answers for
+any payload, so this is a last guard against a localfaas bug, logged), and a batch whose event cannot
+be built fails like a function error ("Lambda.EventBuildError"), so it goes through
+MaximumRetryAttempts, BisectBatchOnFunctionError and the on-failure destination like any failed batch.
+Only an exception out of `invoke` itself still propagates: that is a crash of the poller, and the
+batch is delivered again (at least once).
+
 With FunctionResponseTypes [ReportBatchItemFailures], the function may answer
 ``{"batchItemFailures": [{"itemIdentifier": {"partition": "<topic>-<partition>", "offset": <n>}}]}``
 (the shape Powertools' BatchProcessor returns for Kafka). "Partial batch response - Allow your
@@ -604,7 +614,13 @@ class KafkaEventSourceMapping:
             report.retries += 1
         batch.invocations += 1
         report.invocations += 1
-        result = self._invoke(self.config.function_name, self._event(batch.records))
+        try:
+            event = self._event(batch.records)
+        except Exception as exc:  # a localfaas bug on this batch's records: fail the batch, not the poller
+            logger.exception("%s: cannot build the event for %s", self.config.logical_id, state.key)
+            result = _event_build_failure(self.config.function_name, exc)
+        else:
+            result = self._invoke(self.config.function_name, event)
         batch.last_result = result
         failed = self._failed_offsets(state, batch, result)
         if failed is None:
@@ -702,7 +718,7 @@ class KafkaEventSourceMapping:
         assert self._destinations is not None
         while batch.records:
             record = batch.records[0]
-            message = failed_record_message(self._failure(batch), record, self._event([record]))
+            message = failed_record_message(self._failure(batch), record, self._event_or_envelope([record]))
             self._destinations.send(destination, message, key=record.key)
             batch.records.pop(0)
             report.records_to_destination += 1
@@ -712,7 +728,8 @@ class KafkaEventSourceMapping:
     def _send_batch(self, state: _Partition, batch: _Batch, destination: str) -> None:
         assert self._destinations is not None
         is_s3 = parse_destination(destination).kind == "s3"
-        document = failed_batch_record(self._failure(batch), batch.records, self._event(batch.records), is_s3)
+        event = self._event_or_envelope(batch.records)
+        document = failed_batch_record(self._failure(batch), batch.records, event, is_s3)
         key = s3_object_key(self.config.uuid, state.key, self._clock()) if is_s3 else None
         self._destinations.send(destination, document, object_key=key)
 
@@ -733,8 +750,20 @@ class KafkaEventSourceMapping:
             records, source=self._source, event_source_arn=arn, bootstrap_servers=self._bootstrap_servers
         )
 
+    def _event_or_envelope(self, records: list[LogRecord]) -> dict[str, Any]:
+        """The event for the destination's record; when it cannot be built (the batch failed for that),
+        the event without its records, so the invocation record still reaches the destination and
+        names the offsets."""
+        try:
+            return self._event(records)
+        except Exception:
+            return self._event([])
+
     def _record_size(self, record: LogRecord) -> int:
-        return len(json.dumps(record_payload(record)).encode()) + 1  # and a comma
+        try:
+            return len(json.dumps(record_payload(record)).encode()) + 1  # and a comma
+        except Exception:  # the event will not build either: size it by its bytes, base64 and all
+            return 4 * (len(record.value or b"") + len(record.key or b"")) // 3 + 1024
 
     def _envelope_size(self) -> int:
         if self._envelope is None:
@@ -745,7 +774,33 @@ class KafkaEventSourceMapping:
     def _matches(self, record: LogRecord) -> bool:
         if not self.config.filters:
             return True
-        return matches_filter_criteria(list(self.config.filters), record_payload(record))
+        try:
+            return matches_filter_criteria(list(self.config.filters), record_payload(record))
+        except Exception:
+            # A record the filter cannot evaluate matches no pattern, and Lambda drops records that
+            # match none ("Filtering events from Amazon MSK and self-managed Apache Kafka event
+            # sources"). Failing it instead would retry a filter that fails the same way every time.
+            logger.exception(
+                "%s: cannot filter %s-%d@%d; filtered out",
+                self.config.logical_id,
+                record.topic,
+                record.partition,
+                record.offset,
+            )
+            return False
+
+
+def _event_build_failure(function_name: str, exc: Exception) -> InvocationResult:
+    """A Lambda-shaped function error for a batch whose event could not be built: the batch takes the
+    failed-batch path (retries, bisection, on-failure destination) without reaching the function."""
+    request_id = str(uuid.uuid4())
+    error = {
+        "errorMessage": f"localfaas could not build the event: {type(exc).__name__}: {exc}",
+        "errorType": "Lambda.EventBuildError",
+        "requestId": request_id,
+        "stackTrace": [],
+    }
+    return InvocationResult(function_name, request_id, error=error)
 
 
 def _batch_item_failures(payload: Any) -> list:

@@ -1005,3 +1005,134 @@ def test_s3_destination_gets_the_whole_event_as_payload(log, clock, monkeypatch)
         document = json.loads(s3.get_object(Bucket="failed", Key=obj["Key"])["Body"].read())
     assert obj["Key"].startswith(f"aws/lambda/{esm.config.uuid}/orders-0/2023/11/14/2023-11-14T22.13.20-")
     assert json.loads(document["payload"]) == function.events[0]
+
+
+# ------------------------------------------------------------------ poison records (issue 9, "Faults")
+
+POISON = b"[" * 5000 + b"]" * 5000  # 10 KB: RecursionError in the filter, then `up` polled it forever
+ACCESS_DENIED = json.dumps({"type": "AccessDenied", "account": "c-1"}).encode()
+ON_TYPE = {"Filters": [{"Pattern": '{"value": {"type": ["AccessDenied"]}}'}]}
+ON_TYPE_OR_TEXT = {"Filters": [*ON_TYPE["Filters"], {"Pattern": '{"value": [{"prefix": "["}]}'}]}
+
+
+def poll_rounds(esm, rounds: int = 50) -> int:
+    """Poll like `localfaas up` does, one round at a time; the rounds it took to catch up, or -1."""
+    for round_ in range(1, rounds + 1):
+        esm.poll_once(flush=True)
+        if esm.caught_up():
+            return round_
+    return -1
+
+
+def test_a_nested_poison_record_on_a_filtered_mapping_is_filtered_and_the_valid_one_behind_it_delivered(
+    log, clock
+):
+    produce(log, POISON, ACCESS_DENIED)
+    function = Function()
+    esm = mapping(log, function, clock, FilterCriteria=ON_TYPE)
+
+    assert poll_rounds(esm) == 1  # no round raised, none was spent again on the poison
+    assert [values(e) for e in function.events] == [[ACCESS_DENIED]]
+    assert (esm.stats.records_filtered, esm.stats.records_delivered) == (1, 1)
+    assert committed(log, esm) == 2
+
+
+def test_a_poison_record_a_filter_lets_through_fails_through_the_retry_policy_to_the_destination(log, clock):
+    # A prefix pattern reads the too-deep value as its text, so the poison reaches the function, which
+    # cannot parse it: the record fails, is retried MaximumRetryAttempts times and goes to the destination.
+    produce(log, POISON, ACCESS_DENIED)
+    function = Function(lambda event: [json.loads(v) for v in values(event)])
+    destinations = RecordingDestinations()
+    esm = mapping(
+        log,
+        function,
+        clock,
+        destinations,
+        FilterCriteria=ON_TYPE_OR_TEXT,
+        BatchSize=1,
+        MaximumRetryAttempts=2,
+        DestinationConfig=DLQ,
+    )
+
+    assert poll_rounds(esm) == 4  # 3 invocations of the poison, then the valid record
+    assert function.offsets() == [0, 0, 0, 1]
+    [document] = destinations.documents()
+    assert document["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert document["KafkaBatchInfo"]["recordsInfo"]["orders-0"]["firstRecordOffset"] == "0"
+    assert committed(log, esm) == 2
+
+
+def test_a_filter_that_raises_filters_the_record_out_instead_of_stopping_the_poller(log, clock, monkeypatch):
+    import localfaas.esm
+
+    real = localfaas.esm.matches_filter_criteria
+
+    def broken(filters, record):
+        if base64.b64decode(record["value"]) == POISON:
+            raise RuntimeError("a bug in the matcher")
+        return real(filters, record)
+
+    monkeypatch.setattr(localfaas.esm, "matches_filter_criteria", broken)
+    produce(log, POISON, ACCESS_DENIED)
+    function = Function()
+    esm = mapping(log, function, clock, FilterCriteria=ON_TYPE)
+
+    assert poll_rounds(esm) == 1
+    assert [values(e) for e in function.events] == [[ACCESS_DENIED]]
+    assert esm.stats.records_filtered == 1
+
+
+def test_an_event_that_cannot_be_built_fails_the_batch_through_retries_to_the_destination(
+    log, clock, monkeypatch
+):
+    import localfaas.esm
+
+    real = localfaas.esm.kafka_event
+
+    def broken(records, **kwargs):
+        if any(r.value == POISON for r in records):
+            raise RuntimeError("a bug in the event builder")
+        return real(records, **kwargs)
+
+    monkeypatch.setattr(localfaas.esm, "kafka_event", broken)
+    produce(log, b"a", POISON, b"b")
+    function, destinations = Function(), RecordingDestinations()
+    esm = mapping(
+        log,
+        function,
+        clock,
+        destinations,
+        BatchSize=3,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=1,
+        DestinationConfig=DLQ,
+    )
+
+    assert poll_rounds(esm) != -1
+    assert sorted(function.offsets()) == [0, 2]  # bisection isolated the poison; the function never saw it
+    [document] = destinations.documents()
+    info = document["KafkaBatchInfo"]["recordsInfo"]["orders-0"]
+    assert (info["firstRecordOffset"], info["lastRecordOffset"]) == ("1", "1")
+    assert document["responseContext"]["functionError"] == "Unhandled"
+    assert esm.stats.records_to_destination == 1
+    assert committed(log, esm) == 3
+
+
+def test_an_event_that_cannot_be_built_is_discarded_after_retries_without_a_destination(
+    log, clock, monkeypatch
+):
+    import localfaas.esm
+
+    real = localfaas.esm.kafka_event
+
+    def broken(records, **kwargs):  # every event with a record in it; the empty envelope still builds
+        if records and records[0].value is not None:
+            raise ZeroDivisionError("a bug in the event builder")
+        return real(records, **kwargs)
+
+    monkeypatch.setattr(localfaas.esm, "kafka_event", broken)
+    produce(log, b"a")
+    esm = mapping(log, Function(), clock, MaximumRetryAttempts=2)
+
+    assert poll_rounds(esm) == 3  # three failed attempts within the policy, then the partition moves on
+    assert (esm.stats.invocations, esm.stats.retries, esm.stats.records_discarded) == (3, 2, 1)
