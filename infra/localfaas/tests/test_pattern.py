@@ -800,7 +800,8 @@ def test_brackets_inside_strings_do_not_count_as_depth():
     from localfaas.pattern import json_depth
 
     assert json_depth('["]]][[[", {"a": "\\"[["}, []]') == 2
-    assert json_depth('["unterminated [[[') == 1
+    assert json_depth('["unterminated [[[') == 1  # the string runs to the end: only the first bracket counts
+    assert json_depth('[[], [[]], {"a": [{}]}]') == 4
     assert json_depth("[" * 5000 + "]" * 5000) == 5000
 
 
