@@ -12,12 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storefront import audit
 from storefront.adapters.archive import AuditArchive
+from storefront.adapters.aws import RETRY_CONFIG
 from storefront.events import DomainEvent, MalformedEvent
 from storefront.lambda_glue import erased, event_from_eventbridge, event_from_kafka
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
-archive = AuditArchive(boto3.client("s3"), os.environ["AUDIT_BUCKET_NAME"])
+archive = AuditArchive(boto3.client("s3", config=RETRY_CONFIG), os.environ["AUDIT_BUCKET_NAME"])
 
 
 def audited(read_event, where: audit.KafkaCoordinates | audit.BusCoordinates) -> audit.ArchiveLine:

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventR
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from storefront.adapters.aws import RETRY_CONFIG
 from storefront.adapters.bus import EventBus
 from storefront.adapters.sales_tickets import SalesTicketsTable
 from storefront.events import ShipmentArrived
@@ -26,8 +27,10 @@ from storefront.sales import close_ticket
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
-tickets = SalesTicketsTable(boto3.resource("dynamodb").Table(os.environ["SALES_TICKETS_TABLE_NAME"]))
-bus = EventBus(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+tickets = SalesTicketsTable(
+    boto3.resource("dynamodb", config=RETRY_CONFIG).Table(os.environ["SALES_TICKETS_TABLE_NAME"])
+)
+bus = EventBus(boto3.client("events", config=RETRY_CONFIG), os.environ["EVENT_BUS_NAME"])
 config = idempotency_config()
 
 

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storefront.accounts import open_account
 from storefront.adapters.accounts import AccountsTable
+from storefront.adapters.aws import RETRY_CONFIG
 from storefront.adapters.bus import EventBus
 from storefront.events import AccountRequested
 from storefront.lambda_glue import (
@@ -26,8 +27,10 @@ from storefront.lambda_glue import (
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
-accounts = AccountsTable(boto3.resource("dynamodb").Table(os.environ["ACCOUNTS_TABLE_NAME"]))
-bus = EventBus(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+accounts = AccountsTable(
+    boto3.resource("dynamodb", config=RETRY_CONFIG).Table(os.environ["ACCOUNTS_TABLE_NAME"])
+)
+bus = EventBus(boto3.client("events", config=RETRY_CONFIG), os.environ["EVENT_BUS_NAME"])
 config = idempotency_config()
 
 

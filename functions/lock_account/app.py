@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from storefront import security
 from storefront.adapters.access_attempts import AccessAttemptsTable
 from storefront.adapters.accounts import AccountsTable
+from storefront.adapters.aws import RETRY_CONFIG
 from storefront.adapters.bus import EventBus
 from storefront.events import AccessDenied
 from storefront.lambda_glue import (
@@ -28,10 +29,10 @@ from storefront.lambda_glue import (
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
-dynamodb = boto3.resource("dynamodb")
+dynamodb = boto3.resource("dynamodb", config=RETRY_CONFIG)
 accounts = AccountsTable(dynamodb.Table(os.environ["ACCOUNTS_TABLE_NAME"]))
 attempts = AccessAttemptsTable(dynamodb.Table(os.environ["ACCESS_ATTEMPTS_TABLE_NAME"]))
-bus = EventBus(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+bus = EventBus(boto3.client("events", config=RETRY_CONFIG), os.environ["EVENT_BUS_NAME"])
 policy = security.LockPolicy.from_environment(os.environ)
 config = idempotency_config()
 

@@ -10,12 +10,15 @@ from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storefront.adapters.alerts import SecurityAlertsTopic
+from storefront.adapters.aws import RETRY_CONFIG
 from storefront.events import AccountLocked, MalformedEvent
 from storefront.lambda_glue import event_from_eventbridge, idempotency_config, idempotency_store, log_fields
 from storefront.security import security_alert
 
 logger = Logger()
-alerts = SecurityAlertsTopic(boto3.client("sns"), os.environ["SECURITY_ALERTS_TOPIC_ARN"])
+alerts = SecurityAlertsTopic(
+    boto3.client("sns", config=RETRY_CONFIG), os.environ["SECURITY_ALERTS_TOPIC_ARN"]
+)
 config = idempotency_config()
 
 

@@ -20,6 +20,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEvent, KafkaEventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from storefront.adapters.aws import RETRY_CONFIG
 from storefront.read_model import SourceRecord, SqlReadModel, UnprojectableRecord
 from storefront.read_model.database import database_url, make_engine
 from storefront.read_model.sql import Projection
@@ -29,7 +30,7 @@ logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
 
 # Locally DATABASE_URL is set; in the cloud the credentials are read once per cold start.
-secrets = None if os.environ.get("DATABASE_URL") else boto3.client("secretsmanager")
+secrets = None if os.environ.get("DATABASE_URL") else boto3.client("secretsmanager", config=RETRY_CONFIG)
 
 read_model = SqlReadModel(
     make_engine(

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventR
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from storefront.adapters.aws import RETRY_CONFIG
 from storefront.adapters.bus import EventBus
 from storefront.adapters.supply_orders import SupplyOrdersTable
 from storefront.events import InventoryUpdated
@@ -26,8 +27,10 @@ from storefront.lambda_glue import (
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
-supply_orders = SupplyOrdersTable(boto3.resource("dynamodb").Table(os.environ["SUPPLY_ORDERS_TABLE_NAME"]))
-bus = EventBus(boto3.client("events"), os.environ["EVENT_BUS_NAME"])
+supply_orders = SupplyOrdersTable(
+    boto3.resource("dynamodb", config=RETRY_CONFIG).Table(os.environ["SUPPLY_ORDERS_TABLE_NAME"])
+)
+bus = EventBus(boto3.client("events", config=RETRY_CONFIG), os.environ["EVENT_BUS_NAME"])
 config = idempotency_config()
 
 

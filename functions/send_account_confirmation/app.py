@@ -9,13 +9,14 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from storefront.adapters.aws import RETRY_CONFIG
 from storefront.adapters.mail import Mailer
 from storefront.events import AccountCreated, MalformedEvent
 from storefront.lambda_glue import event_from_eventbridge, idempotency_config, idempotency_store, log_fields
 from storefront.notifications import account_confirmation
 
 logger = Logger()
-mailer = Mailer(boto3.client("ses"))
+mailer = Mailer(boto3.client("ses", config=RETRY_CONFIG))
 sender = os.environ["SENDER_EMAIL_ADDRESS"]
 config = idempotency_config()
 

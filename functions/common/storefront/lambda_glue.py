@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
+from storefront.adapters.aws import RETRY_CONFIG
 from storefront.events import PERSONAL_FIELDS, SENSITIVE_FIELDS, DomainEvent, MalformedEvent, parse_event
 
 # Types only: at run time the EventBridge handlers would load Powertools' batch utility for nothing.
@@ -142,7 +143,8 @@ def idempotency_store() -> DynamoDBPersistenceLayer:
     # otherwise open a new Session, which loads and parses DynamoDB's service model a second time
     # (about 0.2 s of every cold start; see BENCHMARKS.md, cold start).
     return DynamoDBPersistenceLayer(
-        table_name=os.environ["IDEMPOTENCY_TABLE_NAME"], boto3_client=boto3.client("dynamodb")
+        table_name=os.environ["IDEMPOTENCY_TABLE_NAME"],
+        boto3_client=boto3.client("dynamodb", config=RETRY_CONFIG),
     )
 
 
