@@ -88,7 +88,7 @@ def _environ_keys(node: ast.AST) -> list[str]:
 
 
 def _service(node: ast.AST) -> str | None:
-    """"dynamodb" for boto3.resource("dynamodb").Table(...) / X.Table(...), "sqs" for boto3.client("sqs")."""
+    """ "dynamodb" for boto3.resource("dynamodb").Table(...) / X.Table(...), "sqs" for boto3.client("sqs")."""
     for n in ast.walk(node):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute):
             if n.func.attr == "Table":
@@ -132,7 +132,11 @@ def code_needs(app: Path, env: dict[str, str]) -> Grants:
     if 'boto3.client("secretsmanager")' in source:
         database = FUNCTIONS / "common" / "storefront" / "read_model" / "database.py"
         for n in ast.walk(ast.parse(database.read_text())):
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "get_secret_value":
+            if (
+                isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and n.func.attr == "get_secret_value"
+            ):
                 needs[env[_environ_keys(n)[0]]].add(_action("secretsmanager", "get_secret_value"))
     return needs
 
@@ -173,7 +177,10 @@ def template_needs(stack, logical_id: str, env: dict[str, str]) -> Grants:
     """What the function's event sources need: MSK IAM auth and their on-failure queues."""
     needs: Grants = defaultdict(set)
     for r in stack.template["Resources"].values():
-        if r["Type"] == "AWS::Lambda::EventInvokeConfig" and _name(r["Properties"]["FunctionName"]) == logical_id:
+        if (
+            r["Type"] == "AWS::Lambda::EventInvokeConfig"
+            and _name(r["Properties"]["FunctionName"]) == logical_id
+        ):
             destination = r["Properties"].get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
             if destination:  # asynchronous invocations it gave up on (SAM grants this itself)
                 needs[_name(destination)].add("sqs:SendMessage")
@@ -200,7 +207,9 @@ def granted(stack, function: dict) -> tuple[Grants, set[str]]:
         for statement in policy["PolicyDocument"]["Statement"]:
             assert statement["Effect"] == "Allow" and "Condition" not in statement, statement
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
             for resource in resources:
                 grants[_name(resource)] |= set(actions)
     managed = set()
@@ -241,8 +250,12 @@ def test_each_role_grants_exactly_what_the_code_calls(stack):
         assert managed <= ALLOWED_MANAGED, (logical_id, managed - ALLOWED_MANAGED)
         if want != have:
             mismatches[logical_id] = {
-                "missing": {r: sorted(a - have.get(r, set())) for r, a in want.items() if a - have.get(r, set())},
-                "extra": {r: sorted(a - want.get(r, set())) for r, a in have.items() if a - want.get(r, set())},
+                "missing": {
+                    r: sorted(a - have.get(r, set())) for r, a in want.items() if a - have.get(r, set())
+                },
+                "extra": {
+                    r: sorted(a - want.get(r, set())) for r, a in have.items() if a - want.get(r, set())
+                },
             }
     assert not mismatches, mismatches
 
@@ -253,11 +266,13 @@ def test_the_derivation_sees_the_narrow_cases(stack):
     lock = needed(stack, "LockAccount", functions["LockAccount"])
     assert lock["AccountsTable"] == {"dynamodb:UpdateItem"}
     assert lock["AccessAttemptsTable"] == {"dynamodb:PutItem", "dynamodb:Query"}
-    assert needed(stack, "AssembleOrder", functions["AssembleOrder"])["SalesTicketsTable"] == {"dynamodb:UpdateItem"}
-    assert needed(stack, "AuditLog", functions["AuditLog"])["AuditArchiveBucket/*"] == {"s3:PutObject"}
-    assert needed(stack, "SendAccountConfirmation", functions["SendAccountConfirmation"])["SenderEmailAddress"] == {
-        "ses:SendEmail"
+    assert needed(stack, "AssembleOrder", functions["AssembleOrder"])["SalesTicketsTable"] == {
+        "dynamodb:UpdateItem"
     }
+    assert needed(stack, "AuditLog", functions["AuditLog"])["AuditArchiveBucket/*"] == {"s3:PutObject"}
+    assert needed(stack, "SendAccountConfirmation", functions["SendAccountConfirmation"])[
+        "SenderEmailAddress"
+    ] == {"ses:SendEmail"}
 
 
 def test_a_broader_grant_is_caught(stack):
@@ -268,7 +283,13 @@ def test_a_broader_grant_is_caught(stack):
 
 
 def test_business_tables_are_retained_with_point_in_time_recovery(stack):
-    for logical_id in ("AccountsTable", "AccessAttemptsTable", "SupplyOrdersTable", "OrdersTable", "SalesTicketsTable"):
+    for logical_id in (
+        "AccountsTable",
+        "AccessAttemptsTable",
+        "SupplyOrdersTable",
+        "OrdersTable",
+        "SalesTicketsTable",
+    ):
         table = stack.template["Resources"][logical_id]
         assert table.get("DeletionPolicy") == "Retain", logical_id
         assert table.get("UpdateReplacePolicy") == "Retain", logical_id
