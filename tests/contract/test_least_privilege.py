@@ -129,7 +129,7 @@ def code_needs(app: Path, env: dict[str, str]) -> Grants:
     source = app.read_text()
     if "idempotent_function" in source:
         needs[env["IDEMPOTENCY_TABLE_NAME"]] |= IDEMPOTENCY_ACTIONS
-    if 'boto3.client("secretsmanager")' in source:
+    if 'boto3.client("secretsmanager"' in source:
         database = FUNCTIONS / "common" / "storefront" / "read_model" / "database.py"
         for n in ast.walk(ast.parse(database.read_text())):
             if (
