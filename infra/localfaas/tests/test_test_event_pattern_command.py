@@ -70,6 +70,21 @@ def test_event_without_required_fields_is_rejected(capsys):
     assert "detail-type" in err
 
 
+def test_event_without_resources_is_accepted_as_aws_does(capsys):
+    event = {key: value for key, value in EVENT.items() if key != "resources"}
+    code, out, err = run(capsys, "--event-pattern", '{"source": ["aws.ec2"]}', "--event", json.dumps(event))
+    assert (code, err) == (0, "")
+    assert json.loads(out) == {"Result": True}
+
+
+@pytest.mark.parametrize("field", ["id", "account", "source", "time", "region", "detail-type"])
+def test_each_field_aws_requires_is_still_required(capsys, field):
+    event = {key: value for key, value in EVENT.items() if key != field}
+    code, _, err = run(capsys, "--event-pattern", '{"source": ["aws.ec2"]}', "--event", json.dumps(event))
+    assert code == 2
+    assert f"Missing required fields: {field}" in err
+
+
 def test_missing_file_is_a_parameter_error(tmp_path, capsys):
     code, _, err = run(capsys, "--event-pattern", f"file://{tmp_path}/nope.json", "--event", "{}")
     assert code == 2

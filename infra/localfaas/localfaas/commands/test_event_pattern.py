@@ -1,9 +1,10 @@
 """`localfaas test-event-pattern`: `aws events test-event-pattern`, answered locally by localfaas.pattern.
 
 Prints ``{"Result": true|false}`` as the AWS CLI does (JSON output, four-space indent). Values may be
-given inline or as ``file://path`` like any AWS CLI parameter. The event must carry the fields the
-TestEventPattern API requires (id, account, source, time, region, resources, detail-type:
-https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_TestEventPattern.html).
+given inline or as ``file://path`` like any AWS CLI parameter. The event must carry the fields
+TestEventPattern requires in practice: id, account, source, time, region and detail-type. The API
+page (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_TestEventPattern.html) also
+lists resources as mandatory, but AWS accepts and matches an event without it, and so does this.
 Errors go to stderr in the CLI's "An error occurred (Code) when calling ..." form, with exit status 2
 (the AWS CLI itself exits 254 for service errors and 252 for unreadable parameters).
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from localfaas.pattern import InvalidEventPatternException, compile_pattern
 
-REQUIRED_EVENT_FIELDS = ("id", "account", "source", "time", "region", "resources", "detail-type")
+REQUIRED_EVENT_FIELDS = ("id", "account", "source", "time", "region", "detail-type")
 EXIT_ERROR = 2
 
 
