@@ -104,13 +104,22 @@ def _entries(source: str) -> list[dict[str, Any]]:
 def _text(source: str) -> str:
     if source == "-":
         return sys.stdin.read()
+    if source.lstrip().startswith(("[", "{")):
+        return source  # inline JSON, never a path: a long one is longer than a file name may be
     path = source.removeprefix("file://")
-    if source.startswith("file://") or Path(path).is_file():
+    if source.startswith("file://") or _is_file(path):
         try:
             return Path(path).expanduser().read_text(encoding="utf-8")
         except OSError as e:
             raise _InputError(f"cannot read {path}: {e.strerror}") from None
     return source
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).is_file()
+    except OSError:  # a name too long for a path, for one
+        return False
 
 
 def _endpoint(args: argparse.Namespace) -> tuple[str, str]:
