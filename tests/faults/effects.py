@@ -1,0 +1,166 @@
+"""Every business effect of a run, read back from the stores, in a form two runs can be compared by.
+
+A run's effects are what its customers and staff would see: items in each DynamoDB table (by key),
+emails sent, messages published per SNS topic, messages waiting per SQS queue (the fulfilment
+requests by body), objects per S3 bucket (by key) and the read model's rows (by table, without the
+bookkeeping of which offsets were applied, which differs when records are delivered again). Lambda's
+own bookkeeping is left out: idempotency records and on-failure destinations, whose invocation
+records carry request ids and timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+# Tables that hold how a reaction ran rather than what it did.
+BOOKKEEPING_TABLES = {"IdempotencyTable"}
+BOOKKEEPING_QUEUES = {"FailedRecordsQueue", "FailedEventsQueue", "FulfilmentRequestsDeadLetterQueue"}
+READ_MODEL_BOOKKEEPING = {"applied_offsets"}
+
+
+def read_effects(
+    resources: dict[str, dict[str, Any]],
+    physical_names: dict[str, str],
+    client: Callable[[str], Any],
+    *,
+    moto_endpoint: str,
+    read_model_url: str | None = None,
+) -> dict[str, Any]:
+    """{store: {resource: what it holds}} for the template's tables, queues, topics and buckets."""
+    effects: dict[str, Any] = {"dynamodb": {}, "sqs": {}, "sns": {}, "s3": {}, "s3_lines": {}}
+    published = _published(moto_endpoint)
+    for logical_id, resource in sorted(resources.items()):
+        kind, name = resource.get("Type"), physical_names.get(logical_id)
+        if kind == "AWS::DynamoDB::Table" and logical_id not in BOOKKEEPING_TABLES:
+            effects["dynamodb"][logical_id] = _item_keys(client("dynamodb"), name)
+        elif kind == "AWS::SQS::Queue" and logical_id not in BOOKKEEPING_QUEUES:
+            effects["sqs"][logical_id] = _message_bodies(client("sqs"), name)
+        elif kind == "AWS::SNS::Topic":
+            effects["sns"][logical_id] = published.get(name, 0)
+        elif kind == "AWS::S3::Bucket":
+            effects["s3"][logical_id] = _object_keys(client("s3"), name)
+            effects["s3_lines"][logical_id] = _lines(client("s3"), name)
+    effects["ses"] = int(client("ses").get_send_quota()["SentLast24Hours"])
+    if read_model_url:
+        effects["read_model"] = _read_model_rows(read_model_url)
+    return effects
+
+
+def differences(
+    expected: dict[str, Any], actual: dict[str, Any], *, ignore: set[str] = frozenset()
+) -> list[str]:
+    """One line per store and resource whose effects differ; empty when the runs agree. `ignore`
+    names stores not to compare (S3 keys name Kafka offsets, which differ when the log does)."""
+    lines = []
+    for store in sorted((set(expected) | set(actual)) - ignore):
+        want, got = expected.get(store), actual.get(store)
+        if isinstance(want, dict) and isinstance(got, dict):
+            for name in sorted(set(want) | set(got)):
+                if want.get(name) != got.get(name):
+                    lines.append(f"{store} {name}: {_describe(want.get(name), got.get(name))}")
+        elif want != got:
+            lines.append(f"{store}: {_describe(want, got)}")
+    return lines
+
+
+def counts(effects: dict[str, Any]) -> dict[str, int]:
+    """How many effects each store holds, for printing a run's figures."""
+    figures = {"ses emails": effects["ses"]}
+    figures.update({f"s3 lines {name}": n for name, n in effects["s3_lines"].items()})
+    for store in ("dynamodb", "sqs", "s3", "read_model"):
+        for name, held in effects.get(store, {}).items():
+            figures[f"{store} {name}"] = sum(held.values()) if isinstance(held, Counter) else len(held)
+    figures.update({f"sns {name}": n for name, n in effects["sns"].items()})
+    return figures
+
+
+def _describe(want: Any, got: Any) -> str:
+    if isinstance(want, Counter) and isinstance(got, Counter):
+        extra, missing = got - want, want - got
+        return (
+            f"{sum(want.values())} expected, {sum(got.values())} found; "
+            f"{sum(extra.values())} extra, {sum(missing.values())} missing"
+            + (f" (e.g. extra {next(iter(extra))!r})" if extra else "")
+            + (f" (e.g. missing {next(iter(missing))!r})" if missing else "")
+        )
+    return f"{want!r} expected, {got!r} found"
+
+
+def _item_keys(dynamodb: Any, table: str) -> Counter:
+    key_names = [k["AttributeName"] for k in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
+    keys: Counter = Counter()
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            keys[tuple(json.dumps(item[k], sort_keys=True) for k in key_names)] += 1
+    return keys
+
+
+def _message_bodies(sqs: Any, queue: str) -> Counter:
+    """Every message waiting, by body, read without deleting (visibility 0 s would return the same
+    messages again, so each receive hides what it got until the end of the read)."""
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    bodies: Counter = Counter()
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+            "Messages", []
+        )
+        if not got:
+            break
+        bodies.update(_canonical(m["Body"]) for m in got)
+    return bodies
+
+
+def _canonical(body: str) -> str:
+    """The body without the wall-clock stamps a sender adds ("requestedAt"), which differ between runs."""
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(message, dict):
+        message = {k: v for k, v in message.items() if not k.endswith("At")}
+    return json.dumps(message, sort_keys=True)
+
+
+def _object_keys(s3: Any, bucket: str) -> Counter:
+    keys: Counter = Counter()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys.update(obj["Key"] for obj in page.get("Contents", []))
+    return keys
+
+
+def _lines(s3: Any, bucket: str) -> int:
+    """JSON lines in the bucket's objects: records archived, however they are grouped into objects."""
+    lines = 0
+    for key in _object_keys(s3, bucket):
+        lines += s3.get_object(Bucket=bucket, Key=key)["Body"].read().count(b"\n")
+    return lines
+
+
+def _published(endpoint: str) -> dict[str, int]:
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=60) as response:
+        topics = json.load(response).get("sns", {}).get("Topic", [])
+    return {t["arn"].rsplit(":", 1)[-1]: len(t.get("sent_notifications") or []) for t in topics}
+
+
+def _read_model_rows(url: str) -> dict[str, Counter]:
+    engine = sa.create_engine(url)
+    try:
+        metadata = sa.MetaData()
+        metadata.reflect(engine)
+        rows = {}
+        with engine.connect() as connection:
+            for name, table in sorted(metadata.tables.items()):
+                if name in READ_MODEL_BOOKKEEPING:
+                    continue
+                rows[name] = Counter(
+                    json.dumps(list(row), default=str) for row in connection.execute(sa.select(table))
+                )
+        return rows
+    finally:
+        engine.dispose()

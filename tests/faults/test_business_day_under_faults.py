@@ -1,0 +1,68 @@
+"""The business day under faults: the same effects as an uninterrupted day, or the test says which differ.
+
+Each test runs the whole day (events/scenarios/business-day.json) on localfaas with moto, a fault
+added, and compares every business effect (tests.faults.effects) with one uninterrupted run's, then
+prints its figures. Cost: about 40 s of CPU per day run on the CI machine.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.faults.day import DayRun, business_day, poison_per_partition, run_day
+from tests.faults.effects import counts, differences
+
+pytestmark = pytest.mark.slow
+# S3 keys of the audit archive name Kafka offsets, which move when the log holds other records.
+ARCHIVE = {"s3", "s3_lines"}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> DayRun:
+    run = run_day(tmp_path_factory.mktemp("uninterrupted"))
+    assert run.report.ok, run.report.render()
+    print(f"\nuninterrupted day: {run.seconds:.1f} s; effects {counts(run.effects)}")
+    return run
+
+
+def test_the_day_produced_twice_adds_no_effect_anywhere(uninterrupted: DayRun, tmp_path: Path) -> None:
+    """A producer retry: every record of the day again, same event ids, new offsets."""
+
+    def produce_again(stack, day) -> None:
+        stack.produce_records(day.records)
+        assert stack.run_until_idle()
+
+    run = run_day(tmp_path, after=produce_again)
+    print(f"\nday produced twice: {run.seconds:.1f} s")
+    assert differences(uninterrupted.effects, run.effects, ignore=ARCHIVE) == []
+    # The audit archive is the log's copy: it keeps the second copies, each once, and nothing else.
+    assert _bus_objects(run) == _bus_objects(uninterrupted)
+    assert _archived(run) == _archived(uninterrupted) + len(business_day().records)
+    assert run.report.lost == 0, run.report.render()
+
+
+def test_a_poison_record_at_the_head_of_every_partition_stops_nothing_behind_it(
+    uninterrupted: DayRun, tmp_path: Path
+) -> None:
+    poison = poison_per_partition(business_day())
+    run = run_day(tmp_path, before=poison)
+    print(f"\n{len(poison)} poison records (10 KB, nested 5000 deep): {run.seconds:.1f} s")
+    assert differences(uninterrupted.effects, run.effects, ignore=ARCHIVE) == []
+    assert _bus_objects(run) == _bus_objects(uninterrupted)
+    # Every mapping filters its records by content; a record no filter can read is filtered out
+    # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html), so none is archived.
+    assert _archived(run) == _archived(uninterrupted)
+    assert run.report.lost == 0, run.report.render()
+
+
+def _bus_objects(run: DayRun) -> Counter:
+    """The audit archive's objects of bus events (keyed by event id, not by offset)."""
+    keys = run.effects["s3"]["AuditArchiveBucket"]
+    return Counter({key: n for key, n in keys.items() if key.startswith("bus=")})
+
+
+def _archived(run: DayRun) -> int:
+    return run.effects["s3_lines"]["AuditArchiveBucket"]
