@@ -4,8 +4,10 @@ the error object and exit 1 when the function fails, one line and exit 2 for a b
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -37,26 +39,41 @@ Resources:
     Properties:
       FunctionName: failing-fn
       Handler: app.fail
+  FindQueue:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.find_queue
 """
 
 APP = """\
 import os
 import sys
 
+import boto3
+
 
 def echo(event, context):
     print("echo was called")
-    names = ("STAGE", "QUEUE", "COLOUR", "SHAPE", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID")
+    names = (
+        "STAGE", "QUEUE", "COLOUR", "SHAPE", "AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
+        "AWS_ENDPOINT_URL_EVENTBRIDGE",
+    )
     return {"event": event, "env": {name: os.environ.get(name) for name in names}}
 
 
 def fail(event, context):
     raise RuntimeError("payment declined")
+
+
+def find_queue(event, context):
+    return boto3.client("sqs").get_queue_url(QueueName="localfaas-Jobs")["QueueUrl"]
 """
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
     write_app(tmp_path, TEMPLATE, {"src/app.py": APP, "event.json": '{"order": "o-1"}'})
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -91,7 +108,7 @@ def test_an_unknown_function_is_named_with_the_known_ones_and_exits_2(project, c
 
     assert (code, out) == (2, "")
     assert err.strip().splitlines() == [
-        "localfaas invoke: error: function 'Nope' not found in template.yaml; known functions: Echo, Fail"
+        "localfaas invoke: error: function 'Nope' not found in template.yaml; known functions: Echo, Fail, FindQueue"
     ]
 
 
@@ -157,3 +174,98 @@ def test_event_from_stdin_in_a_worker_process(project):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["event"] == {"from": "stdin"}
     assert "echo was called" in done.stderr
+
+
+def test_without_an_endpoint_a_backend_is_started_with_the_template_provisioned(project, capsys):
+    code, out, err = invoke(capsys, "FindQueue")
+
+    assert code == 0, err
+    assert json.loads(out).endswith("/123456789012/localfaas-Jobs")
+
+
+def test_without_an_endpoint_the_worker_reaches_the_started_backend(project):
+    done = subprocess.run(
+        [sys.executable, "-m", "localfaas.cli", "invoke", "Echo", "--runtime", "worker"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        timeout=60,
+    )
+
+    env = json.loads(done.stdout)["env"]
+    assert done.returncode == 0, done.stderr
+    assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert env["QUEUE"] == f"{env['AWS_ENDPOINT_URL']}/123456789012/localfaas-Jobs"
+    assert env["AWS_ENDPOINT_URL_EVENTBRIDGE"].startswith("http://127.0.0.1:")
+
+
+@pytest.fixture
+def running_up(project):
+    """An endpoints file as `localfaas up` writes it, its events endpoint a socket that answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    endpoints = {
+        "events": f"http://127.0.0.1:{port}",
+        "backend": "http://127.0.0.1:4566",
+        "backendKind": "moto",
+        "region": "eu-west-1",
+        "template": str(project / "template.yaml"),
+    }
+    (project / ".localfaas").mkdir()
+    (project / ".localfaas" / "endpoints.json").write_text(json.dumps(endpoints))
+    yield endpoints
+    listener.close()
+
+
+def test_a_running_up_is_used_with_its_events_endpoint(running_up, capsys):
+    code, out, err = invoke(capsys, "Echo")
+
+    env = json.loads(out)["env"]
+    assert code == 0
+    assert (env["AWS_ENDPOINT_URL"], env["AWS_ENDPOINT_URL_EVENTBRIDGE"]) == (
+        "http://127.0.0.1:4566",
+        running_up["events"],
+    )
+    assert env["QUEUE"] == "http://127.0.0.1:4566/123456789012/localfaas-Jobs"
+    assert "using the running `up` (moto at http://127.0.0.1:4566)" in err
+
+
+def test_an_up_that_no_longer_answers_is_not_used(running_up, capsys):
+    dead = socket.create_server(("127.0.0.1", 0))
+    running_up["events"] = f"http://127.0.0.1:{dead.getsockname()[1]}"
+    dead.close()
+    Path(".localfaas/endpoints.json").write_text(json.dumps(running_up))
+
+    code, out, err = invoke(capsys, "FindQueue")
+
+    assert code == 0, err
+    assert json.loads(out).endswith("/123456789012/localfaas-Jobs")  # from the backend started instead
+    assert "running `up`" not in err
+
+
+def test_an_up_of_another_template_is_not_used(running_up, capsys):
+    running_up["template"] = "/elsewhere/template.yaml"
+    Path(".localfaas/endpoints.json").write_text(json.dumps(running_up))
+
+    _, out, err = invoke(capsys, "Echo")
+
+    assert json.loads(out)["env"]["AWS_ENDPOINT_URL_EVENTBRIDGE"] != running_up["events"]
+    assert "the running `up` serves /elsewhere/template.yaml, not template.yaml" in err
+
+
+def test_backend_aws_is_sam_local_with_the_callers_credentials(running_up, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIA-the-callers")
+
+    _, out, _ = invoke(capsys, "Echo", "--backend", "aws")
+
+    env = json.loads(out)["env"]
+    assert (env["AWS_ENDPOINT_URL"], env["AWS_ENDPOINT_URL_EVENTBRIDGE"]) == (None, None)
+    assert env["AWS_ACCESS_KEY_ID"] == "AKIA-the-callers"
+    assert env["QUEUE"] == "https://sqs.us-east-1.amazonaws.com/123456789012/localfaas-Jobs"
+
+
+def test_an_endpoint_and_a_backend_together_are_refused(project, capsys):
+    code, _, err = invoke(capsys, "Echo", "--backend", "aws", "--endpoint-url", "http://127.0.0.1:4566")
+
+    assert code == 2
+    assert err.strip() == "localfaas invoke: error: --endpoint-url and --backend name two backends; give one"

@@ -2,11 +2,20 @@
 
 Invokes one function of the template once: its return value goes to stdout as JSON, its logs (with
 START/END/REPORT lines) to stderr. When the function fails, the Lambda error object goes to stdout and
-the exit status is 1. An unknown function, an unreadable event or template: one line on stderr, exit 2.
+the exit status is 1. An unknown function, an unreadable event or template, a backend that cannot be
+started: one line on stderr, exit 2.
 `--env-vars` takes SAM's file: {"Parameters": {VAR: value}} for every function and
 {"LogicalId" or "FunctionName": {VAR: value}} for one; as in SAM, only variables the template declares
 are overridden.
 https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-cli-command-reference-sam-local-invoke.html
+
+Where the function's SDK calls go:
+- `--endpoint-url URL`: there (LocalStack, a moto server), with dummy credentials;
+- `--backend aws`: AWS, with the caller's credentials, as under `sam local invoke`;
+- otherwise the `localfaas up` running this template in this folder (its endpoints file), its
+  PutEvents to that stack's buses; and with no `up`, or with `--backend moto|localstack`, a stack
+  started for the call: the backend with the template's resources provisioned, the function's
+  PutEvents accepted by its buses (not delivered further: one function runs, once).
 """
 
 from __future__ import annotations
@@ -14,11 +23,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from localfaas.commands._options import (
+    ENDPOINTS_FILE,
     UsageError,
     add_env_vars_flag,
     add_template_flags,
@@ -34,7 +47,7 @@ _LOCAL_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "localfaas",
     "AWS_SESSION_TOKEN": "localfaas",
 }
-# Without an endpoint the function talks to AWS with the caller's credentials, as under sam local.
+# Against AWS the function uses the caller's credentials, as under sam local.
 _HOST_CREDENTIALS = (
     "AWS_PROFILE",
     "AWS_ACCESS_KEY_ID",
@@ -43,6 +56,22 @@ _HOST_CREDENTIALS = (
     "AWS_CONFIG_FILE",
     "AWS_SHARED_CREDENTIALS_FILE",
 )
+# boto3's service-specific endpoint variable for EventBridge (localfaas.events_api.ENDPOINT_VARIABLE,
+# not imported here so that a usage error costs no import of the bus).
+_EVENTS_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_EVENTBRIDGE"
+_UP_ANSWER_TIMEOUT_S = 0.5
+
+
+@dataclass
+class _Target:
+    """Where the function's SDK calls go: an endpoint that runs already (`env` says how to reach it),
+    or a stack to start for the call (`start_stack`, with `backend` its kind)."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    start_stack: bool = False
+    backend: str = "moto"
 
 
 def register(subparsers) -> None:
@@ -62,20 +91,64 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--endpoint-url", help="AWS endpoint for the function's SDK clients (moto, LocalStack)"
     )
+    parser.add_argument(
+        "--backend",
+        choices=("moto", "localstack", "aws"),
+        help="moto or localstack: a stack started for the call, the template provisioned on it; "
+        "aws: AWS with your credentials, as under sam local "
+        "(default: the running `localfaas up`, else moto)",
+    )
+    parser.add_argument(
+        "--endpoints-file",
+        default=str(ENDPOINTS_FILE),
+        help="where a running `localfaas up` wrote its endpoints (default: %(default)s)",
+    )
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from localfaas.runtime import InProcessRuntime, WorkerProcessRuntime
-
     try:
-        function, event = _prepare(args)
+        if args.endpoint_url and args.backend:
+            raise UsageError("--endpoint-url and --backend name two backends; give one")
+        event = _read_event(args.event)
+        target = _target(args)
+        function = _prepare(args, target)
     except UsageError as e:
         return usage_error("invoke", e)
+    if target.start_stack:
+        return _invoke_on_a_new_stack(args, target, function.logical_id, event)
+    from localfaas.runtime import InProcessRuntime, WorkerProcessRuntime
+
     runtime_class = InProcessRuntime if args.runtime == "in-process" else WorkerProcessRuntime
-    with runtime_class(_extra_env(args.endpoint_url), forward_logs=True) as runtime:
-        result = runtime.invoke(function, event)
+    with runtime_class(target.env, forward_logs=True) as runtime:
+        return _print_result(runtime.invoke(function, event))
+
+
+def _invoke_on_a_new_stack(args: argparse.Namespace, target: _Target, function: str, event: Any) -> int:
+    from localfaas.backend import BackendError
+    from localfaas.local_stack import LocalStack, StackError
+    from localfaas.provision import ProvisioningError
+
+    stack = LocalStack(
+        args.template,
+        parameters=parameter_overrides(args.parameter_overrides),
+        environment=read_env_vars(args.env_vars),
+        runtime=args.runtime,
+        backend=target.backend,
+        region=target.region,
+    )
+    try:
+        stack.start()
+    except (BackendError, StackError, ProvisioningError, OSError) as e:
+        stack.close()
+        return usage_error("invoke", f"cannot start a {target.backend} backend for the call: {e}")
+    with stack:
+        stack.runtime.forward_logs = True  # type: ignore[attr-defined] - both runtimes have it
+        return _print_result(stack.invoke(function, event))
+
+
+def _print_result(result: Any) -> int:
     if result.error is not None:
         print(json.dumps(result.error))
         return EXIT_FUNCTION_ERROR
@@ -87,17 +160,72 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The function to run (overrides applied) and its event; UsageError for anything unusable."""
+def _target(args: argparse.Namespace) -> _Target:
+    if args.endpoint_url:
+        return _Target(
+            {"AWS_ENDPOINT_URL": args.endpoint_url, **_LOCAL_CREDENTIALS}, args.endpoint_url, args.region
+        )
+    if args.backend == "aws":
+        return _Target(_host_credentials(), None, args.region)
+    if args.backend is None:
+        up = _running_up(Path(args.endpoints_file), Path(args.template))
+        if up is not None:
+            return up
+    return _Target(region=args.region, start_stack=True, backend=args.backend or "moto")
+
+
+def _running_up(endpoints_file: Path, template: Path) -> _Target | None:
+    """The `up` that wrote `endpoints_file`, if it runs `template` and its events endpoint answers."""
+    try:
+        endpoints = json.loads(endpoints_file.read_text())
+        events = endpoints["events"]
+        running = Path(endpoints["template"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if running.resolve() != template.resolve():
+        print(
+            f"localfaas invoke: note: the running `up` serves {running}, not {template}; "
+            "starting a backend for the call",
+            file=sys.stderr,
+        )
+        return None
+    if not _answers(events):
+        return None  # a file left by an `up` that did not stop cleanly
+    backend = endpoints.get("backend")
+    env = {"AWS_ENDPOINT_URL": backend, **_LOCAL_CREDENTIALS} if backend else _host_credentials()
+    env[_EVENTS_ENDPOINT_VARIABLE] = events
+    region = endpoints.get("region") or "us-east-1"
+    print(
+        f"localfaas invoke: using the running `up` ({endpoints.get('backendKind')} at {backend or 'AWS'})",
+        file=sys.stderr,
+    )
+    return _Target(env, backend, region)
+
+
+def _answers(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout=_UP_ANSWER_TIMEOUT_S):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _host_credentials() -> dict[str, str]:
+    return {k: os.environ[k] for k in _HOST_CREDENTIALS if k in os.environ}
+
+
+def _prepare(args: argparse.Namespace, target: _Target) -> Any:
+    """The function to run (overrides applied); UsageError for anything unusable. Read before any
+    backend starts, so that a misspelt name costs no start-up."""
     from localfaas.template import FunctionNotFound, TemplateError, load_stack
 
-    event = _read_event(args.event)
     try:
         stack = load_stack(
             args.template,
             parameter_overrides(args.parameter_overrides),
-            region=args.region,
-            endpoint_url=args.endpoint_url,
+            region=target.region,
+            endpoint_url=target.endpoint_url,
         )
     except TemplateError as e:
         raise UsageError(str(e)) from None
@@ -107,7 +235,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any]:
         function = stack.function(args.function) if args.function else _only_function(stack)
     except FunctionNotFound as e:
         raise UsageError(str(e)) from None
-    return function.with_env_vars(read_env_vars(args.env_vars)), event
+    return function.with_env_vars(read_env_vars(args.env_vars))
 
 
 def _only_function(stack: Any) -> Any:
@@ -129,9 +257,3 @@ def _read_event(source: str | None) -> Any:
         return json.loads(text)
     except ValueError as e:
         raise UsageError(f"{name} is not valid JSON: {e}") from None
-
-
-def _extra_env(endpoint_url: str | None) -> dict[str, str]:
-    if endpoint_url:
-        return {"AWS_ENDPOINT_URL": endpoint_url, **_LOCAL_CREDENTIALS}
-    return {k: os.environ[k] for k in _HOST_CREDENTIALS if k in os.environ}
