@@ -32,11 +32,14 @@ def open_log(source: str, *, log_dir: str | None = None, bootstrap_servers: str 
             raise SourceError(f"--log-dir {log_dir!r} is not a directory holding an embedded log")
         return EmbeddedLog(Path(log_dir))
     if source == "kafka":
-        from localfaas.kafka_log import KafkaLog
+        from localfaas.kafka_log import KafkaLog, KafkaUnreachable
 
         if not bootstrap_servers:
             raise SourceError("--source kafka needs --bootstrap-servers")
-        return KafkaLog(bootstrap_servers)
+        try:
+            return KafkaLog(bootstrap_servers)
+        except KafkaUnreachable as e:  # found within seconds, said in one line
+            raise SourceError(str(e)) from None
     raise SourceError(f"unknown log source {source!r}")
 
 

@@ -8,6 +8,11 @@ and one Consumer per consumer group used only to commit and fetch committed offs
 `produce` is synchronous (it flushes) because the port returns the record's offset; it is for
 feeding a few records, not for throughput. Topic auto-creation is the broker's business.
 
+A broker that does not answer is found before any client is made: a metadata request, given up at
+the first "all brokers are down" report or after `connect_timeout_s`, raises KafkaUnreachable with
+librdkafka's reason on one line. librdkafka would otherwise retry for as long as a client lives and
+print every attempt on stderr; its log lines go to the `localfaas.librdkafka` logger, at DEBUG.
+
 Tested against Tansu (tests/tansu.py); there `end_offset` and `offset_for_time` give wrong
 answers (Tansu's ListOffsets for `latest` and by timestamp), so those two are exercised on the
 embedded log only. `read` does not rely on them: it stops at partition EOF, which librdkafka
@@ -16,6 +21,8 @@ derives from the fetch response's high watermark.
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 import uuid
 from collections import deque
@@ -33,7 +40,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from localfaas.log import CREATE_TIME, LOG_APPEND_TIME, LogRecord, UnknownTopicOrPartitionError
 
-__all__ = ["KafkaLog"]
+__all__ = ["KafkaLog", "KafkaUnreachable"]
 
 _UNKNOWN = (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION)
 
@@ -42,6 +49,56 @@ def _raise_for(error: KafkaError, topic_partition: str) -> None:
     if error.code() in _UNKNOWN:
         raise UnknownTopicOrPartitionError(topic_partition)
     raise KafkaException(error)
+
+
+class KafkaUnreachable(ConnectionError):
+    """No broker at the bootstrap servers answered; str() is one line, with librdkafka's reason."""
+
+
+class _QuietLibrdkafka:
+    """librdkafka's `logger`: every line at DEBUG, where a user's logging setup does not show it by
+    default (a logging.Logger given directly would show its errors on stderr, one per retry)."""
+
+    def __init__(self) -> None:
+        self._logger = logging.getLogger("localfaas.librdkafka")
+
+    def log(self, level: int, message: str, *args: Any) -> None:
+        self._logger.debug(message, *args)
+
+
+_LIBRDKAFKA_LOG = _QuietLibrdkafka()
+_STOP_AT = (KafkaError._ALL_BROKERS_DOWN, KafkaError._AUTHENTICATION, KafkaError._SSL)
+# "HOST:PORT/bootstrap: Connect to ... failed: Connection refused (after 0ms in state CONNECT)"
+_BROKER_PREFIX = re.compile(r"^\S+/(?:bootstrap|\d+): ")
+_STATE_SUFFIX = re.compile(r" \(after \d+ms in state \w+\)$")
+
+
+def _check_reachable(config: dict[str, Any], timeout_s: float) -> None:
+    """Raise KafkaUnreachable unless a broker answers a metadata request within `timeout_s`."""
+    errors: list[KafkaError] = []
+    admin = AdminClient(
+        {
+            "socket.connection.setup.timeout.ms": max(1000, int(timeout_s * 1000)),  # librdkafka's floor
+            **config,
+            "error_cb": errors.append,
+        }
+    )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin.list_topics(timeout=min(0.25, max(0.01, deadline - time.monotonic())))
+            return
+        except KafkaException:
+            admin.poll(0)  # serves error_cb
+        if any(error.code() in _STOP_AT for error in errors) or time.monotonic() >= deadline:
+            break
+    reasons = [e for e in errors if e.code() != KafkaError._ALL_BROKERS_DOWN] or errors
+    reason = _one_line(reasons[0].str()) if reasons else f"no answer within {timeout_s:g} s"
+    raise KafkaUnreachable(f"Kafka is not reachable at {config['bootstrap.servers']} ({reason})")
+
+
+def _one_line(text: str) -> str:
+    return _STATE_SUFFIX.sub("", _BROKER_PREFIX.sub("", text.strip())).replace("\n", " ")
 
 
 class _PartitionReader:
@@ -133,14 +190,21 @@ def _to_record(message: Any) -> LogRecord:
 
 class KafkaLog:
     """The log port over the brokers at `bootstrap_servers`; `config` (librdkafka properties such
-    as security.protocol or sasl.*) is added to every client's configuration."""
+    as security.protocol or sasl.*) is added to every client's configuration. KafkaUnreachable when
+    no broker answers within `connect_timeout_s`."""
 
     def __init__(
-        self, bootstrap_servers: str, *, config: dict | None = None, timeout_s: float = 10.0
+        self,
+        bootstrap_servers: str,
+        *,
+        config: dict | None = None,
+        timeout_s: float = 10.0,
+        connect_timeout_s: float = 5.0,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.timeout_s = timeout_s
-        self._config = {"bootstrap.servers": bootstrap_servers, **(config or {})}
+        self._config = {"bootstrap.servers": bootstrap_servers, "logger": _LIBRDKAFKA_LOG, **(config or {})}
+        _check_reachable(self._config, connect_timeout_s)
         self._producer = Producer(
             {"acks": "all", "partitioner": "murmur2_random", "linger.ms": 0, **self._config}
         )

@@ -3,7 +3,8 @@
 Prints each record's coordinates as one JSON line: {"topic", "partition", "offset", "timestamp"}.
 A `localfaas up` polling the same log directory picks the records up, so this works from
 another terminal. An unknown topic is created: on the embedded log with `--partitions`
-partitions, on a broker as its auto-creation settings decide.
+partitions, on a broker as its auto-creation settings decide. A broker that does not answer within
+a few seconds: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ def handle(args: argparse.Namespace) -> int:
         records = _records(args)
     except (EventInputError, OSError) as exc:
         return usage_error("produce", exc)
-    log = open_log(args)
+    try:
+        log = open_log(args)
+    except ConnectionError as exc:  # kafka_log.KafkaUnreachable: no broker answers
+        return usage_error("produce", exc)
     try:
         for record in records:
             produced = log.produce(
