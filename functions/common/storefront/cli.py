@@ -4,18 +4,23 @@
     storefront replay --db LIVE_URL --verify [...]
     storefront difference EARLIER_URL LATER_URL
 
-Exit codes: 0 done; 1 `--verify` found differences; 2 bad usage or an unreadable source;
-3 the replay stopped at a record it cannot apply (rerun with --skip-bad to go past it).
+Exit codes: 0 done; 1 `--verify` found differences, or stdout was closed early (`| head`, as the
+Python documentation's note on SIGPIPE advises: https://docs.python.org/3/library/signal.html#note-on-sigpipe);
+2 bad usage, an unreadable source, or a database that cannot be used (no driver for its URL, no such
+SQLite file where one is read); 3 the replay stopped at a record it cannot apply (rerun with
+--skip-bad to go past it).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from storefront.read_model import SourceRecord, SqlReadModel, UnprojectableRecord
 from storefront.read_model.database import make_engine
@@ -25,6 +30,7 @@ from storefront.security import DEFAULT_THRESHOLD, DEFAULT_WINDOW_SECONDS, LockP
 
 DEFAULT_LOG_DIR = ".localfaas/log"  # where `localfaas produce` and `localfaas run` keep the embedded log
 DIFFERENT, USAGE, STOPPED = 1, 2, 3
+OUTPUT_CLOSED = 1
 
 
 class UsageError(Exception):
@@ -35,7 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a reader that left early (`| head`) shows here, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # What is left to write goes nowhere, so the exit's own flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OUTPUT_CLOSED
     except (UsageError, SourceError) as error:
         print(f"storefront {args.command}: {error}", file=sys.stderr)
         return USAGE
@@ -125,14 +137,48 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _difference(args: argparse.Namespace) -> int:
-    describe_difference(args.earlier, args.later)
+    earlier, later = (_existing_read_model(url) for url in (args.earlier, args.later))
+    describe_difference(earlier, later)
     return 0
 
 
+def _engine(url: str) -> Engine:
+    """make_engine, with a URL it cannot use (malformed, unknown dialect, driver not installed) a UsageError."""
+    try:
+        return make_engine(url)
+    except NoSuchModuleError:  # an ArgumentError too: first
+        raise UsageError(f"{_safe(url)}: SQLAlchemy knows no such database") from None
+    except ArgumentError as error:
+        raise UsageError(f"{url!r} is not a database URL: {error}") from None
+    except ImportError as error:  # the dialect is known, its driver is not installed
+        raise UsageError(
+            f"{_safe(url)} needs the Python driver {error.name!r}, which is not installed "
+            "(the read model runs on sqlite:/// and postgresql+pg8000://)"
+        ) from None
+
+
+def _existing_read_model(url: str) -> Engine:
+    """An engine on a read model that is there already: a SQLite file is never created by reading it."""
+    parsed = _url(url)
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    # In memory (no name, ":memory:") there is nothing to find; a "file:" URI says its own mode.
+    if file and file != ":memory:" and not file.startswith("file:") and not os.path.isfile(file):
+        raise UsageError(f"{_safe(url)}: no such SQLite file")
+    engine = _engine(url)
+    if not SqlReadModel(engine).has_schema():
+        raise UsageError(f"{_safe(url)} holds no read model")
+    return engine
+
+
+def _url(url: str):
+    try:
+        return make_url(url)
+    except ArgumentError as error:
+        raise UsageError(f"{url!r} is not a database URL: {error}") from None
+
+
 def _verify(args: argparse.Namespace, partitions, policy: LockPolicy, progress: ProgressBar) -> int:
-    live = make_engine(args.db)
-    if not SqlReadModel(live).has_schema():
-        raise UsageError(f"{_safe(args.db)} holds no read model to verify")
+    live = _existing_read_model(args.db)
     scratch = _fresh_model(args.scratch_db, policy, replace=False)
     report, differences = verify(partitions, live, scratch, skip_bad=args.skip_bad, progress=progress)
     progress.close()
@@ -168,7 +214,7 @@ def _source(
 
 
 def _fresh_model(url: str, policy: LockPolicy, *, replace: bool) -> SqlReadModel:
-    model = SqlReadModel(make_engine(url), policy)
+    model = SqlReadModel(_engine(url), policy)
     if replace:
         model.drop_schema()
     elif model.has_schema() and any(model.row_counts().values()):
@@ -190,9 +236,7 @@ def _print_report(report: ReplayReport, model: SqlReadModel) -> None:
 
 
 def _safe(url: str) -> str:
-    from sqlalchemy import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    return _url(url).render_as_string(hide_password=True)
 
 
 if __name__ == "__main__":
