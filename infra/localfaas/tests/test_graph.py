@@ -296,3 +296,19 @@ def test_cli_prints_mermaid_by_default(template_path, capsys):
 def test_cli_reports_a_missing_template_as_a_usage_error(tmp_path, capsys):
     assert main(["graph", "-t", str(tmp_path / "missing.yaml")]) == 2
     assert "localfaas graph: error:" in capsys.readouterr().err
+
+
+def test_default_title_is_the_head_of_the_description_and_the_file_name(tmp_path):
+    from localfaas.commands.graph import default_title
+
+    template = tmp_path / "checkout-anywhere" / "template.yaml"
+    described = {"Description": "Shop on events: the back office.\nMore words."}
+
+    assert default_title(described, template) == "Shop on events: template.yaml"
+    assert default_title({"Description": "A shop. It sells."}, template) == "A shop: template.yaml"
+    assert default_title({}, template) == "checkout-anywhere: template.yaml"
+
+
+def test_cli_reports_an_unwritable_output_as_a_usage_error(template_path, tmp_path, capsys):
+    assert main(["graph", "-t", str(template_path), "-o", str(tmp_path / "no-such-dir" / "t.svg")]) == 2
+    assert capsys.readouterr().err.strip().endswith("t.svg: No such file or directory")

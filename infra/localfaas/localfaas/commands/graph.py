@@ -2,19 +2,23 @@
 the resources each function uses — as Mermaid (for a README), SVG (no Graphviz needed) or DOT.
 
 The format follows the output file's suffix (.svg, .dot/.gv, anything else Mermaid) unless
---format says otherwise; without -o the drawing goes to stdout.
+--format says otherwise; without -o the drawing goes to stdout. The title defaults to the head of
+the template's Description (up to its first colon or full stop) and the template's file name, so the
+same template draws the same picture wherever it is checked out.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
 from localfaas.commands._options import UsageError, add_template_flags, parameter_overrides, usage_error
 
 _SUFFIX_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot"}
+_DESCRIPTION_HEAD = re.compile(r"^\s*([^:.\n]+?)\s*(?::|\.\s|\.$|\n|$)")
 
 
 def register(subparsers) -> None:
@@ -30,7 +34,10 @@ def register(subparsers) -> None:
     parser.add_argument("--format", "-f", choices=FORMATS, help="default: from -o's suffix, else mermaid")
     parser.add_argument("-o", "--output", help="file to write (default: stdout)")
     parser.add_argument("--stack-name", default="localfaas", help="stack name that physical names start with")
-    parser.add_argument("--title", help="title drawn above the graph (default: the template's folder name)")
+    parser.add_argument(
+        "--title",
+        help="title drawn above the graph (default: the head of the template's Description and its file name)",
+    )
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     parser.set_defaults(handler=run)
 
@@ -50,9 +57,21 @@ def run(args: argparse.Namespace) -> int:
         )
     except (TemplateError, UsageError, OSError) as error:
         return usage_error("graph", error)
-    drawing = render(build_graph(stack, title=args.title or template.resolve().parent.name), fmt)
+    drawing = render(build_graph(stack, title=args.title or default_title(stack.template, template)), fmt)
     if args.output:
-        Path(args.output).write_text(drawing, encoding="utf-8")
+        try:
+            Path(args.output).write_text(drawing, encoding="utf-8")
+        except OSError as error:
+            return usage_error("graph", f"cannot write {args.output}: {error.strerror}")
     else:
         sys.stdout.write(drawing)
     return 0
+
+
+def default_title(translated: dict, template: Path) -> str:
+    """ "Head of the Description: file name"; without a Description, the folder and file name."""
+    description = translated.get("Description")
+    head = _DESCRIPTION_HEAD.match(description) if isinstance(description, str) else None
+    if head is None:
+        return f"{template.resolve().parent.name}: {template.name}"
+    return f"{head.group(1)}: {template.name}"
