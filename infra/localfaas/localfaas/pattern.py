@@ -8,9 +8,17 @@ The same language filters Lambda event source mappings ("Lambda event filtering"
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html): see `matches_filter_criteria`.
 Error reasons use the wording of aws/event-ruler, the matching library behind EventBridge.
 
-Where the docs are silent or dated, event-ruler's behaviour is followed:
+Where the docs are silent or dated, event-ruler's behaviour is followed (its README and its
+ComparableNumber, https://github.com/aws/event-ruler):
 - numbers compare as numbers (300 matches 300.0 and 3.0e2; event-ruler adds a numeric-equality matcher
-  next to the literal one), within -5e9..5e9 and six decimal places;
+  next to the literal one), exactly, as decimals. The content filtering page gives the domain: "values
+  between -5.0e9 and +5.0e9 inclusive, with 15 digits of precision, or six digits to the right of the
+  decimal point". event-ruler enforces it without rounding: a pattern number outside it is refused,
+  and an event number outside it (1e10, or 0.1 + 0.2 = 0.30000000000000004) is no number to
+  `numeric` at all and equals only what is literally the same number;
+- a dotted field name is the path it spells: event-ruler joins names with dots, so
+  ``{"state.status": [...]}`` and ``{"state": {"status": [...]}}`` are one pattern, and each matches an
+  event holding either shape (README, "Compiled rules and JSON keys with dots");
 - a pattern field matches an array in the event when any element matches; the fields of a sub-pattern
   over an array of objects must all be satisfied by the same element ("array consistency");
 - an object is not a leaf: only ``exists: false`` matches a field whose value is an object or an empty array;
@@ -20,8 +28,10 @@ poller or the bus"): array values are walked iteratively, a payload nested deepe
 `MAX_JSON_DEPTH` is taken for one that is not valid JSON (see `loads_bounded`), and a payload that is
 not JSON, not UTF-8 or not base64 takes the path the Lambda filtering docs give it (see
 `filterable_record`).
-Not emulated: the 2048-character pattern limit, the complexity limit on wildcards, and Lambda's
-narrower operator set (Lambda filters reject some operators, e.g. wildcard; localfaas accepts them).
+Not emulated: the 2048-character pattern limit, and Lambda's narrower operator set (Lambda filters
+reject some operators, e.g. wildcard; localfaas accepts them).
+This module is past 400 lines because the pattern language is one grammar: its validation, compiled
+form and matching are kept together, one function per operator, as event-ruler's own reference is.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache, partial
 from itertools import accumulate
 from typing import Any
@@ -42,6 +53,7 @@ MISSING = object()  # a key absent from the event
 OPAQUE = object()  # a record payload that is neither JSON nor UTF-8 text: present, but matches nothing
 
 NUMERIC_LIMIT = 5e9
+NUMERIC_DECIMALS = 6  # event-ruler's ComparableNumber: "Comparisons are precise to 6 decimal places"
 # Deepest nesting of arrays and objects a payload may have to be parsed as JSON. CPython's json decoder
 # recurses once per level and shares the interpreter's recursion limit (1000 frames by default) with
 # whatever called it, so `[` x 5000 raised RecursionError from inside a poller, and a value some 900
@@ -94,10 +106,28 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def comparable_number(value: Any) -> Decimal | None:
+    """`value` as event-ruler's numeric matchers see it: an exact decimal within -5e9..5e9 with at most
+    six decimal places; None for anything else (they ignore it). A float is read as the shortest text
+    that gives it back, which is the JSON number it was parsed from."""
+    if not _is_number(value):
+        return None
+    try:
+        number = Decimal(repr(value) if isinstance(value, float) else value)
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or abs(number) > NUMERIC_LIMIT:
+        return None
+    if number.normalize().as_tuple().exponent < -NUMERIC_DECIMALS:
+        return None
+    return number
+
+
 def _numbers_equal(a: float, b: float) -> bool:
-    if abs(a) <= NUMERIC_LIMIT and abs(b) <= NUMERIC_LIMIT:
-        return round(a, 6) == round(b, 6)
-    return a == b  # out of numeric range: event-ruler falls back to the literal match
+    left, right = comparable_number(a), comparable_number(b)
+    if left is not None and right is not None:
+        return left == right
+    return a == b  # outside the numeric domain: only the literal match is left
 
 
 def _flatten(items: list) -> list:
@@ -218,11 +248,12 @@ def match_wildcard(value: Any, regex: re.Pattern[str]) -> bool:
 _COMPARISONS = {"=": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
-def match_numeric(value: Any, conditions: tuple[tuple[str, float], ...]) -> bool:
-    """Numeric range: only JSON numbers within -5e9..5e9 match, compared to six decimal places."""
-    if not _is_number(value) or abs(value) > NUMERIC_LIMIT:
+def match_numeric(value: Any, conditions: tuple[tuple[str, Decimal], ...]) -> bool:
+    """Numeric range: only JSON numbers in the numeric domain match (see `comparable_number`), exactly."""
+    number = comparable_number(value)
+    if number is None:
         return False
-    return all(_COMPARISONS[op](round(value, 6), round(bound, 6)) for op, bound in conditions)
+    return all(_COMPARISONS[op](number, bound) for op, bound in conditions)
 
 
 def match_cidr(value: Any, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
@@ -266,12 +297,33 @@ class Node:
         return any(self.matches_object(candidate) for candidate in _objects(value))
 
     def matches_object(self, obj: dict) -> bool:
+        dotted = any("." in name for name in obj)
         for key, sub in self.fields:
-            child = obj.get(key, MISSING)
+            child = _field(obj, key, isinstance(sub, Leaf)) if dotted else obj.get(key, MISSING)
             matched = sub.matches(_leaf_values(child)) if isinstance(sub, Leaf) else sub.matches(child)
             if not matched:
                 return False
         return all(any(alt.matches_object(obj) for alt in group) for group in self.alternatives)
+
+
+def _field(obj: dict, key: str, leaf: bool) -> Any:
+    """What the event holds at `key`, counting its dotted names: {"state.status": v} holds {"status": v}
+    at "state", the path event-ruler reads in both. A leaf wanted where both shapes are present
+    is the plain field's value; an object is both merged."""
+    child = obj.get(key, MISSING)
+    prefix = key + "."
+    spread = {
+        name[len(prefix) :]: value
+        for name, value in obj.items()
+        if name.startswith(prefix) and name != prefix
+    }
+    if not spread or (leaf and child is not MISSING):
+        return child
+    if isinstance(child, dict):
+        return {**child, **spread}
+    if isinstance(child, list):
+        return [*child, spread]
+    return spread
 
 
 @dataclass(frozen=True)
@@ -301,7 +353,7 @@ def _compile_object(obj: dict, inside_or: bool) -> Node:
         raise _invalid("Empty objects are not allowed")
     fields: list[tuple[str, Node | Leaf]] = []
     alternatives: list[tuple[Node, ...]] = []
-    for key, value in obj.items():
+    for key, value in _split_dotted_names(obj):
         if key == "$or":
             alternatives.append(_compile_or(value))
             continue
@@ -314,6 +366,27 @@ def _compile_object(obj: dict, inside_or: bool) -> Node:
         else:
             raise _invalid(f'"{key}" must be an object or an array')
     return Node(tuple(fields), tuple(alternatives))
+
+
+def _split_dotted_names(obj: dict) -> list[tuple[str, Any]]:
+    """The fields of a pattern object with dotted names made nesting, as event-ruler joins names with
+    dots: {"state.status": [...], "state": {"code": [...]}} is {"state": {"status": [...], "code": [...]}}.
+    A name that is both a leaf and an object stays twice: both must match."""
+    merged: dict[str, Any] = {}
+    twice: list[tuple[str, Any]] = []
+    for key, value in obj.items():
+        head, _, rest = key.partition(".")
+        if key == "$or" or not head or not rest:
+            head, nested = key, value
+        else:
+            nested = {rest: value}
+        if head not in merged:
+            merged[head] = nested
+        elif head != "$or" and isinstance(merged[head], dict) and isinstance(nested, dict):
+            merged[head] = {**merged[head], **nested}  # deeper dotted names are split when it is compiled
+        else:
+            twice.append((head, nested))
+    return [*merged.items(), *twice]
 
 
 def _compile_or(value: Any) -> tuple[Node, ...]:
@@ -428,10 +501,13 @@ def _compile_wildcard(argument: Any) -> Predicate:
     return partial(match_wildcard, regex=wildcard_regex(_compile_string(argument, "wildcard")))
 
 
-def _check_numeric_range(value: float) -> float:
+def _check_numeric_range(value: float) -> Decimal:
     if abs(value) > NUMERIC_LIMIT:
         raise _invalid("Value must be between -5.0E9 and +5.0E9 inclusive")
-    return value
+    number = comparable_number(value)
+    if number is None:  # in range, so: more decimals than event-ruler keeps
+        raise _invalid(f"Only values upto {NUMERIC_DECIMALS} decimals are supported")
+    return number
 
 
 def _compile_numeric(argument: Any) -> Predicate:
@@ -453,7 +529,7 @@ def _compile_numeric(argument: Any) -> Predicate:
     return partial(match_numeric, conditions=tuple(conditions))
 
 
-def _numeric_upper_bound(rest: list, bottom: float) -> tuple[str, float]:
+def _numeric_upper_bound(rest: list, bottom: float) -> tuple[str, Decimal]:
     op = rest[0]
     if not isinstance(op, str):
         raise _invalid(f"Bad value in numeric range: {op}")

@@ -519,9 +519,48 @@ def test_numeric_ignores_strings_booleans_and_out_of_range():
     assert not match_numeric(6e9, ((">", 0),))
 
 
-def test_numeric_precision_is_six_decimals():
-    assert match_numeric(0.1 + 0.2, (("=", 0.3),))
-    assert not match_numeric(0.300001, (("=", 0.3),))
+def test_numbers_compare_exactly_to_six_decimals_without_rounding():
+    # event-ruler's ComparableNumber compares exact decimals of at most six places; it does not round.
+    assert matches({"x": [{"numeric": ["=", 0.3]}]}, {"x": 0.3})
+    assert matches({"x": [{"numeric": ["=", 0.300001]}]}, {"x": 0.3000010})
+    assert not matches({"x": [{"numeric": ["=", 0.3]}]}, {"x": 0.300001})
+    assert matches({"x": [{"numeric": [">", 0.123456]}]}, {"x": 0.123457})
+
+
+def test_an_event_number_beyond_six_decimals_is_no_number_to_numeric():
+    # 0.1 + 0.2 is 0.30000000000000004 in JSON: 17 decimals, outside the numeric domain.
+    assert not matches({"x": [{"numeric": ["=", 0.3]}]}, {"x": 0.1 + 0.2})
+    assert not matches({"x": [{"numeric": [">", 0]}]}, {"x": 0.1234567})
+    assert not matches({"x": [0.3]}, {"x": 0.1 + 0.2})
+    assert matches({"x": [0.1234567]}, {"x": 0.1234567})  # the literal match still holds
+
+
+def test_a_pattern_number_beyond_six_decimals_is_refused():
+    with pytest.raises(InvalidEventPatternException, match="Only values upto 6 decimals are supported"):
+        matches({"x": [{"numeric": [">", 0.1234567]}]}, {"x": 1})
+
+
+def test_a_dotted_pattern_name_matches_the_nested_field():
+    event = {"detail": {"state": {"status": "running"}}}
+
+    assert matches({"detail": {"state.status": ["running"]}}, event)
+    assert not matches({"detail": {"state.status": ["stopped"]}}, event)
+
+
+def test_a_nested_pattern_matches_the_dotted_field():
+    event = {"detail": {"state.status": "running"}}
+
+    assert matches({"detail": {"state": {"status": ["running"]}}}, event)
+    assert matches({"detail.state.status": ["running"]}, event)
+    assert not matches({"detail": {"state": {"status": ["stopped"]}}}, event)
+
+
+def test_dotted_and_nested_names_of_one_path_are_one_object():
+    pattern = {"detail": {"state.status": ["running"], "state": {"code": [16]}}}
+
+    assert matches(pattern, {"detail": {"state": {"status": "running", "code": 16}}})
+    assert matches(pattern, {"detail": {"state.status": "running", "state": {"code": 16}}})
+    assert not matches(pattern, {"detail": {"state": {"status": "running", "code": 48}}})
 
 
 def test_cidr_checks_family_and_range():
