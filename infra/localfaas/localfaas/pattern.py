@@ -28,7 +28,8 @@ poller or the bus"): array values are walked iteratively, a payload nested deepe
 `MAX_JSON_DEPTH` is taken for one that is not valid JSON (see `loads_bounded`), and a payload that is
 not JSON, not UTF-8 or not base64 takes the path the Lambda filtering docs give it (see
 `filterable_record`).
-Not emulated: the 2048-character pattern limit, and Lambda's narrower operator set (Lambda filters
+Wildcards too complex to match quickly are refused as EventBridge refuses them (see
+localfaas.pattern_complexity). Not emulated: the 2048-character pattern limit, and Lambda's narrower operator set (Lambda filters
 reject some operators, e.g. wildcard; localfaas accepts them).
 This module is past 400 lines because the pattern language is one grammar: its validation, compiled
 form and matching are kept together, one function per operator, as event-ruler's own reference is.
@@ -48,6 +49,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache, partial
 from itertools import accumulate
 from typing import Any
+
+from localfaas.pattern_complexity import TOO_COMPLEX, too_complex_fields
 
 MISSING = object()  # a key absent from the event
 OPAQUE = object()  # a record payload that is neither JSON nor UTF-8 text: present, but matches nothing
@@ -647,7 +650,10 @@ def _compile_text(text: str) -> EventPattern:
 
 def _compile_root(pattern: dict) -> EventPattern:
     try:
-        return EventPattern(_compile_object(pattern, inside_or=False))
+        compiled = EventPattern(_compile_object(pattern, inside_or=False))
+        if too_complex_fields(pattern):
+            raise _invalid(TOO_COMPLEX)
+        return compiled
     except RecursionError:  # a pattern dict built in Python, nested past the recursion limit
         raise _invalid("Pattern nested too deeply") from None
 
