@@ -1,9 +1,13 @@
 """EventBridge event patterns: validate a pattern and decide whether it matches an event.
 
 Emulates the pattern language of "Amazon EventBridge event patterns"
-(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html), "Content filtering"
-(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns-content-based-filtering.html)
-and "Comparison operators" (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html).
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-event-patterns.html), "Creating event
+patterns", now titled "Event pattern syntax"
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern.html),
+"Content filtering in Amazon EventBridge event patterns"
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/content-filtering-with-event-patterns.html,
+formerly eb-event-patterns-content-based-filtering.html) and "Comparison operators"
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html).
 The same language filters Lambda event source mappings ("Lambda event filtering",
 https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html): see `matches_filter_criteria`.
 Error reasons use the wording of aws/event-ruler, the matching library behind EventBridge.
@@ -11,14 +15,16 @@ Error reasons use the wording of aws/event-ruler, the matching library behind Ev
 Where the docs are silent or dated, event-ruler's behaviour is followed (its README and its
 ComparableNumber, https://github.com/aws/event-ruler):
 - numbers compare as numbers (300 matches 300.0 and 3.0e2; event-ruler adds a numeric-equality matcher
-  next to the literal one), exactly, as decimals. The content filtering page gives the domain: "values
-  between -5.0e9 and +5.0e9 inclusive, with 15 digits of precision, or six digits to the right of the
-  decimal point". event-ruler enforces it without rounding: a pattern number outside it is refused,
+  next to the literal one), exactly, as decimals, in the domain event-ruler's ComparableNumber
+  implements and the content filtering page has stated ("values between -5.0e9 and +5.0e9 inclusive,
+  with 15 digits of precision, or six digits to the right of the decimal point"). event-ruler
+  enforces it without rounding: a pattern number outside it is refused,
   and an event number outside it (1e10, or 0.1 + 0.2 = 0.30000000000000004) is no number to
   `numeric` at all and equals only what is literally the same number;
 - a dotted field name is the path it spells: event-ruler joins names with dots, so
   ``{"state.status": [...]}`` and ``{"state": {"status": [...]}}`` are one pattern, and each matches an
-  event holding either shape (README, "Compiled rules and JSON keys with dots");
+  event holding either shape (README, "Compiled rules and JSON keys with dots"), as AWS answers
+  TestEventPattern, though "Event pattern syntax" says the names must appear "with the same nesting";
 - a pattern field matches an array in the event when any element matches; the fields of a sub-pattern
   over an array of objects must all be satisfied by the same element ("array consistency");
 - an object is not a leaf: only ``exists: false`` matches a field whose value is an object or an empty array;
@@ -29,8 +35,8 @@ poller or the bus"): array values are walked iteratively, a payload nested deepe
 not JSON, not UTF-8 or not base64 takes the path the Lambda filtering docs give it (see
 `filterable_record`).
 Wildcards too complex to match quickly are refused as EventBridge refuses them (see
-localfaas.pattern_complexity). Not emulated: the 2048-character pattern limit, and Lambda's narrower operator set (Lambda filters
-reject some operators, e.g. wildcard; localfaas accepts them).
+localfaas.pattern_complexity). Not emulated: the 2048-character pattern limit, and Lambda's narrower
+operator set (Lambda filters reject some operators, e.g. wildcard; localfaas accepts them).
 This module is past 400 lines because the pattern language is one grammar: its validation, compiled
 form and matching are kept together, one function per operator, as event-ruler's own reference is.
 """
