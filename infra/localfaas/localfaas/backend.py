@@ -35,6 +35,7 @@ __all__ = [
     "BackendError",
     "LocalStackBackend",
     "MotoBackend",
+    "RemoteMotoBackend",
     "make_backend",
 ]
 
@@ -200,6 +201,28 @@ class MotoBackend(_LocalCredentials):
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback server
             pass
+
+
+class RemoteMotoBackend(_LocalCredentials):
+    """A moto server that another process runs (and that outlives this one): started and stopped
+    by its owner, never reset here, so a localfaas that restarts finds its resources as it left
+    them. Its kind is "moto" (moto's answers, moto-api readings), but it is not a MotoBackend: the
+    functions' calls always go to its endpoint, never to an in-process mock."""
+
+    kind = "moto"
+
+    def __init__(
+        self, endpoint_url: str, *, region: str = DEFAULT_REGION, account_id: str = DEFAULT_ACCOUNT_ID
+    ) -> None:
+        super().__init__(region)
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self.account_id = account_id
+
+    def start(self) -> RemoteMotoBackend:
+        return self
+
+    def stop(self) -> None:
+        self._forget_clients()  # the server is its owner's to stop; the endpoint stays
 
 
 def _account_middleware(app: Any, account_id: str) -> Any:

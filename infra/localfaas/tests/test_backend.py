@@ -15,6 +15,7 @@ from localfaas.backend import (
     BackendError,
     LocalStackBackend,
     MotoBackend,
+    RemoteMotoBackend,
     make_backend,
 )
 
@@ -94,6 +95,17 @@ def test_moto_function_env_has_dummy_credentials_and_the_region(moto):
     assert env["AWS_ENDPOINT_URL"] == moto.endpoint_url
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} <= env.keys()
+
+
+def test_remote_moto_sees_and_keeps_what_the_owners_server_holds(fresh_moto):
+    fresh_moto.client("s3").create_bucket(Bucket="made-by-the-owner")
+    with RemoteMotoBackend(fresh_moto.endpoint_url + "/", account_id="111122223333") as remote:
+        assert remote.kind == "moto" and remote.endpoint_url == fresh_moto.endpoint_url
+        remote.client("s3").create_bucket(Bucket="made-by-a-child")
+        assert remote.function_env()["AWS_ENDPOINT_URL"] == fresh_moto.endpoint_url
+    # Stopping the remote leaves the server and its resources to their owner.
+    names = {b["Name"] for b in fresh_moto.client("s3").list_buckets()["Buckets"]}
+    assert names == {"made-by-the-owner", "made-by-a-child"}
 
 
 def test_stopped_moto_has_no_endpoint_to_give_functions():
