@@ -6,7 +6,7 @@ window), the EventBridge buses delivering to their rules' targets, Lambda's asyn
 the clock. Functions' logs go to stderr. The endpoints are written to --endpoints-file, so from
 another terminal:
 
-    localfaas produce orders --key o-1 --value '{"orderId": "o-1"}'   (same --log-dir)
+    localfaas produce TOPIC --key KEY --value JSON   (a topic one of the template's mappings reads; same --log-dir)
     localfaas put-events --entries file://entries.json
     aws --endpoint-url <backend> dynamodb scan --table-name ...
 
