@@ -463,6 +463,13 @@ def _parameter_values(declared: dict[str, Any], overrides: dict[str, Any], place
         "AWS::URLSuffix": place.url_suffix,
         "AWS::NotificationARNs": [],
     }
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        # CloudFormation's own answer to such a stack update, with the names a user may have meant.
+        raise TemplateError(
+            f"Parameters: [{', '.join(unknown)}] do not exist in the template "
+            f"(its parameters: {', '.join(declared) or 'none'})"
+        )
     for name, decl in declared.items():
         decl = decl if isinstance(decl, dict) else {}
         values[name] = _parameter_value(name, decl, overrides)

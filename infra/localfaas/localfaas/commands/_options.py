@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,33 +40,78 @@ def add_template_flags(
     default: str | None = "template.yaml",
     default_help: str = "%(default)s",
 ) -> None:
-    """--template and --parameter-overrides, as `sam local` takes them."""
+    """--template, --parameter-overrides and SAM's configuration file, as `sam local` takes them."""
     parser.add_argument(
         "--template", "-t", default=default, metavar="FILE", help=f"SAM template (default: {default_help})"
     )
     parser.add_argument(
         "--parameter-overrides",
         nargs="*",
-        default=[],
         metavar="KEY=VALUE",
-        help="template parameters, as Key=Value or ParameterKey=Key,ParameterValue=Value",
+        help='template parameters: "Key=Value Key=Value" (one argument or several) or '
+        "ParameterKey=Key,ParameterValue=Value (default: the configuration file's parameter_overrides)",
+    )
+    parser.add_argument(
+        "--config-file",
+        metavar="FILE",
+        help="SAM configuration file (default: samconfig.toml, .yaml or .yml beside the template)",
+    )
+    parser.add_argument(
+        "--config-env", metavar="NAME", help="environment of the configuration file (default: default)"
     )
 
 
+def template_parameters(
+    args: argparse.Namespace, template: str | Path, *, tables: tuple[str, ...] = ("deploy",)
+) -> dict[str, str]:
+    """The parameter overrides: --parameter-overrides when given, else those the configuration file's
+    `tables` (then its global table) hold; UsageError for either that cannot be used."""
+    from localfaas.commands._samconfig import ConfigError, configured_overrides
+
+    if args.parameter_overrides is not None:
+        return parameter_overrides(args.parameter_overrides)
+    try:
+        items = configured_overrides(
+            Path(template), config_file=args.config_file, config_env=args.config_env, tables=tables
+        )
+    except ConfigError as e:
+        raise UsageError(str(e)) from None
+    return parameter_overrides(items)
+
+
+# SAM CLI's CfnParameterOverridesType (samcli/cli/types.py), which `sam` parses the flag and the
+# configuration file's parameter_overrides with: a key of letters, digits and quotes; a value quoted
+# in "..." or '...' (spaces kept, backslash escapes), or unquoted up to the next space (`\ ` keeps
+# one). Where it differs: an unquoted empty value (`Key=`) is the empty string, the two forms may be
+# mixed in one argument, and text that is neither form is an error, where SAM drops it silently.
+_KEY = r"""([A-Za-z0-9"']+)"""
+_VALUE = r"""("(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|(?:\\.|[^ "\\])*)"""
+_OVERRIDE = re.compile(rf"\s*(?:ParameterKey={_KEY},ParameterValue={_VALUE}|{_KEY}={_VALUE})(?=\s|$)")
+
+
 def parameter_overrides(items: list[str]) -> dict[str, str]:
-    """--parameter-overrides: Key=Value, or SAM's ParameterKey=Key,ParameterValue=Value."""
+    """--parameter-overrides as SAM splits it: each argument one or more space-separated Key=Value or
+    ParameterKey=Key,ParameterValue=Value; a later key wins."""
     overrides = {}
     for item in items:
-        if item.startswith("ParameterKey="):
-            fields = dict(part.split("=", 1) for part in item.split(",", 1) if "=" in part)
-            key, value = fields.get("ParameterKey"), fields.get("ParameterValue")
-        else:
-            key, sep, value = item.partition("=")
-            value = value if sep else None
-        if not key or value is None:
-            raise UsageError(f"parameter override {item!r} is not Key=Value")
-        overrides[key] = value
+        position, end = 0, len(item.rstrip())
+        while position < end:
+            match = _OVERRIDE.match(item, position)
+            if match is None:
+                rest = item[position:].split()[0]
+                raise UsageError(
+                    f"parameter override {rest!r} is not Key=Value or ParameterKey=Key,ParameterValue=Value"
+                )
+            long_key, long_value, key, value = match.groups()
+            overrides[_unquote(long_key or key)] = _unquote(long_value if long_key else value)
+            position = match.end()
     return overrides
+
+
+def _unquote(text: str) -> str:
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
+        text = text[1:-1]
+    return text.replace("\\ ", " ").replace('\\"', '"').replace("\\'", "'")
 
 
 # -- function variables ----------------------------------------------------------------------------
@@ -143,15 +189,20 @@ def add_stack_flags(
 def stack_options(
     args: argparse.Namespace,
     *,
+    template: str | Path | None = None,
     parameters: dict[str, str] | None = None,
     environment: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """LocalStack's keyword arguments from the flags `add_stack_flags` and `add_template_flags` add (over
-    a scenario's parameters and environment); UsageError for flags that cannot be used."""
+    a scenario's parameters and environment); UsageError for flags that cannot be used. A scenario's
+    parameters sit between the configuration file's and the command line's: they are the more specific."""
     if args.log == "kafka" and not args.bootstrap_servers:
         raise UsageError("--log kafka needs --bootstrap-servers")
+    overrides = template_parameters(args, template or args.template)
+    on_command_line = args.parameter_overrides is not None
+    layers = (parameters or {}, overrides) if on_command_line else (overrides, parameters or {})
     return {
-        "parameters": {**(parameters or {}), **parameter_overrides(args.parameter_overrides)},
+        "parameters": {k: v for layer in layers for k, v in layer.items()},
         "environment": merge_environment(environment or {}, read_env_vars(args.env_vars)),
         "runtime": args.runtime,
         "log": args.log,

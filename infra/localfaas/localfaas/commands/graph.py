@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from localfaas.commands._options import UsageError, add_template_flags, parameter_overrides, usage_error
+from localfaas.commands._options import UsageError, add_template_flags, template_parameters, usage_error
 
 _SUFFIX_FORMATS = {".svg": "svg", ".dot": "dot", ".gv": "dot"}
 _DESCRIPTION_HEAD = re.compile(r"^\s*([^:.\n]+?)\s*(?::|\.\s|\.$|\n|$)")
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         stack = load_stack(
             template,
-            parameter_overrides(args.parameter_overrides),
+            template_parameters(args, template),
             region=args.region,
             stack_name=args.stack_name,
         )

@@ -35,8 +35,8 @@ from localfaas.commands._options import (
     UsageError,
     add_env_vars_flag,
     add_template_flags,
-    parameter_overrides,
     read_env_vars,
+    template_parameters,
     usage_error,
 )
 
@@ -60,6 +60,8 @@ _HOST_CREDENTIALS = (
 # not imported here so that a usage error costs no import of the bus).
 _EVENTS_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_EVENTBRIDGE"
 _UP_ANSWER_TIMEOUT_S = 0.5
+# The configuration file's tables read for parameter overrides, as `sam local invoke` reads its own.
+_CONFIG_TABLES = ("local_invoke", "deploy")
 
 
 @dataclass
@@ -132,7 +134,7 @@ def _invoke_on_a_new_stack(args: argparse.Namespace, target: _Target, function: 
 
     stack = LocalStack(
         args.template,
-        parameters=parameter_overrides(args.parameter_overrides),
+        parameters=template_parameters(args, args.template, tables=_CONFIG_TABLES),
         environment=read_env_vars(args.env_vars),
         runtime=args.runtime,
         backend=target.backend,
@@ -223,7 +225,7 @@ def _prepare(args: argparse.Namespace, target: _Target) -> Any:
     try:
         stack = load_stack(
             args.template,
-            parameter_overrides(args.parameter_overrides),
+            template_parameters(args, args.template, tables=_CONFIG_TABLES),
             region=target.region,
             endpoint_url=target.endpoint_url,
         )
