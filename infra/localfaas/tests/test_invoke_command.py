@@ -269,3 +269,14 @@ def test_an_endpoint_and_a_backend_together_are_refused(project, capsys):
 
     assert code == 2
     assert err.strip() == "localfaas invoke: error: --endpoint-url and --backend name two backends; give one"
+
+
+def test_env_json_beside_the_template_is_read_unless_env_vars_names_another(project, capsys):
+    (project / "env.json").write_text(json.dumps({"Echo": {"COLOUR": "from-env-json"}}))
+    (project / "other.json").write_text(json.dumps({"Echo": {"STAGE": "from-other"}}))
+
+    _, by_default, _ = invoke(capsys, "Echo")
+    _, named, _ = invoke(capsys, "Echo", "--env-vars", "other.json")
+
+    assert json.loads(by_default)["env"]["COLOUR"] == "from-env-json"
+    assert (json.loads(named)["env"]["COLOUR"], json.loads(named)["env"]["STAGE"]) == ("blue", "from-other")

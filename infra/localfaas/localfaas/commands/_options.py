@@ -19,6 +19,12 @@ EXIT_USAGE = 2
 STATE_DIR = Path(".localfaas")
 LOG_DIR = STATE_DIR / "log"
 ENDPOINTS_FILE = STATE_DIR / "endpoints.json"
+# A project's local function variables, read when --env-vars is not given: the name AWS's page
+# 'Locally invoke Lambda functions with AWS SAM' gives the --env-vars file, so `sam local invoke
+# --env-vars env.json` reads the same one. ${LOCALFAAS_STATE_DIR} in a value is the state folder.
+# https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/serverless-sam-cli-using-invoke.html
+LOCAL_ENV_FILE = "env.json"
+STATE_DIR_VARIABLE = "${LOCALFAAS_STATE_DIR}"
 
 
 class UsageError(Exception):
@@ -122,8 +128,30 @@ def add_env_vars_flag(parser: argparse.ArgumentParser) -> None:
         "--env-vars",
         "-n",
         metavar="FILE",
-        help='function variables, in SAM\'s env-vars format ({"Parameters": {...}, "LogicalId": {...}})',
+        help='function variables, in SAM\'s env-vars format ({"Parameters": {...}, "LogicalId": {...}}; '
+        f"default: {LOCAL_ENV_FILE} beside the template, when there is one)",
     )
+
+
+def function_variables(args: argparse.Namespace, template: str | Path) -> dict[str, dict[str, Any]]:
+    """--env-vars when given, else the project's LOCAL_ENV_FILE beside the template when there is one."""
+    if args.env_vars is None:
+        default = Path(template).parent / LOCAL_ENV_FILE
+        return read_env_vars(str(default)) if default.is_file() else {}
+    return read_env_vars(args.env_vars)
+
+
+def in_state_dir(env_vars: dict[str, dict[str, Any]], state_dir: Path) -> dict[str, dict[str, Any]]:
+    """`env_vars` with ${LOCALFAAS_STATE_DIR} made `state_dir`, as LocalStack makes it for its own
+    functions; for a command that runs a function of an `up` outside that `up` (invoke)."""
+    folder = str(state_dir.resolve())
+    return {
+        scope: {
+            k: v.replace(STATE_DIR_VARIABLE, folder) if isinstance(v, str) else v
+            for k, v in variables.items()
+        }
+        for scope, variables in env_vars.items()
+    }
 
 
 def read_env_vars(path: str | None) -> dict[str, dict[str, Any]]:
@@ -195,15 +223,24 @@ def stack_options(
 ) -> dict[str, Any]:
     """LocalStack's keyword arguments from the flags `add_stack_flags` and `add_template_flags` add (over
     a scenario's parameters and environment); UsageError for flags that cannot be used. A scenario's
-    parameters sit between the configuration file's and the command line's: they are the more specific."""
+    parameters and variables sit between the project's defaults (samconfig.toml, LOCAL_ENV_FILE) and the
+    command line's: they are the more specific."""
     if args.log == "kafka" and not args.bootstrap_servers:
         raise UsageError("--log kafka needs --bootstrap-servers")
-    overrides = template_parameters(args, template or args.template)
-    on_command_line = args.parameter_overrides is not None
-    layers = (parameters or {}, overrides) if on_command_line else (overrides, parameters or {})
+    template = template or args.template
+    overrides, variables = template_parameters(args, template), function_variables(args, template)
+    scenario_parameters, scenario_variables = parameters or {}, environment or {}
     return {
-        "parameters": {k: v for layer in layers for k, v in layer.items()},
-        "environment": merge_environment(environment or {}, read_env_vars(args.env_vars)),
+        "parameters": (
+            {**scenario_parameters, **overrides}
+            if args.parameter_overrides is not None
+            else {**overrides, **scenario_parameters}
+        ),
+        "environment": (
+            merge_environment(scenario_variables, variables)
+            if args.env_vars is not None
+            else merge_environment(variables, scenario_variables)
+        ),
         "runtime": args.runtime,
         "log": args.log,
         "log_dir": args.log_dir,

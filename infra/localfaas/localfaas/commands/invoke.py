@@ -35,7 +35,8 @@ from localfaas.commands._options import (
     UsageError,
     add_env_vars_flag,
     add_template_flags,
-    read_env_vars,
+    function_variables,
+    in_state_dir,
     template_parameters,
     usage_error,
 )
@@ -74,6 +75,7 @@ class _Target:
     region: str = "us-east-1"
     start_stack: bool = False
     backend: str = "moto"
+    state_dir: Path | None = None  # the running `up`'s, for ${LOCALFAAS_STATE_DIR} in env-vars
 
 
 def register(subparsers) -> None:
@@ -135,7 +137,7 @@ def _invoke_on_a_new_stack(args: argparse.Namespace, target: _Target, function: 
     stack = LocalStack(
         args.template,
         parameters=template_parameters(args, args.template, tables=_CONFIG_TABLES),
-        environment=read_env_vars(args.env_vars),
+        environment=function_variables(args, args.template),
         runtime=args.runtime,
         backend=target.backend,
         region=target.region,
@@ -201,7 +203,7 @@ def _running_up(endpoints_file: Path, template: Path) -> _Target | None:
         f"localfaas invoke: using the running `up` ({endpoints.get('backendKind')} at {backend or 'AWS'})",
         file=sys.stderr,
     )
-    return _Target(env, backend, region)
+    return _Target(env, backend, region, state_dir=endpoints_file.parent)
 
 
 def _answers(url: str) -> bool:
@@ -237,7 +239,10 @@ def _prepare(args: argparse.Namespace, target: _Target) -> Any:
         function = stack.function(args.function) if args.function else _only_function(stack)
     except FunctionNotFound as e:
         raise UsageError(str(e)) from None
-    return function.with_env_vars(read_env_vars(args.env_vars))
+    variables = function_variables(args, args.template)
+    return function.with_env_vars(
+        in_state_dir(variables, target.state_dir) if target.state_dir else variables
+    )
 
 
 def _only_function(stack: Any) -> Any:
