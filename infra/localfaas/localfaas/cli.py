@@ -16,10 +16,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A shell's status for a command ended by SIGINT (128 + 2), as Python's own exit on Ctrl-C gives.
+EXIT_INTERRUPTED = 130
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.handler(args) or 0)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:  # Ctrl-C where a command has nothing more useful to say (`run` has)
+        print(f"localfaas {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -97,8 +97,18 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        """Nothing lost and every check passed."""
-        return self.lost == 0 and all(check["ok"] for check in self.checks)
+        """Nothing lost, every check passed, and the run was not interrupted."""
+        return self.lost == 0 and all(check["ok"] for check in self.checks) and not self.interrupted
+
+    @property
+    def interrupted(self) -> bool:
+        return bool(self.data.get("run", {}).get("interrupted"))
+
+    def mark_interrupted(self) -> None:
+        """The run was stopped before it finished (Ctrl-C): this is a report of what ran so far. Its
+        checks are dropped, since they describe a finished run and would fail for that reason alone."""
+        self.data.setdefault("run", {})["interrupted"] = True
+        self.data["checks"] = []
 
     def to_json(self) -> str:
         return json.dumps(self.data, indent=2, sort_keys=False)
@@ -369,7 +379,8 @@ def _render(data: dict[str, Any]) -> Iterable[str]:
     yield (
         f"  {run.get('runtime', '?')} runtime, {run.get('log', '?')} log, {run.get('backend', '?')} backend; "
         f"{data.get('records', {}).get('produced', 0)} records produced, "
-        f"{data.get('bus', {}).get('events_put', 0)} events put, finished in {run.get('duration_s', 0):.1f} s"
+        f"{data.get('bus', {}).get('events_put', 0)} events put, "
+        f"{'interrupted after' if run.get('interrupted') else 'finished in'} {run.get('duration_s', 0):.1f} s"
     )
     yield from _functions(data.get("functions", {}))
     yield from _mappings(data.get("esm", {}))
@@ -378,7 +389,9 @@ def _render(data: dict[str, Any]) -> Iterable[str]:
     yield from _checks(data.get("checks", []))
     lost = data.get("lost", {})
     yield ""
-    if not lost.get("total"):
+    if run.get("interrupted"):
+        yield from _interrupted(data)
+    elif not lost.get("total"):
         yield "NOTHING LOST"
         pending = sum(m.get("unsettled", 0) for m in data.get("esm", {}).values() if not m.get("lost"))
         if pending:
@@ -387,6 +400,13 @@ def _render(data: dict[str, Any]) -> Iterable[str]:
         yield f"LOST: {lost['total']}"
         for line in lost.get("details", []):
             yield f"  {line}"
+
+
+def _interrupted(data: dict[str, Any]) -> Iterable[str]:
+    unsettled = sum(m.get("unsettled", 0) for m in data.get("esm", {}).values())
+    yield f"INTERRUPTED: what ran before Ctrl-C; {unsettled} record(s) not yet settled, checks not evaluated"
+    for line in data.get("lost", {}).get("details", []):
+        yield f"  lost: {line}"
 
 
 def _table(title: str, header: list[str], rows: list[list[Any]], *, text_columns: int = 1) -> Iterable[str]:

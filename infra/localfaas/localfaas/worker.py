@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -346,6 +347,9 @@ def _init(channel: _Channel, init: dict[str, Any]) -> Callable[..., Any] | None:
 
 
 def main() -> None:
+    # Ctrl-C in the terminal reaches the whole process group; the parent decides what stops (it closes
+    # this worker's stdin), as Lambda's environment is never interrupted by the caller's terminal.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     proto_in, proto_out = _take_std_streams()
     channel = _Channel(proto_out)
 

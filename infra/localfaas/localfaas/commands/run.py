@@ -10,7 +10,7 @@ each mapping's records, the bus's events and deliveries, the resources' contents
 checks, and NOTHING LOST or what was lost.
 
 Exit status: 0 when nothing was lost and every check passed; 1 otherwise; 2 when the scenario, the
-template or the options cannot be used.
+template or the options cannot be used; 130 on Ctrl-C, after the report of what ran so far.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from localfaas.commands._options import (
 )
 
 EXIT_LOST_OR_FAILED = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
 
 
 def register(subparsers: Any) -> None:
@@ -83,11 +84,16 @@ def handle(args: argparse.Namespace) -> int:
         )
         window = scenario.window_s if args.window is None else args.window
         progress = Progress(sys.stderr)
-        finished = stack.run_scenario(scenario, window_s=window, progress=progress.update)
+        try:
+            finished = stack.run_scenario(scenario, window_s=window, progress=progress.update)
+        except KeyboardInterrupt:  # Ctrl-C: the report of what ran so far, exit 130
+            finished = None
         progress.done()
-        if not finished:
+        if finished is False:
             print("localfaas run: stopped: records stopped settling (see LOST below)", file=sys.stderr)
-        report = stack.report(scenario)
+        report = stack.report(scenario, stopped=finished is None)
+        if finished is None:
+            report.mark_interrupted()
     finally:
         stack.close()
         if function_logs is not None:
@@ -95,6 +101,8 @@ def handle(args: argparse.Namespace) -> int:
     sys.stdout.write(report.render())
     if args.json:
         Path(args.json).write_text(report.to_json() + "\n")
+    if report.interrupted:
+        return EXIT_INTERRUPTED
     return 0 if report.ok else EXIT_LOST_OR_FAILED
 
 
