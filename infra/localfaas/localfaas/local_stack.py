@@ -755,6 +755,8 @@ class LocalStack:
             else None,
             "bootstrapServers": self._bootstrap_servers if self._log_choice == "kafka" else None,
             "template": str(self.template_path.resolve()),
+            # What `produce` warns against: a topic no mapping reads is almost always misspelt.
+            "topics": sorted({topic for m in self.mappings for topic in m.config.topics}),
         }
 
     def report(self, scenario: Scenario | None = None, *, stopped: bool = False) -> Report:

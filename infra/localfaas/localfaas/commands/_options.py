@@ -27,6 +27,26 @@ LOCAL_ENV_FILE = "env.json"
 STATE_DIR_VARIABLE = "${LOCALFAAS_STATE_DIR}"
 
 
+def find_state_dir(start: Path | None = None) -> Path:
+    """The project's state folder: the nearest STATE_DIR in `start` (the working directory) or a
+    folder above it, as git finds .git, so that commands run from a subdirectory reach the `up` of
+    the project; STATE_DIR under `start` when there is none."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / STATE_DIR).is_dir():
+            return folder / STATE_DIR
+    return here / STATE_DIR
+
+
+def read_endpoints(path: Path) -> dict[str, Any] | None:
+    """What a `localfaas up` wrote to its endpoints file; None when there is no readable one."""
+    try:
+        endpoints = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return endpoints if isinstance(endpoints, dict) else None
+
+
 class UsageError(Exception):
     """Something the caller has to fix; reported on one line with exit status 2."""
 

@@ -12,8 +12,9 @@ https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/s
 Where the function's SDK calls go:
 - `--endpoint-url URL`: there (LocalStack, a moto server), with dummy credentials;
 - `--backend aws`: AWS, with the caller's credentials, as under `sam local invoke`;
-- otherwise the `localfaas up` running this template in this folder (its endpoints file), its
-  PutEvents to that stack's buses; and with no `up`, or with `--backend moto|localstack`, a stack
+- otherwise the `localfaas up` running this template in this project (its endpoints file, in the
+  nearest .localfaas found upward as git finds .git), its PutEvents to that stack's buses; and
+  with no `up`, or with `--backend moto|localstack`, a stack
   started for the call: the backend with the template's resources provisioned, the function's
   PutEvents accepted by its buses (not delivered further: one function runs, once).
 """
@@ -35,6 +36,7 @@ from localfaas.commands._options import (
     UsageError,
     add_env_vars_flag,
     add_template_flags,
+    find_state_dir,
     function_variables,
     in_state_dir,
     template_parameters,
@@ -104,14 +106,15 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--endpoints-file",
-        default=str(ENDPOINTS_FILE),
-        help="where a running `localfaas up` wrote its endpoints (default: %(default)s)",
+        help=f"where a running `localfaas up` wrote its endpoints (default: {ENDPOINTS_FILE} in the nearest "
+        "folder upward that has one, as git finds .git)",
     )
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    args.template = _project_template(args.template)
     try:
         if args.endpoint_url and args.backend:
             raise UsageError("--endpoint-url and --backend name two backends; give one")
@@ -164,6 +167,15 @@ def _print_result(result: Any) -> int:
     return 0
 
 
+def _project_template(template: str) -> str:
+    """`template` where it is; a relative one that is not here, from a subdirectory of the project:
+    the project's, beside the state folder found upward (the folder `up` runs in)."""
+    if Path(template).is_absolute() or Path(template).exists():
+        return template
+    beside_state = find_state_dir().parent / template
+    return str(beside_state) if beside_state.is_file() else template
+
+
 def _target(args: argparse.Namespace) -> _Target:
     if args.endpoint_url:
         return _Target(
@@ -172,7 +184,10 @@ def _target(args: argparse.Namespace) -> _Target:
     if args.backend == "aws":
         return _Target(_host_credentials(), None, args.region)
     if args.backend is None:
-        up = _running_up(Path(args.endpoints_file), Path(args.template))
+        endpoints_file = (
+            Path(args.endpoints_file) if args.endpoints_file else find_state_dir() / ENDPOINTS_FILE.name
+        )
+        up = _running_up(endpoints_file, Path(args.template))
         if up is not None:
             return up
     return _Target(region=args.region, start_stack=True, backend=args.backend or "moto")

@@ -2,9 +2,12 @@
 
 Prints each record's coordinates as one JSON line: {"topic", "partition", "offset", "timestamp"}.
 A `localfaas up` polling the same log directory picks the records up, so this works from
-another terminal. An unknown topic is created: on the embedded log with `--partitions`
-partitions, on a broker as its auto-creation settings decide. A broker that does not answer within
-a few seconds: one line on stderr, exit 2.
+another terminal, from any folder of the project: without --log-dir or --bootstrap-servers the log
+is the running `up`'s (its endpoints file in the nearest .localfaas, found upward as git finds .git),
+else .localfaas/log there. An unknown topic is created: on the embedded log with `--partitions`
+partitions, on a broker as its auto-creation settings decide; a topic no event source mapping of the
+template reads gets a one-line warning first. A broker that does not answer within a few seconds:
+one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from localfaas.commands._options import LOG_DIR, usage_error
+from localfaas.commands._options import ENDPOINTS_FILE, STATE_DIR, find_state_dir, read_endpoints, usage_error
 from localfaas.commands.generate_event import (
     EventInputError,
     add_record_flags,
@@ -27,14 +30,49 @@ from localfaas.commands.generate_event import (
 from localfaas.log import CREATE_TIME, Log, LogRecord
 
 
-def open_log(args: argparse.Namespace) -> Log:
-    if args.bootstrap_servers:
+def open_log(args: argparse.Namespace, up: dict[str, Any] | None) -> Log:
+    """--bootstrap-servers, --log-dir, else the log of the running `up`, else the project's."""
+    brokers = args.bootstrap_servers or (None if args.log_dir else (up or {}).get("bootstrapServers"))
+    if brokers:
         from localfaas.kafka_log import KafkaLog  # confluent-kafka loads only when a broker is asked for
 
-        return KafkaLog(args.bootstrap_servers)
+        return KafkaLog(brokers)
     from localfaas.embedded_log import EmbeddedLog
 
-    return EmbeddedLog(Path(args.log_dir), default_partitions=args.partitions)
+    log_dir = args.log_dir or (up or {}).get("logDir") or find_state_dir() / "log"
+    return EmbeddedLog(Path(log_dir), default_partitions=args.partitions)
+
+
+def _warn_of_unread_topics(records: list[LogRecord], up: dict[str, Any] | None) -> None:
+    """A topic no mapping reads is almost always a misspelt one: say so, and produce anyway (a topic
+    may be meant for something outside the template)."""
+    read = _topics_read(up)
+    if read is None:
+        return
+    for topic in sorted({r.topic for r in records} - set(read)):
+        print(
+            f"localfaas produce: warning: no event source mapping of the template reads topic {topic!r} "
+            f"(they read: {', '.join(read) or 'none'}); producing it anyway",
+            file=sys.stderr,
+        )
+
+
+def _topics_read(up: dict[str, Any] | None) -> list[str] | None:
+    """The topics the running `up`'s mappings read, else those of the project's template.yaml (beside
+    its state folder); None when there is neither."""
+    if up is not None and isinstance(up.get("topics"), list):
+        return up["topics"]
+    template = find_state_dir().parent / "template.yaml"
+    if not template.is_file():
+        return None
+    from localfaas.template import TemplateError, load_stack
+
+    try:
+        stack = load_stack(template)
+    except TemplateError:
+        return None  # `up` and `invoke` say what is wrong with it; producing does not need it
+    topics = (r.properties.get("Topics") for r in stack.event_source_mappings)
+    return sorted({t for ts in topics if isinstance(ts, list) for t in ts if isinstance(t, str)})
 
 
 def _records(args: argparse.Namespace) -> list[LogRecord]:
@@ -66,8 +104,14 @@ def handle(args: argparse.Namespace) -> int:
         records = _records(args)
     except (EventInputError, OSError) as exc:
         return usage_error("produce", exc)
+    up = (
+        None
+        if args.log_dir or args.bootstrap_servers
+        else read_endpoints(find_state_dir() / ENDPOINTS_FILE.name)
+    )
+    _warn_of_unread_topics(records, up)
     try:
-        log = open_log(args)
+        log = open_log(args, up)
     except ConnectionError as exc:  # kafka_log.KafkaUnreachable: no broker answers
         return usage_error("produce", exc)
     try:
@@ -107,7 +151,9 @@ def register(subparsers: Any) -> None:
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
-        "--log-dir", default=str(LOG_DIR), help="embedded log directory (default: %(default)s)"
+        "--log-dir",
+        help=f"embedded log directory (default: the running `up`'s, else {STATE_DIR}/log in the nearest "
+        f"folder upward that has a {STATE_DIR})",
     )
     target.add_argument(
         "--bootstrap-servers", metavar="HOST:PORT", help="produce to this Kafka broker instead"

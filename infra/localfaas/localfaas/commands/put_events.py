@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from localfaas.commands._options import ENDPOINTS_FILE, EXIT_USAGE, usage_error
+from localfaas.commands._options import ENDPOINTS_FILE, EXIT_USAGE, STATE_DIR, find_state_dir, usage_error
 
 EXIT_ERROR = EXIT_USAGE  # a request rejected as a whole, as well as unusable options
 
@@ -38,8 +38,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--endpoint-url", help="the events endpoint (default: from --endpoints-file)")
     parser.add_argument(
         "--endpoints-file",
-        default=str(ENDPOINTS_FILE),
-        help="written by `localfaas up` (default: %(default)s)",
+        help=f"written by `localfaas up` (default: {ENDPOINTS_FILE} in the nearest folder upward that has "
+        f"a {STATE_DIR}, as git finds .git)",
     )
     parser.add_argument("--region", help="(default: the running stack's, else us-east-1)")
     parser.set_defaults(handler=handle)
@@ -125,7 +125,7 @@ def _is_file(path: str) -> bool:
 def _endpoint(args: argparse.Namespace) -> tuple[str, str]:
     if args.endpoint_url:
         return args.endpoint_url, args.region or "us-east-1"
-    path = Path(args.endpoints_file)
+    path = Path(args.endpoints_file) if args.endpoints_file else find_state_dir() / ENDPOINTS_FILE.name
     try:
         endpoints = json.loads(path.read_text())
     except OSError:
