@@ -286,6 +286,8 @@ def test_cli_stops_at_a_bad_record_naming_it_and_skip_bad_lists_every_skipped_re
     err = capsys.readouterr().err
     assert stopped == 3
     assert "replay stopped at customer-accounts-" in err and "not JSON" in err
+    # The records before it were applied, so the rerun the hint names has to replace them.
+    assert "(rerun with --skip-bad --replace to skip such records and list them)" in err
 
     done = main(
         [

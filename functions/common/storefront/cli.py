@@ -129,7 +129,9 @@ def _replay(args: argparse.Namespace) -> int:
     except UnprojectableRecord as error:
         progress.close()
         print(f"replay stopped at {error}", file=sys.stderr)
-        print("(rerun with --skip-bad to skip such records and list them)", file=sys.stderr)
+        # What came before the record is in the database now; a rerun without --replace would refuse it.
+        again = "--skip-bad --replace" if any(model.row_counts().values()) else "--skip-bad"
+        print(f"(rerun with {again} to skip such records and list them)", file=sys.stderr)
         return STOPPED
     progress.close()
     _print_report(report, model)
