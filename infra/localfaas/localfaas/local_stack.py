@@ -771,16 +771,20 @@ class LocalStack:
             async_delivered = set(self._async_delivered)
         lost: list[str] = []
         mappings = {}
+        read: dict[tuple[str, int], int] = {}  # each partition's records, once however many mappings read it
         for mapping in self.mappings:
             function = self._functions.get(mapping.config.function_name)
             name = function.logical_id if function else mapping.config.function_name
-            records = sum(self._work(mapping).values())
+            work = self._work(mapping)
+            for partition, count in work.items():
+                read[partition] = max(read.get(partition, 0), count)
             mappings[mapping.config.logical_id] = mapping_summary(
-                mapping, name, records, lost, stopped=stopped
+                mapping, name, sum(work.values()), lost, stopped=stopped
             )
         outcomes = [outcome for bus in self.buses.values() for outcome in bus.outcomes]
         data: dict[str, Any] = {
             "run": {
+                "command": "up" if self.real_time else "run",
                 "scenario": scenario.name if scenario else None,
                 "template": str(self.template_path),
                 "runtime": _choice_name(self._runtime_choice),
@@ -788,7 +792,8 @@ class LocalStack:
                 "backend": self.backend.kind,
                 "duration_s": round(time.monotonic() - self._started_at, 2),
             },
-            "records": {"produced": sum(produced.values()), "topics": produced},
+            # `read`: what the mappings received, produced by this stack or by anyone else (`up`).
+            "records": {"produced": sum(produced.values()), "topics": produced, "read": sum(read.values())},
             "functions": functions,
             "esm": mappings,
             "bus": bus_summary(outcomes, events, events_failed, lost),

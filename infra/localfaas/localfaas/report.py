@@ -2,7 +2,9 @@
 
 `Report.data` is plain JSON (what `localfaas run --json` writes). Its sections:
 
-    records    {"produced", "topics": {topic: n}}
+    run        {"command": "run" | "up", "scenario", "template", "runtime", "log", "backend", "duration_s",
+                "interrupted" (after Ctrl-C)}
+    records    {"produced", "topics": {topic: n}, "read": what the mappings received, once per record}
     functions  {LogicalId: {"invocations", "errors", "cold_starts", "mean_ms", "p95_ms"}}
     esm        {LogicalId: {"function", "topic", "records", "delivered", "filtered", "retried",
                             "bisected", "to_destination", "discarded", "unsettled", "lost", "invocations"}}
@@ -374,16 +376,21 @@ def _moto_published(endpoint: str) -> dict[str, int]:
 
 
 def _render(data: dict[str, Any]) -> Iterable[str]:
-    run = data.get("run", {})
-    yield f"localfaas run: {run.get('scenario') or run.get('template', '')}"
+    run, records = data.get("run", {}), data.get("records", {})
+    command = run.get("command", "run")
+    yield f"localfaas {command}: {run.get('scenario') or run.get('template', '')}"
+    if command == "up":  # fed from other terminals: what its mappings read, whoever produced it
+        fed, ended = f"{records.get('read', 0)} records read from the log", "stopped after"
+    else:
+        fed = f"{records.get('produced', 0)} records produced"
+        ended = "interrupted after" if run.get("interrupted") else "finished in"
     yield (
         f"  {run.get('runtime', '?')} runtime, {run.get('log', '?')} log, {run.get('backend', '?')} backend; "
-        f"{data.get('records', {}).get('produced', 0)} records produced, "
-        f"{data.get('bus', {}).get('events_put', 0)} events put, "
-        f"{'interrupted after' if run.get('interrupted') else 'finished in'} {run.get('duration_s', 0):.1f} s"
+        f"{fed}, {data.get('bus', {}).get('events_put', 0)} events put, {ended} {run.get('duration_s', 0):.1f} s"
     )
     yield from _functions(data.get("functions", {}))
     yield from _mappings(data.get("esm", {}))
+    yield from _expected_failures(data.get("checks", []))
     yield from _bus(data.get("bus", {}), data.get("async", {}))
     yield from _resources(data)
     yield from _checks(data.get("checks", []))
@@ -514,6 +521,29 @@ def _checks(checks: list[dict[str, Any]]) -> Iterable[str]:
     for c in checks:
         if c.get("error"):
             yield f"  {c['name']}: {c['error']}"
+
+
+# Metrics that count failures: a passing check on one says how many the scenario meant to cause.
+_FAILURE_METRICS = (
+    "esm.to_destination",
+    "esm.retried",
+    "esm.discarded",
+    "functions.errors",
+    "bus.dead_lettered",
+)
+
+
+def _expected_failures(checks: list[dict[str, Any]]) -> Iterable[str]:
+    """Errors and on-failure records the scenario's checks expect (its deliberately malformed records),
+    named as such beside the tables, so that they do not read as failures of the run."""
+    for c in checks:
+        metric = c["metric"].split("[", 1)[0]
+        if c["ok"] and metric in _FAILURE_METRICS and c.get("actual"):
+            why = f" ({c['expected_key']})" if c.get("expected_key") else ""
+            yield (
+                f"  expected: {_cell(_integral(c['actual']))} {c['metric']}, as the scenario's check "
+                f"{c['name']!r}{why} says; the function errors above include their attempts"
+            )
 
 
 def _integral(value: Any) -> Any:

@@ -95,3 +95,18 @@ def test_ctrl_c_elsewhere_is_one_line_and_exit_130(tmp_path, capsys, monkeypatch
     code = main(["graph", "--template", str(write_app(tmp_path, TEMPLATE))])
 
     assert (code, capsys.readouterr().err) == (130, "localfaas graph: interrupted\n")
+
+
+def test_progress_says_its_total_is_records_times_the_mappings_reading_them():
+    import io
+
+    from localfaas.commands.run import Progress
+
+    stream = io.StringIO()
+    progress = Progress(stream)
+    progress.update(90, 4896)
+    progress.done()
+
+    assert (
+        stream.getvalue() == "settled 90/4896 record deliveries (records x the mappings reading them) (1%)\n"
+    )

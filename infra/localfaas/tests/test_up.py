@@ -109,6 +109,11 @@ def test_up_runs_until_interrupted_and_takes_records_and_events_from_another_ter
     _, stderr = up.communicate(timeout=WAIT_S)
     assert up.returncode == 0, stderr
     assert "NOTHING LOST" in stderr
+    # The report is up's, and counts the record another terminal produced (up produced none itself).
+    heading = stderr.index("localfaas up: template.yaml\n")
+    assert (
+        "; 1 records read from the log, 2 events put, stopped after" in stderr[heading:]
+    )  # o-2, o-1 announced
     assert not (tmp_path / ".localfaas" / "endpoints.json").exists()
 
 

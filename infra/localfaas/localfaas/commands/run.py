@@ -107,7 +107,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 class Progress:
-    """Records settled / total on stderr: one line rewritten in place on a terminal, a plain line every
+    """Record deliveries settled / total on stderr: one line rewritten in place on a terminal, a plain line every
     few seconds otherwise (CI logs)."""
 
     def __init__(self, stream: TextIO, *, every_s: float = 5.0) -> None:
@@ -120,7 +120,9 @@ class Progress:
 
     def update(self, settled: int, total: int) -> None:
         percent = f" ({100 * settled // total}%)" if total else ""
-        self._latest = f"records settled: {settled}/{total}{percent}"
+        self._latest = (
+            f"settled {settled}/{total} record deliveries (records x the mappings reading them){percent}"
+        )
         now = time.monotonic()
         if now - self._last >= self.every_s:
             self._last = now
