@@ -79,7 +79,13 @@ from localfaas.report import (
     mapping_summary,
     resource_summary,
 )
-from localfaas.runtime import InProcessRuntime, InvocationResult, Runtime, WorkerProcessRuntime
+from localfaas.runtime import (
+    TIMEOUT_NOT_ENFORCED,
+    InProcessRuntime,
+    InvocationResult,
+    Runtime,
+    WorkerProcessRuntime,
+)
 from localfaas.scheduler import RealTimeScheduler, VirtualScheduler
 from localfaas.template import FunctionNotFound, FunctionSpec, Stack, load_stack
 
@@ -318,6 +324,8 @@ class LocalStack:
         if choice not in runtimes:
             raise StackError(f"unknown runtime {choice!r}; choose in-process or worker")
         environment = self.function_env()
+        if choice == "in-process":
+            self.warnings.append(TIMEOUT_NOT_ENFORCED)
         if choice == "in-process" and self._moto_here():
             self._serve_sdk_calls_in_process()
             environment.pop("AWS_ENDPOINT_URL")

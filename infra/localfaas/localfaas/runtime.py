@@ -405,6 +405,14 @@ def _switch_environ(current: dict[str, str], wanted: dict[str, str]) -> None:
             os.environ[name] = value
 
 
+# Said once when a stack or an invocation starts on the in-process runtime, since nothing at run time
+# would show it: a function past its Timeout neither stops nor fails as it would on Lambda.
+TIMEOUT_NOT_ENFORCED = (
+    "the in-process runtime does not enforce the functions' Timeout (a Python thread cannot be stopped): "
+    "a function running past it is neither stopped nor failed; --runtime worker enforces it"
+)
+
+
 class InProcessRuntime:
     """Runs handlers inside this Python process: fast, for tests and single-process runs.
 

@@ -123,6 +123,10 @@ def run(args: argparse.Namespace) -> int:
         function = _prepare(args, target)
     except UsageError as e:
         return usage_error("invoke", e)
+    if args.runtime == "in-process":
+        from localfaas.runtime import TIMEOUT_NOT_ENFORCED
+
+        print(f"localfaas invoke: warning: {TIMEOUT_NOT_ENFORCED}", file=sys.stderr)
     if target.start_stack:
         return _invoke_on_a_new_stack(args, target, function.logical_id, event)
     from localfaas.runtime import InProcessRuntime, WorkerProcessRuntime
