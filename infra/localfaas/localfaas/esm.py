@@ -734,12 +734,15 @@ class KafkaEventSourceMapping:
         self._destinations.send(destination, document, object_key=key)
 
     def _failure(self, batch: _Batch) -> Failure:
+        # Never stamped before the records it describes: a virtual clock may stand at a slice's start
+        # (LocalStack.run_scenario) while later records of the slice have already failed.
+        newest = max((r.timestamp_ms / 1000 for r in batch.records), default=0.0)
         return Failure(
             condition=batch.condition or RETRIES_EXHAUSTED,
             function_arn=self.config.function_arn,
             approximate_invoke_count=batch.invocations,
             result=batch.last_result,
-            at=self._clock(),
+            at=max(self._clock(), newest),
         )
 
     # -- events -----------------------------------------------------------------------------------

@@ -641,7 +641,15 @@ class LocalStack:
         """Feed a scenario and run until idle. With `window_s`, records are released in timestamp order,
         `window_s` seconds of scenario time at a time, each slice run to idle before the next: what
         happened an hour apart is processed in that order across topics, as a live stack would.
-        Returns False when some partition stopped settling (see run_until_idle)."""
+        Returns False when some partition stopped settling (see run_until_idle).
+
+        Virtual time follows the records: it begins at the first record's timestamp and, with
+        `window_s`, moves to each slice's first record as the slice is released, so a record's age
+        is measured as a live stack would measure it."""
+        assert isinstance(self.scheduler, VirtualScheduler)
+        stamps = [r.timestamp_ms for r in scenario.records if r.timestamp_ms is not None]
+        if stamps:
+            self.scheduler.begin_at(min(stamps) / 1000)
         if not window_s:
             self.feed(scenario)
             return self.run_until_idle(progress=progress)
@@ -663,6 +671,7 @@ class LocalStack:
             if first is not None:
                 while end < len(timed) and timed[end].timestamp_ms < first + window_s * 1000:
                     end += 1
+                self.scheduler.advance_to(first / 1000)
             self.produce_records(timed[start:end])
             unreleased -= sum(readers[r.topic] for r in timed[start:end])
             finished = self.run_until_idle(progress=report_progress) and finished

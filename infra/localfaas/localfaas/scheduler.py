@@ -49,6 +49,17 @@ class VirtualScheduler:
     def now(self) -> float:
         return self._now
 
+    def begin_at(self, start: float) -> None:
+        """Set the clock to `start` (a scenario's first record) while nothing is due: virtual time is
+        then the scenario's own, so a record's age (MaximumRecordAgeInSeconds) and the stamps of what
+        the run writes are measured against the records' own timestamps, not the machine's clock."""
+        if not self._queue:
+            self._now = float(start)
+
+    def advance_to(self, moment: float) -> int:
+        """Move the clock forward to `moment` (never back), running the tasks due on the way."""
+        return self.run_until_idle(until=moment) if moment > self._now else 0
+
     def schedule(self, at: float, fn: Task) -> None:
         heapq.heappush(self._queue, (max(at, self._now), next(self._sequence), fn))
 
