@@ -4,6 +4,7 @@ folder (.localfaas, found upward as git finds .git); `produce` warns of a topic 
 from __future__ import annotations
 
 import json
+import stat
 
 import pytest
 
@@ -110,3 +111,11 @@ def test_invoke_from_a_subdirectory_finds_the_project_s_template(project, capsys
     code = main(["invoke", "TakeOrder", "--runtime", "in-process", "--endpoint-url", "http://127.0.0.1:9"])
 
     assert (code, json.loads(capsys.readouterr().out)) == (0, {})
+
+
+def test_the_state_folder_produce_creates_is_owner_only(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no project here: the state folder is made in this folder
+
+    assert main(["produce", "orders", "--key", "o-1", "--value", "{}"]) == 0
+
+    assert stat.S_IMODE((tmp_path / ".localfaas").stat().st_mode) == 0o700

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -85,6 +86,7 @@ def test_up_runs_until_interrupted_and_takes_records_and_events_from_another_ter
     found = wait_for(lambda: endpoints(tmp_path), "endpoints file", up)
     assert found["events"].startswith("http://127.0.0.1:")
     assert Path(found["logDir"]) == (tmp_path / ".localfaas" / "log").resolve()
+    assert stat.S_IMODE((tmp_path / ".localfaas").stat().st_mode) == 0o700  # the caller's data only
 
     produced = localfaas("produce", "orders", "--key", "shop", "--value", '{"orderId": "o-1"}', cwd=tmp_path)
     assert produced.returncode == 0, produced.stderr

@@ -38,6 +38,13 @@ def find_state_dir(start: Path | None = None) -> Path:
     return here / STATE_DIR
 
 
+def make_state_dir(state_dir: Path) -> Path:
+    """The state folder, created owner-only: what it holds (the log's records, the read model, the
+    archives) is the caller's data, for no other user of the machine."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return state_dir
+
+
 def read_endpoints(path: Path) -> dict[str, Any] | None:
     """What a `localfaas up` wrote to its endpoints file; None when there is no readable one."""
     try:

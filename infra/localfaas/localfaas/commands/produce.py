@@ -18,7 +18,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from localfaas.commands._options import ENDPOINTS_FILE, STATE_DIR, find_state_dir, read_endpoints, usage_error
+from localfaas.commands._options import (
+    ENDPOINTS_FILE,
+    STATE_DIR,
+    find_state_dir,
+    make_state_dir,
+    read_endpoints,
+    usage_error,
+)
 from localfaas.commands.generate_event import (
     EventInputError,
     add_record_flags,
@@ -39,7 +46,7 @@ def open_log(args: argparse.Namespace, up: dict[str, Any] | None) -> Log:
         return KafkaLog(brokers)
     from localfaas.embedded_log import EmbeddedLog
 
-    log_dir = args.log_dir or (up or {}).get("logDir") or find_state_dir() / "log"
+    log_dir = args.log_dir or (up or {}).get("logDir") or make_state_dir(find_state_dir()) / "log"
     return EmbeddedLog(Path(log_dir), default_partitions=args.partitions)
 
 

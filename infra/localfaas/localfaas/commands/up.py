@@ -30,6 +30,7 @@ from localfaas.commands._options import (
     UsageError,
     add_stack_flags,
     add_template_flags,
+    make_state_dir,
     stack_options,
     usage_error,
 )
@@ -63,7 +64,7 @@ def handle(args: argparse.Namespace) -> int:
     except UsageError as e:
         return usage_error("up", e)
     endpoints_file = Path(args.endpoints_file)
-    state_dir = endpoints_file.parent
+    state_dir = make_state_dir(endpoints_file.parent)
     stack = LocalStack(
         args.template,
         real_time=True,
