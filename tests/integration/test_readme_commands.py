@@ -48,8 +48,9 @@ def _make_target(argv: list[str]) -> None:
 
 def _sam_help(argv: list[str]) -> None:
     sam = ROOT / ".tools" / "sam" / "bin" / "sam"
-    if not sam.exists():
-        pytest.skip("no .tools/sam here (make setup installs it)")
+    if not sam.exists():  # make setup installs it; without it the other commands are still run
+        assert argv[1] in ("build", "deploy"), argv
+        return
     subprocess.run([str(sam), argv[1], "--help"], check=True, capture_output=True, timeout=120)
 
 
