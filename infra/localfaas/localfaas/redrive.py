@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from localfaas.bus import rules_from_resources, target_input
 from localfaas.destinations import parse_destination
 from localfaas.esm import EventSourceMappingConfig
@@ -48,6 +50,8 @@ from localfaas.template import FunctionNotFound, FunctionSpec, Stack
 
 __all__ = ["RedriveError", "Redriven", "Redriver"]
 
+# What reading or deleting from a destination may raise: AWS's and botocore's errors, the log's.
+_UNREADABLE = (ClientError, BotoCoreError, LookupError, OSError)
 VISIBILITY_S = 900  # Lambda's longest timeout: a message being redriven is not handed to anyone else
 Invoke = Callable[[str, Any], Any]  # (function name, event) -> an InvocationResult
 
@@ -104,26 +108,41 @@ class Redriver:
 
     def redrive(self, *, source: str | None = None, dry_run: bool = False) -> list[Redriven]:
         """Send every parked message of the selected destinations again; in a dry run, only say what."""
-        results = []
+        results: list[Redriven] = []
         for destination in self.select(source):
             whole = source in (None, destination.arn, destination.name)
-            for message in self._messages(destination, dry_run):
-                try:
-                    sender, what, send = self._plan(destination, message)
-                except RedriveError as e:
-                    results.append(Redriven(destination.name, "a message", False, str(e)))
-                    continue
-                if not whole and sender != source:
-                    continue  # another sender's message in a shared destination
-                if not dry_run:
-                    try:
-                        send()
-                    except RedriveError as e:
-                        results.append(Redriven(destination.name, what, False, str(e)))
-                        continue
-                    message.done()
-                results.append(Redriven(destination.name, what, True))
+            try:
+                for message in self._messages(destination, dry_run):
+                    result = self._redrive_one(destination, message, None if whole else source, dry_run)
+                    if result is not None:
+                        results.append(result)
+            except _UNREADABLE as e:  # the destination itself: gone, unreachable, refused
+                results.append(
+                    Redriven(destination.name, "the destination", False, f"cannot read it ({_why(e)})")
+                )
         return results
+
+    def _redrive_one(
+        self, destination: FailureDestination, message: _Message, sender: str | None, dry_run: bool
+    ) -> Redriven | None:
+        try:
+            sent_by, what, send = self._plan(destination, message)
+        except RedriveError as e:
+            return Redriven(destination.name, "a message", False, str(e))
+        if sender is not None and sent_by != sender:
+            return None  # another sender's message in a shared destination
+        if dry_run:
+            return Redriven(destination.name, what, True)
+        try:
+            send()
+        except RedriveError as e:
+            return Redriven(destination.name, what, False, str(e))
+        try:
+            message.done()
+        except _UNREADABLE as e:
+            error = f"sent again, but not deleted ({_why(e)}): the next redrive sends it once more"
+            return Redriven(destination.name, what, False, error)
+        return Redriven(destination.name, what, True)
 
     # -- reading a destination --------------------------------------------------------------------
 
@@ -359,3 +378,10 @@ class Redriver:
                 f"{destination.name} is the DLQ of {len(owners)} functions: which one is unknown"
             )
         return self._function(owners[0])
+
+
+def _why(error: Exception) -> str:
+    """AWS's error code, or the exception's kind: never a message, which may quote a payload."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "ClientError"))
+    return type(error).__name__

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
 from infra.localfaas.tests.parked_app import TOPICS, effects, environment, write_parked_app
+from infra.localfaas.tests.test_up import WAIT_S, localfaas, wait_for
 from localfaas.cli import main
 from localfaas.local_stack import LocalStack
 from localfaas.parked import parked
@@ -201,3 +206,58 @@ def test_usage_errors_are_one_line_with_exit_2(stack, tmp_path, capsys):
     assert len(err) == 2 and all(line.startswith("localfaas redrive: error: ") for line in err)
     assert "'NoSuchThing' is no failure destination" in err[0]
     assert "no running `localfaas up`" in err[1]
+
+
+def test_redrive_against_a_running_up_from_another_terminal(tmp_path):
+    """The whole path: `up` parks a record, the function is fixed, `localfaas redrive` (its own process,
+    worker runtime) finds the stack by its endpoints file and sends the record again, once."""
+    write_parked_app(tmp_path)
+    (tmp_path / "env.json").write_text(json.dumps(environment(tmp_path / "fixed")))
+    command = [
+        sys.executable,
+        "-m",
+        "localfaas.cli",
+        "up",
+        "--runtime",
+        "in-process",
+        "--env-vars",
+        "env.json",
+    ]
+    up = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        found = wait_for(lambda: up_endpoints(tmp_path), "endpoints file", up)
+        produced = localfaas("produce", "to-sqs", "--key", "a", "--value", '{"id": "a"}', cwd=tmp_path)
+        assert produced.returncode == 0, produced.stderr
+        sqs = backend_client("sqs", found["backend"])
+        url = sqs.get_queue_url(QueueName="parked-records")["QueueUrl"]
+        wait_for(
+            lambda: sqs.receive_message(QueueUrl=url, VisibilityTimeout=0).get("Messages"),
+            "a parked record",
+            up,
+        )
+
+        (tmp_path / "fixed").touch()
+        redriven = localfaas("redrive", "--env-vars", "env.json", cwd=tmp_path)
+        assert redriven.returncode == 0, redriven.stderr
+        assert redriven.stdout == "redriven  ParkedRecords  CountToSqs to-sqs-0@0..0\n"
+        items = backend_client("dynamodb", found["backend"]).scan(TableName="localfaas-Effects")["Items"]
+        assert [(i["id"]["S"], i["times"]["N"]) for i in items] == [("a", "1")]
+        assert "Messages" not in sqs.receive_message(QueueUrl=url, VisibilityTimeout=0)
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.communicate(timeout=WAIT_S)
+
+
+def up_endpoints(directory: Path) -> dict | None:
+    path = directory / ".localfaas" / "endpoints.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def backend_client(service: str, url: str):
+    return boto3.client(
+        service,
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="localfaas",
+        aws_secret_access_key="localfaas",
+    )

@@ -95,7 +95,9 @@ def handle(args: argparse.Namespace) -> int:
         def invoke(name: str, event: Any) -> Any:
             return runtime.invoke(stack.function(name).with_env_vars(env_vars), event)
 
-        redriver = Redriver(stack, _clients(where), log, invoke)
+        clients = _clients(where)
+        _reach(clients, where)
+        redriver = Redriver(stack, clients, log, invoke)
         redriver.select(args.source)  # a --source that names nothing is a usage error, before any work
     except (UsageError, TemplateError, RedriveError) as e:
         return usage_error("redrive", e)
@@ -159,6 +161,17 @@ def _running_up(endpoints_file: Path, template: Path) -> dict[str, Any]:
             return endpoints
     except (OSError, ValueError):
         return {}
+
+
+def _reach(clients: Any, where: dict[str, Any]) -> None:
+    """A backend that does not answer is the caller's to fix, said once rather than per destination."""
+    from botocore.exceptions import EndpointConnectionError
+
+    if where["backend"]:
+        try:
+            clients("sqs").list_queues(MaxResults=1)
+        except EndpointConnectionError:
+            raise UsageError(f"the backend at {where['backend']} does not answer") from None
 
 
 def _open_log(where: dict[str, Any]) -> Any:
