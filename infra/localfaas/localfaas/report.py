@@ -518,7 +518,7 @@ def _checks(checks: list[dict[str, Any]]) -> Iterable[str]:
             yield f"  {c['name']}: {c['error']}"
 
 
-def _few(names: str, shown: int = 2) -> str:
+def _few(names: str, shown: int = 1) -> str:
     parts = names.split(", ")
     return names if len(parts) <= shown else f"{', '.join(parts[:shown])} and {len(parts) - shown} more"
 
