@@ -786,8 +786,8 @@ class LocalStack:
         }
 
     def report(self, scenario: Scenario | None = None, *, stopped: bool = False) -> Report:
-        """Everything the stack did so far, with the resources read back from the backend; with a
-        scenario, its checks are evaluated too. `stopped`: the stack was interrupted (`up`), so records
+        """Everything the stack did so far, with the resources and what the failure destinations hold
+        (parked.py) read back from the backend; with a scenario, its checks are evaluated too. `stopped`: the stack was interrupted (`up`), so records
         not yet settled are pending (uncommitted, delivered again on the next start), not lost."""
         with self._lock:
             functions = {name: stats.to_dict() for name, stats in sorted(self._stats.items())}

@@ -3,11 +3,12 @@
 AWS offers no redrive for these destinations (SQS's StartMessageMoveTask moves messages between
 queues only), so this does what a careful operator would, from the documents AWS puts there:
 
-- a Kafka mapping's invocation record names the records, not their contents: "Lambda sends ... the
-  batch's offsets and timestamps" under ``KafkaBatchInfo.recordsInfo["<topic>-<partition>"]``
-  ("Capturing discarded batches for Amazon MSK and self-managed Apache Kafka event sources",
-  https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html), and a ``kafka://`` message
-  names one record's offset (``recordInfo``, "Using a Kafka topic as an on-failure destination").
+- a Kafka mapping's invocation record is "a JSON document containing metadata about the failed
+  invocation" ("Capturing discarded batches for Amazon MSK and self-managed Apache Kafka event
+  sources", https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure.html): its
+  ``KafkaBatchInfo.recordsInfo["<topic>-<partition>"]`` names the first and last offsets; a
+  ``kafka://`` message carries "the actual failed records along with failure metadata" ("Using a Kafka
+  topic as an on-failure destination"), its ``recordInfo`` the record's offset.
   Those records are read back from the log and invoked as the mapping invokes them: the event of
   localfaas.kafka_event, the mapping's FilterCriteria applied, BatchSize records at a time. The first
   and last offsets of a record that ReportBatchItemFailures produced may span records that succeeded
@@ -25,7 +26,8 @@ Functions are invoked synchronously (RequestResponse), not with InvocationType E
 tells whether the redelivery succeeded, and a message is deleted (an object deleted, a kafka://
 message committed by REDRIVE_GROUP) only then; one that fails again stays where it is. While a queue is
 worked on, its messages are invisible to other consumers (up to VISIBILITY_S, then back on their own);
-the failed ones and, in a dry run, all of them are made visible again at the end. SNS keeps nothing to
+the failed ones and, in a dry run, all of them are made visible again at the end. Each receive counts
+towards a queue's own RedrivePolicy maxReceiveCount, as any consumer's does. SNS keeps nothing to
 read back, so an SNS destination cannot be redriven from here (a queue subscribed to it can).
 """
 

@@ -95,6 +95,7 @@ def test_the_verdict_says_how_many_are_parked_beside_nothing_lost(stack):
     parked_table = text.split("Parked in failure destinations\n", 1)[1].split("\n\n", 1)[0]
     assert re.search(r"\n  ParkedRecords +sqs +CountToSqs +RetryAttemptsExhausted \(3\) +3\n", parked_table)
     assert report.metric("parked.total") == 10
+    assert json.loads(report.to_json())["parked"]["total"] == 10  # what `run --json` writes
 
 
 def test_a_bare_nothing_lost_when_nothing_is_parked():
