@@ -149,6 +149,17 @@ def test_a_dry_run_lists_coordinates_and_changes_nothing(stack, tmp_path):
     assert queue_messages(stack, "ParkedRecords") == 3  # received and made visible again
 
 
+def test_a_message_redrive_cannot_read_is_reported_and_left_in_its_queue(stack, tmp_path):
+    sqs = stack.client("sqs")
+    url = sqs.get_queue_url(QueueName=stack.physical_name("ParkedRecords"))["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="not a record")
+    (tmp_path / "fixed").touch()
+    results = Redriver(stack.template, stack.client, stack.log, stack.invoke).redrive(source="ParkedRecords")
+    assert [(r.what, r.ok) for r in results if not r.ok] == [("a message", False)]
+    assert sum(r.ok for r in results) == 3
+    assert queue_messages(stack, "ParkedRecords") == 1
+
+
 def test_redrive_of_one_source_leaves_the_others(stack, tmp_path):
     (tmp_path / "fixed").touch()
     results = Redriver(stack.template, stack.client, stack.log, stack.invoke).redrive(source="Late")
