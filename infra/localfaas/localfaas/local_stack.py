@@ -70,6 +70,7 @@ from localfaas.esm import (
 )
 from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
 from localfaas.log import Log, LogRecord, payload_bytes
+from localfaas.parked import parked
 from localfaas.provision import ProvisionReport, provision
 from localfaas.report import (
     FunctionStats,
@@ -162,6 +163,8 @@ class LocalStack:
         self._events_put: Counter[str] = Counter()
         self._events_failed = 0
         self._async_delivered: set[str] = set()  # request ids whose failure record reached somewhere
+        # What this stack parked in each failure destination, by reason: SNS keeps no count to read back.
+        self._parked_sent: dict[str, Counter[str]] = {}
         self._start_offsets: dict[str, dict[tuple[str, int], int]] = {}
         self._started_at = 0.0
         self.template: Stack
@@ -379,7 +382,11 @@ class LocalStack:
 
     def _start_mappings(self) -> None:
         clients = lambda service, region: self.backend.client(service)  # noqa: E731 - one region locally
-        destinations = Destinations(clients, log=self.log)
+        destinations = Destinations(
+            clients,
+            log=self.log,
+            on_sent=lambda arn, document: self._note_parked(arn, document["requestContext"]["condition"]),
+        )
         bootstrap = self._bootstrap_servers if self._log_choice == "kafka" else None
         for resource, spec in self._kafka_mappings():
             config = EventSourceMappingConfig.from_resource(
@@ -467,6 +474,27 @@ class LocalStack:
         if request_id:
             with self._lock:
                 self._async_delivered.add(request_id)
+        condition = (context or {}).get("condition") if "RequestID" not in attributes else None
+        condition = condition or self._async_condition(request_id)
+        if service in ("sqs", "sns") and condition != "Success":
+            self._note_parked(arn, condition)
+
+    def _async_condition(self, request_id: str | None) -> str:
+        """Why an invocation was given up on: its DLQ message names only the request."""
+        for outcome in reversed(self.async_invoker.outcomes):
+            if outcome.request_id == request_id:
+                return outcome.condition
+        return ""
+
+    def _send_dead_letter(self, arn: str, body: str, attributes: dict[str, dict[str, str]]) -> None:
+        """An event EventBridge could not deliver, to its target's DLQ; the attributes say why."""
+        self._send_message(arn, body, attributes)
+        why = attributes.get("EXHAUSTED_RETRY_CONDITION") or attributes.get("ERROR_CODE") or {}
+        self._note_parked(arn, why.get("StringValue", ""))
+
+    def _note_parked(self, arn: str, reason: str) -> None:
+        with self._lock:
+            self._parked_sent.setdefault(arn, Counter())[reason or "unknown"] += 1
 
     # -- the buses ----------------------------------------------------------------------------------
 
@@ -491,7 +519,7 @@ class LocalStack:
                 scheduler=self.scheduler,
                 account_id=self.account_id,
                 region=self.region,
-                send_to_dlq=self._send_message,
+                send_to_dlq=self._send_dead_letter,
                 archives=archives,
                 archive_store=store,
             )
@@ -758,8 +786,8 @@ class LocalStack:
         }
 
     def report(self, scenario: Scenario | None = None, *, stopped: bool = False) -> Report:
-        """Everything the stack did so far, with the resources read back from the backend; with a
-        scenario, its checks are evaluated too. `stopped`: the stack was interrupted (`up`), so records
+        """Everything the stack did so far, with the resources and what the failure destinations hold
+        (parked.py) read back from the backend; with a scenario, its checks are evaluated too. `stopped`: the stack was interrupted (`up`), so records
         not yet settled are pending (uncommitted, delivered again on the next start), not lost."""
         with self._lock:
             functions = {name: stats.to_dict() for name, stats in sorted(self._stats.items())}
@@ -767,6 +795,7 @@ class LocalStack:
             events = dict(sorted(self._events_put.items()))
             events_failed = self._events_failed
             async_delivered = set(self._async_delivered)
+            parked_sent = {arn: Counter(reasons) for arn, reasons in self._parked_sent.items()}
         lost: list[str] = []
         mappings = {}
         for mapping in self.mappings:
@@ -794,6 +823,7 @@ class LocalStack:
         }
         moto_endpoint = self.backend.endpoint_url if self.backend.kind == "moto" else None
         data.update(resource_summary(list(self._resources()), self.backend.client, moto_endpoint))
+        data["parked"] = parked(self.template, self.backend.client, log=self.log, sent=parked_sent)
         total = sum(m["lost"] for m in mappings.values()) + data["async"]["lost"] + data["bus"]["dropped"]
         data["lost"] = {"total": total, "details": lost}
         report = Report(data)

@@ -12,10 +12,13 @@
     dynamodb   {LogicalId: {"name", "items"}}        sqs {LogicalId: {"name", "messages"}}
     sns        {LogicalId: {"name", "published"}}    s3  {LogicalId: {"name", "objects"}}
     ses        {"sent"}
+    parked     {"total", "destinations": {ARN: {"name", "kind", "count", "source", "reason"}}}  (parked.py)
     lost       {"total", "details": [text]}
 
 A record is lost when it was neither processed, filtered out, nor put in an on-failure destination;
 an event is lost when a target never got it and no dead-letter queue or destination did either.
+What is in a failure destination is not lost but parked: the verdict says how much, beside NOTHING
+LOST, because a valid record parked there has not had its effect yet (`localfaas redrive`).
 
 Metrics name one number in it: `section.field` or `section.field[key]`. A keyed section is indexed
 by logical id (or by the resource's physical name); without a key, its field is summed over all
@@ -375,18 +378,37 @@ def _render(data: dict[str, Any]) -> Iterable[str]:
     yield from _mappings(data.get("esm", {}))
     yield from _bus(data.get("bus", {}), data.get("async", {}))
     yield from _resources(data)
+    yield from _parked(data.get("parked"))
     yield from _checks(data.get("checks", []))
     lost = data.get("lost", {})
     yield ""
+    parked = (data.get("parked") or {}).get("total", 0)
     if not lost.get("total"):
-        yield "NOTHING LOST"
+        yield f"NOTHING LOST ({_parked_note(parked)})" if parked else "NOTHING LOST"
         pending = sum(m.get("unsettled", 0) for m in data.get("esm", {}).values() if not m.get("lost"))
         if pending:
             yield f"  {pending} record(s) pending: not committed, so delivered again on the next start"
     else:
-        yield f"LOST: {lost['total']}"
+        yield f"LOST: {lost['total']}" + (f" ({_parked_note(parked)})" if parked else "")
         for line in lost.get("details", []):
             yield f"  {line}"
+
+
+def _parked_note(parked: int) -> str:
+    return f"{parked} parked in failure destinations: `localfaas redrive` sends them again once the cause is fixed"
+
+
+def _parked(parked: dict[str, Any] | None) -> Iterable[str]:
+    """Only the destinations that hold something: the rest of the template's would be noise."""
+    if parked is None:
+        return
+    rows = [
+        [d["name"], d["kind"], _few(d["source"]), d["reason"] or "-", d["count"]]
+        for d in parked.get("destinations", {}).values()
+        if d["count"] != 0
+    ]
+    header = ["destination", "kind", "from", "why", "count"]
+    yield from _table("Parked in failure destinations", header, rows, text_columns=4)
 
 
 def _table(title: str, header: list[str], rows: list[list[Any]], *, text_columns: int = 1) -> Iterable[str]:
@@ -494,6 +516,11 @@ def _checks(checks: list[dict[str, Any]]) -> Iterable[str]:
     for c in checks:
         if c.get("error"):
             yield f"  {c['name']}: {c['error']}"
+
+
+def _few(names: str, shown: int = 1) -> str:
+    parts = names.split(", ")
+    return names if len(parts) <= shown else f"{', '.join(parts[:shown])} and {len(parts) - shown} more"
 
 
 def _integral(value: Any) -> Any:
