@@ -84,7 +84,7 @@ def fault_plan_from_mapping(values: Mapping[str, Any], *, where: str = "") -> Fa
     fields: dict[str, Any] = {}
     for key, value in values.items():
         if key not in _KEYS:
-            raise FaultPlanError(f"{where}unknown fault {key!r} ({_expected()})")
+            raise FaultPlanError(f"{where}{key}: unknown fault ({_expected()})")
         if key in _SHARES:
             share = _number(key, value, where)
             if not 0 <= share <= 1:

@@ -25,7 +25,7 @@ def test_a_plan_reads_every_key_the_flag_takes():
     ("text", "message"),
     [
         ("throttle=2", "throttle=2 is not a share between 0 and 1"),
-        ("thrtle=0.1", "unknown fault 'thrtle' (expected throttle=, crash=, timeout=, kill-after=, seed=)"),
+        ("thrtle=0.1", "thrtle: unknown fault (expected throttle=, crash=, timeout=, kill-after=, seed=)"),
         ("crash", "fault 'crash' is not key=value"),
         ("crash=lots", "crash='lots' is not a number"),
         ("kill-after=2.5", "kill-after='2.5' is not a whole number"),
@@ -142,3 +142,23 @@ def test_kill_after_kills_right_after_that_invocation_and_only_then():
 def test_without_faults_every_answer_is_the_handlers():
     runtime = FaultyRuntime(_Succeeding(), FaultPlan(seed=5), Dice(5))
     assert all(runtime.invoke(_Function(), {}).ok for _ in range(50))
+
+
+def test_a_scenario_carries_its_fault_plan_and_a_bad_one_names_the_field():
+    from localfaas.scenario import ScenarioError, parse_scenario
+
+    assert parse_scenario({"faults": {"throttle": 0.2, "seed": 7}}).faults == FaultPlan(throttle=0.2, seed=7)
+    assert parse_scenario({}).faults is None
+    with pytest.raises(ScenarioError, match=r"^scenario: faults\.thrtle: unknown fault \(expected"):
+        parse_scenario({"faults": {"thrtle": 0.1}})
+
+
+def test_run_refuses_a_bad_fault_plan_on_one_line_with_usage_status(tmp_path, capsys):
+    from infra.localfaas.tests.test_run import DAY, write_scenario, write_shop
+    from localfaas.cli import main
+
+    write_shop(tmp_path)
+    scenario = write_scenario(tmp_path, DAY)
+    assert main(["run", "--scenario", str(scenario), "--faults", "throttle=2"]) == 2
+    err = capsys.readouterr().err
+    assert err == "localfaas run: error: --faults: throttle=2 is not a share between 0 and 1\n"

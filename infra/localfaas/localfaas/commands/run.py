@@ -63,7 +63,9 @@ def handle(args: argparse.Namespace) -> int:
         template = Path(args.template) if args.template else scenario.template
         if template is None:
             raise UsageError(f"{args.scenario} names no template; pass --template")
-        options = stack_options(args, parameters=scenario.parameters, environment=scenario.environment)
+        options = stack_options(
+            args, parameters=scenario.parameters, environment=scenario.environment, faults=scenario.faults
+        )
     except (ScenarioError, UsageError) as e:
         return usage_error("run", e)
     function_logs = open(args.function_logs, "a") if args.function_logs else None  # noqa: SIM115
