@@ -162,3 +162,32 @@ def test_run_refuses_a_bad_fault_plan_on_one_line_with_usage_status(tmp_path, ca
     assert main(["run", "--scenario", str(scenario), "--faults", "throttle=2"]) == 2
     err = capsys.readouterr().err
     assert err == "localfaas run: error: --faults: throttle=2 is not a share between 0 and 1\n"
+
+
+@pytest.mark.parametrize("kind", ["crash", "timeout"])
+def test_failed_answers_take_the_mappings_and_lambdas_retry_paths_while_the_effects_stay(tmp_path, kind):
+    from infra.localfaas.tests.test_run import DAY, ids, write_scenario, write_shop
+    from localfaas.local_stack import LocalStack
+    from localfaas.scenario import load_scenario
+
+    write_shop(tmp_path)
+    day = load_scenario(write_scenario(tmp_path, [r for r in DAY if r["topic"] == "orders"]))
+    plan = FaultPlan(**{kind: 1.0}, seed=1)
+    with LocalStack(day.template, topics=day.topics, faults=plan) as stack:
+        stack.run_scenario(day)
+        report = stack.report(day)
+        orders, notices = ids(stack, "order"), ids(stack, "notice")
+    # Each handler ran and did its work; only the answers were lost.
+    assert orders == ["o-1", "o-2", "o-3"]
+    assert notices == ["notified#o-1", "notified#o-2", "notified#o-3"]
+    # The mapping retried (MaximumRetryAttempts 1, bisecting) and sent every record to its destination.
+    mapping = report.data["esm"]["TakeOrderOrders"]
+    assert mapping["to_destination"] == 3 and mapping["retried"] > 0 and mapping["delivered"] == 0
+    # Lambda retried every asynchronous invocation twice, then gave up (no destination configured).
+    invocations = report.data["async"]["invocations"]
+    assert report.data["async"]["retries"] == 2 * invocations
+    assert report.data["async"]["lost"] == invocations
+    assert report.data["functions"]["Notify"]["invocations"] == 3 * invocations
+    assert report.data["faults"]["injected"][kind] == sum(
+        f["invocations"] for f in report.data["functions"].values()
+    )
