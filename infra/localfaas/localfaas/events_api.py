@@ -29,6 +29,9 @@ from typing import Any
 
 from localfaas.bus import EventBridgeError
 
+# Set on a request a guard let through (localfaas.throttling.JUDGED_HEADER, which imports this name).
+JUDGED_HEADER = "x-localfaas-fault-judged"
+
 __all__ = ["ENDPOINT_VARIABLE", "PUT_EVENTS", "EventsApi"]
 
 log = logging.getLogger(__name__)
@@ -161,6 +164,8 @@ def _handler_class(api: EventsApi) -> type[BaseHTTPRequestHandler]:
         def _forward(self, body: bytes) -> None:
             """Pass the request to the backend as it came, and its answer back as it came."""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _NOT_FORWARDED}
+            if api.guard is not None:  # judged here already: the backend's own guard lets it by
+                headers[JUDGED_HEADER] = "1"
             request = urllib.request.Request(  # noqa: S310 - the backend's own http endpoint
                 f"{api.proxy_url}{self.path}", data=body or None, headers=headers, method=self.command
             )

@@ -346,10 +346,12 @@ class LocalStack:
         runtime) at botocore's before-send, those reaching moto's server or the events endpoint there."""
         if self.faults is None or not self.faults.throttle:
             return
-        from localfaas.throttling import Throttler, install_in_process
+        from localfaas.throttling import Throttler, install_in_process, skip_sdk_backoff
 
         self._throttler = Throttler(self.faults.throttle, self.fault_dice)
         self._owned.append(install_in_process(self._throttler))
+        if not self.real_time:
+            self._owned.append(skip_sdk_backoff())
 
     def _moto_here(self) -> bool:
         """True when moto runs in this process, in the account moto's in-process mock answers in."""

@@ -29,7 +29,8 @@ the report) carry LOCALFAAS_USER_AGENT and are never throttled. Two ways in, bot
 middleware around moto's server (functions in worker processes, or any process, calling it over
 HTTP) and a botocore `before-send` handler for calls made in this process, which runs before
 moto's in-process mock answers them; a call it let through is marked, so it is not drawn again.
-Services not listed are never throttled.
+Services not listed are never throttled. In virtual time, the SDK's backoff sleeps are skipped
+(`skip_sdk_backoff`), as localfaas skips its own waits.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localfaas.backend import LOCALFAAS_USER_AGENT
+from localfaas.events_api import JUDGED_HEADER  # set on a call already judged, so no one draws again
 from localfaas.faults import Dice
 
 __all__ = [
@@ -51,9 +53,6 @@ __all__ = [
     "install_in_process",
     "throttle_response",
 ]
-
-# Set on a call the in-process handler let through, so the server it reaches does not draw again.
-JUDGED_HEADER = "x-localfaas-fault-judged"
 
 
 @dataclass(frozen=True)
@@ -257,3 +256,37 @@ _HOOK_ID = "localfaas-throttling"
 
 def _is_moto_stubber(event: str, handler: Any) -> bool:
     return event == "before-send" and type(handler).__name__ == "BotocoreStubber"
+
+
+# -- backoff in virtual time --------------------------------------------------------------------------
+
+
+class _NoWait:
+    """botocore.endpoint's `time`, but its retry sleeps return at once."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def sleep(self, seconds: float) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def skip_sdk_backoff() -> Callable[[], None]:
+    """Until undone, botocore retries at once instead of sleeping its backoff (1 s and doubling for a
+    throttle, in standard mode) in this process: a virtual-time run's clock jumps over the waits of
+    the functions' retries as it jumps over its own, while the attempts stay the SDK's. Returns what
+    undoes it. Worker processes still wait for real."""
+    import botocore.endpoint
+
+    real = botocore.endpoint.time
+    if isinstance(real, _NoWait):
+        return lambda: None
+    botocore.endpoint.time = _NoWait(real)
+
+    def undo() -> None:
+        botocore.endpoint.time = real
+
+    return undo

@@ -185,3 +185,21 @@ def test_a_stack_throttles_its_functions_calls_and_none_of_its_own(tmp_path, run
         report = stack.report()
     assert report.data["faults"]["injected"] == {"throttled events": 1, "throttled sqs": 1}
     assert report.data["faults"]["plan"] == "throttle=1,crash=0,timeout=0,kill-after=0,seed=3"
+
+
+def test_a_virtual_time_run_skips_the_sdks_backoff_waits_and_gives_them_back():
+    import time
+
+    import botocore.endpoint
+
+    from localfaas.throttling import skip_sdk_backoff
+
+    undo = skip_sdk_backoff()
+    try:
+        assert botocore.endpoint.time is not time
+        assert botocore.endpoint.time.monotonic is time.monotonic  # only sleep is replaced
+        assert skip_sdk_backoff()() is None  # nested: the outer undo restores
+        assert botocore.endpoint.time is not time
+    finally:
+        undo()
+    assert botocore.endpoint.time is time

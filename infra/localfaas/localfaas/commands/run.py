@@ -117,6 +117,8 @@ def handle(args: argparse.Namespace) -> int:
             return usage_error("run", e)
         for warning in stack.warnings:
             print(f"localfaas run: warning: {warning}", file=sys.stderr)
+        if stack.faults is not None:  # its seed, to draw the same faults again
+            print(f"localfaas run: faults: {stack.faults.text()}", file=sys.stderr)
         print(
             f"localfaas run: {scenario.name}: {len(scenario.records)} records, {len(scenario.events)} events",
             file=sys.stderr,
@@ -129,6 +131,9 @@ def handle(args: argparse.Namespace) -> int:
         if not finished:
             print("localfaas run: stopped: records stopped settling (see LOST below)", file=sys.stderr)
         report = stack.report(scenario)
+        if stack.fault_dice is not None:
+            injected = ", ".join(f"{what} {n}" for what, n in sorted(stack.fault_dice.counts.items()))
+            print(f"localfaas run: faults injected: {injected or 'none'}", file=sys.stderr)
     finally:
         stack.close()
         if function_logs is not None:
