@@ -191,3 +191,13 @@ def test_failed_answers_take_the_mappings_and_lambdas_retry_paths_while_the_effe
     assert report.data["faults"]["injected"][kind] == sum(
         f["invocations"] for f in report.data["functions"].values()
     )
+
+
+def test_up_takes_the_same_plan_and_refuses_a_bad_one_before_starting(tmp_path, capsys):
+    from localfaas.cli import main
+
+    assert main(["up", "--template", str(tmp_path / "none.yaml"), "--faults", "crash=0.1,thrtle=1"]) == 2
+    assert capsys.readouterr().err == (
+        "localfaas up: error: --faults: thrtle: unknown fault "
+        "(expected throttle=, crash=, timeout=, kill-after=, seed=)\n"
+    )
