@@ -44,7 +44,7 @@ _NOT_FORWARDED = {"host", "content-length", "connection", "keep-alive", "transfe
 
 PutEvents = Callable[[list[dict[str, Any]]], dict[str, Any]]
 # Given a request's headers, the answer that refuses it (a fault plan's throttle), or None.
-Guard = Callable[[Any], "tuple[int, list[tuple[str, str]], bytes] | None"]
+Guard = Callable[[Any, str], "tuple[int, list[tuple[str, str]], bytes] | None"]  # (headers, path)
 
 
 class EventsApi:
@@ -137,7 +137,7 @@ def _handler_class(api: EventsApi) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            refused = api.guard(self.headers) if api.guard is not None else None
+            refused = api.guard(self.headers, self.path) if api.guard is not None else None
             if refused is not None:
                 return self._send_raw(*refused)
             target = self.headers.get("X-Amz-Target", "")

@@ -7,6 +7,9 @@ What each service sends when it throttles (status, code, body as its protocol sh
   https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html);
 - SES (API v1, query): 400 `Throttling` "Maximum sending rate exceeded." ("Common Errors", SES API
   reference, https://docs.aws.amazon.com/ses/latest/APIReference/CommonErrors.html);
+- SES API v2 (REST JSON, same signing name, paths under /v2/): 429 `TooManyRequestsException`
+  ("SendEmail" errors, SES API v2 reference,
+  https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html);
 - SNS (query): 400 `Throttling` ("Common Errors", SNS API reference,
   https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html). SNS also models `Throttled` (429)
   for a topic's own publish rate, which botocore's standard mode does not retry: not sent here;
@@ -41,6 +44,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from localfaas.backend import LOCALFAAS_USER_AGENT
 from localfaas.events_api import JUDGED_HEADER  # set on a call already judged, so no one draws again
@@ -76,7 +80,7 @@ def _query_error(namespace: str, code: str, message: str) -> ThrottleResponse:
     return ThrottleResponse(400, (("Content-Type", "text/xml"),), body.encode())
 
 
-# Keyed by the SigV4 signing name (the credential scope's service).
+# Keyed by the client's service name: the SigV4 signing name, but for SES's API v2 (see _api).
 _THROTTLES: dict[str, ThrottleResponse] = {
     "dynamodb": _json_error(
         "1.0",
@@ -85,6 +89,11 @@ _THROTTLES: dict[str, ThrottleResponse] = {
     ),
     "ses": _query_error(
         "http://ses.amazonaws.com/doc/2010-12-01/", "Throttling", "Maximum sending rate exceeded."
+    ),
+    "sesv2": ThrottleResponse(
+        429,
+        (("Content-Type", "application/json"), ("x-amzn-ErrorType", "TooManyRequestsException")),
+        b'{"message": "Too many requests."}',
     ),
     "sns": _query_error("http://sns.amazonaws.com/doc/2010-03-31/", "Throttling", "Rate exceeded"),
     "sqs": _json_error(
@@ -131,6 +140,11 @@ def signing_service(headers: Mapping[str, Any]) -> str | None:
     return parts[3] if len(parts) >= 5 else None
 
 
+def _api(signing_name: str | None, path: str) -> str | None:
+    # SES signs both of its APIs as "ses"; version 2 is the REST one, under /v2/.
+    return "sesv2" if signing_name == "ses" and path.startswith("/v2/") else signing_name
+
+
 def _header(headers: Mapping[str, Any], name: str) -> str:
     value = headers.get(name)
     if value is None:
@@ -145,10 +159,13 @@ class Throttler:
         self.share = share
         self.dice = dice
 
-    def decide(self, headers: Mapping[str, Any]) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    def decide(
+        self, headers: Mapping[str, Any], path: str = ""
+    ) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """The throttling answer for a call with these headers to this path, or None to let it by."""
         if LOCALFAAS_USER_AGENT in _header(headers, "User-Agent") or _header(headers, JUDGED_HEADER):
             return None
-        service = signing_service(headers)
+        service = _api(signing_service(headers), path)
         if service not in _THROTTLES:
             return None
         if not self.dice.roll("throttle", self.share, label=f"throttled {service}"):
@@ -166,7 +183,7 @@ class Throttler:
                 "User-Agent": environ.get("HTTP_USER_AGENT", ""),
                 JUDGED_HEADER: environ.get("HTTP_X_LOCALFAAS_FAULT_JUDGED", ""),
             }
-            refused = self.decide(headers)
+            refused = self.decide(headers, environ.get("PATH_INFO", ""))
             if refused is None:
                 return app(environ, start_response)
             status, reply_headers, body = refused
@@ -178,7 +195,7 @@ class Throttler:
     # -- in this process: botocore's before-send ------------------------------------------------------
 
     def before_send(self, request: Any, **_: Any) -> Any:
-        refused = self.decide(request.headers)
+        refused = self.decide(request.headers, urlsplit(request.url).path)
         if refused is None:
             request.headers[JUDGED_HEADER] = "1"
             return None

@@ -17,6 +17,7 @@ from localfaas.throttling import THROTTLED_SERVICES, Throttler, install_in_proce
 CALLS = {
     "dynamodb": ("list_tables", {}, 400, "ThrottlingException"),
     "ses": ("list_identities", {}, 400, "Throttling"),
+    "sesv2": ("list_email_identities", {}, 429, "TooManyRequestsException"),
     "sns": ("list_topics", {}, 400, "Throttling"),
     "sqs": ("list_queues", {}, 400, "RequestThrottled"),
     "s3": ("list_buckets", {}, 503, "SlowDown"),
