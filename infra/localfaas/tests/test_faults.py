@@ -201,3 +201,23 @@ def test_up_takes_the_same_plan_and_refuses_a_bad_one_before_starting(tmp_path, 
         "localfaas up: error: --faults: thrtle: unknown fault "
         "(expected throttle=, crash=, timeout=, kill-after=, seed=)\n"
     )
+
+
+def test_a_seeded_plan_draws_the_same_faults_run_after_run(tmp_path):
+    from infra.localfaas.tests.test_run import DAY, write_scenario, write_shop
+    from localfaas.local_stack import LocalStack
+    from localfaas.scenario import load_scenario
+
+    write_shop(tmp_path)
+    day = load_scenario(write_scenario(tmp_path, DAY))
+    plan = FaultPlan(throttle=0.3, crash=0.2, seed=11)
+
+    def run_once():
+        with LocalStack(day.template, topics=day.topics, faults=plan) as stack:
+            stack.run_scenario(day)
+            data = stack.report(day).data
+        return data["faults"]["injected"], {name: f["invocations"] for name, f in data["functions"].items()}
+
+    first = run_once()
+    assert first[0]["crash"] > 0 and any(what.startswith("throttled ") for what in first[0])
+    assert run_once() == first
