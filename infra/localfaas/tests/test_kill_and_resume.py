@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from infra.localfaas.tests.test_run import DAY, write_scenario, write_shop
+from localfaas.backend import MotoBackend
 from localfaas.cli import main
 from localfaas.commands.run import resumed
 from localfaas.scenario import ScenarioRecord, parse_scenario
@@ -30,6 +31,19 @@ def test_a_killed_run_is_resumed_once_and_finishes_with_the_resumed_runs_status(
     assert err.count("localfaas run: shop-day: 5 records") == 2  # the killed run and the resumed one
     assert report is not None  # the resumed run wrote its report
     assert status == (0 if report["lost"]["total"] == 0 and all(c["ok"] for c in report["checks"]) else 1)
+
+
+def test_on_the_callers_moto_server_the_resumed_run_has_every_record_processed_there(tmp_path, capfd):
+    write_shop(tmp_path)
+    write_scenario(tmp_path, DAY)
+    with MotoBackend() as moto:
+        status, _ = run(tmp_path, "--faults", "kill-after=1,seed=1", "--moto-endpoint", moto.endpoint_url)
+        items = moto.client("dynamodb").scan(TableName="localfaas-Records")["Items"]
+    assert "killed after invocation 1; resuming" in capfd.readouterr().err
+    stored = {item["id"]["S"] for item in items}
+    # The log is durable: every record, processed before the kill or after it, has its effect.
+    assert {"o-1", "o-2", "o-3", "payment#p-1"} <= stored
+    assert status in (0, 1)
 
 
 def test_a_plan_whose_kill_never_comes_runs_once(tmp_path, capfd):

@@ -22,6 +22,7 @@ report are the last child's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -31,6 +32,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TextIO
 
 from localfaas.commands._options import (
@@ -75,9 +77,15 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="where the run keeps its state (default: a fresh temporary one, removed afterwards)",
     )
-    # Internal, set by the supervisor of a run with kill-after: the moto server it hosts, and that
-    # this child resumes a killed one (the log holds the records fed so far).
-    parser.add_argument("--moto-endpoint", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--moto-endpoint",
+        metavar="URL",
+        help="run on this moto server (one you or a supervising run started), never reset: its resources "
+        "outlive the run, to be read afterwards",
+    )
+    # Internal, set by the supervisor of a run with kill-after on its child: that it is the child (the
+    # kill happens here), and that it resumes a killed one (the log holds the records fed so far).
+    parser.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(handler=handle)
 
@@ -95,8 +103,8 @@ def handle(args: argparse.Namespace) -> int:
             args, parameters=scenario.parameters, environment=scenario.environment, faults=scenario.faults
         )
         plan = options["faults"]
-        if plan is not None and plan.kill_after and args.moto_endpoint is None:
-            if args.backend != "moto":
+        if plan is not None and plan.kill_after and not args.supervised:
+            if args.backend != "moto" and args.moto_endpoint is None:
                 raise UsageError("kill-after needs the moto backend (its server outlives the killed run)")
             return supervise(args, plan.seeded())
     except (ScenarioError, UsageError) as e:
@@ -150,24 +158,28 @@ def supervise(args: argparse.Namespace, plan: FaultPlan) -> int:
     from localfaas.faults import Dice
     from localfaas.throttling import Throttler
 
+    if args.moto_endpoint is not None:  # the caller's server: throttling is the child's alone
+        server: Any = contextlib.nullcontext(SimpleNamespace(endpoint_url=args.moto_endpoint))
+    else:  # the functions' calls reach this server over HTTP, so this process throttles them
+        middleware = Throttler(plan.throttle, Dice(plan.seed or 0)).wsgi if plan.throttle else None
+        server = MotoBackend(region=args.region, reset=True, middleware=middleware)
     own_state = args.state_dir is None
     state_dir = Path(tempfile.mkdtemp(prefix="localfaas-run-")) if own_state else Path(args.state_dir)
     state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log_dir = Path(args.log_dir) if args.log_dir else state_dir / "log"
-    # The functions' calls reach this server over HTTP, so this process throttles them.
-    middleware = Throttler(plan.throttle, Dice(plan.seed or 0)).wsgi if plan.throttle else None
     argv = list(getattr(args, "argv", None) or sys.argv[1:])
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_PARENT, os.environ.get("PYTHONPATH")])),
     }
     try:
-        with MotoBackend(region=args.region, reset=True, middleware=middleware) as moto:
+        with server as moto:
             attempt, resume = plan, False
             while True:
                 # Flags given last win: the child runs this plan, on this server, in these folders.
                 child = [*argv, "--faults", attempt.text(), "--moto-endpoint", str(moto.endpoint_url)]
                 child += [
+                    "--supervised",
                     "--state-dir",
                     str(state_dir),
                     "--log-dir",
