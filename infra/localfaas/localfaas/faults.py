@@ -27,7 +27,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["Dice", "FaultPlan", "FaultPlanError", "FaultyRuntime", "parse_fault_plan"]
+__all__ = [
+    "Dice",
+    "FaultPlan",
+    "FaultPlanError",
+    "FaultyRuntime",
+    "fault_plan_from_mapping",
+    "parse_fault_plan",
+]
 
 _SHARES = ("throttle", "crash", "timeout")
 _KEYS = (*_SHARES, "kill-after", "seed")

@@ -53,8 +53,10 @@ from localfaas.faults import Dice
 __all__ = [
     "JUDGED_HEADER",
     "LOCALFAAS_USER_AGENT",
+    "THROTTLED_SERVICES",
     "Throttler",
     "install_in_process",
+    "skip_sdk_backoff",
     "throttle_response",
 ]
 
