@@ -158,10 +158,11 @@ def supervise(args: argparse.Namespace, plan: FaultPlan) -> int:
     from localfaas.faults import Dice
     from localfaas.throttling import Throttler
 
+    dice = Dice(plan.seed or 0)
     if args.moto_endpoint is not None:  # the caller's server: throttling is the child's alone
         server: Any = contextlib.nullcontext(SimpleNamespace(endpoint_url=args.moto_endpoint))
     else:  # the functions' calls reach this server over HTTP, so this process throttles them
-        middleware = Throttler(plan.throttle, Dice(plan.seed or 0)).wsgi if plan.throttle else None
+        middleware = Throttler(plan.throttle, dice).wsgi if plan.throttle else None
         server = MotoBackend(region=args.region, reset=True, middleware=middleware)
     own_state = args.state_dir is None
     state_dir = Path(tempfile.mkdtemp(prefix="localfaas-run-")) if own_state else Path(args.state_dir)
@@ -189,6 +190,11 @@ def supervise(args: argparse.Namespace, plan: FaultPlan) -> int:
                 sys.stdout.flush()
                 status = subprocess.call([sys.executable, "-m", "localfaas.cli", *child], env=env)  # noqa: S603
                 if status != -signal.SIGKILL or not attempt.kill_after:
+                    if dice.counts:  # calls that reached this server over HTTP (worker processes)
+                        injected = ", ".join(f"{what} {n}" for what, n in sorted(dice.counts.items()))
+                        print(
+                            f"localfaas run: faults injected at the moto server: {injected}", file=sys.stderr
+                        )
                     return status
                 print(
                     f"localfaas run: killed after invocation {attempt.kill_after}; resuming", file=sys.stderr
