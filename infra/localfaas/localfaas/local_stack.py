@@ -24,6 +24,9 @@ With the in-process runtime on a moto backend (in this process), functions' SDK 
 moto directly, without HTTP (moto's `mock_aws`, which shares the server's state): it halves the time
 of a run, and `direct_moto=False` turns it off. EventBridge calls still go to the events endpoint.
 
+With a fault plan (`faults`, localfaas.faults), a share of the functions' AWS calls is throttled
+and a share of invocations fails after the handler ran; the report says what was injected.
+
 In virtual time, a function's PutEvents is served on the endpoint's thread while the thread that
 invoked the function waits for it, so the scheduler is never used by two threads at once.
 Not emulated: event source mappings other than Kafka (SQS, DynamoDB and Kinesis streams are skipped
@@ -69,6 +72,7 @@ from localfaas.esm import (
     is_kafka_event_source_mapping,
 )
 from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
+from localfaas.faults import Dice, FaultPlan, FaultyRuntime
 from localfaas.log import Log, LogRecord, payload_bytes
 from localfaas.parked import parked
 from localfaas.provision import ProvisionReport, provision
@@ -141,6 +145,7 @@ class LocalStack:
         direct_moto: bool = True,
         state_dir: str | Path | None = None,
         function_logs: TextIO | None = None,
+        faults: FaultPlan | None = None,
     ) -> None:
         self.template_path = Path(template)
         self.parameters = dict(parameters or {})
@@ -156,6 +161,10 @@ class LocalStack:
         self._environment = {k: dict(v) for k, v in (environment or {}).items()}
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self._direct_moto = direct_moto
+        # A fault plan (localfaas.faults): throttled calls, failed invocations, a kill. Seeded here.
+        self.faults = faults.seeded() if faults is not None and faults.active else None
+        self.fault_dice = Dice(self.faults.seed) if self.faults is not None else None
+        self._throttler: Any = None
         self._owned: list[Callable[[], None]] = []  # what close() undoes, last first
         self._lock = threading.Lock()  # counters, touched by pollers, the scheduler and the endpoint
         self._stats: dict[str, FunctionStats] = {}
@@ -197,6 +206,7 @@ class LocalStack:
             return self
         self._started_at = time.monotonic()
         try:
+            self._start_throttling()
             self._start_backend()
             self.template = load_stack(
                 self.template_path,
@@ -222,7 +232,10 @@ class LocalStack:
             self._start_async_invoker()
             self._start_buses()
             self.events_api = EventsApi(
-                self.put_events, proxy_url=self.backend.endpoint_url, port=self._events_port
+                self.put_events,
+                proxy_url=self.backend.endpoint_url,
+                port=self._events_port,
+                guard=self._throttler.decide if self._throttler else None,
             )
             self.events_api.start()
             self._owned.append(self.events_api.stop)
@@ -250,6 +263,8 @@ class LocalStack:
             options: dict[str, Any] = {"region": self.region, "account_id": self.account_id}
             if self._backend_choice == "moto":
                 options["reset"] = True  # moto's state is per process: start from nothing
+                if self._throttler is not None:
+                    options["middleware"] = self._throttler.wsgi
             self.backend = make_backend(self._backend_choice, **options)  # type: ignore[arg-type]
             self.backend.start()
             self._owned.append(self.backend.stop)
@@ -325,7 +340,21 @@ class LocalStack:
             self._serve_sdk_calls_in_process()
             environment.pop("AWS_ENDPOINT_URL")
         self.runtime = runtimes[choice](environment)
+        if self.faults is not None and (self.faults.crash or self.faults.timeout or self.faults.kill_after):
+            self.runtime = FaultyRuntime(self.runtime, self.faults, self.fault_dice)
         self._owned.append(self.runtime.close)
+
+    def _start_throttling(self) -> None:
+        """A share of the functions' AWS calls throttled: those made in this process (in-process
+        runtime) at botocore's before-send, those reaching moto's server or the events endpoint there."""
+        if self.faults is None or not self.faults.throttle:
+            return
+        from localfaas.throttling import Throttler, install_in_process, skip_sdk_backoff
+
+        self._throttler = Throttler(self.faults.throttle, self.fault_dice)
+        self._owned.append(install_in_process(self._throttler))
+        if not self.real_time:
+            self._owned.append(skip_sdk_backoff())
 
     def _moto_here(self) -> bool:
         """True when moto runs in this process, in the account moto's in-process mock answers in."""
@@ -824,6 +853,11 @@ class LocalStack:
         moto_endpoint = self.backend.endpoint_url if self.backend.kind == "moto" else None
         data.update(resource_summary(list(self._resources()), self.backend.client, moto_endpoint))
         data["parked"] = parked(self.template, self.backend.client, log=self.log, sent=parked_sent)
+        if self.faults is not None:
+            data["faults"] = {
+                "plan": self.faults.text(),
+                "injected": dict(sorted(self.fault_dice.counts.items())),
+            }
         total = sum(m["lost"] for m in mappings.values()) + data["async"]["lost"] + data["bus"]["dropped"]
         data["lost"] = {"total": total, "details": lost}
         report = Report(data)

@@ -11,15 +11,29 @@ checks, and NOTHING LOST or what was lost.
 
 Exit status: 0 when nothing was lost and every check passed; 1 otherwise; 2 when the scenario, the
 template or the options cannot be used.
+
+With a fault plan's kill-after=N (--faults, or the scenario's "faults"), this process supervises: it
+hosts the moto server itself, runs the run as a child `localfaas run` on that server with a fixed
+state and log folder, and when the child is killed after invocation N it says so and starts it again
+without the kill, to resume from what the log and the state folder hold; the exit status and the
+report are the last child's.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, TextIO
 
 from localfaas.commands._options import (
     UsageError,
@@ -29,7 +43,14 @@ from localfaas.commands._options import (
     usage_error,
 )
 
+if TYPE_CHECKING:
+    from localfaas.faults import FaultPlan
+    from localfaas.local_stack import LocalStack
+    from localfaas.scenario import Scenario
+
 EXIT_LOST_OR_FAILED = 1
+# The localfaas package's parent folder: a child run imports this localfaas, wherever it is installed.
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 
 def register(subparsers: Any) -> None:
@@ -51,6 +72,21 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", metavar="REPORT.json", help="also write the report as JSON to this file")
     parser.add_argument("--function-logs", metavar="FILE", help="append every invocation's logs to this file")
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="where the run keeps its state (default: a fresh temporary one, removed afterwards)",
+    )
+    parser.add_argument(
+        "--moto-endpoint",
+        metavar="URL",
+        help="run on this moto server (one you or a supervising run started), never reset: its resources "
+        "outlive the run, to be read afterwards",
+    )
+    # Internal, set by the supervisor of a run with kill-after on its child: that it is the child (the
+    # kill happens here), and that it resumes a killed one (the log holds the records fed so far).
+    parser.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(handler=handle)
 
 
@@ -63,9 +99,23 @@ def handle(args: argparse.Namespace) -> int:
         template = Path(args.template) if args.template else scenario.template
         if template is None:
             raise UsageError(f"{args.scenario} names no template; pass --template")
-        options = stack_options(args, parameters=scenario.parameters, environment=scenario.environment)
+        options = stack_options(
+            args, parameters=scenario.parameters, environment=scenario.environment, faults=scenario.faults
+        )
+        plan = options["faults"]
+        if plan is not None and plan.kill_after and not args.supervised:
+            if args.backend != "moto" and args.moto_endpoint is None:
+                raise UsageError("kill-after needs the moto backend (its server outlives the killed run)")
+            return supervise(args, plan.seeded())
     except (ScenarioError, UsageError) as e:
         return usage_error("run", e)
+    if args.moto_endpoint is not None:
+        from localfaas.backend import RemoteMotoBackend
+
+        options["backend"] = RemoteMotoBackend(args.moto_endpoint, region=args.region)
+    if args.state_dir is not None:
+        Path(args.state_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+        options["state_dir"] = args.state_dir
     function_logs = open(args.function_logs, "a") if args.function_logs else None  # noqa: SIM115
     stack = LocalStack(template, topics=scenario.topics, function_logs=function_logs, **options)
     try:
@@ -75,17 +125,23 @@ def handle(args: argparse.Namespace) -> int:
             return usage_error("run", e)
         for warning in stack.warnings:
             print(f"localfaas run: warning: {warning}", file=sys.stderr)
+        if stack.faults is not None:  # its seed, to draw the same faults again
+            print(f"localfaas run: faults: {stack.faults.text()}", file=sys.stderr)
         print(
             f"localfaas run: {scenario.name}: {len(scenario.records)} records, {len(scenario.events)} events",
             file=sys.stderr,
         )
         window = scenario.window_s if args.window is None else args.window
         progress = Progress(sys.stderr)
-        finished = stack.run_scenario(scenario, window_s=window, progress=progress.update)
+        to_feed = resumed(scenario, stack) if args.resume else scenario
+        finished = stack.run_scenario(to_feed, window_s=window, progress=progress.update)
         progress.done()
         if not finished:
             print("localfaas run: stopped: records stopped settling (see LOST below)", file=sys.stderr)
         report = stack.report(scenario)
+        if stack.fault_dice is not None:
+            injected = ", ".join(f"{what} {n}" for what, n in sorted(stack.fault_dice.counts.items()))
+            print(f"localfaas run: faults injected: {injected or 'none'}", file=sys.stderr)
     finally:
         stack.close()
         if function_logs is not None:
@@ -94,6 +150,80 @@ def handle(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(report.to_json() + "\n")
     return 0 if report.ok else EXIT_LOST_OR_FAILED
+
+
+def supervise(args: argparse.Namespace, plan: FaultPlan) -> int:
+    """Run the run as a child process that is killed after invocation `plan.kill_after`, then resumed."""
+    from localfaas.backend import MotoBackend
+    from localfaas.faults import Dice
+    from localfaas.throttling import Throttler
+
+    dice = Dice(plan.seed or 0)
+    if args.moto_endpoint is not None:  # the caller's server: throttling is the child's alone
+        server: Any = contextlib.nullcontext(SimpleNamespace(endpoint_url=args.moto_endpoint))
+    else:  # the functions' calls reach this server over HTTP, so this process throttles them
+        middleware = Throttler(plan.throttle, dice).wsgi if plan.throttle else None
+        server = MotoBackend(region=args.region, reset=True, middleware=middleware)
+    own_state = args.state_dir is None
+    state_dir = Path(tempfile.mkdtemp(prefix="localfaas-run-")) if own_state else Path(args.state_dir)
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log_dir = Path(args.log_dir) if args.log_dir else state_dir / "log"
+    argv = list(getattr(args, "argv", None) or sys.argv[1:])
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [_PACKAGE_PARENT, os.environ.get("PYTHONPATH")])),
+    }
+    try:
+        with server as moto:
+            attempt, resume = plan, False
+            while True:
+                # Flags given last win: the child runs this plan, on this server, in these folders.
+                child = [*argv, "--faults", attempt.text(), "--moto-endpoint", str(moto.endpoint_url)]
+                child += [
+                    "--supervised",
+                    "--state-dir",
+                    str(state_dir),
+                    "--log-dir",
+                    str(log_dir),
+                    *(["--resume"] if resume else []),
+                ]
+                sys.stdout.flush()
+                status = subprocess.call([sys.executable, "-m", "localfaas.cli", *child], env=env)  # noqa: S603
+                if status != -signal.SIGKILL or not attempt.kill_after:
+                    if dice.counts:  # calls that reached this server over HTTP (worker processes)
+                        injected = ", ".join(f"{what} {n}" for what, n in sorted(dice.counts.items()))
+                        print(
+                            f"localfaas run: faults injected at the moto server: {injected}", file=sys.stderr
+                        )
+                    return status
+                print(
+                    f"localfaas run: killed after invocation {attempt.kill_after}; resuming", file=sys.stderr
+                )
+                attempt, resume = attempt.without_kill(), True
+    finally:
+        if own_state:
+            shutil.rmtree(state_dir, ignore_errors=True)
+
+
+def resumed(scenario: Scenario, stack: LocalStack) -> Scenario:
+    """What a resumed run has yet to feed. Its events were all put before any invocation, hence before
+    the kill. Its records are produced in timestamp order, so those the log holds for a topic are that
+    topic's first ones in that order: the rest are what is left."""
+    held = {
+        topic: sum(stack.log.end_offset(topic, p) for p in range(stack.log.partitions(topic)))
+        for topic in stack.log.topics()
+    }
+    ordered = sorted(
+        enumerate(scenario.records),
+        key=lambda item: (item[1].timestamp_ms is not None, item[1].timestamp_ms or 0),
+    )
+    seen: dict[str, int] = {}
+    left = set()
+    for index, record in ordered:
+        seen[record.topic] = seen.get(record.topic, 0) + 1
+        if seen[record.topic] > held.get(record.topic, 0):
+            left.add(index)
+    return replace(scenario, records=tuple(r for i, r in enumerate(scenario.records) if i in left), events=())
 
 
 class Progress:
