@@ -26,6 +26,14 @@ of a run, and `direct_moto=False` turns it off. EventBridge calls still go to th
 
 In virtual time, a function's PutEvents is served on the endpoint's thread while the thread that
 invoked the function waits for it, so the scheduler is never used by two threads at once.
+
+Durable where AWS is (localfaas.durable): the entries PutEvents accepted and the asynchronous
+invocations queued are kept in `state_dir` until settled, and resumed when a stack starts on a state
+folder a killed one left (a fresh temporary folder starts empty). The log and the mappings' committed
+offsets are durable already. The report is computed from that durable state (records per topic from
+the log's offsets, events and invocations from the store, the mappings' counts as last saved), so a
+run killed and resumed reports the totals of one that was not; `run_scenario` does not feed again
+what the killed run fed.
 Not emulated: event source mappings other than Kafka (SQS, DynamoDB and Kinesis streams are skipped
 with a warning), schedule rules, bus-to-bus targets, S3 on-failure destinations of asynchronous
 invocations.
@@ -33,6 +41,7 @@ invocations.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -42,13 +51,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from botocore.exceptions import ClientError
 
-from localfaas.async_invoke import AsyncInvokeConfig, AsyncInvoker
+from localfaas.async_invoke import AsyncInvokeConfig, AsyncInvoker, AsyncOutcome
 from localfaas.backend import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Backend, MotoBackend, make_backend
 from localfaas.bus import (
     DEFAULT_BUS,
@@ -56,6 +65,7 @@ from localfaas.bus import (
     EventBus,
     JsonLinesArchiveStore,
     MemoryArchiveStore,
+    Outcome,
     Target,
     archives_from_resources,
     bus_name,
@@ -63,9 +73,11 @@ from localfaas.bus import (
     validate_put_events_request,
 )
 from localfaas.destinations import Destinations
+from localfaas.durable import DurableStore
 from localfaas.esm import (
     EventSourceMappingConfig,
     KafkaEventSourceMapping,
+    PollReport,
     is_kafka_event_source_mapping,
 )
 from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
@@ -116,7 +128,9 @@ class LocalStack:
     is not in it gets one partition. `environment` overrides function variables as SAM's env-vars
     file does ({"Parameters": {VAR: value}} for all, {LogicalId or FunctionName: {...}} for one; only
     variables the template declares), with ${LOCALFAAS_STATE_DIR} replaced by `state_dir` (a fresh
-    temporary directory by default). `function_logs`, when given, receives every invocation's logs.
+    temporary directory by default, removed on close; one you give is kept, and a stack started on it
+    again resumes what a killed one left there). `function_logs`, when given, receives every
+    invocation's logs.
     """
 
     def __init__(
@@ -158,11 +172,11 @@ class LocalStack:
         self._owned: list[Callable[[], None]] = []  # what close() undoes, last first
         self._lock = threading.Lock()  # counters, touched by pollers, the scheduler and the endpoint
         self._stats: dict[str, FunctionStats] = {}
-        self._produced: Counter[str] = Counter()
-        self._events_put: Counter[str] = Counter()
-        self._events_failed = 0
-        self._async_delivered: set[str] = set()  # request ids whose failure record reached somewhere
+        self._produced_topics: set[str] = set()
         self._start_offsets: dict[str, dict[tuple[str, int], int]] = {}
+        self.store: DurableStore
+        self.run_number = 0  # 1 on a fresh state folder, one more on each restart on it
+        self.resumed: dict[str, int] = {"events": 0, "invocations": 0}
         self._started_at = 0.0
         self.template: Stack
         self.backend: Backend
@@ -214,7 +228,9 @@ class LocalStack:
                 f"{kind}: not provisioned, localfaas knows nothing of it"
                 for kind in self.provisioned.unsupported
             )
+            self._open_store()
             self._open_log()
+            self._take_log_baseline()
             self._start_scheduler()
             self._start_async_invoker()
             self._start_buses()
@@ -226,6 +242,7 @@ class LocalStack:
             self._start_runtime()
             self._create_topics()
             self._start_mappings()
+            self._resume()
         except BaseException:
             self.close()
             raise
@@ -260,7 +277,47 @@ class LocalStack:
             directory = Path(tempfile.mkdtemp(prefix="localfaas-state-"))
             self._owned.append(lambda: shutil.rmtree(directory, ignore_errors=True))
             self.state_dir = directory
+        elif self._archive_dir is None:
+            self._archive_dir = self.state_dir / "archives"  # a kept state folder keeps its archives too
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.chmod(0o700)  # events, payloads and read models hold customers' data
+
+    def _open_store(self) -> None:
+        assert self.state_dir is not None
+        self.store = DurableStore(self.state_dir)
+        self._owned.append(self.store.close)
+        self.run_number = self.store.begin_run()
+        self._produced_topics = set(self.store.get("produced-topics", []))
+
+    def _seed(self, name: str) -> int | str:
+        """The first run keeps the seeds runs have always had (reproducible ids); a restart draws new
+        ones, so no event or request id of the killed run is given again."""
+        return 0 if self.run_number == 1 else f"{name}/run-{self.run_number}"
+
+    def _take_log_baseline(self) -> None:
+        """Where every partition ended when this state folder was first used: records counted as
+        produced are those after it (and, in topics created later, all of them)."""
+        if self.store.get("log-baseline") is None:
+            self.store.put("log-baseline", _offsets_to_json(self._end_offsets(self.log.topics())))
+        self._baseline = _offsets_from_json(self.store.get("log-baseline"))
+
+    def _end_offsets(self, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+        return {
+            (topic, partition): self.log.end_offset(topic, partition)
+            for topic in topics
+            for partition in range(self.log.partitions(topic))
+        }
+
+    def _resume(self) -> None:
+        """Deliver again what a killed stack on this state folder had accepted and not settled."""
+        self.resumed = {
+            "events": sum(bus.resume() for bus in self.buses.values()),
+            "invocations": self.async_invoker.resume(),
+        }
+        if any(self.resumed.values()):
+            log.info(
+                "resumed %(events)d event(s) and %(invocations)d asynchronous invocation(s)", self.resumed
+            )
 
     def _env_vars(self) -> dict[str, dict[str, Any]]:
         """`environment` (SAM's env-vars), with ${LOCALFAAS_STATE_DIR} in its values made the state directory."""
@@ -397,13 +454,30 @@ class LocalStack:
                 bootstrap_servers=bootstrap,
             )
             # The mapping commits its starting position as it starts: whatever lies beyond is its work.
-            self._start_offsets[config.logical_id] = {
-                (topic, partition): self._committed(config, topic, partition)
-                for topic in config.topics
-                if topic in self.log.topics()
-                for partition in range(self.log.partitions(topic))
-            }
+            # The first start's position is kept, so a restart still counts the work from there.
+            kept = self.store.get(f"esm-start:{config.logical_id}")
+            if kept is None:
+                starts = {
+                    (topic, partition): self._committed(config, topic, partition)
+                    for topic in config.topics
+                    if topic in self.log.topics()
+                    for partition in range(self.log.partitions(topic))
+                }
+                self.store.put(f"esm-start:{config.logical_id}", _offsets_to_json(starts))
+            else:
+                starts = _offsets_from_json(kept)
+            self._start_offsets[config.logical_id] = starts
+            saved = self.store.get(f"esm-stats:{config.logical_id}")
+            if saved:
+                mapping.stats.add(PollReport(**saved))
             self.mappings.append(mapping)
+
+    def _poll(self, mapping: KafkaEventSourceMapping, *, flush: bool = False) -> PollReport:
+        """One poll, its counts saved when it did anything: a restart goes on counting from them."""
+        report = mapping.poll_once(flush=flush)
+        if report.invocations or report.records_settled:
+            self.store.put(f"esm-stats:{mapping.config.logical_id}", asdict(mapping.stats))
+        return report
 
     def _committed(self, config: EventSourceMappingConfig, topic: str, partition: int) -> int:
         committed = self.log.committed(config.consumer_group_id, topic, partition)
@@ -441,6 +515,8 @@ class LocalStack:
             account_id=self.account_id,
             region=self.region,
             configs=configs,
+            seed=self._seed("async"),
+            store=self.store,
         )
 
     def _send_to_destination(self, arn: str, body: str, attributes: dict[str, dict[str, str]]) -> None:
@@ -465,8 +541,7 @@ class LocalStack:
             log.warning("could not send an invocation record to %s: %s", arn, e)
             return
         if request_id:
-            with self._lock:
-                self._async_delivered.add(request_id)
+            self.store.mark_record_delivered(request_id)
 
     # -- the buses ----------------------------------------------------------------------------------
 
@@ -494,6 +569,8 @@ class LocalStack:
                 send_to_dlq=self._send_message,
                 archives=archives,
                 archive_store=store,
+                seed=self._seed(f"bus/{name}"),
+                store=self.store,
             )
         for rule in rules:
             if rule.pattern is None:
@@ -519,12 +596,10 @@ class LocalStack:
             answer = self.buses[name].put_events([entries[i] for i in indexes])
             for index, result in zip(indexes, answer["Entries"], strict=True):
                 results[index] = result
-        with self._lock:
-            for entry, result in zip(entries, results, strict=True):
-                if "EventId" in result:
-                    self._events_put[f"{entry.get('Source')}/{entry.get('DetailType')}"] += 1
-                else:
-                    self._events_failed += 1
+        refused = sum("ErrorCode" in result for result in results)
+        if refused:
+            with self._lock:
+                self.store.put("events-refused", self.store.get("events-refused", 0) + refused)
         failed = sum("ErrorCode" in result for result in results)
         return {"FailedEntryCount": failed, "Entries": results}
 
@@ -595,8 +670,10 @@ class LocalStack:
             timestamp_ms=timestamp_ms,
             partition=partition,
         )
-        with self._lock:
-            self._produced[topic] += 1
+        if topic not in self._produced_topics:
+            with self._lock:
+                self._produced_topics.add(topic)
+                self.store.put("produced-topics", sorted(self._produced_topics))
         return record
 
     def produce_records(self, records: Iterable[ScenarioRecord]) -> int:
@@ -629,18 +706,25 @@ class LocalStack:
         *,
         window_s: float | None = None,
         progress: Callable[[int, int], None] | None = None,
+        resume: bool | None = None,
     ) -> bool:
         """Feed a scenario and run until idle. With `window_s`, records are released in timestamp order,
         `window_s` seconds of scenario time at a time, each slice run to idle before the next: what
         happened an hour apart is processed in that order across topics, as a live stack would.
-        Returns False when some partition stopped settling (see run_until_idle)."""
+        Returns False when some partition stopped settling (see run_until_idle).
+
+        `resume` (by default, when this state folder was fed the same scenario before): produce and put
+        only what the earlier, killed run had not; False feeds it all again."""
+        feeding = _Feeding(self, scenario, window_s, resume)
+        for topic, partitions in scenario.topics.items():
+            if topic not in self.log.topics():
+                self.log.create_topic(topic, partitions)
         if not window_s:
-            self.feed(scenario)
+            self.produce_records(feeding.records_left())
+            feeding.put_events_left()
             return self.run_until_idle(progress=progress)
-        self.feed(replace(scenario, records=()))
-        timed = sorted(
-            scenario.records, key=lambda r: -math.inf if r.timestamp_ms is None else r.timestamp_ms
-        )
+        feeding.put_events_left()
+        timed = feeding.records_left()
         readers = Counter(topic for m in self.mappings for topic in m.config.topics)
         unreleased = sum(readers[r.topic] for r in timed)  # records the mappings have yet to see
 
@@ -649,6 +733,8 @@ class LocalStack:
                 progress(settled, total + unreleased)
 
         finished, start = True, 0
+        if feeding.resumed:  # finish what the killed run had in flight before releasing more
+            finished = self.run_until_idle(progress=report_progress)
         while start < len(timed):
             first = timed[start].timestamp_ms
             end = start + 1
@@ -677,7 +763,7 @@ class LocalStack:
         while True:
             before = self._settled()
             for mapping in self.mappings:
-                mapping.poll_once(flush=True)
+                self._poll(mapping, flush=True)
             ran = self.scheduler.run_until_idle()
             settled = self._settled()
             if progress is not None:
@@ -702,7 +788,7 @@ class LocalStack:
             busy = False
             for mapping in self.mappings:
                 try:
-                    report = mapping.poll_once()
+                    report = self._poll(mapping)
                 except Exception:
                     log.exception("%s: poll failed; trying again", mapping.config.logical_id)
                     continue
@@ -727,6 +813,7 @@ class LocalStack:
             for partition in range(self.log.partitions(topic)):
                 if (topic, partition) not in starts:  # a partition that appeared after the mapping started
                     starts[(topic, partition)] = self._committed(mapping.config, topic, partition)
+                    self.store.put(f"esm-start:{mapping.config.logical_id}", _offsets_to_json(starts))
                 work[(topic, partition)] = self.log.end_offset(topic, partition) - starts[(topic, partition)]
         return work
 
@@ -763,10 +850,12 @@ class LocalStack:
         not yet settled are pending (uncommitted, delivered again on the next start), not lost."""
         with self._lock:
             functions = {name: stats.to_dict() for name, stats in sorted(self._stats.items())}
-            produced = dict(self._produced)
-            events = dict(sorted(self._events_put.items()))
-            events_failed = self._events_failed
-            async_delivered = set(self._async_delivered)
+        produced = self._produced_counts()
+        events = dict(sorted(self.store.event_counts().items()))
+        events_failed = self.store.get("events-refused", 0)
+        invocations = self.store.invocation_outcomes()
+        async_outcomes = [AsyncOutcome(rid, fn, condition, n) for rid, fn, condition, n, _ in invocations]
+        async_delivered = {rid for rid, *_, delivered in invocations if delivered}
         lost: list[str] = []
         mappings = {}
         for mapping in self.mappings:
@@ -774,9 +863,9 @@ class LocalStack:
             name = function.logical_id if function else mapping.config.function_name
             records = sum(self._work(mapping).values())
             mappings[mapping.config.logical_id] = mapping_summary(
-                mapping, name, records, lost, stopped=stopped
+                mapping, name, records, lost, stopped=stopped, unsettled=sum(mapping.lag().values())
             )
-        outcomes = [outcome for bus in self.buses.values() for outcome in bus.outcomes]
+        outcomes = [Outcome(*row) for row in self.store.delivery_outcomes()]
         data: dict[str, Any] = {
             "run": {
                 "scenario": scenario.name if scenario else None,
@@ -790,7 +879,7 @@ class LocalStack:
             "functions": functions,
             "esm": mappings,
             "bus": bus_summary(outcomes, events, events_failed, lost),
-            "async": async_summary(self.async_invoker.outcomes, async_delivered, lost),
+            "async": async_summary(async_outcomes, async_delivered, lost),
         }
         moto_endpoint = self.backend.endpoint_url if self.backend.kind == "moto" else None
         data.update(resource_summary(list(self._resources()), self.backend.client, moto_endpoint))
@@ -801,9 +890,81 @@ class LocalStack:
             report.evaluate(scenario.checks)
         return report
 
+    def _produced_counts(self) -> dict[str, int]:
+        """Records produced per topic since this state folder was first used, read from the log's
+        offsets (so a restart counts what the killed run produced too)."""
+        existing = set(self.log.topics())
+        counts = {}
+        for topic in sorted(self._produced_topics & existing):
+            counts[topic] = sum(
+                self.log.end_offset(topic, partition)
+                - self._baseline.get((topic, partition), self.log.beginning_offset(topic, partition))
+                for partition in range(self.log.partitions(topic))
+            )
+        return counts
+
     def _resources(self) -> Iterable[Any]:
         for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::S3::Bucket"):
             yield from self.template.resources_of_type(kind)
+
+
+class _Feeding:
+    """How far a scenario was fed on this state folder. Records are produced in a fixed order, so the
+    ones a killed run produced are a prefix of it, told by counting, per topic, the records the log
+    holds past where feeding began (localfaas writes nothing else to a scenario's topics while it is
+    fed). Events are put ten at a time, each batch counted once PutEvents answered: a kill between
+    the two puts one batch again, with new ids, as a producer's retry would."""
+
+    def __init__(
+        self, stack: LocalStack, scenario: Scenario, window_s: float | None, resume: bool | None
+    ) -> None:
+        self._stack, self._scenario = stack, scenario
+        digest = hashlib.sha256(repr((scenario.records, scenario.events, window_s or 0)).encode()).hexdigest()
+        self._key = f"fed:{scenario.name}:{digest[:16]}"
+        kept = stack.store.get(self._key)
+        self.resumed = kept is not None and resume is not False
+        if not self.resumed:
+            kept = {"baseline": _offsets_to_json(stack._end_offsets(stack.log.topics())), "events": 0}
+            stack.store.put(self._key, kept)
+        self._state = kept
+        records = list(scenario.records)
+        if window_s:
+            records.sort(key=lambda r: -math.inf if r.timestamp_ms is None else r.timestamp_ms)
+        self._records = records
+
+    def records_left(self) -> list[ScenarioRecord]:
+        if not self.resumed:
+            return self._records
+        log, baseline = self._stack.log, _offsets_from_json(self._state["baseline"])
+        existing = set(log.topics())
+        in_log = {
+            topic: sum(
+                log.end_offset(topic, p) - baseline.get((topic, p), log.beginning_offset(topic, p))
+                for p in range(log.partitions(topic))
+            )
+            for topic in {r.topic for r in self._records} & existing
+        }
+        seen: Counter[str] = Counter()
+        for index, record in enumerate(self._records):
+            if seen[record.topic] >= in_log.get(record.topic, 0):
+                return self._records[index:]
+            seen[record.topic] += 1
+        return []
+
+    def put_events_left(self) -> None:
+        events = list(self._scenario.events)
+        for start in range(self._state["events"], len(events), 10):
+            self._stack.put_events(events[start : start + 10])
+            self._state["events"] = min(start + 10, len(events))
+            self._stack.store.put(self._key, self._state)
+
+
+def _offsets_to_json(offsets: Mapping[tuple[str, int], int]) -> list[list[Any]]:
+    return [[topic, partition, offset] for (topic, partition), offset in sorted(offsets.items())]
+
+
+def _offsets_from_json(rows: Iterable[list[Any]]) -> dict[tuple[str, int], int]:
+    return {(str(topic), int(partition)): int(offset) for topic, partition, offset in rows}
 
 
 def _choice_name(choice: Any) -> str:

@@ -206,14 +206,23 @@ class FunctionStats:
 
 
 def mapping_summary(
-    mapping: KafkaEventSourceMapping, function: str, records: int, lost: list[str], *, stopped: bool = False
+    mapping: KafkaEventSourceMapping,
+    function: str,
+    records: int,
+    lost: list[str],
+    *,
+    stopped: bool = False,
+    unsettled: int | None = None,
 ) -> dict[str, Any]:
     """One mapping's records: `records` is what its partitions received since it started. What it
     discarded is lost. What it never settled is lost at the end of a run (still retrying, or its
     destination unreachable); when a long-running stack is stopped it is pending instead: its offsets
-    were never committed, so the next start delivers it again."""
+    were never committed, so the next start delivers it again. `unsettled`, when given, is read from
+    the log (end offsets - committed offsets), which a restart does not forget; by default it is
+    `records` less what this mapping's counters settled."""
     stats, name = mapping.stats, mapping.config.logical_id
-    unsettled = max(0, records - stats.records_settled)
+    if unsettled is None:
+        unsettled = max(0, records - stats.records_settled)
     if stats.records_discarded:
         lost.append(f"{name}: {stats.records_discarded} record(s) discarded (no on-failure destination)")
     if unsettled and not stopped:
