@@ -9,6 +9,12 @@ first, so what happened hours apart on different topics is processed in that ord
 each mapping's records, the bus's events and deliveries, the resources' contents, the scenario's
 checks, and NOTHING LOST or what was lost.
 
+With --state-dir the run keeps its state (the log, by default, accepted events, queued asynchronous
+invocations, how far the scenario was fed) in that folder: started again on it after a crash, it
+delivers again what was accepted and not settled, feeds only what was not fed, and reports the totals
+of an uninterrupted run. With --moto-endpoint the AWS resources live in a moto server another process
+owns (`moto_server`), so they too outlive the run; it is never reset here.
+
 Exit status: 0 when nothing was lost and every check passed; 1 otherwise; 2 when the scenario, the
 template or the options cannot be used.
 """
@@ -49,6 +55,16 @@ def register(subparsers: Any) -> None:
         help="release records in timestamp order, SECONDS of scenario time at a time, each slice run to "
         "the end before the next (default: the scenario's windowSeconds, else all at once; 0: all at once)",
     )
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help="keep the run's state here and resume from it (default: a fresh temporary folder, removed)",
+    )
+    parser.add_argument(
+        "--moto-endpoint",
+        metavar="URL",
+        help="use the moto server at URL, which another process runs (default: a fresh moto server)",
+    )
     parser.add_argument("--json", metavar="REPORT.json", help="also write the report as JSON to this file")
     parser.add_argument("--function-logs", metavar="FILE", help="append every invocation's logs to this file")
     parser.set_defaults(handler=handle)
@@ -64,6 +80,7 @@ def handle(args: argparse.Namespace) -> int:
         if template is None:
             raise UsageError(f"{args.scenario} names no template; pass --template")
         options = stack_options(args, parameters=scenario.parameters, environment=scenario.environment)
+        options.update(_durable_options(args))
     except (ScenarioError, UsageError) as e:
         return usage_error("run", e)
     function_logs = open(args.function_logs, "a") if args.function_logs else None  # noqa: SIM115
@@ -75,6 +92,12 @@ def handle(args: argparse.Namespace) -> int:
             return usage_error("run", e)
         for warning in stack.warnings:
             print(f"localfaas run: warning: {warning}", file=sys.stderr)
+        if any(stack.resumed.values()):
+            print(
+                f"localfaas run: resumed {stack.resumed['events']} event(s) and "
+                f"{stack.resumed['invocations']} asynchronous invocation(s) left unsettled in {args.state_dir}",
+                file=sys.stderr,
+            )
         print(
             f"localfaas run: {scenario.name}: {len(scenario.records)} records, {len(scenario.events)} events",
             file=sys.stderr,
@@ -94,6 +117,24 @@ def handle(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(report.to_json() + "\n")
     return 0 if report.ok else EXIT_LOST_OR_FAILED
+
+
+def _durable_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--state-dir (the log in it unless --log-dir says otherwise) and --moto-endpoint."""
+    options: dict[str, Any] = {}
+    if args.state_dir:
+        options["state_dir"] = Path(args.state_dir)
+        if args.log == "embedded" and not args.log_dir:
+            options["log_dir"] = Path(args.state_dir) / "log"
+    if args.moto_endpoint:
+        if args.backend != "moto":
+            raise UsageError(
+                f"--moto-endpoint is a moto server; it cannot be used with --backend {args.backend}"
+            )
+        from localfaas.backend import RemoteMotoBackend
+
+        options["backend"] = RemoteMotoBackend(args.moto_endpoint, region=args.region)
+    return options
 
 
 class Progress:
