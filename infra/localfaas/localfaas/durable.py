@@ -26,12 +26,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["STORE_FILE", "AcceptedInvocation", "DurableStore"]
+__all__ = ["STORE_FILE", "AcceptedInvocation", "DurableStore", "offsets_from_json", "offsets_to_json"]
 
 STORE_FILE = "durable.sqlite3"
 
@@ -241,3 +241,12 @@ class DurableStore:
             (rid, fn, condition, attempts, bool(delivered))
             for rid, fn, condition, attempts, delivered in rows
         ]
+
+
+def offsets_to_json(offsets: Mapping[tuple[str, int], int]) -> list[list[Any]]:
+    """{(topic, partition): offset} as a progress value ([[topic, partition, offset], ...])."""
+    return [[topic, partition, offset] for (topic, partition), offset in sorted(offsets.items())]
+
+
+def offsets_from_json(rows: Iterable[list[Any]]) -> dict[tuple[str, int], int]:
+    return {(str(topic), int(partition)): int(offset) for topic, partition, offset in rows}

@@ -33,7 +33,10 @@ folder a killed one left (a fresh temporary folder starts empty). The log and th
 offsets are durable already. The report is computed from that durable state (records per topic from
 the log's offsets, events and invocations from the store, the mappings' counts as last saved), so a
 run killed and resumed reports the totals of one that was not; `run_scenario` does not feed again
-what the killed run fed.
+what the killed run fed (localfaas.feeding).
+
+This module is long (some 900 lines) because it is where every part meets: each piece of wiring is
+short, and splitting it would scatter one stack's lifecycle over several files.
 Not emulated: event source mappings other than Kafka (SQS, DynamoDB and Kinesis streams are skipped
 with a warning), schedule rules, bus-to-bus targets, S3 on-failure destinations of asynchronous
 invocations.
@@ -41,7 +44,6 @@ invocations.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -73,7 +75,7 @@ from localfaas.bus import (
     validate_put_events_request,
 )
 from localfaas.destinations import Destinations
-from localfaas.durable import DurableStore
+from localfaas.durable import DurableStore, offsets_from_json, offsets_to_json
 from localfaas.esm import (
     EventSourceMappingConfig,
     KafkaEventSourceMapping,
@@ -81,6 +83,7 @@ from localfaas.esm import (
     is_kafka_event_source_mapping,
 )
 from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
+from localfaas.feeding import ScenarioFeeding, end_offsets, records_since
 from localfaas.log import Log, LogRecord, payload_bytes
 from localfaas.provision import ProvisionReport, provision
 from localfaas.report import (
@@ -298,15 +301,8 @@ class LocalStack:
         """Where every partition ended when this state folder was first used: records counted as
         produced are those after it (and, in topics created later, all of them)."""
         if self.store.get("log-baseline") is None:
-            self.store.put("log-baseline", _offsets_to_json(self._end_offsets(self.log.topics())))
-        self._baseline = _offsets_from_json(self.store.get("log-baseline"))
-
-    def _end_offsets(self, topics: Iterable[str]) -> dict[tuple[str, int], int]:
-        return {
-            (topic, partition): self.log.end_offset(topic, partition)
-            for topic in topics
-            for partition in range(self.log.partitions(topic))
-        }
+            self.store.put("log-baseline", offsets_to_json(end_offsets(self.log, self.log.topics())))
+        self._baseline = offsets_from_json(self.store.get("log-baseline"))
 
     def _resume(self) -> None:
         """Deliver again what a killed stack on this state folder had accepted and not settled."""
@@ -463,9 +459,9 @@ class LocalStack:
                     if topic in self.log.topics()
                     for partition in range(self.log.partitions(topic))
                 }
-                self.store.put(f"esm-start:{config.logical_id}", _offsets_to_json(starts))
+                self.store.put(f"esm-start:{config.logical_id}", offsets_to_json(starts))
             else:
-                starts = _offsets_from_json(kept)
+                starts = offsets_from_json(kept)
             self._start_offsets[config.logical_id] = starts
             saved = self.store.get(f"esm-stats:{config.logical_id}")
             if saved:
@@ -715,7 +711,7 @@ class LocalStack:
 
         `resume` (by default, when this state folder was fed the same scenario before): produce and put
         only what the earlier, killed run had not; False feeds it all again."""
-        feeding = _Feeding(self, scenario, window_s, resume)
+        feeding = ScenarioFeeding(self.store, self.log, scenario, window_s, resume, self.put_events)
         for topic, partitions in scenario.topics.items():
             if topic not in self.log.topics():
                 self.log.create_topic(topic, partitions)
@@ -813,7 +809,7 @@ class LocalStack:
             for partition in range(self.log.partitions(topic)):
                 if (topic, partition) not in starts:  # a partition that appeared after the mapping started
                     starts[(topic, partition)] = self._committed(mapping.config, topic, partition)
-                    self.store.put(f"esm-start:{mapping.config.logical_id}", _offsets_to_json(starts))
+                    self.store.put(f"esm-start:{mapping.config.logical_id}", offsets_to_json(starts))
                 work[(topic, partition)] = self.log.end_offset(topic, partition) - starts[(topic, partition)]
         return work
 
@@ -894,77 +890,13 @@ class LocalStack:
         """Records produced per topic since this state folder was first used, read from the log's
         offsets (so a restart counts what the killed run produced too)."""
         existing = set(self.log.topics())
-        counts = {}
-        for topic in sorted(self._produced_topics & existing):
-            counts[topic] = sum(
-                self.log.end_offset(topic, partition)
-                - self._baseline.get((topic, partition), self.log.beginning_offset(topic, partition))
-                for partition in range(self.log.partitions(topic))
-            )
-        return counts
+        return {
+            t: records_since(self.log, t, self._baseline) for t in sorted(self._produced_topics & existing)
+        }
 
     def _resources(self) -> Iterable[Any]:
         for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::S3::Bucket"):
             yield from self.template.resources_of_type(kind)
-
-
-class _Feeding:
-    """How far a scenario was fed on this state folder. Records are produced in a fixed order, so the
-    ones a killed run produced are a prefix of it, told by counting, per topic, the records the log
-    holds past where feeding began (localfaas writes nothing else to a scenario's topics while it is
-    fed). Events are put ten at a time, each batch counted once PutEvents answered: a kill between
-    the two puts one batch again, with new ids, as a producer's retry would."""
-
-    def __init__(
-        self, stack: LocalStack, scenario: Scenario, window_s: float | None, resume: bool | None
-    ) -> None:
-        self._stack, self._scenario = stack, scenario
-        digest = hashlib.sha256(repr((scenario.records, scenario.events, window_s or 0)).encode()).hexdigest()
-        self._key = f"fed:{scenario.name}:{digest[:16]}"
-        kept = stack.store.get(self._key)
-        self.resumed = kept is not None and resume is not False
-        if not self.resumed:
-            kept = {"baseline": _offsets_to_json(stack._end_offsets(stack.log.topics())), "events": 0}
-            stack.store.put(self._key, kept)
-        self._state = kept
-        records = list(scenario.records)
-        if window_s:
-            records.sort(key=lambda r: -math.inf if r.timestamp_ms is None else r.timestamp_ms)
-        self._records = records
-
-    def records_left(self) -> list[ScenarioRecord]:
-        if not self.resumed:
-            return self._records
-        log, baseline = self._stack.log, _offsets_from_json(self._state["baseline"])
-        existing = set(log.topics())
-        in_log = {
-            topic: sum(
-                log.end_offset(topic, p) - baseline.get((topic, p), log.beginning_offset(topic, p))
-                for p in range(log.partitions(topic))
-            )
-            for topic in {r.topic for r in self._records} & existing
-        }
-        seen: Counter[str] = Counter()
-        for index, record in enumerate(self._records):
-            if seen[record.topic] >= in_log.get(record.topic, 0):
-                return self._records[index:]
-            seen[record.topic] += 1
-        return []
-
-    def put_events_left(self) -> None:
-        events = list(self._scenario.events)
-        for start in range(self._state["events"], len(events), 10):
-            self._stack.put_events(events[start : start + 10])
-            self._state["events"] = min(start + 10, len(events))
-            self._stack.store.put(self._key, self._state)
-
-
-def _offsets_to_json(offsets: Mapping[tuple[str, int], int]) -> list[list[Any]]:
-    return [[topic, partition, offset] for (topic, partition), offset in sorted(offsets.items())]
-
-
-def _offsets_from_json(rows: Iterable[list[Any]]) -> dict[tuple[str, int], int]:
-    return {(str(topic), int(partition)): int(offset) for topic, partition, offset in rows}
 
 
 def _choice_name(choice: Any) -> str:
