@@ -603,16 +603,22 @@ class EventBus:
         self.outcomes.append(outcome)
         if self._store is None:
             return
-        self._store.record_delivery(
-            outcome.event_id, delivery.replay, outcome.rule, outcome.target, result, outcome.attempts, error
-        )
+        left = 1
         if delivery.replay is None:
             with self._pending_lock:
                 left = self._pending[outcome.event_id] = self._pending.get(outcome.event_id, 1) - 1
                 if left <= 0:
                     del self._pending[outcome.event_id]
-            if left <= 0:
-                self._store.settle_event(outcome.event_id)
+        self._store.record_delivery(
+            outcome.event_id,
+            delivery.replay,
+            outcome.rule,
+            outcome.target,
+            result,
+            outcome.attempts,
+            error,
+            settles=left <= 0,
+        )
 
     # ------------------------------------------------------------------------------ archive, replay
 

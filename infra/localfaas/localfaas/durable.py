@@ -159,13 +159,19 @@ class DurableStore:
         result: str,
         attempts: int,
         error: str | None,
+        *,
+        settles: bool = False,
     ) -> None:
         """What became of an event at one target (the last word wins: a redelivery after a restart
-        replaces, it does not add)."""
-        self._write(
-            "INSERT OR REPLACE INTO bus_outcome VALUES (?,?,?,?,?,?,?)",
-            [(event_id, replay or "", rule, target, result, attempts, error)],
-        )
+        replaces, it does not add); `settles`: it was the event's last target, in the same commit."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT OR REPLACE INTO bus_outcome VALUES (?,?,?,?,?,?,?)",
+                (event_id, replay or "", rule, target, result, attempts, error),
+            )
+            if settles:
+                self._db.execute("UPDATE bus_entry SET settled = 1 WHERE event_id = ?", (event_id,))
 
     def settle_event(self, event_id: str) -> None:
         """Every target the event matched is done with it (delivered, dead-lettered or dropped)."""
