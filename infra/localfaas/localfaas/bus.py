@@ -469,10 +469,13 @@ class EventBus:
             event = self._envelope(entry)
             results.append({"EventId": event["id"]})
             accepted.append(event)
-        if self._store is not None and accepted:
-            self._store.accept_events(self.name, accepted)  # before answering: the answer is a promise
-        for event in accepted:
+        for event in accepted:  # archived first, so the store's one commit can say so
             self._archive(event)
+        if self._store is not None and accepted:
+            # Before answering: the answer is a promise. A kill before this commit leaves an archived
+            # event that PutEvents never acknowledged; its producer puts it again, as after a timeout.
+            self._store.accept_events(self.name, accepted, archived=bool(self._archives))
+        for event in accepted:
             self._route(event, self.rules)
         failed = sum("ErrorCode" in result for result in results)
         return {"FailedEntryCount": failed, "Entries": results}
@@ -544,7 +547,7 @@ class EventBus:
             return 0
         unsettled = self._store.unsettled_events(self.name)
         for event, archived in unsettled:
-            if not archived:
+            if not archived:  # kept by a bus that had no archive then
                 self._archive(event)
             self._route(event, self.rules, self._store.delivered_targets(event["id"]))
         return len(unsettled)
@@ -636,8 +639,6 @@ class EventBus:
         for archive in self._archives.values():
             if archive.keeps(event):
                 self._archive_store.append(archive.name, event)
-        if self._store is not None and self._archives and "replay-name" not in event:
-            self._store.mark_archived(event["id"])
 
     def archived_events(self, archive_name: str) -> list[dict]:
         """The events an archive still retains (RetentionDays counts from each event's time)."""

@@ -137,18 +137,24 @@ class DurableStore:
 
     # -- EventBridge entries --------------------------------------------------------------------
 
-    def accept_events(self, bus: str, events: Iterable[dict[str, Any]]) -> None:
-        """Keep accepted envelopes, before PutEvents answers. An id seen before is left as it is."""
+    def accept_events(self, bus: str, events: Iterable[dict[str, Any]], *, archived: bool = False) -> None:
+        """Keep accepted envelopes, before PutEvents answers (`archived`: the bus's archives have them
+        already). An id seen before is left as it is."""
         self._write(
-            "INSERT OR IGNORE INTO bus_entry (event_id, bus, source, detail_type, event) VALUES (?,?,?,?,?)",
+            "INSERT OR IGNORE INTO bus_entry (event_id, bus, source, detail_type, event, archived) "
+            "VALUES (?,?,?,?,?,?)",
             [
-                (e["id"], bus, str(e["source"]), str(e["detail-type"]), json.dumps(e, separators=(",", ":")))
+                (
+                    e["id"],
+                    bus,
+                    str(e["source"]),
+                    str(e["detail-type"]),
+                    json.dumps(e, separators=(",", ":")),
+                    int(archived),
+                )
                 for e in events
             ],
         )
-
-    def mark_archived(self, event_id: str) -> None:
-        self._write("UPDATE bus_entry SET archived = 1 WHERE event_id = ?", [(event_id,)])
 
     def record_delivery(
         self,

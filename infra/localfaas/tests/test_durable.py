@@ -23,8 +23,8 @@ def test_the_store_is_the_owners_alone(tmp_path):
 
 def test_an_accepted_entry_is_unsettled_after_reopening_until_it_is_settled(tmp_path):
     store = DurableStore(tmp_path)
-    store.accept_events("default", [envelope("e-1"), envelope("e-2")])
-    store.mark_archived("e-1")
+    store.accept_events("default", [envelope("e-1")], archived=True)
+    store.accept_events("default", [envelope("e-2")])
     store.close()  # as good as a kill: every write was committed when it returned
 
     again = DurableStore(tmp_path)
