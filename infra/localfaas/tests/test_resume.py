@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -231,3 +232,35 @@ def _notified(moto: MotoBackend) -> list[str]:
     ):
         bodies += [message["Body"] for message in batch]
     return bodies
+
+
+def test_a_stack_started_again_on_its_state_folder_resumes_an_event_it_accepted_with_new_ids(tmp_path):
+    from localfaas.local_stack import LocalStack
+
+    template = write_app(
+        tmp_path / "app", TEMPLATE, {"take_order/app.py": TAKE_ORDER, "notify/app.py": NOTIFY}
+    )
+    entry = {
+        "EventBusName": "shop",
+        "Source": "shop.orders",
+        "DetailType": "OrderTaken",
+        "Detail": '{"orderId": "o-1"}',
+    }
+    state = tmp_path / "state"
+    with LocalStack(template, state_dir=state, log_dir=tmp_path / "log") as first:
+        [accepted] = first.put_events([entry])["Entries"]  # accepted, then stopped before delivering it
+        fresh_run_id = accepted["EventId"]
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700
+
+    with LocalStack(template, state_dir=state, log_dir=tmp_path / "log") as again:
+        assert again.resumed == {"events": 1, "invocations": 0}
+        [second] = again.put_events([entry])["Entries"]
+        assert again.run_until_idle()
+        notices = again.client("dynamodb").scan(TableName=again.physical_name("Records"))["Items"]
+        assert [item["id"]["S"] for item in notices] == ["notice#o-1"]
+        assert again.report().data["bus"]["events_put"] == 2
+    assert second["EventId"] != fresh_run_id  # a restart draws ids the killed run did not
+
+    with LocalStack(template, log_dir=tmp_path / "other-log") as elsewhere:  # a fresh state starts empty
+        assert elsewhere.resumed == {"events": 0, "invocations": 0}
+        assert elsewhere.put_events([entry])["Entries"][0]["EventId"] == fresh_run_id  # reproducible
