@@ -89,18 +89,23 @@ class AcceptedInvocation:
 class DurableStore:
     """The state folder's SQLite store. Every write is one committed transaction before it returns."""
 
-    def __init__(self, directory: str | Path) -> None:
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)
-        self.path = self.directory / STORE_FILE
-        # Created owner-only before SQLite opens it; its -wal and -shm files take the same mode.
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        os.chmod(self.path, 0o600)
+    def __init__(self, directory: str | Path | None) -> None:
+        """The store in `directory`; None keeps it in memory, for measuring what durability costs."""
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        if directory is None:
+            self.directory = self.path = None
+            self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        else:
+            self.directory = Path(directory)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            os.chmod(self.directory, 0o700)
+            self.path = self.directory / STORE_FILE
+            # Created owner-only before SQLite opens it; its -wal and -shm files take the same mode.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(self.path, 0o600)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:

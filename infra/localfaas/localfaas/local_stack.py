@@ -133,7 +133,8 @@ class LocalStack:
     variables the template declares), with ${LOCALFAAS_STATE_DIR} replaced by `state_dir` (a fresh
     temporary directory by default, removed on close; one you give is kept, and a stack started on it
     again resumes what a killed one left there). `function_logs`, when given, receives every
-    invocation's logs.
+    invocation's logs. `durable=False` keeps what PutEvents and asynchronous Invoke accepted in
+    memory only, as localfaas did before it was durable: for measuring the cost, nothing else.
     """
 
     def __init__(
@@ -157,6 +158,7 @@ class LocalStack:
         direct_moto: bool = True,
         state_dir: str | Path | None = None,
         function_logs: TextIO | None = None,
+        durable: bool = True,
     ) -> None:
         self.template_path = Path(template)
         self.parameters = dict(parameters or {})
@@ -172,6 +174,7 @@ class LocalStack:
         self._environment = {k: dict(v) for k, v in (environment or {}).items()}
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self._direct_moto = direct_moto
+        self._durable = durable
         self._owned: list[Callable[[], None]] = []  # what close() undoes, last first
         self._lock = threading.Lock()  # counters, touched by pollers, the scheduler and the endpoint
         self._stats: dict[str, FunctionStats] = {}
@@ -287,7 +290,7 @@ class LocalStack:
 
     def _open_store(self) -> None:
         assert self.state_dir is not None
-        self.store = DurableStore(self.state_dir)
+        self.store = DurableStore(self.state_dir if self._durable else None)
         self._owned.append(self.store.close)
         self.run_number = self.store.begin_run()
         self._produced_topics = set(self.store.get("produced-topics", []))

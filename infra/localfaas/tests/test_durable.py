@@ -92,3 +92,11 @@ def test_threads_writing_at_once_lose_nothing(tmp_path):
     for thread in threads:
         thread.join()
     assert len(store.unsettled_events("default")) == 200
+
+
+def test_a_store_in_memory_keeps_nothing_on_disk(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = DurableStore(None)
+    store.accept_events("default", [envelope("e-1")])
+    assert [event["id"] for event, _ in store.unsettled_events("default")] == ["e-1"]
+    assert list(tmp_path.iterdir()) == []
