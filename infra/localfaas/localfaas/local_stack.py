@@ -472,7 +472,9 @@ class LocalStack:
             self.mappings.append(mapping)
 
     def _poll(self, mapping: KafkaEventSourceMapping, *, flush: bool = False) -> PollReport:
-        """One poll, its counts saved when it did anything: a restart goes on counting from them."""
+        """One poll, its counts saved when it did anything: a restart goes on counting from them. A kill
+        inside the poll, after it committed a batch, loses that batch's counts (it is not delivered
+        again); the functions' invocation counts and timings are this process's alone."""
         report = mapping.poll_once(flush=flush)
         if report.invocations or report.records_settled:
             self.store.put(f"esm-stats:{mapping.config.logical_id}", asdict(mapping.stats))
