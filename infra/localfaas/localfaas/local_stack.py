@@ -124,8 +124,8 @@ class StackError(RuntimeError):
 class LocalStack:
     """One loaded template, running locally. Use as a context manager (or call start() and close()).
 
-    `runtime`: "in-process" (default), "worker", or a Runtime. `log`: "embedded" (in `log_dir`, a
-    fresh temporary directory by default), "kafka" (at `bootstrap_servers`), or a Log. `backend`:
+    `runtime`: "in-process" (default), "worker", or a Runtime. `log`: "embedded" (in `log_dir`; by
+    default `state_dir`/log when you give a state_dir, else a fresh temporary directory), "kafka" (at `bootstrap_servers`), or a Log. `backend`:
     "moto" (a fresh moto server, emptied on start), "localstack", "aws", or a Backend (left as it
     is). `topics` {name: partitions} are created before the pollers start; a mapping's topic that
     is not in it gets one partition. `environment` overrides function variables as SAM's env-vars
@@ -283,8 +283,9 @@ class LocalStack:
             directory = Path(tempfile.mkdtemp(prefix="localfaas-state-"))
             self._owned.append(lambda: shutil.rmtree(directory, ignore_errors=True))
             self.state_dir = directory
-        elif self._archive_dir is None:
-            self._archive_dir = self.state_dir / "archives"  # a kept state folder keeps its archives too
+        else:  # a kept state folder keeps the archives and the embedded log a restart resumes from
+            self._archive_dir = self._archive_dir or self.state_dir / "archives"
+            self._log_dir = self._log_dir or self.state_dir / "log"
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir.chmod(0o700)  # events, payloads and read models hold customers' data
 

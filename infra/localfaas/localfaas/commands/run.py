@@ -120,12 +120,11 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _durable_options(args: argparse.Namespace) -> dict[str, Any]:
-    """--state-dir (the log in it unless --log-dir says otherwise) and --moto-endpoint."""
+    """--state-dir (LocalStack keeps the embedded log in it unless --log-dir says otherwise) and
+    --moto-endpoint."""
     options: dict[str, Any] = {}
     if args.state_dir:
         options["state_dir"] = Path(args.state_dir)
-        if args.log == "embedded" and not args.log_dir:
-            options["log_dir"] = Path(args.state_dir) / "log"
     if args.moto_endpoint:
         if args.backend != "moto":
             raise UsageError(
