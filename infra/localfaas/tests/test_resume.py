@@ -264,3 +264,16 @@ def test_a_stack_started_again_on_its_state_folder_resumes_an_event_it_accepted_
     with LocalStack(template, log_dir=tmp_path / "other-log") as elsewhere:  # a fresh state starts empty
         assert elsewhere.resumed == {"events": 0, "invocations": 0}
         assert elsewhere.put_events([entry])["Entries"][0]["EventId"] == fresh_run_id  # reproducible
+
+
+def test_a_moto_endpoint_with_another_backend_is_a_one_line_usage_error(tmp_path, capsys):
+    from localfaas.cli import main
+
+    scenario = write_shop(tmp_path, None)
+    status = main(
+        ["run", "--scenario", str(scenario), "--backend", "aws", "--moto-endpoint", "http://127.0.0.1:1"]
+    )
+    assert status == 2
+    assert capsys.readouterr().err == (
+        "localfaas run: error: --moto-endpoint is a moto server; it cannot be used with --backend aws\n"
+    )
