@@ -297,9 +297,12 @@ class LocalStack:
         self._produced_topics = set(self.store.get("produced-topics", []))
 
     def _seed(self, name: str) -> int | str:
-        """The first run keeps the seeds runs have always had (reproducible ids); a restart draws new
-        ones, so no event or request id of the killed run is given again."""
-        return 0 if self.run_number == 1 else f"{name}/run-{self.run_number}"
+        """A seed per generator of ids: reproducible runs, but no two generators, and no two runs on
+        one state folder, drawing the same ids (the store keys events and invocations by id). The
+        default bus of a first run keeps seed 0, the ids it has always drawn."""
+        if self.run_number == 1:
+            return 0 if name == f"bus/{DEFAULT_BUS}" else name
+        return f"{name}/run-{self.run_number}"
 
     def _take_log_baseline(self) -> None:
         """Where every partition ended when this state folder was first used: records counted as

@@ -264,6 +264,8 @@ def test_a_stack_started_again_on_its_state_folder_resumes_an_event_it_accepted_
     with LocalStack(template, log_dir=tmp_path / "other-log") as elsewhere:  # a fresh state starts empty
         assert elsewhere.resumed == {"events": 0, "invocations": 0}
         assert elsewhere.put_events([entry])["Entries"][0]["EventId"] == fresh_run_id  # reproducible
+        on_default = elsewhere.put_events([{**entry, "EventBusName": "default"}])["Entries"][0]["EventId"]
+        assert on_default != fresh_run_id  # each bus draws its own ids
 
 
 def test_a_moto_endpoint_with_another_backend_is_a_one_line_usage_error(tmp_path, capsys):
