@@ -58,7 +58,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--state-dir",
         metavar="DIR",
-        help="keep the run's state here and resume from it (default: a fresh temporary folder, removed)",
+        help="keep the run's state here and resume from it; a scenario fed to it before is not fed again "
+        "(default: a fresh temporary folder, removed)",
     )
     parser.add_argument(
         "--moto-endpoint",
