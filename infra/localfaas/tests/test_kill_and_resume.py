@@ -5,15 +5,10 @@ report are the resumed child's."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
-
-import pytest
 
 from infra.localfaas.tests.test_run import DAY, write_scenario, write_shop
 from localfaas.backend import MotoBackend
 from localfaas.cli import main
-from localfaas.commands.run import resumed
-from localfaas.scenario import ScenarioRecord, parse_scenario
 
 
 def run(tmp_path, *flags):
@@ -76,7 +71,6 @@ def test_kill_after_needs_the_moto_backend(tmp_path, capsys):
     )
 
 
-@pytest.mark.xfail(reason="needs the durable store (H1)", strict=False)
 def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, capfd):
     write_shop(tmp_path)
     write_scenario(tmp_path, DAY)
@@ -85,34 +79,3 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, capfd):
     for section in ("records", "dynamodb", "sqs", "lost"):
         assert resumed_report[section] == uninterrupted[section], section
     assert resumed_report["functions"].keys() == uninterrupted["functions"].keys()
-
-
-class _Log:
-    def __init__(self, held):
-        self.held = held
-
-    def topics(self):
-        return list(self.held)
-
-    def partitions(self, topic):
-        return len(self.held[topic])
-
-    def end_offset(self, topic, partition):
-        return self.held[topic][partition]
-
-
-def test_a_resumed_run_feeds_only_the_records_the_log_does_not_hold_and_no_events():
-    def record(topic, ms):
-        return {"topic": topic, "value": {"at": ms}, "timestamp": ms}
-
-    day = parse_scenario(
-        {
-            "records": [record("a", 3), record("b", 1), record("a", 1), record("b", 5), record("a", 4)],
-            "events": [{"Source": "s", "DetailType": "d", "Detail": "{}"}],
-        }
-    )
-    # In timestamp order, a's first two (at 1, 3) and b's first one (at 1) were produced before the kill.
-    left = resumed(day, SimpleNamespace(log=_Log({"a": [1, 1], "b": [1], "failures": [4]})))
-    assert [(r.topic, r.timestamp_ms) for r in left.records] == [("b", 5), ("a", 4)]
-    assert left.events == ()
-    assert isinstance(left.records[0], ScenarioRecord)

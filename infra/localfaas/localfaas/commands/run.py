@@ -9,6 +9,12 @@ first, so what happened hours apart on different topics is processed in that ord
 each mapping's records, the bus's events and deliveries, the resources' contents, the scenario's
 checks, and NOTHING LOST or what was lost.
 
+With --state-dir the run keeps its state (the log, by default, accepted events, queued asynchronous
+invocations, how far the scenario was fed) in that folder: started again on it after a crash, it
+delivers again what was accepted and not settled, feeds only what was not fed, and reports the totals
+of an uninterrupted run. With --moto-endpoint the AWS resources live in a moto server another process
+owns (`moto_server`), so they too outlive the run; it is never reset here.
+
 Exit status: 0 when nothing was lost and every check passed; 1 otherwise; 2 when the scenario, the
 template or the options cannot be used.
 
@@ -30,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TextIO
@@ -45,8 +50,6 @@ from localfaas.commands._options import (
 
 if TYPE_CHECKING:
     from localfaas.faults import FaultPlan
-    from localfaas.local_stack import LocalStack
-    from localfaas.scenario import Scenario
 
 EXIT_LOST_OR_FAILED = 1
 # The localfaas package's parent folder: a child run imports this localfaas, wherever it is installed.
@@ -70,13 +73,14 @@ def register(subparsers: Any) -> None:
         help="release records in timestamp order, SECONDS of scenario time at a time, each slice run to "
         "the end before the next (default: the scenario's windowSeconds, else all at once; 0: all at once)",
     )
-    parser.add_argument("--json", metavar="REPORT.json", help="also write the report as JSON to this file")
-    parser.add_argument("--function-logs", metavar="FILE", help="append every invocation's logs to this file")
     parser.add_argument(
         "--state-dir",
         metavar="DIR",
-        help="where the run keeps its state (default: a fresh temporary one, removed afterwards)",
+        help="keep the run's state here and resume from it; a scenario fed to it before is not fed again "
+        "(default: a fresh temporary folder, removed)",
     )
+    parser.add_argument("--json", metavar="REPORT.json", help="also write the report as JSON to this file")
+    parser.add_argument("--function-logs", metavar="FILE", help="append every invocation's logs to this file")
     parser.add_argument(
         "--moto-endpoint",
         metavar="URL",
@@ -84,9 +88,8 @@ def register(subparsers: Any) -> None:
         "outlive the run, to be read afterwards",
     )
     # Internal, set by the supervisor of a run with kill-after on its child: that it is the child (the
-    # kill happens here), and that it resumes a killed one (the log holds the records fed so far).
+    # kill happens here). A restarted child resumes from the state folder, as any run on it does.
     parser.add_argument("--supervised", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(handler=handle)
 
 
@@ -107,15 +110,9 @@ def handle(args: argparse.Namespace) -> int:
             if args.backend != "moto" and args.moto_endpoint is None:
                 raise UsageError("kill-after needs the moto backend (its server outlives the killed run)")
             return supervise(args, plan.seeded())
+        options.update(_durable_options(args))
     except (ScenarioError, UsageError) as e:
         return usage_error("run", e)
-    if args.moto_endpoint is not None:
-        from localfaas.backend import RemoteMotoBackend
-
-        options["backend"] = RemoteMotoBackend(args.moto_endpoint, region=args.region)
-    if args.state_dir is not None:
-        Path(args.state_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-        options["state_dir"] = args.state_dir
     function_logs = open(args.function_logs, "a") if args.function_logs else None  # noqa: SIM115
     stack = LocalStack(template, topics=scenario.topics, function_logs=function_logs, **options)
     try:
@@ -127,14 +124,19 @@ def handle(args: argparse.Namespace) -> int:
             print(f"localfaas run: warning: {warning}", file=sys.stderr)
         if stack.faults is not None:  # its seed, to draw the same faults again
             print(f"localfaas run: faults: {stack.faults.text()}", file=sys.stderr)
+        if any(stack.resumed.values()):
+            print(
+                f"localfaas run: resumed {stack.resumed['events']} event(s) and "
+                f"{stack.resumed['invocations']} asynchronous invocation(s) left unsettled in {args.state_dir}",
+                file=sys.stderr,
+            )
         print(
             f"localfaas run: {scenario.name}: {len(scenario.records)} records, {len(scenario.events)} events",
             file=sys.stderr,
         )
         window = scenario.window_s if args.window is None else args.window
         progress = Progress(sys.stderr)
-        to_feed = resumed(scenario, stack) if args.resume else scenario
-        finished = stack.run_scenario(to_feed, window_s=window, progress=progress.update)
+        finished = stack.run_scenario(scenario, window_s=window, progress=progress.update)
         progress.done()
         if not finished:
             print("localfaas run: stopped: records stopped settling (see LOST below)", file=sys.stderr)
@@ -175,7 +177,7 @@ def supervise(args: argparse.Namespace, plan: FaultPlan) -> int:
     }
     try:
         with server as moto:
-            attempt, resume = plan, False
+            attempt = plan
             while True:
                 # Flags given last win: the child runs this plan, on this server, in these folders.
                 child = [*argv, "--faults", attempt.text(), "--moto-endpoint", str(moto.endpoint_url)]
@@ -185,7 +187,6 @@ def supervise(args: argparse.Namespace, plan: FaultPlan) -> int:
                     str(state_dir),
                     "--log-dir",
                     str(log_dir),
-                    *(["--resume"] if resume else []),
                 ]
                 sys.stdout.flush()
                 status = subprocess.call([sys.executable, "-m", "localfaas.cli", *child], env=env)  # noqa: S603
@@ -199,31 +200,27 @@ def supervise(args: argparse.Namespace, plan: FaultPlan) -> int:
                 print(
                     f"localfaas run: killed after invocation {attempt.kill_after}; resuming", file=sys.stderr
                 )
-                attempt, resume = attempt.without_kill(), True
+                attempt = attempt.without_kill()
     finally:
         if own_state:
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
-def resumed(scenario: Scenario, stack: LocalStack) -> Scenario:
-    """What a resumed run has yet to feed. Its events were all put before any invocation, hence before
-    the kill. Its records are produced in timestamp order, so those the log holds for a topic are that
-    topic's first ones in that order: the rest are what is left."""
-    held = {
-        topic: sum(stack.log.end_offset(topic, p) for p in range(stack.log.partitions(topic)))
-        for topic in stack.log.topics()
-    }
-    ordered = sorted(
-        enumerate(scenario.records),
-        key=lambda item: (item[1].timestamp_ms is not None, item[1].timestamp_ms or 0),
-    )
-    seen: dict[str, int] = {}
-    left = set()
-    for index, record in ordered:
-        seen[record.topic] = seen.get(record.topic, 0) + 1
-        if seen[record.topic] > held.get(record.topic, 0):
-            left.add(index)
-    return replace(scenario, records=tuple(r for i, r in enumerate(scenario.records) if i in left), events=())
+def _durable_options(args: argparse.Namespace) -> dict[str, Any]:
+    """--state-dir (LocalStack keeps the embedded log in it unless --log-dir says otherwise) and
+    --moto-endpoint."""
+    options: dict[str, Any] = {}
+    if args.state_dir:
+        options["state_dir"] = Path(args.state_dir)
+    if args.moto_endpoint:
+        if args.backend != "moto":
+            raise UsageError(
+                f"--moto-endpoint is a moto server; it cannot be used with --backend {args.backend}"
+            )
+        from localfaas.backend import RemoteMotoBackend
+
+        options["backend"] = RemoteMotoBackend(args.moto_endpoint, region=args.region)
+    return options
 
 
 class Progress:
