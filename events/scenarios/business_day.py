@@ -327,6 +327,13 @@ CHECKS = [
         "metric": "esm.to_destination",
         "expected": "records_given_up",
     },
+    {
+        # What the failure destinations hold when the day is over (read back, events too): the malformed
+        # records and nothing else, so no valid record or event is waiting for `localfaas redrive`.
+        "name": "parked in failure destinations",
+        "metric": "parked.total",
+        "expected": "records_given_up",
+    },
     {"name": "events dead-lettered", "metric": "bus.dead_lettered", "equals": 0},
     {"name": "events not delivered", "metric": "sqs.messages[FailedEventsQueue]", "equals": 0},
     {"name": "nothing lost", "metric": "lost.total", "equals": 0},

@@ -2,8 +2,9 @@
 
 A batch is one transaction: the rows its records will read are loaded together, each record's
 changes are kept with its `applied_offsets` row, and all are written and committed once at the
-end. A redelivered record (its offset recorded) changes nothing; a record the projector refuses
-changes nothing and is a batch item failure (Lambda retries it, then sends it to the on-failure
+end. A redelivered record (its offset recorded, or its event at another offset) changes nothing;
+a record the projector refuses, or whose value cannot be decoded (invalid base64), changes
+nothing and is a batch item failure (Lambda retries it, then sends it to the on-failure
 destination) while the rest of the batch commits. If the writing or the commit fails, the whole
 invocation fails: Lambda retries the batch (bisecting it), and a record committed before is a
 redelivery then, a no-op.
@@ -11,7 +12,9 @@ redelivery then, a no-op.
 
 from __future__ import annotations
 
+import binascii
 import os
+from dataclasses import replace
 from functools import partial
 
 import boto3
@@ -42,20 +45,29 @@ read_model = SqlReadModel(
     LockPolicy.from_environment(os.environ),
 )
 _schema_ready = False
-Sources = dict[tuple[str, int, int], SourceRecord]
+Sources = dict[tuple[str, int, int], SourceRecord | UnprojectableRecord]
 
 
-def source_record(record: KafkaEventRecord) -> SourceRecord:
-    value = record.decoded_value if record.get("value") is not None else None  # a tombstone has none
-    return SourceRecord(record.topic, record.partition, record.offset, record.timestamp, value)
+def source_record(record: KafkaEventRecord) -> SourceRecord | UnprojectableRecord:
+    """The record as the read model takes it; its refusal when its value cannot be decoded."""
+    coordinates = SourceRecord(record.topic, record.partition, record.offset, record.timestamp, None)
+    if record.get("value") is None:
+        return coordinates  # a tombstone: the projector refuses it by name
+    try:
+        return replace(coordinates, value=record.decoded_value)
+    except (binascii.Error, ValueError):
+        return UnprojectableRecord(coordinates, "the value is not base64")
 
 
 def record_handler(record: KafkaEventRecord, projection: Projection, sources: Sources) -> None:
     source = sources[(record.topic, record.partition, record.offset)]
     try:
+        if isinstance(source, UnprojectableRecord):
+            raise source
         applied = projection.apply(source)
     except UnprojectableRecord as error:  # the reason names fields, never their values
-        logger.warning("record refused", extra={"record": source.coordinates, "reason": error.reason})
+        coordinates = f"{error.topic}-{error.partition}@{error.offset}"
+        logger.warning("record refused", extra={"record": coordinates, "reason": error.reason})
         raise
     logger.debug("record projected", extra={"record": source.coordinates, "redelivered": not applied})
 
@@ -69,7 +81,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # Decoded once: the projection reads them all up front, the record handler one at a time.
     sources = {(r.topic, r.partition, r.offset): source_record(r) for r in KafkaEvent(event).records}
     with read_model.projecting() as projection:
-        projection.prepare(sources.values())
+        projection.prepare(s for s in sources.values() if isinstance(s, SourceRecord))
         response = process_partial_response(
             event=event,
             record_handler=partial(record_handler, projection=projection, sources=sources),

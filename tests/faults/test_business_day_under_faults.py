@@ -38,9 +38,13 @@ def test_the_day_produced_twice_adds_no_effect_anywhere(uninterrupted: DayRun, t
     run = run_day(tmp_path, after=produce_again)
     print(f"\nday produced twice: {run.seconds:.1f} s")
     assert differences(uninterrupted.effects, run.effects, ignore=ARCHIVE) == []
-    # The audit archive is the log's copy: it keeps the second copies, each once, and nothing else.
+    # The audit archive is the log's copy: it keeps the second copies, each once, and nothing else
+    # (the day's malformed records are parked, not archived, both times). A bus event is one object
+    # of one line, keyed by its id, so it is archived once.
     assert _bus_objects(run) == _bus_objects(uninterrupted)
-    assert _archived(run) == _archived(uninterrupted) + len(business_day().records)
+    records_archived = _archived(uninterrupted) - sum(_bus_objects(uninterrupted).values())
+    assert records_archived > 0.99 * len(business_day().records)
+    assert _archived(run) == _archived(uninterrupted) + records_archived
     assert run.report.lost == 0, run.report.render()
 
 

@@ -54,6 +54,10 @@ def _sam_help(argv: list[str]) -> None:
     subprocess.run([str(sam), argv[1], "--help"], check=True, capture_output=True, timeout=120)
 
 
+def _on_path(argv: list[str]) -> None:
+    assert (ROOT / ".venv" / "bin" / argv[0]).exists() or shutil.which(argv[0]), argv
+
+
 def _installable(argv: list[str]) -> None:
     assert (ROOT / argv[-1] / "pyproject.toml").is_file(), argv
 
@@ -69,6 +73,20 @@ NOT_RUN: dict[str, tuple[str, Callable[[list[str]], None]]] = {
     "localfaas up --backend localstack": ("needs a LocalStack you run", _parses("localfaas")),
     "localfaas up --log kafka --bootstrap-servers HOST:9092": (
         "HOST is a placeholder for your broker",
+        _parses("localfaas"),
+    ),
+    "moto_server -p 5000 &": ("starts a moto server and leaves it running", _on_path),
+    "localfaas run --scenario events/scenarios/business-day.json --state-dir .localfaas/day "
+    "--moto-endpoint http://127.0.0.1:5000": (
+        "the business day a second time, on that server (test_kill_and_resume resumes a killed run)",
+        _parses("localfaas"),
+    ),
+    "localfaas run --scenario events/scenarios/business-day.json --faults throttle=0.2,seed=7": (
+        "the business day again, throttled (test_throttling covers throttling)",
+        _parses("localfaas"),
+    ),
+    "localfaas run --scenario events/scenarios/business-day.json --faults crash=0.05,kill-after=200,seed=7": (
+        "the business day again, killed and resumed (test_kill_and_resume covers it)",
         _parses("localfaas"),
     ),
     "storefront replay --db postgresql+psycopg://postgres@127.0.0.1/test --verify --skip-bad --source kafka "

@@ -331,6 +331,8 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> DomainEvent:
             raise MalformedEvent(
                 f"not JSON: {error.__class__.__name__} at position {getattr(error, 'pos', 0)}"
             ) from None
+        except RecursionError:  # json's decoder refuses nesting deeper than the recursion limit
+            raise MalformedEvent("not an event: nested too deeply to decode") from None
     if not isinstance(raw, dict):
         raise MalformedEvent(f"expected a JSON object, got {type(raw).__name__}")
     try:

@@ -15,6 +15,12 @@ and "Capturing records of Lambda asynchronous invocations"
   attributes; a success goes to the on-success destination as a record with condition Success.
 EventBridge invokes its Lambda targets this way, so this, not the bus, retries a function's errors.
 
+With a DurableStore the queue is durable, as Lambda's is ("Lambda places the event in a queue and
+returns a success response"): an invocation is kept before its request id is returned, its failed
+attempts are counted there, and it leaves the store on success or when given up on. `resume()` queues
+again what a killed process left, with its request id and the attempts it had used; it runs at once,
+since the backoff it was waiting out belonged to the dead process's clock.
+
 Destinations are reached through the injected `send_to_destination(arn, body, attributes)`, which decides
 what an SQS, SNS, Lambda or EventBridge ARN means. Not emulated: throttling and its longer retries,
 reserved concurrency, the 256 KB payload limit, versions and aliases (every ARN names $LATEST).
@@ -28,9 +34,12 @@ import random
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from localfaas.scheduler import Clock, Scheduler
+
+if TYPE_CHECKING:
+    from localfaas.durable import DurableStore
 
 RETRY_DELAYS_SECONDS = (60.0, 120.0)
 DEFAULT_MAXIMUM_RETRY_ATTEMPTS = 2
@@ -89,6 +98,15 @@ class AsyncInvokeConfig:
         )
 
 
+@dataclass(frozen=True)
+class _KeptOutcome:
+    """A failed attempt as the store kept it: enough for the record sent when the invocation is given up."""
+
+    error: dict[str, Any] | None
+    payload: Any = None
+    ok: bool = False
+
+
 @dataclass
 class _Request:
     function_name: str
@@ -122,8 +140,9 @@ class AsyncInvoker:
     account_id: str = "123456789012"
     region: str = "us-east-1"
     configs: dict[str, AsyncInvokeConfig] = field(default_factory=dict)
-    seed: int | None = 0
+    seed: int | str | None = 0
     outcomes: list[AsyncOutcome] = field(default_factory=list)
+    store: DurableStore | None = None
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)  # noqa: S311 -- reproducible request ids, not secrets
@@ -136,8 +155,29 @@ class AsyncInvoker:
         request_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         config = self.configs.get(function_name) or AsyncInvokeConfig()
         request = _Request(function_name, event, request_id, self.clock.now(), config)
+        if self.store is not None:
+            self.store.accept_invocation(request_id, function_name, event, request.enqueued_at)
         self.scheduler.schedule(request.enqueued_at, lambda: self._attempt(request))
         return request_id
+
+    def resume(self) -> int:
+        """Queue again the invocations a previous process accepted and never settled. Returns how many."""
+        if self.store is None:
+            return 0
+        kept = self.store.unsettled_invocations()
+        for invocation in kept:
+            config = self.configs.get(invocation.function) or AsyncInvokeConfig()
+            request = _Request(
+                invocation.function,
+                invocation.payload,
+                invocation.request_id,
+                invocation.enqueued_at,
+                config,
+                attempts=invocation.attempts,
+                last=_KeptOutcome(invocation.last_error) if invocation.attempts else None,
+            )
+            self.scheduler.schedule(self.clock.now(), lambda r=request: self._attempt(r))
+        return len(kept)
 
     def function_arn(self, function_name: str) -> str:
         return f"arn:aws:lambda:{self.region}:{self.account_id}:function:{function_name}"
@@ -151,6 +191,8 @@ class AsyncInvoker:
             return self._succeed(request)
         if request.attempts > request.config.maximum_retry_attempts:
             return self._give_up(request, "RetriesExhausted")
+        if self.store is not None:
+            self.store.record_attempt(request.request_id, request.attempts, request.last.error)
         retry_at = self.clock.now() + RETRY_DELAYS_SECONDS[min(request.attempts, 2) - 1]
         if self._too_old(request, retry_at):
             return self._give_up(request, "EventAgeExceeded")
@@ -161,17 +203,20 @@ class AsyncInvoker:
     def _too_old(request: _Request, at: float) -> bool:
         return at - request.enqueued_at > request.config.maximum_event_age_seconds
 
-    def _succeed(self, request: _Request) -> None:
+    def _settle(self, request: _Request, condition: str) -> None:
         self.outcomes.append(
-            AsyncOutcome(request.request_id, request.function_name, "Success", request.attempts)
+            AsyncOutcome(request.request_id, request.function_name, condition, request.attempts)
         )
+        if self.store is not None:
+            self.store.settle_invocation(request.request_id, condition, request.attempts)
+
+    def _succeed(self, request: _Request) -> None:
+        self._settle(request, "Success")
         if request.config.on_success:
             self._send(request.config.on_success, json.dumps(self.invocation_record(request, "Success")), {})
 
     def _give_up(self, request: _Request, condition: str) -> None:
-        self.outcomes.append(
-            AsyncOutcome(request.request_id, request.function_name, condition, request.attempts)
-        )
+        self._settle(request, condition)
         if request.config.on_failure:
             self._send(request.config.on_failure, json.dumps(self.invocation_record(request, condition)), {})
         if request.config.dead_letter_arn:

@@ -25,9 +25,11 @@ from __future__ import annotations
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any, Literal, Protocol
 
 import boto3
+from botocore.config import Config
 
 __all__ = [
     "AwsBackend",
@@ -43,6 +45,11 @@ DEFAULT_REGION = "us-east-1"
 # moto's default account, and what localfaas's template loader assumes unless told otherwise.
 DEFAULT_ACCOUNT_ID = "123456789012"
 _DUMMY_SECRET = "localfaas"  # noqa: S105 - local emulators accept any secret; this one is not a secret
+
+
+# localfaas's own calls say so in their user agent: a fault plan never throttles them (throttling.py).
+LOCALFAAS_USER_AGENT = "localfaas/internal"
+_OWN_CLIENTS = Config(user_agent_extra=LOCALFAAS_USER_AGENT)
 
 
 class BackendError(RuntimeError):
@@ -95,7 +102,7 @@ class _ClientCache:
                 if self._session is None:
                     self._session = self._new_session()
                 self._clients[service] = self._session.client(
-                    service, region_name=self.region, endpoint_url=self.endpoint_url
+                    service, region_name=self.region, endpoint_url=self.endpoint_url, config=_OWN_CLIENTS
                 )
             return self._clients[service]
 
@@ -169,17 +176,19 @@ class MotoBackend(_LocalCredentials):
         host: str = "127.0.0.1",
         port: int = 0,
         reset: bool = False,
+        middleware: Callable[[Any], Any] | None = None,
     ) -> None:
         super().__init__(region)
         self.account_id = account_id
         self.host = host
         self.port = port
         self.reset_on_start = reset
+        self.middleware = middleware  # wraps the server's WSGI app (a fault plan's throttling)
         self._server: Any = None
 
     def start(self) -> MotoBackend:
         if self._server is None:
-            self._server = _new_moto_server(self.host, self.port, self.account_id)
+            self._server = _new_moto_server(self.host, self.port, self.account_id, self.middleware)
             self._server.start()
             host, port = self._server.get_host_and_port()
             self.endpoint_url = f"http://{host}:{port}"
@@ -253,12 +262,15 @@ def _moto_server_class() -> type:
     class AccountMotoServer(ThreadedMotoServer):
         """ThreadedMotoServer whose app answers in one account and does not log requests."""
 
-        def __init__(self, host: str, port: int, account_id: str) -> None:
+        def __init__(self, host: str, port: int, account_id: str, middleware: Any = None) -> None:
             super().__init__(ip_address=host, port=port, verbose=False)
             self._account_id = account_id
+            self._middleware = middleware
 
         def _server_entry(self) -> None:
             app = _account_middleware(DomainDispatcherApplication(create_backend_app), self._account_id)
+            if self._middleware is not None:
+                app = self._middleware(app)
             self._server = make_server(
                 self._ip_address, self._port, app, True, request_handler=QuietRequestHandler
             )
@@ -268,8 +280,8 @@ def _moto_server_class() -> type:
     return AccountMotoServer
 
 
-def _new_moto_server(host: str, port: int, account_id: str) -> Any:
-    return _moto_server_class()(host, port, account_id)
+def _new_moto_server(host: str, port: int, account_id: str, middleware: Any = None) -> Any:
+    return _moto_server_class()(host, port, account_id, middleware)
 
 
 class LocalStackBackend(_LocalCredentials):

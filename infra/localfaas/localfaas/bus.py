@@ -18,6 +18,11 @@ Emulated, following the EventBridge User Guide and API Reference:
 - Archives keep every put event that matches their pattern; a replay re-sends the archived events of a
   time range, in event-time order, with ``replay-name`` added to the envelope, and replayed events are
   never archived again ("Archiving and replaying events").
+- With a DurableStore, an accepted entry is kept before PutEvents answers and settled once every target
+  it matched is done with it (delivered, dead-lettered or dropped); `resume()` routes again, with its
+  own id, what a killed process left unsettled, to the targets that had not finished with it: delivered
+  at least once, as EventBridge promises ("How EventBridge retries delivering events"). Replays are not
+  kept: a replay interrupted by a crash is started again by whoever asked for it.
 
 Lambda targets: EventBridge invokes a function asynchronously, so a *function error* is not a delivery
 failure here; it is retried by Lambda's asynchronous invocation (two retries by default, then the
@@ -42,13 +47,16 @@ import random
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from localfaas.pattern import MISSING, EventPattern, compile_pattern
+from localfaas.pattern import MISSING, EventPattern, compile_pattern, loads_bounded
 from localfaas.scheduler import Clock, Scheduler, VirtualScheduler
+
+if TYPE_CHECKING:
+    from localfaas.durable import DurableStore
 
 log = logging.getLogger(__name__)
 
@@ -371,6 +379,7 @@ class _Delivery:
     payload: Any
     received_at: float
     retries: int = 0
+    replay: str | None = None
 
 
 @dataclass(frozen=True)
@@ -395,7 +404,8 @@ def backoff_delay(retry: int, rng: random.Random) -> float:
 class EventBus:
     """One event bus with its rules and archives. Work happens on `scheduler` (by default a
     VirtualScheduler started at `clock`'s time; pass the same VirtualScheduler as clock and scheduler
-    to drive time from a test). Randomness (event ids, jitter) comes from `seed`."""
+    to drive time from a test). Randomness (event ids, jitter) comes from `seed`. `store`, when given,
+    keeps accepted entries until every target is done with them (see `resume`)."""
 
     def __init__(
         self,
@@ -410,7 +420,8 @@ class EventBus:
         scheduler: Scheduler | None = None,
         send_to_dlq: SendToDlq | None = None,
         archives: Iterable[Archive] = (),
-        seed: int | None = 0,
+        seed: int | str | None = 0,
+        store: DurableStore | None = None,
     ) -> None:
         self.name = bus_name(name)
         self.rules = [rule for rule in rules if rule.event_bus_name == self.name]
@@ -427,6 +438,9 @@ class EventBus:
         self._replays: dict[str, dict[str, Any]] = {}
         self._rng = random.Random(seed)  # noqa: S311 -- reproducible ids and jitter, not secrets
         self.outcomes: list[Outcome] = []
+        self._store = store
+        self._pending: dict[str, int] = {}  # event id -> target deliveries not yet ended
+        self._pending_lock = threading.Lock()  # deliveries end on the scheduler, entries arrive elsewhere
         for archive in archives:
             if archive.event_bus_name == self.name:
                 self._archives[archive.name] = archive
@@ -446,6 +460,7 @@ class EventBus:
         Raises EventBridgeError(ValidationException) for a request AWS rejects as a whole."""
         validate_put_events_request(entries)
         results = []
+        accepted: list[dict[str, Any]] = []
         for entry in entries:
             error = self._entry_error(entry)
             if error:
@@ -453,7 +468,14 @@ class EventBus:
                 continue
             event = self._envelope(entry)
             results.append({"EventId": event["id"]})
+            accepted.append(event)
+        for event in accepted:  # archived first, so the store's one commit can say so
             self._archive(event)
+        if self._store is not None and accepted:
+            # Before answering: the answer is a promise. A kill before this commit leaves an archived
+            # event that PutEvents never acknowledged; its producer puts it again, as after a timeout.
+            self._store.accept_events(self.name, accepted, archived=bool(self._archives))
+        for event in accepted:
             self._route(event, self.rules)
         failed = sum("ErrorCode" in result for result in results)
         return {"FailedEntryCount": failed, "Entries": results}
@@ -469,8 +491,8 @@ class EventBus:
                     f"Parameter {name} is not valid. Reason: {name} is a required argument.",
                 )
         try:
-            detail = json.loads(entry["Detail"])
-        except (TypeError, ValueError):
+            detail = loads_bounded(entry["Detail"])
+        except (TypeError, ValueError):  # too deep to parse is malformed too, never a RecursionError
             detail = None
         if not isinstance(detail, dict):
             return "MalformedDetail", "Detail is malformed."
@@ -488,22 +510,47 @@ class EventBus:
             "time": _iso_time(entry.get("Time"), self._clock.now()),
             "region": self.region,
             "resources": list(entry.get("Resources") or []),
-            "detail": json.loads(entry["Detail"]),
+            "detail": loads_bounded(entry["Detail"]),
         }
 
     # -------------------------------------------------------------------------------------- routing
 
-    def _route(self, event: dict, rules: Iterable[Rule]) -> None:
+    def _route(self, event: dict, rules: Iterable[Rule], done: Collection[tuple[str, str]] = ()) -> None:
+        """Schedule a delivery to every target of every matching rule, but those in `done` (rule
+        name, target id), which a resumed entry had finished with before the crash."""
         received_at = self._clock.now()
         ingestion_time = _iso_time(None, received_at)
+        replay = event.get("replay-name")
+        deliveries = []
         for rule in rules:
             if not rule.matches(event):
                 continue
             rule_arn = rule.arn(self.account_id, self.region)
             for target in rule.targets:
+                if (rule.name, target.id) in done:
+                    continue
                 payload = target_input(target, event, rule_arn, rule.name, ingestion_time)
-                delivery = _Delivery(event, rule, target, payload, received_at)
-                self._scheduler.schedule(received_at, lambda d=delivery: self._attempt(d))
+                deliveries.append(_Delivery(event, rule, target, payload, received_at, replay=replay))
+        if replay is None and self._store is not None:
+            if not deliveries:
+                self._store.settle_event(event["id"])
+                return
+            with self._pending_lock:
+                self._pending[event["id"]] = self._pending.get(event["id"], 0) + len(deliveries)
+        for delivery in deliveries:
+            self._scheduler.schedule(received_at, lambda d=delivery: self._attempt(d))
+
+    def resume(self) -> int:
+        """Route again the entries a previous process accepted and never settled (archiving those it
+        had not archived yet), keeping their ids. Returns how many."""
+        if self._store is None:
+            return 0
+        unsettled = self._store.unsettled_events(self.name)
+        for event, archived in unsettled:
+            if not archived:  # kept by a bus that had no archive then
+                self._archive(event)
+            self._route(event, self.rules, self._store.delivered_targets(event["id"]))
+        return len(unsettled)
 
     def _attempt(self, delivery: _Delivery) -> None:
         try:
@@ -557,6 +604,24 @@ class EventBus:
             delivery.event["id"], delivery.rule.name, delivery.target.id, result, delivery.retries + 1, error
         )
         self.outcomes.append(outcome)
+        if self._store is None:
+            return
+        left = 1
+        if delivery.replay is None:
+            with self._pending_lock:
+                left = self._pending[outcome.event_id] = self._pending.get(outcome.event_id, 1) - 1
+                if left <= 0:
+                    del self._pending[outcome.event_id]
+        self._store.record_delivery(
+            outcome.event_id,
+            delivery.replay,
+            outcome.rule,
+            outcome.target,
+            result,
+            outcome.attempts,
+            error,
+            settles=left <= 0,
+        )
 
     # ------------------------------------------------------------------------------ archive, replay
 

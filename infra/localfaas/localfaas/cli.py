@@ -23,6 +23,7 @@ EXIT_INTERRUPTED = 130
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # a supervising `run` starts itself again
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:  # Ctrl-C where a command has nothing more useful to say (`run` has)

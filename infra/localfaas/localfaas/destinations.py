@@ -166,9 +166,16 @@ def iso_timestamp(epoch_ms: float) -> str:
 class Destinations:
     """Sends failed-record documents to on-failure destinations, making each client on first use."""
 
-    def __init__(self, clients_factory: ClientsFactory, *, log: Log | None = None) -> None:
+    def __init__(
+        self,
+        clients_factory: ClientsFactory,
+        *,
+        log: Log | None = None,
+        on_sent: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         self._factory = clients_factory
         self._log = log
+        self._on_sent = on_sent  # told of each document delivered: the report counts what is parked
         self._clients: dict[tuple[str, str | None], Any] = {}
         self._queue_urls: dict[str, str] = {}
 
@@ -198,6 +205,8 @@ class Destinations:
             raise
         except Exception as exc:  # botocore's errors and the log's: all mean "not delivered, try again"
             raise DestinationError(f"could not deliver to {destination}: {exc}") from exc
+        if self._on_sent is not None:
+            self._on_sent(destination, record)
 
     def _client(self, target: Destination) -> Any:
         slot = (target.kind, target.region)

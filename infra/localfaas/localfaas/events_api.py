@@ -11,7 +11,8 @@ LocalStack) when there is one, and otherwise answered with an UnknownOperationEx
 A function reaches it through `AWS_ENDPOINT_URL_EVENTBRIDGE`, the service-specific endpoint variable
 that boto3 honours before `AWS_ENDPOINT_URL` (the suffix is the service id, "EventBridge"):
 https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
-Request signatures are not checked (the backends do not check them either).
+Request signatures are not checked (the backends do not check them either). A `guard` (a fault
+plan's throttling, localfaas.throttling) may refuse a request before it is served or forwarded.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from typing import Any
 
 from localfaas.bus import EventBridgeError
 
+# Set on a request a guard let through (localfaas.throttling.JUDGED_HEADER, which imports this name).
+JUDGED_HEADER = "x-localfaas-fault-judged"
+
 __all__ = ["ENDPOINT_VARIABLE", "PUT_EVENTS", "EventsApi"]
 
 log = logging.getLogger(__name__)
@@ -39,13 +43,23 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 _NOT_FORWARDED = {"host", "content-length", "connection", "keep-alive", "transfer-encoding"}
 
 PutEvents = Callable[[list[dict[str, Any]]], dict[str, Any]]
+# Given a request's headers, the answer that refuses it (a fault plan's throttle), or None.
+Guard = Callable[[Any, str], "tuple[int, list[tuple[str, str]], bytes] | None"]  # (headers, path)
 
 
 class EventsApi:
     """Serves PutEvents into `put_events` on 127.0.0.1:`port` (0 picks a free port) in a thread."""
 
-    def __init__(self, put_events: PutEvents, *, proxy_url: str | None = None, port: int = 0) -> None:
+    def __init__(
+        self,
+        put_events: PutEvents,
+        *,
+        proxy_url: str | None = None,
+        port: int = 0,
+        guard: Guard | None = None,
+    ) -> None:
         self.put_events = put_events
+        self.guard = guard
         self.proxy_url = proxy_url.rstrip("/") if proxy_url else None
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -123,6 +137,9 @@ def _handler_class(api: EventsApi) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            refused = api.guard(self.headers, self.path) if api.guard is not None else None
+            if refused is not None:
+                return self._send_raw(*refused)
             target = self.headers.get("X-Amz-Target", "")
             if target == PUT_EVENTS:
                 status, document = api.answer(body)
@@ -147,6 +164,8 @@ def _handler_class(api: EventsApi) -> type[BaseHTTPRequestHandler]:
         def _forward(self, body: bytes) -> None:
             """Pass the request to the backend as it came, and its answer back as it came."""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _NOT_FORWARDED}
+            if api.guard is not None:  # judged here already: the backend's own guard lets it by
+                headers[JUDGED_HEADER] = "1"
             request = urllib.request.Request(  # noqa: S310 - the backend's own http endpoint
                 f"{api.proxy_url}{self.path}", data=body or None, headers=headers, method=self.command
             )
@@ -166,6 +185,13 @@ def _handler_class(api: EventsApi) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(reply)
             return None
+
+        def _send_raw(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
 
         def _send_json(self, status: int, document: dict[str, Any]) -> None:
             payload = json.dumps(document).encode()

@@ -24,8 +24,22 @@ With the in-process runtime on a moto backend (in this process), functions' SDK 
 moto directly, without HTTP (moto's `mock_aws`, which shares the server's state): it halves the time
 of a run, and `direct_moto=False` turns it off. EventBridge calls still go to the events endpoint.
 
+With a fault plan (`faults`, localfaas.faults), a share of the functions' AWS calls is throttled
+and a share of invocations fails after the handler ran; the report says what was injected.
+
 In virtual time, a function's PutEvents is served on the endpoint's thread while the thread that
 invoked the function waits for it, so the scheduler is never used by two threads at once.
+
+Durable where AWS is (localfaas.durable): the entries PutEvents accepted and the asynchronous
+invocations queued are kept in `state_dir` until settled, and resumed when a stack starts on a state
+folder a killed one left (a fresh temporary folder starts empty). The log and the mappings' committed
+offsets are durable already. The report is computed from that durable state (records per topic from
+the log's offsets, events and invocations from the store, the mappings' counts as last saved), so a
+run killed and resumed reports the totals of one that was not; `run_scenario` does not feed again
+what the killed run fed (localfaas.feeding).
+
+This module is long (some 900 lines) because it is where every part meets: each piece of wiring is
+short, and splitting it would scatter one stack's lifecycle over several files.
 Not emulated: event source mappings other than Kafka (SQS, DynamoDB and Kinesis streams are skipped
 with a warning), schedule rules, bus-to-bus targets, S3 on-failure destinations of asynchronous
 invocations.
@@ -42,13 +56,13 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from botocore.exceptions import ClientError
 
-from localfaas.async_invoke import AsyncInvokeConfig, AsyncInvoker
+from localfaas.async_invoke import AsyncInvokeConfig, AsyncInvoker, AsyncOutcome
 from localfaas.backend import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Backend, MotoBackend, make_backend
 from localfaas.bus import (
     DEFAULT_BUS,
@@ -56,6 +70,7 @@ from localfaas.bus import (
     EventBus,
     JsonLinesArchiveStore,
     MemoryArchiveStore,
+    Outcome,
     Target,
     archives_from_resources,
     bus_name,
@@ -63,13 +78,18 @@ from localfaas.bus import (
     validate_put_events_request,
 )
 from localfaas.destinations import Destinations
+from localfaas.durable import DurableStore, offsets_from_json, offsets_to_json
 from localfaas.esm import (
     EventSourceMappingConfig,
     KafkaEventSourceMapping,
+    PollReport,
     is_kafka_event_source_mapping,
 )
 from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
+from localfaas.faults import Dice, FaultPlan, FaultyRuntime
+from localfaas.feeding import ScenarioFeeding, end_offsets, records_since
 from localfaas.log import Log, LogRecord, payload_bytes
+from localfaas.parked import parked
 from localfaas.provision import ProvisionReport, provision
 from localfaas.report import (
     FunctionStats,
@@ -115,14 +135,17 @@ class StackError(RuntimeError):
 class LocalStack:
     """One loaded template, running locally. Use as a context manager (or call start() and close()).
 
-    `runtime`: "in-process" (default), "worker", or a Runtime. `log`: "embedded" (in `log_dir`, a
-    fresh temporary directory by default), "kafka" (at `bootstrap_servers`), or a Log. `backend`:
+    `runtime`: "in-process" (default), "worker", or a Runtime. `log`: "embedded" (in `log_dir`; by
+    default `state_dir`/log when you give a state_dir, else a fresh temporary directory), "kafka" (at `bootstrap_servers`), or a Log. `backend`:
     "moto" (a fresh moto server, emptied on start), "localstack", "aws", or a Backend (left as it
     is). `topics` {name: partitions} are created before the pollers start; a mapping's topic that
     is not in it gets one partition. `environment` overrides function variables as SAM's env-vars
     file does ({"Parameters": {VAR: value}} for all, {LogicalId or FunctionName: {...}} for one; only
     variables the template declares), with ${LOCALFAAS_STATE_DIR} replaced by `state_dir` (a fresh
-    temporary directory by default). `function_logs`, when given, receives every invocation's logs.
+    temporary directory by default, removed on close; one you give is kept, and a stack started on it
+    again resumes what a killed one left there). `function_logs`, when given, receives every
+    invocation's logs. `durable=False` keeps what PutEvents and asynchronous Invoke accepted in
+    memory only, as localfaas did before it was durable: for measuring the cost, nothing else.
     """
 
     def __init__(
@@ -146,6 +169,8 @@ class LocalStack:
         direct_moto: bool = True,
         state_dir: str | Path | None = None,
         function_logs: TextIO | None = None,
+        faults: FaultPlan | None = None,
+        durable: bool = True,
     ) -> None:
         self.template_path = Path(template)
         self.parameters = dict(parameters or {})
@@ -161,14 +186,21 @@ class LocalStack:
         self._environment = {k: dict(v) for k, v in (environment or {}).items()}
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self._direct_moto = direct_moto
+        # A fault plan (localfaas.faults): throttled calls, failed invocations, a kill. Seeded here.
+        self.faults = faults.seeded() if faults is not None and faults.active else None
+        self.fault_dice = Dice(self.faults.seed) if self.faults is not None else None
+        self._throttler: Any = None
+        self._durable = durable
         self._owned: list[Callable[[], None]] = []  # what close() undoes, last first
         self._lock = threading.Lock()  # counters, touched by pollers, the scheduler and the endpoint
         self._stats: dict[str, FunctionStats] = {}
-        self._produced: Counter[str] = Counter()
-        self._events_put: Counter[str] = Counter()
-        self._events_failed = 0
-        self._async_delivered: set[str] = set()  # request ids whose failure record reached somewhere
+        self._produced_topics: set[str] = set()
+        # What this stack parked in each failure destination, by reason: SNS keeps no count to read back.
+        self._parked_sent: dict[str, Counter[str]] = {}
         self._start_offsets: dict[str, dict[tuple[str, int], int]] = {}
+        self.store: DurableStore
+        self.run_number = 0  # 1 on a fresh state folder, one more on each restart on it
+        self.resumed: dict[str, int] = {"events": 0, "invocations": 0}
         self._started_at = 0.0
         self.template: Stack
         self.backend: Backend
@@ -200,6 +232,7 @@ class LocalStack:
             return self
         self._started_at = time.monotonic()
         try:
+            self._start_throttling()
             self._start_backend()
             self.template = load_stack(
                 self.template_path,
@@ -220,18 +253,24 @@ class LocalStack:
                 f"{kind}: not provisioned, localfaas knows nothing of it"
                 for kind in self.provisioned.unsupported
             )
+            self._open_store()
             self._open_log()
+            self._take_log_baseline()
             self._start_scheduler()
             self._start_async_invoker()
             self._start_buses()
             self.events_api = EventsApi(
-                self.put_events, proxy_url=self.backend.endpoint_url, port=self._events_port
+                self.put_events,
+                proxy_url=self.backend.endpoint_url,
+                port=self._events_port,
+                guard=self._throttler.decide if self._throttler else None,
             )
             self.events_api.start()
             self._owned.append(self.events_api.stop)
             self._start_runtime()
             self._create_topics()
             self._start_mappings()
+            self._resume()
         except BaseException:
             self.close()
             raise
@@ -253,6 +292,8 @@ class LocalStack:
             options: dict[str, Any] = {"region": self.region, "account_id": self.account_id}
             if self._backend_choice == "moto":
                 options["reset"] = True  # moto's state is per process: start from nothing
+                if self._throttler is not None:
+                    options["middleware"] = self._throttler.wsgi
             self.backend = make_backend(self._backend_choice, **options)  # type: ignore[arg-type]
             self.backend.start()
             self._owned.append(self.backend.stop)
@@ -266,7 +307,46 @@ class LocalStack:
             directory = Path(tempfile.mkdtemp(prefix="localfaas-state-"))
             self._owned.append(lambda: shutil.rmtree(directory, ignore_errors=True))
             self.state_dir = directory
+        else:  # a kept state folder keeps the archives and the embedded log a restart resumes from
+            self._archive_dir = self._archive_dir or self.state_dir / "archives"
+            self._log_dir = self._log_dir or self.state_dir / "log"
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.chmod(0o700)  # events, payloads and read models hold customers' data
+
+    def _open_store(self) -> None:
+        assert self.state_dir is not None
+        self.store = DurableStore(self.state_dir if self._durable else None)
+        self._owned.append(self.store.close)
+        self.run_number = self.store.begin_run()
+        self._produced_topics = set(self.store.get("produced-topics", []))
+        for name, saved in self.store.get("function-stats", {}).items():
+            self._stats[name] = FunctionStats.resumed(saved)
+
+    def _seed(self, name: str) -> int | str:
+        """A seed per generator of ids: reproducible runs, but no two generators, and no two runs on
+        one state folder, drawing the same ids (the store keys events and invocations by id). The
+        default bus of a first run keeps seed 0, the ids it has always drawn."""
+        if self.run_number == 1:
+            return 0 if name == f"bus/{DEFAULT_BUS}" else name
+        return f"{name}/run-{self.run_number}"
+
+    def _take_log_baseline(self) -> None:
+        """Where every partition ended when this state folder was first used: records counted as
+        produced are those after it (and, in topics created later, all of them)."""
+        if self.store.get("log-baseline") is None:
+            self.store.put("log-baseline", offsets_to_json(end_offsets(self.log, self.log.topics())))
+        self._baseline = offsets_from_json(self.store.get("log-baseline"))
+
+    def _resume(self) -> None:
+        """Deliver again what a killed stack on this state folder had accepted and not settled."""
+        self.resumed = {
+            "events": sum(bus.resume() for bus in self.buses.values()),
+            "invocations": self.async_invoker.resume(),
+        }
+        if any(self.resumed.values()):
+            log.info(
+                "resumed %(events)d event(s) and %(invocations)d asynchronous invocation(s)", self.resumed
+            )
 
     def _env_vars(self) -> dict[str, dict[str, Any]]:
         """`environment` (SAM's env-vars), with ${LOCALFAAS_STATE_DIR} in its values made the state directory."""
@@ -330,7 +410,21 @@ class LocalStack:
             self._serve_sdk_calls_in_process()
             environment.pop("AWS_ENDPOINT_URL")
         self.runtime = runtimes[choice](environment)
+        if self.faults is not None and (self.faults.crash or self.faults.timeout or self.faults.kill_after):
+            self.runtime = FaultyRuntime(self.runtime, self.faults, self.fault_dice)
         self._owned.append(self.runtime.close)
+
+    def _start_throttling(self) -> None:
+        """A share of the functions' AWS calls throttled: those made in this process (in-process
+        runtime) at botocore's before-send, those reaching moto's server or the events endpoint there."""
+        if self.faults is None or not self.faults.throttle:
+            return
+        from localfaas.throttling import Throttler, install_in_process, skip_sdk_backoff
+
+        self._throttler = Throttler(self.faults.throttle, self.fault_dice)
+        self._owned.append(install_in_process(self._throttler))
+        if not self.real_time:
+            self._owned.append(skip_sdk_backoff())
 
     def _moto_here(self) -> bool:
         """True when moto runs in this process, in the account moto's in-process mock answers in."""
@@ -387,7 +481,11 @@ class LocalStack:
 
     def _start_mappings(self) -> None:
         clients = lambda service, region: self.backend.client(service)  # noqa: E731 - one region locally
-        destinations = Destinations(clients, log=self.log)
+        destinations = Destinations(
+            clients,
+            log=self.log,
+            on_sent=lambda arn, document: self._note_parked(arn, document["requestContext"]["condition"]),
+        )
         bootstrap = self._bootstrap_servers if self._log_choice == "kafka" else None
         for resource, spec in self._kafka_mappings():
             config = EventSourceMappingConfig.from_resource(
@@ -405,13 +503,36 @@ class LocalStack:
                 bootstrap_servers=bootstrap,
             )
             # The mapping commits its starting position as it starts: whatever lies beyond is its work.
-            self._start_offsets[config.logical_id] = {
-                (topic, partition): self._committed(config, topic, partition)
-                for topic in config.topics
-                if topic in self.log.topics()
-                for partition in range(self.log.partitions(topic))
-            }
+            # The first start's position is kept, so a restart still counts the work from there.
+            kept = self.store.get(f"esm-start:{config.logical_id}")
+            if kept is None:
+                starts = {
+                    (topic, partition): self._committed(config, topic, partition)
+                    for topic in config.topics
+                    if topic in self.log.topics()
+                    for partition in range(self.log.partitions(topic))
+                }
+                self.store.put(f"esm-start:{config.logical_id}", offsets_to_json(starts))
+            else:
+                starts = offsets_from_json(kept)
+            self._start_offsets[config.logical_id] = starts
+            saved = self.store.get(f"esm-stats:{config.logical_id}")
+            if saved:
+                mapping.stats.add(PollReport(**saved))
             self.mappings.append(mapping)
+
+    def _poll(self, mapping: KafkaEventSourceMapping, *, flush: bool = False) -> PollReport:
+        """One poll, its counts saved when it did anything: a restart goes on counting from them. A kill
+        inside the poll, after it committed a batch, loses that batch's counts (it is not delivered
+        again). The functions' invocation counts are saved with them (so a resumed run reports every
+        function that ran before the kill); their 95th percentiles are this process's."""
+        report = mapping.poll_once(flush=flush)
+        if report.invocations or report.records_settled:
+            self.store.put(f"esm-stats:{mapping.config.logical_id}", asdict(mapping.stats))
+            with self._lock:
+                functions = {name: stats.saved() for name, stats in self._stats.items()}
+            self.store.put("function-stats", functions)
+        return report
 
     def _committed(self, config: EventSourceMappingConfig, topic: str, partition: int) -> int:
         committed = self.log.committed(config.consumer_group_id, topic, partition)
@@ -449,6 +570,8 @@ class LocalStack:
             account_id=self.account_id,
             region=self.region,
             configs=configs,
+            seed=self._seed("async"),
+            store=self.store,
         )
 
     def _send_to_destination(self, arn: str, body: str, attributes: dict[str, dict[str, str]]) -> None:
@@ -473,8 +596,28 @@ class LocalStack:
             log.warning("could not send an invocation record to %s: %s", arn, e)
             return
         if request_id:
-            with self._lock:
-                self._async_delivered.add(request_id)
+            self.store.mark_record_delivered(request_id)
+        condition = (context or {}).get("condition") if "RequestID" not in attributes else None
+        condition = condition or self._async_condition(request_id)
+        if service in ("sqs", "sns") and condition != "Success":
+            self._note_parked(arn, condition)
+
+    def _async_condition(self, request_id: str | None) -> str:
+        """Why an invocation was given up on: its DLQ message names only the request."""
+        for outcome in reversed(self.async_invoker.outcomes):
+            if outcome.request_id == request_id:
+                return outcome.condition
+        return ""
+
+    def _send_dead_letter(self, arn: str, body: str, attributes: dict[str, dict[str, str]]) -> None:
+        """An event EventBridge could not deliver, to its target's DLQ; the attributes say why."""
+        self._send_message(arn, body, attributes)
+        why = attributes.get("EXHAUSTED_RETRY_CONDITION") or attributes.get("ERROR_CODE") or {}
+        self._note_parked(arn, why.get("StringValue", ""))
+
+    def _note_parked(self, arn: str, reason: str) -> None:
+        with self._lock:
+            self._parked_sent.setdefault(arn, Counter())[reason or "unknown"] += 1
 
     # -- the buses ----------------------------------------------------------------------------------
 
@@ -499,9 +642,11 @@ class LocalStack:
                 scheduler=self.scheduler,
                 account_id=self.account_id,
                 region=self.region,
-                send_to_dlq=self._send_message,
+                send_to_dlq=self._send_dead_letter,
                 archives=archives,
                 archive_store=store,
+                seed=self._seed(f"bus/{name}"),
+                store=self.store,
             )
         for rule in rules:
             if rule.pattern is None:
@@ -527,12 +672,10 @@ class LocalStack:
             answer = self.buses[name].put_events([entries[i] for i in indexes])
             for index, result in zip(indexes, answer["Entries"], strict=True):
                 results[index] = result
-        with self._lock:
-            for entry, result in zip(entries, results, strict=True):
-                if "EventId" in result:
-                    self._events_put[f"{entry.get('Source')}/{entry.get('DetailType')}"] += 1
-                else:
-                    self._events_failed += 1
+        refused = sum("ErrorCode" in result for result in results)
+        if refused:
+            with self._lock:
+                self.store.put("events-refused", self.store.get("events-refused", 0) + refused)
         failed = sum("ErrorCode" in result for result in results)
         return {"FailedEntryCount": failed, "Entries": results}
 
@@ -603,8 +746,10 @@ class LocalStack:
             timestamp_ms=timestamp_ms,
             partition=partition,
         )
-        with self._lock:
-            self._produced[topic] += 1
+        if topic not in self._produced_topics:
+            with self._lock:
+                self._produced_topics.add(topic)
+                self.store.put("produced-topics", sorted(self._produced_topics))
         return record
 
     def produce_records(self, records: Iterable[ScenarioRecord]) -> int:
@@ -637,26 +782,33 @@ class LocalStack:
         *,
         window_s: float | None = None,
         progress: Callable[[int, int], None] | None = None,
+        resume: bool | None = None,
     ) -> bool:
         """Feed a scenario and run until idle. With `window_s`, records are released in timestamp order,
         `window_s` seconds of scenario time at a time, each slice run to idle before the next: what
         happened an hour apart is processed in that order across topics, as a live stack would.
         Returns False when some partition stopped settling (see run_until_idle).
 
+        `resume` (by default, when this state folder was fed the same scenario before): produce and put
+        only what the earlier, killed run had not; False feeds it all again.
+
         Virtual time follows the records: it begins at the first record's timestamp and, with
         `window_s`, moves to each slice's first record as the slice is released, so a record's age
         is measured as a live stack would measure it."""
         assert isinstance(self.scheduler, VirtualScheduler)
+        feeding = ScenarioFeeding(self.store, self.log, scenario, window_s, resume, self.put_events)
         stamps = [r.timestamp_ms for r in scenario.records if r.timestamp_ms is not None]
         if stamps:
             self.scheduler.begin_at(min(stamps) / 1000)
+        for topic, partitions in scenario.topics.items():
+            if topic not in self.log.topics():
+                self.log.create_topic(topic, partitions)
         if not window_s:
-            self.feed(scenario)
+            self.produce_records(feeding.records_left())
+            feeding.put_events_left()
             return self.run_until_idle(progress=progress)
-        self.feed(replace(scenario, records=()))
-        timed = sorted(
-            scenario.records, key=lambda r: -math.inf if r.timestamp_ms is None else r.timestamp_ms
-        )
+        feeding.put_events_left()
+        timed = feeding.records_left()
         readers = Counter(topic for m in self.mappings for topic in m.config.topics)
         unreleased = sum(readers[r.topic] for r in timed)  # records the mappings have yet to see
 
@@ -665,6 +817,8 @@ class LocalStack:
                 progress(settled, total + unreleased)
 
         finished, start = True, 0
+        if feeding.resumed:  # finish what the killed run had in flight before releasing more
+            finished = self.run_until_idle(progress=report_progress)
         while start < len(timed):
             first = timed[start].timestamp_ms
             end = start + 1
@@ -694,7 +848,7 @@ class LocalStack:
         while True:
             before = self._settled()
             for mapping in self.mappings:
-                mapping.poll_once(flush=True)
+                self._poll(mapping, flush=True)
             ran = self.scheduler.run_until_idle()
             settled = self._settled()
             if progress is not None:
@@ -719,7 +873,7 @@ class LocalStack:
             busy = False
             for mapping in self.mappings:
                 try:
-                    report = mapping.poll_once()
+                    report = self._poll(mapping)
                 except Exception:
                     log.exception("%s: poll failed; trying again", mapping.config.logical_id)
                     continue
@@ -744,6 +898,7 @@ class LocalStack:
             for partition in range(self.log.partitions(topic)):
                 if (topic, partition) not in starts:  # a partition that appeared after the mapping started
                     starts[(topic, partition)] = self._committed(mapping.config, topic, partition)
+                    self.store.put(f"esm-start:{mapping.config.logical_id}", offsets_to_json(starts))
                 work[(topic, partition)] = self.log.end_offset(topic, partition) - starts[(topic, partition)]
         return work
 
@@ -777,15 +932,18 @@ class LocalStack:
         }
 
     def report(self, scenario: Scenario | None = None, *, stopped: bool = False) -> Report:
-        """Everything the stack did so far, with the resources read back from the backend; with a
-        scenario, its checks are evaluated too. `stopped`: the stack was interrupted (`up`), so records
+        """Everything the stack did so far, with the resources and what the failure destinations hold
+        (parked.py) read back from the backend; with a scenario, its checks are evaluated too. `stopped`: the stack was interrupted (`up`), so records
         not yet settled are pending (uncommitted, delivered again on the next start), not lost."""
         with self._lock:
             functions = {name: stats.to_dict() for name, stats in sorted(self._stats.items())}
-            produced = dict(self._produced)
-            events = dict(sorted(self._events_put.items()))
-            events_failed = self._events_failed
-            async_delivered = set(self._async_delivered)
+            parked_sent = {arn: Counter(reasons) for arn, reasons in self._parked_sent.items()}
+        produced = self._produced_counts()
+        events = dict(sorted(self.store.event_counts().items()))
+        events_failed = self.store.get("events-refused", 0)
+        invocations = self.store.invocation_outcomes()
+        async_outcomes = [AsyncOutcome(rid, fn, condition, n) for rid, fn, condition, n, _ in invocations]
+        async_delivered = {rid for rid, *_, delivered in invocations if delivered}
         lost: list[str] = []
         mappings = {}
         read: dict[tuple[str, int], int] = {}  # each partition's records, once however many mappings read it
@@ -796,9 +954,14 @@ class LocalStack:
             for partition, count in work.items():
                 read[partition] = max(read.get(partition, 0), count)
             mappings[mapping.config.logical_id] = mapping_summary(
-                mapping, name, sum(work.values()), lost, stopped=stopped
+                mapping,
+                name,
+                sum(work.values()),
+                lost,
+                stopped=stopped,
+                unsettled=sum(mapping.lag().values()),
             )
-        outcomes = [outcome for bus in self.buses.values() for outcome in bus.outcomes]
+        outcomes = [Outcome(*row) for row in self.store.delivery_outcomes()]
         data: dict[str, Any] = {
             "run": {
                 "command": "up" if self.real_time else "run",
@@ -814,16 +977,30 @@ class LocalStack:
             "functions": functions,
             "esm": mappings,
             "bus": bus_summary(outcomes, events, events_failed, lost),
-            "async": async_summary(self.async_invoker.outcomes, async_delivered, lost),
+            "async": async_summary(async_outcomes, async_delivered, lost),
         }
         moto_endpoint = self.backend.endpoint_url if self.backend.kind == "moto" else None
         data.update(resource_summary(list(self._resources()), self.backend.client, moto_endpoint))
+        data["parked"] = parked(self.template, self.backend.client, log=self.log, sent=parked_sent)
+        if self.faults is not None:
+            data["faults"] = {
+                "plan": self.faults.text(),
+                "injected": dict(sorted(self.fault_dice.counts.items())),
+            }
         total = sum(m["lost"] for m in mappings.values()) + data["async"]["lost"] + data["bus"]["dropped"]
         data["lost"] = {"total": total, "details": lost}
         report = Report(data)
         if scenario is not None:
             report.evaluate(scenario.checks)
         return report
+
+    def _produced_counts(self) -> dict[str, int]:
+        """Records produced per topic since this state folder was first used, read from the log's
+        offsets (so a restart counts what the killed run produced too)."""
+        existing = set(self.log.topics())
+        return {
+            t: records_since(self.log, t, self._baseline) for t in sorted(self._produced_topics & existing)
+        }
 
     def _resources(self) -> Iterable[Any]:
         for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::S3::Bucket"):

@@ -14,10 +14,13 @@
     dynamodb   {LogicalId: {"name", "items"}}        sqs {LogicalId: {"name", "messages"}}
     sns        {LogicalId: {"name", "published"}}    s3  {LogicalId: {"name", "objects"}}
     ses        {"sent"}
+    parked     {"total", "destinations": {ARN: {"name", "kind", "count", "source", "reason"}}}  (parked.py)
     lost       {"total", "details": [text]}
 
 A record is lost when it was neither processed, filtered out, nor put in an on-failure destination;
 an event is lost when a target never got it and no dead-letter queue or destination did either.
+What is in a failure destination is not lost but parked: the verdict says how much, beside NOTHING
+LOST, because a valid record parked there has not had its effect yet (`localfaas redrive`).
 
 Metrics name one number in it: `section.field` or `section.field[key]`. A keyed section is indexed
 by logical id (or by the resource's physical name); without a key, its field is summed over all
@@ -193,39 +196,58 @@ def _number(path: str, value: Any) -> float:
 
 @dataclass
 class FunctionStats:
-    """One function's invocations, added up as they happen."""
+    """One function's invocations, added up as they happen; the counts and the total time are kept
+    across restarts on one state folder (`saved`, `resumed`), the durations for the 95th percentile
+    are this process's."""
 
     invocations: int = 0
     errors: int = 0
     cold_starts: int = 0
+    total_ms: float = 0.0
     durations_ms: list[float] = field(default_factory=list)
 
     def record(self, result: InvocationResult) -> None:
         self.invocations += 1
         self.errors += 0 if result.ok else 1
         self.cold_starts += 1 if result.init_duration_ms is not None else 0
+        self.total_ms += result.duration_ms
         self.durations_ms.append(result.duration_ms)
 
+    def saved(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("invocations", "errors", "cold_starts", "total_ms")}
+
+    @classmethod
+    def resumed(cls, saved: dict[str, Any]) -> FunctionStats:
+        return cls(**saved)
+
     def to_dict(self) -> dict[str, Any]:
-        durations = self.durations_ms
         return {
             "invocations": self.invocations,
             "errors": self.errors,
             "cold_starts": self.cold_starts,
-            "mean_ms": round(sum(durations) / len(durations), 2) if durations else 0.0,
-            "p95_ms": round(percentile(durations, 0.95), 2),
+            "mean_ms": round(self.total_ms / self.invocations, 2) if self.invocations else 0.0,
+            "p95_ms": round(percentile(self.durations_ms, 0.95), 2),
         }
 
 
 def mapping_summary(
-    mapping: KafkaEventSourceMapping, function: str, records: int, lost: list[str], *, stopped: bool = False
+    mapping: KafkaEventSourceMapping,
+    function: str,
+    records: int,
+    lost: list[str],
+    *,
+    stopped: bool = False,
+    unsettled: int | None = None,
 ) -> dict[str, Any]:
     """One mapping's records: `records` is what its partitions received since it started. What it
     discarded is lost. What it never settled is lost at the end of a run (still retrying, or its
     destination unreachable); when a long-running stack is stopped it is pending instead: its offsets
-    were never committed, so the next start delivers it again."""
+    were never committed, so the next start delivers it again. `unsettled`, when given, is read from
+    the log (end offsets - committed offsets), which a restart does not forget; by default it is
+    `records` less what this mapping's counters settled."""
     stats, name = mapping.stats, mapping.config.logical_id
-    unsettled = max(0, records - stats.records_settled)
+    if unsettled is None:
+        unsettled = max(0, records - stats.records_settled)
     if stats.records_discarded:
         lost.append(f"{name}: {stats.records_discarded} record(s) discarded (no on-failure destination)")
     if unsettled and not stopped:
@@ -393,20 +415,39 @@ def _render(data: dict[str, Any]) -> Iterable[str]:
     yield from _expected_failures(data.get("checks", []))
     yield from _bus(data.get("bus", {}), data.get("async", {}))
     yield from _resources(data)
+    yield from _parked(data.get("parked"))
     yield from _checks(data.get("checks", []))
     lost = data.get("lost", {})
     yield ""
+    parked = (data.get("parked") or {}).get("total", 0)
     if run.get("interrupted"):
         yield from _interrupted(data)
     elif not lost.get("total"):
-        yield "NOTHING LOST"
+        yield f"NOTHING LOST ({_parked_note(parked)})" if parked else "NOTHING LOST"
         pending = sum(m.get("unsettled", 0) for m in data.get("esm", {}).values() if not m.get("lost"))
         if pending:
             yield f"  {pending} record(s) pending: not committed, so delivered again on the next start"
     else:
-        yield f"LOST: {lost['total']}"
+        yield f"LOST: {lost['total']}" + (f" ({_parked_note(parked)})" if parked else "")
         for line in lost.get("details", []):
             yield f"  {line}"
+
+
+def _parked_note(parked: int) -> str:
+    return f"{parked} parked in failure destinations: `localfaas redrive` sends them again once the cause is fixed"
+
+
+def _parked(parked: dict[str, Any] | None) -> Iterable[str]:
+    """Only the destinations that hold something: the rest of the template's would be noise."""
+    if parked is None:
+        return
+    rows = [
+        [d["name"], d["kind"], _few(d["source"]), d["reason"] or "-", d["count"]]
+        for d in parked.get("destinations", {}).values()
+        if d["count"] != 0
+    ]
+    header = ["destination", "kind", "from", "why", "count"]
+    yield from _table("Parked in failure destinations", header, rows, text_columns=4)
 
 
 def _interrupted(data: dict[str, Any]) -> Iterable[str]:
@@ -521,6 +562,11 @@ def _checks(checks: list[dict[str, Any]]) -> Iterable[str]:
     for c in checks:
         if c.get("error"):
             yield f"  {c['name']}: {c['error']}"
+
+
+def _few(names: str, shown: int = 1) -> str:
+    parts = names.split(", ")
+    return names if len(parts) <= shown else f"{', '.join(parts[:shown])} and {len(parts) - shown} more"
 
 
 # Metrics that count failures: a passing check on one says how many the scenario meant to cause.

@@ -11,6 +11,7 @@ A scenario is one JSON object:
      "records": [{"topic", "key", "value" | "valueText" | "valueBase64",
                   "headers": {"name": "text"}, "timestamp": ISO 8601 or epoch ms, "partition"}],
      "events": [PutEvents entries],                 put after the records (optional)
+     "faults": {"throttle": 0.2, "seed": 7},        a fault plan, as --faults spells it (optional)
      "windowSeconds": 3600,                         release records in timestamp order, this much
                                                     scenario time at a time (optional; default: all at once)
      "expected": {"free-form": 3},                  numbers a check may refer to (optional)
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localfaas.faults import FaultPlan, FaultPlanError, fault_plan_from_mapping
 from localfaas.log import timestamp_ms
 
 __all__ = ["Check", "Scenario", "ScenarioError", "ScenarioRecord", "load_scenario", "parse_scenario"]
@@ -53,6 +55,7 @@ _TOP_LEVEL = {
     "expected",
     "checks",
     "windowSeconds",
+    "faults",
 }
 
 
@@ -95,6 +98,7 @@ class Scenario:
     expected: dict[str, Any] = field(default_factory=dict)
     checks: tuple[Check, ...] = ()
     window_s: float | None = None
+    faults: FaultPlan | None = None  # localfaas.faults; `--faults` overrides it key by key
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -132,6 +136,7 @@ def parse_scenario(data: Any, *, base_dir: Path | None = None, source: str | Pat
         expected=expected,
         checks=tuple(reader.check(c, i, expected) for i, c in enumerate(reader.sequence(data, "checks"))),
         window_s=reader.window(data),
+        faults=reader.faults(data),
     )
 
 
@@ -177,6 +182,14 @@ class _Reader:
                 raise self.error(f"environment.{scope}", "must map variable names to values")
             environment[scope] = {name: _parameter_text(value) for name, value in variables.items()}
         return environment
+
+    def faults(self, data: dict) -> FaultPlan | None:
+        if data.get("faults") is None:
+            return None
+        try:
+            return fault_plan_from_mapping(self.mapping(data, "faults"), where="faults.")
+        except FaultPlanError as e:
+            raise ScenarioError(f"{self.source}: {e}") from None
 
     def window(self, data: dict) -> float | None:
         window = data.get("windowSeconds")

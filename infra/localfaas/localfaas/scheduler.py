@@ -50,11 +50,15 @@ class VirtualScheduler:
         return self._now
 
     def begin_at(self, start: float) -> None:
-        """Set the clock to `start` (a scenario's first record) while nothing is due: virtual time is
-        then the scenario's own, so a record's age (MaximumRecordAgeInSeconds) and the stamps of what
-        the run writes are measured against the records' own timestamps, not the machine's clock."""
-        if not self._queue:
-            self._now = float(start)
+        """Set the clock to `start` (a scenario's first record): virtual time is then the scenario's
+        own, so a record's age (MaximumRecordAgeInSeconds) and the stamps of what the run writes are
+        measured against the records' own timestamps, not the machine's clock. Work already queued
+        (what a resumed run took over from a killed one) moves with the clock: what was due in N
+        seconds is still due in N seconds."""
+        shift = float(start) - self._now
+        # A uniform shift keeps the heap's order, so the list needs no heapify.
+        self._queue = [(at + shift, sequence, fn) for at, sequence, fn in self._queue]
+        self._now = float(start)
 
     def advance_to(self, moment: float) -> int:
         """Move the clock forward to `moment` (never back), running the tasks due on the way."""

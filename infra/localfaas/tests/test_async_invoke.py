@@ -231,3 +231,57 @@ def test_real_time_scheduler_runs_due_tasks_on_its_thread():
         assert threads == ["localfaas-scheduler"]
     finally:
         scheduler.stop()
+
+
+# ----------------------------------------------------------------------------- durability (issue 9)
+
+
+def durable_invoker(tmp_path, failures: int, seed: int | str = 0):
+    from localfaas.durable import DurableStore
+
+    clock = VirtualScheduler(START)
+    function = Function(clock, failures)
+    destinations = Destinations()
+    store = DurableStore(tmp_path / "state")
+    invoker = AsyncInvoker(function, destinations, clock, clock, seed=seed, store=store)
+    invoker.configure("notify", AsyncInvokeConfig(on_failure=ON_FAILURE, dead_letter_arn=DLQ))
+    return invoker, clock, function, destinations, store
+
+
+def test_a_queued_invocation_is_kept_before_its_request_id_returns_and_settled_on_success(tmp_path):
+    invoker, clock, _, _, store = durable_invoker(tmp_path, 0)
+    request_id = invoker.invoke_async("notify", {"a": 1})
+    assert [kept.request_id for kept in store.unsettled_invocations()] == [request_id]
+    clock.run_until_idle()
+    assert store.unsettled_invocations() == []
+    assert store.invocation_outcomes() == [(request_id, "notify", "Success", 1, False)]
+
+
+def test_a_resumed_invocation_keeps_its_id_and_the_attempts_it_had_used(tmp_path):
+    invoker, clock, function, _, _ = durable_invoker(tmp_path, 5)
+    request_id = invoker.invoke_async("notify", {"a": 1})
+    clock.run_until_idle(until=START + 61)  # two attempts failed, the third one minute off: the kill
+    assert len(function.calls) == 2
+
+    again, clock2, function2, destinations2, store = durable_invoker(tmp_path, 5)
+    assert again.resume() == 1
+    clock2.run_until_idle()
+    assert len(function2.calls) == 1  # the last of the three attempts Lambda makes
+    [(_, record, _)] = [sent for sent in destinations2.sent if sent[0] == ON_FAILURE]
+    assert record["requestContext"]["requestId"] == request_id
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert store.invocation_outcomes() == [(request_id, "notify", "RetriesExhausted", 3, False)]
+    assert again.resume() == 0
+
+
+def test_a_resumed_invocation_given_up_before_running_again_still_reports_the_last_error(tmp_path):
+    invoker, clock, *_ = durable_invoker(tmp_path, 5)
+    invoker.invoke_async("notify", {"a": 1})
+    clock.run_until_idle(until=START + 61)
+    again, clock2, _, destinations2, _ = durable_invoker(tmp_path, 5)
+    clock2.advance(7 * 3600)  # the restart came after the event's maximum age
+    again.resume()
+    clock2.run_until_idle()
+    [(_, record, _)] = [sent for sent in destinations2.sent if sent[0] == ON_FAILURE]
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["responsePayload"] == ERROR

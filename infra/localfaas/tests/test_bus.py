@@ -616,3 +616,73 @@ def test_duplicate_archive_is_rejected():
     with pytest.raises(EventBridgeError) as caught:
         bus.create_archive("a")
     assert caught.value.code == "ResourceAlreadyExistsException"
+
+
+# ----------------------------------------------------------------------------- durability (issue 9)
+
+
+def durable_bus(tmp_path, *resources, **kwargs):
+    from localfaas.durable import DurableStore
+
+    store = DurableStore(tmp_path / "state")
+    return (*make_bus(*resources, store=store, **kwargs), store)
+
+
+def test_an_accepted_entry_is_kept_before_put_events_answers_and_settled_once_delivered(tmp_path):
+    two_targets = rule_resource(ALL, [{"Id": "t1", "Arn": FUNCTION_ARN}, {"Id": "t2", "Arn": FUNCTION_ARN}])
+    bus, clock, deliver, _, store = durable_bus(tmp_path, two_targets)
+    [result] = bus.put_events([entry()])["Entries"]
+    assert [event["id"] for event, _ in store.unsettled_events("default")] == [result["EventId"]]
+    clock.run_until_idle()
+    assert len(deliver.calls) == 2
+    assert store.unsettled_events("default") == []
+    assert store.event_counts() == {"storefront.accounts/AccountCreated": 1}
+
+
+def test_an_entry_no_rule_matches_is_settled_at_once(tmp_path):
+    bus, _, _, _, store = durable_bus(tmp_path, rule_resource({"source": ["elsewhere"]}))
+    bus.put_events([entry()])
+    assert store.unsettled_events("default") == []
+
+
+def test_a_dead_lettered_or_dropped_entry_is_settled(tmp_path):
+    bus, clock, _, dlq, store = durable_bus(
+        tmp_path, with_policy(), always_fail=DeliveryFailed(False, "gone")
+    )
+    bus.put_events([entry()])
+    clock.run_until_idle()
+    assert len(dlq.messages) == 1
+    assert store.unsettled_events("default") == []
+
+
+def test_a_new_bus_on_the_store_resumes_an_unsettled_entry_with_its_id_to_the_targets_left(tmp_path):
+    two_targets = rule_resource(ALL, [{"Id": "t1", "Arn": FUNCTION_ARN}, {"Id": "t2", "Arn": FUNCTION_ARN}])
+    bus, clock, deliver, _, store = durable_bus(tmp_path, two_targets, failures={"t2": [retryable()]})
+    [result] = bus.put_events([entry()])["Entries"]
+    clock.run_until_idle(until=START + 0.1)  # t1 delivered, t2 waiting out its backoff: then the kill
+    assert [target for _, target, _ in deliver.calls] == ["t1", "t2"]
+
+    again, clock2, deliver2, _, _ = durable_bus(tmp_path, two_targets)
+    assert again.resume() == 1
+    clock2.run_until_idle()
+    assert [(target, payload["id"]) for _, target, payload in deliver2.calls] == [("t2", result["EventId"])]
+    assert store.unsettled_events("default") == []
+    assert again.resume() == 0
+
+
+def test_resume_archives_what_the_killed_bus_had_not(tmp_path):
+    from localfaas.bus import Archive
+
+    archive = Archive("all", pattern=None)
+    bus, _, _, _, store = durable_bus(tmp_path, rule_resource(ALL), archives=[archive])
+    store.accept_events("default", [{**bus._envelope(entry()), "id": "e-killed"}])  # kept, then killed
+    again, clock, _, _, _ = durable_bus(tmp_path, rule_resource(ALL), archives=[archive])
+    again.resume()
+    clock.run_until_idle()
+    assert [event["id"] for event in again.archived_events("all")] == ["e-killed"]
+
+
+def test_a_detail_nested_too_deeply_is_malformed_not_a_recursion_error():
+    bus, *_ = make_bus(rule_resource(ALL))
+    answer = bus.put_events([entry() | {"Detail": '{"a":' + "[" * 5000 + "]" * 5000 + "}"}])
+    assert answer["Entries"] == [{"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}]

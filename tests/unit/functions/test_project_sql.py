@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import boto3
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, inspect, select, text
 
 from storefront.read_model.compare import canonical_rows
 from storefront.read_model.database import DatabaseNotConfigured, database_url
@@ -93,6 +94,80 @@ def test_redelivered_batch_changes_nothing(app, database, lambda_context, caplog
         {"projected": 4, "redelivered": 0, "refused": 0},
         {"projected": 0, "redelivered": 4, "refused": 0},
     ]
+
+
+def test_the_same_events_produced_again_at_new_offsets_change_nothing(app, database, lambda_context, caplog):
+    # A producer's retry writes each event again, same event ids, new offsets. The low count and
+    # the restock after it place a supply order and receive it; the low count seen again after
+    # that must not place a second one (an offset check alone let it: 11 supply orders became 22).
+    day = [
+        ("inventory", inventory("MUG-BLUE", at(9), on_hand=4)),
+        ("inventory", inventory("MUG-BLUE", at(12), on_hand=54)),
+        ("customer-accounts", account_requested("c-1", at(9))),
+        ("security", access_denied("c-1", at(9, 1), 1)),
+        ("payments", payment("O-1", "c-1", at(10))),
+        ("shipments", arrival("O-1", at(15))),
+    ]
+    app.lambda_handler(msk_event(*(record(topic, event) for topic, event in day)), lambda_context)
+    before = snapshot(database)
+    assert [o["status"] for o in rows(database, "supply_orders")] == ["RECEIVED"]
+
+    again = msk_event(*(record(topic, event) for topic, event in day))
+    response = app.lambda_handler(again, lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    assert snapshot(database) == before
+    assert batch_summaries(caplog)[-1] == {"projected": 0, "redelivered": 6, "refused": 0}
+
+
+def test_one_event_twice_in_a_batch_is_applied_once(app, database, lambda_context):
+    count = inventory("MUG-BLUE", at(9), on_hand=4)
+
+    response = app.lambda_handler(
+        msk_event(record("inventory", count), record("inventory", count)), lambda_context
+    )
+
+    assert response == {"batchItemFailures": []}
+    assert len(rows(database, "supply_orders")) == 1
+    assert len(rows(database, "applied_offsets")) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("not base64!", id="invalid base64"),
+        pytest.param(base64.b64encode(b"[" * 5000 + b"]" * 5000).decode(), id="nested 5000 deep"),
+    ],
+)
+def test_an_undecodable_record_fails_alone(app, database, lambda_context, value):
+    first = record("customer-accounts", account_requested("c-1", at(9)))
+    bad = record("customer-accounts", b"{}", key="c-9")
+    last = record("customer-accounts", account_requested("c-2", at(9, 5)))
+    batch = msk_event(first, bad, last)
+    for chunk in batch["records"].values():
+        for raw in chunk:
+            if raw["offset"] == bad.offset:
+                raw["value"] = value
+
+    response = app.lambda_handler(batch, lambda_context)
+
+    assert failed_offsets(response) == [bad.offset]
+    assert sorted(c["customer_id"] for c in rows(database, "customers")) == ["c-1", "c-2"]
+
+
+def test_a_read_model_built_before_the_event_id_index_gets_it(database):
+    from storefront.read_model import SqlReadModel
+
+    model = SqlReadModel(create_engine(database))
+    model.create_schema()
+    with create_engine(database).begin() as connection:
+        connection.execute(text("DROP INDEX ux_applied_offsets_event_id"))
+
+    model.create_schema()
+
+    with create_engine(database).connect() as connection:
+        indexes = {i["name"]: i["unique"] for i in inspect(connection).get_indexes("applied_offsets")}
+    assert indexes["ux_applied_offsets_event_id"] in (True, 1)
 
 
 def test_a_batch_logs_one_summary_and_no_line_per_projected_record(app, lambda_context, caplog):

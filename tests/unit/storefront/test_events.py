@@ -43,6 +43,11 @@ def test_not_json_is_malformed():
         parse_event(b"\x00\xffnot json")
 
 
+def test_json_nested_too_deeply_is_malformed_not_a_recursion_error():
+    with pytest.raises(MalformedEvent, match="nested too deeply"):
+        parse_event(b"[" * 5000 + b"]" * 5000)
+
+
 def test_json_that_is_not_an_object_is_malformed():
     with pytest.raises(MalformedEvent, match="JSON object"):
         parse_event(b"[1, 2]")

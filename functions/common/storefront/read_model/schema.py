@@ -176,10 +176,13 @@ sales_tickets = Table(
     _id("shipment_id"),
 )
 
-# One row per Kafka record applied, written in the record's own transaction. One row per record
-# rather than a high-water mark per partition: with ReportBatchItemFailures Lambda retries only the
-# failed records, so a record can be retried after later offsets of its partition were applied
-# (https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html).
+# One row per event applied, written in the record's own transaction, keyed by the record that
+# carried it. One row per record rather than a high-water mark per partition: with
+# ReportBatchItemFailures Lambda retries only the failed records, so a record can be retried after
+# later offsets of its partition were applied
+# (https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html). The event id is
+# unique too: a producer that retries a send writes the same event at a new offset, and only the
+# first is applied; two consumers racing on one event make one transaction fail at its commit.
 applied_offsets = Table(
     "applied_offsets",
     metadata,
@@ -189,6 +192,7 @@ applied_offsets = Table(
     _id("event_id", nullable=False),
     Column("event_type", String(64), nullable=False),
     Column("event_time", UtcDateTime, nullable=False),
+    Index("ux_applied_offsets_event_id", "event_id", unique=True),
 )
 
 TABLES: dict[str, Table] = dict(metadata.tables)

@@ -1,9 +1,10 @@
 """The read model in a SQL database (SQLite or PostgreSQL) through SQLAlchemy Core.
 
 `SqlReadModel.projecting()` is one transaction: `Projection.prepare(records)` reads, in a few
-queries, which of the records were applied before (their `applied_offsets` rows) and the rows
-their events will read; `Projection.apply(record)` skips a redelivery, otherwise asks the
-projector for the changes and keeps them, with the record's offset row, to be written together
+queries, which of the records were applied before (their `applied_offsets` rows, by offset and
+by event id) and the rows their events will read; `Projection.apply(record)` skips a redelivery
+(the same offset again, or the same event at another offset: a producer's retry), otherwise asks
+the projector for the changes and keeps them, with the record's offset row, to be written together
 when the transaction ends (one executemany per table and kind of change). A record the projector
 refuses changes nothing; the records before and after it are kept. `SqlReadModel.apply(records)`
 does all of that for a list of records.
@@ -37,6 +38,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from storefront.events import DomainEvent
@@ -63,7 +65,7 @@ IN_LIST = 500  # values per IN (...): far below SQLite's and PostgreSQL's limits
 @dataclass
 class ApplyReport:
     applied: int = 0
-    redelivered: int = 0  # records whose offset was applied before: nothing done
+    redelivered: int = 0  # records whose offset or event was applied before: nothing done
     skipped: list[UnprojectableRecord] = field(default_factory=list)
 
     def add(self, other: ApplyReport) -> None:
@@ -78,8 +80,20 @@ class SqlReadModel:
         self.policy = policy or LockPolicy()
 
     def create_schema(self) -> None:
-        """Create the tables that are missing (safe to repeat; existing tables are left alone)."""
+        """Create the tables and indexes that are missing (safe to repeat; existing ones are left
+        alone). An index added to a table after it was made is created too: create_all makes a
+        table's indexes only with the table."""
         metadata.create_all(self.engine, checkfirst=True)
+        with self.engine.begin() as connection:
+            for table in TABLES.values():
+                for index in table.indexes:
+                    try:
+                        index.create(connection, checkfirst=True)
+                    except IntegrityError:
+                        raise SchemaOutdated(
+                            f"{table.name} holds rows its index {index.name} refuses (a read model "
+                            "built before that index): rebuild it with `storefront replay`"
+                        ) from None
 
     def drop_schema(self) -> None:
         metadata.drop_all(self.engine, checkfirst=True)
@@ -150,6 +164,10 @@ class SqlReadModel:
         return projection.report
 
 
+class SchemaOutdated(RuntimeError):
+    """The database's rows predate a constraint of the schema: the read model must be rebuilt."""
+
+
 class ProjectionBroken(RuntimeError):
     """A change could not be kept (a duplicate key, a failed read): the transaction must not commit."""
 
@@ -162,6 +180,8 @@ class Projection:
         self.report = ApplyReport()
         self._checked: set[Coordinates] = set()  # asked of applied_offsets already
         self._applied: set[Coordinates] = set()  # applied before, or in this transaction
+        self._checked_events: set[str] = set()  # event ids asked of applied_offsets already
+        self._applied_events: set[str] = set()  # event ids applied before, or in this transaction
         self._events: dict[Coordinates, DomainEvent | UnprojectableRecord] = {}
         self._broken: Exception | None = None
 
@@ -171,16 +191,21 @@ class Projection:
         fresh = {c: r for r in records if (c := _coordinates(r)) not in self._checked}
         self._checked.update(fresh)
         self._applied |= self.state.applied_among(fresh)
-        reads = Reads()
+        events: dict[Coordinates, DomainEvent] = {}
         for coordinates, record in fresh.items():
             if coordinates in self._applied:
                 continue
             try:
-                event = self._events[coordinates] = read_event(record)
+                events[coordinates] = self._events[coordinates] = read_event(record)
             except UnprojectableRecord as refused:
                 self._events[coordinates] = refused
-                continue
-            reads.add(event)
+        unasked = {e.event_id for e in events.values()} - self._checked_events
+        self._checked_events |= unasked
+        self._applied_events |= self.state.applied_events_among(unasked)
+        reads = Reads()
+        for event in events.values():
+            if event.event_id not in self._applied_events:
+                reads.add(event)
         self.state.load(reads)
 
     def apply(self, record: SourceRecord) -> bool:
@@ -193,6 +218,9 @@ class Projection:
             self.report.redelivered += 1
             return False
         event = self._events.pop(coordinates, None)
+        if isinstance(event, DomainEvent) and event.event_id in self._applied_events:
+            self.report.redelivered += 1  # the same event at another offset: a producer's retry
+            return False
         try:
             if isinstance(event, UnprojectableRecord):
                 raise event
@@ -206,6 +234,7 @@ class Projection:
             self._broken = error
             raise
         self._applied.add(coordinates)
+        self._applied_events.add(changes[-1].row["event_id"])  # the applied_offsets row comes last
         self.report.applied += 1
         return True
 
@@ -258,6 +287,13 @@ class SqlState(ReadModelState):
                 {"topic": topic, "partition": partition, "low": min(offsets), "high": max(offsets)},
             ).scalars()
             found.update((topic, partition, o) for o in recorded if o in offsets)
+        return found
+
+    def applied_events_among(self, event_ids: Iterable[str]) -> set[str]:
+        """Which of `event_ids` `applied_offsets` holds already (its unique index on event_id)."""
+        found: set[str] = set()
+        for values in _slices(sorted(event_ids)):
+            found.update(self.connection.execute(_events_in(), {"values": values}).scalars())
         return found
 
     def load(self, reads: Reads) -> None:
@@ -439,6 +475,12 @@ def _offsets_between() -> Select:
 
 
 @lru_cache(maxsize=1)
+def _events_in() -> Select:
+    c = applied_offsets.c
+    return select(c.event_id).where(c.event_id.in_(bindparam("values", expanding=True)))
+
+
+@lru_cache(maxsize=1)
 def _latest_in() -> Select:
     # Each sku's orders placed at its latest placed_at: the (sku, placed_at) index answers both.
     later = aliased(supply_orders)
@@ -466,4 +508,4 @@ def _matches(table: str, key_columns: tuple[str, ...]) -> ColumnElement[bool]:
     return and_(*(columns[name] == bindparam(f"key_{name}") for name in key_columns))
 
 
-__all__ = ["ApplyReport", "Projection", "ProjectionBroken", "SqlReadModel", "SqlState"]
+__all__ = ["ApplyReport", "Projection", "ProjectionBroken", "SchemaOutdated", "SqlReadModel", "SqlState"]

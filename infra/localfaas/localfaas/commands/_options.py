@@ -239,6 +239,25 @@ def add_stack_flags(
     parser.add_argument(
         "--stack-name", default="localfaas", help="the stack name the template sees (default: %(default)s)"
     )
+    parser.add_argument(
+        "--faults",
+        metavar="PLAN",
+        help="fault plan: throttle=SHARE,crash=SHARE,timeout=SHARE,kill-after=N,seed=S (any of them; "
+        "over a scenario's \"faults\", key by key); see the README's Fault injection",
+    )
+
+
+def fault_plan(args: argparse.Namespace, base: Any = None) -> Any:
+    """The --faults plan over `base` (a scenario's), or `base`; UsageError for a plan that cannot be used."""
+    if not getattr(args, "faults", None):
+        return base
+    from localfaas.faults import FaultPlan, FaultPlanError, parse_fault_plan
+
+    try:
+        plan, given = parse_fault_plan(args.faults)
+    except FaultPlanError as e:
+        raise UsageError(f"--faults: {e}") from None
+    return plan.over(base or FaultPlan(), given)
 
 
 def stack_options(
@@ -247,17 +266,19 @@ def stack_options(
     template: str | Path | None = None,
     parameters: dict[str, str] | None = None,
     environment: dict[str, dict[str, str]] | None = None,
+    faults: Any = None,
 ) -> dict[str, Any]:
     """LocalStack's keyword arguments from the flags `add_stack_flags` and `add_template_flags` add (over
-    a scenario's parameters and environment); UsageError for flags that cannot be used. A scenario's
-    parameters and variables sit between the project's defaults (samconfig.toml, LOCAL_ENV_FILE) and the
-    command line's: they are the more specific."""
+    a scenario's parameters, environment and fault plan); UsageError for flags that cannot be used. A
+    scenario's parameters and variables sit between the project's defaults (samconfig.toml,
+    LOCAL_ENV_FILE) and the command line's: they are the more specific."""
     if args.log == "kafka" and not args.bootstrap_servers:
         raise UsageError("--log kafka needs --bootstrap-servers")
     template = template or args.template
     overrides, variables = template_parameters(args, template), function_variables(args, template)
     scenario_parameters, scenario_variables = parameters or {}, environment or {}
     return {
+        "faults": fault_plan(args, faults),
         "parameters": (
             {**scenario_parameters, **overrides}
             if args.parameter_overrides is not None

@@ -56,7 +56,10 @@ def handle(args: argparse.Namespace) -> int:
 
 def put_events(entries: list[dict[str, Any]], endpoint_url: str, region: str) -> int:
     import boto3
+    from botocore.config import Config
     from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
+
+    from localfaas.backend import LOCALFAAS_USER_AGENT
 
     client = boto3.client(
         "events",
@@ -64,6 +67,8 @@ def put_events(entries: list[dict[str, Any]], endpoint_url: str, region: str) ->
         region_name=region,
         aws_access_key_id="localfaas",
         aws_secret_access_key="localfaas",  # noqa: S106 - a local endpoint checks no signature
+        # Feeding a stack is the user's input, not a function's call: a fault plan leaves it alone.
+        config=Config(user_agent_extra=LOCALFAAS_USER_AGENT),
     )
     try:
         response = client.put_events(Entries=entries)

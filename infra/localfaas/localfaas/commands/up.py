@@ -10,6 +10,9 @@ another terminal:
     localfaas put-events --entries file://entries.json
     aws --endpoint-url <backend> dynamodb scan --table-name ...
 
+--faults takes a fault plan as `run` does (localfaas.faults); kill-after=N kills this process after
+invocation N, and `up` again on the same --log-dir resumes from the committed offsets.
+
 SIGINT (Ctrl-C) or SIGTERM stops it cleanly: pollers stop between batches, the endpoint file is
 removed, a report of what ran is printed on stderr, and worker processes and the backend stop.
 """
