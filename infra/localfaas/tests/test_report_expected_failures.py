@@ -54,3 +54,13 @@ def test_failures_no_passing_check_expects_get_no_note():
 
     assert "expected:" not in unexpected.render()
     assert "expected:" not in unchecked.render()
+
+
+def test_the_redrive_hint_is_given_only_where_redrive_can_work():
+    parked = {"total": 15, "destinations": {}}
+    run, up = report(to_destination=1), report(to_destination=1)
+    run.data["parked"] = up.data["parked"] = parked
+    up.data["run"]["command"] = "up"
+
+    assert run.render().splitlines()[-1] == "NOTHING LOST (15 parked in failure destinations, listed above)"
+    assert "`localfaas redrive` sends them again" in up.render().splitlines()[-1]
