@@ -970,6 +970,8 @@ class LocalStack:
                 "runtime": _choice_name(self._runtime_choice),
                 "log": _choice_name(self._log_choice),
                 "backend": self.backend.kind,
+                # LocalStack, AWS or a moto server someone else runs outlive this stack; its own moto does not.
+                "backend_kept": not isinstance(self.backend, MotoBackend),
                 "duration_s": round(time.monotonic() - self._started_at, 2),
             },
             # `read`: what the mappings received, produced by this stack or by anyone else (`up`).

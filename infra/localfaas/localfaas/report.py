@@ -423,18 +423,24 @@ def _render(data: dict[str, Any]) -> Iterable[str]:
     if run.get("interrupted"):
         yield from _interrupted(data)
     elif not lost.get("total"):
-        yield f"NOTHING LOST ({_parked_note(parked, command)})" if parked else "NOTHING LOST"
+        yield (
+            f"NOTHING LOST ({_parked_note(parked, bool(run.get('backend_kept')))})"
+            if parked
+            else "NOTHING LOST"
+        )
         pending = sum(m.get("unsettled", 0) for m in data.get("esm", {}).values() if not m.get("lost"))
         if pending:
             yield f"  {pending} record(s) pending: not committed, so delivered again on the next start"
     else:
-        yield f"LOST: {lost['total']}" + (f" ({_parked_note(parked, command)})" if parked else "")
+        yield f"LOST: {lost['total']}" + (
+            f" ({_parked_note(parked, bool(run.get('backend_kept')))})" if parked else ""
+        )
         for line in lost.get("details", []):
             yield f"  {line}"
 
 
-def _parked_note(parked: int, command: str) -> str:
-    if command != "up":  # a run's own backend is gone when its report is read: nothing to redrive from
+def _parked_note(parked: int, backend_kept: bool) -> str:
+    if not backend_kept:  # its own moto stops with the stack: nothing is left to redrive from
         return f"{parked} parked in failure destinations, listed above"
     return f"{parked} parked in failure destinations: `localfaas redrive` sends them again once the cause is fixed"
 

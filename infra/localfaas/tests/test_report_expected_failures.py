@@ -58,9 +58,11 @@ def test_failures_no_passing_check_expects_get_no_note():
 
 def test_the_redrive_hint_is_given_only_where_redrive_can_work():
     parked = {"total": 15, "destinations": {}}
-    run, up = report(to_destination=1), report(to_destination=1)
-    run.data["parked"] = up.data["parked"] = parked
-    up.data["run"]["command"] = "up"
+    own_moto, kept = report(to_destination=1), report(to_destination=1)
+    own_moto.data["parked"] = kept.data["parked"] = parked
+    kept.data["run"]["backend_kept"] = True  # LocalStack, AWS, or a moto server someone else runs
 
-    assert run.render().splitlines()[-1] == "NOTHING LOST (15 parked in failure destinations, listed above)"
-    assert "`localfaas redrive` sends them again" in up.render().splitlines()[-1]
+    assert (
+        own_moto.render().splitlines()[-1] == "NOTHING LOST (15 parked in failure destinations, listed above)"
+    )
+    assert "`localfaas redrive` sends them again" in kept.render().splitlines()[-1]
