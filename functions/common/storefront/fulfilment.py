@@ -84,7 +84,7 @@ def assemble(payment: PaymentCompleted, current: Order | None, now: datetime) ->
         return Assembly(
             order=order,
             ticket=open_ticket(order.order_id, order.customer_id, payment.event_id, now),
-            request=_request(order, now),
+            request=_request(order),
             announcement=_requested(payment, order),
         )
     if current.payment_id != payment.payment_id:
@@ -93,7 +93,7 @@ def assemble(payment: PaymentCompleted, current: Order | None, now: datetime) ->
         return Assembly()
     return Assembly(
         ticket=open_ticket(current.order_id, current.customer_id, payment.event_id, now),
-        request=_request(current, now) if current.fulfilment_requested_at is None else None,
+        request=_request(current) if current.fulfilment_requested_at is None else None,
         announcement=_requested(payment, current),
     )
 
@@ -115,14 +115,15 @@ def _order(payment: PaymentCompleted, now: datetime) -> Order:
     )
 
 
-def _request(order: Order, now: datetime) -> FulfilmentRequest:
+def _request(order: Order) -> FulfilmentRequest:
+    # Stamped with the recording time, so a request sent again is the identical message.
     return FulfilmentRequest(
         request_id=order.fulfilment_request_id,
         order_id=order.order_id,
         customer_id=order.customer_id,
         lines=order.lines,
         shipping_address=order.shipping_address,
-        requested_at=now,
+        requested_at=order.recorded_at,
     )
 
 
