@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventR
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from storefront.adapters.aws import RETRY_CONFIG
+from storefront.adapters.aws import MARK_RETRY_CONFIG, RETRY_CONFIG
 from storefront.adapters.bus import EventBus
 from storefront.adapters.fulfilment import FulfilmentQueue
 from storefront.adapters.orders import OrdersTable
@@ -30,7 +30,7 @@ from storefront.lambda_glue import (
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
-dynamodb = boto3.resource("dynamodb", config=RETRY_CONFIG)
+dynamodb = boto3.resource("dynamodb", config=MARK_RETRY_CONFIG)  # the order's mark follows the send
 orders = OrdersTable(dynamodb.Table(os.environ["ORDERS_TABLE_NAME"]))
 tickets = SalesTicketsTable(dynamodb.Table(os.environ["SALES_TICKETS_TABLE_NAME"]))
 fulfilment = FulfilmentQueue(boto3.client("sqs", config=RETRY_CONFIG), os.environ["FULFILMENT_QUEUE_URL"])

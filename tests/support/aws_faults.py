@@ -1,0 +1,84 @@
+"""One AWS call of a handler made to fail, to prove what the retry after it does.
+
+Every call of every botocore client (the handler's own, Powertools' idempotency store, those behind
+boto3 resources) passes through `BaseClient._make_api_call`, which runs botocore's retries inside
+it; a fault raised there is a call that failed after all its attempts. Two kinds:
+
+- refused: the request never took effect, as a throttled one (`ThrottlingException`, HTTP 400);
+- lost: the request took effect and its answer was lost (a read timeout), the ambiguous failure
+  after which nobody knows whether the effect happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, Literal
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+Call = tuple[str, str]  # (service, operation), e.g. ("ses", "SendEmail")
+Fault = Literal["refused", "lost"]
+
+
+class AwsCalls:
+    """The calls made while active, in order; `fail_call(n, kind)` fails the n-th call from now."""
+
+    def __init__(self) -> None:
+        self.made: list[Call] = []
+        self._countdown: int | None = None
+        self._kind: Fault = "refused"
+        self.failed: Call | None = None
+
+    def fail_call(self, n: int, kind: Fault) -> None:
+        self._countdown, self._kind, self.failed = n, kind, None
+
+    def _call(self, original: Callable[..., Any], client: BaseClient, operation: str, params: dict) -> Any:
+        call = (client.meta.service_model.service_name, operation)
+        self.made.append(call)
+        if self._countdown is not None:
+            self._countdown -= 1
+            if self._countdown == 0:
+                self._countdown, self.failed = None, call
+                if self._kind == "refused":
+                    raise ClientError(
+                        {
+                            "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                            "ResponseMetadata": {"HTTPStatusCode": 400},
+                        },
+                        operation,
+                    )
+                original(client, operation, params)
+                raise ReadTimeoutError(endpoint_url=f"https://{call[0]}.us-east-1.amazonaws.com/")
+        return original(client, operation, params)
+
+
+@contextmanager
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsCalls]:
+    calls = AwsCalls()
+    original = BaseClient._make_api_call
+
+    def make_api_call(client: BaseClient, operation: str, params: dict) -> Any:
+        return calls._call(original, client, operation, params)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(BaseClient, "_make_api_call", make_api_call)
+        yield calls
+
+
+def clean_run_calls(calls: AwsCalls, handler: Callable[..., Any], *args: Any) -> list[Call]:
+    """The calls one fault-free `handler(*args)` makes, in order (its effects stay: give it its own event)."""
+    start = len(calls.made)
+    handler(*args)
+    return calls.made[start:]
+
+
+def failing(calls: AwsCalls, n: int, kind: Fault, handler: Callable[..., Any], *args: Any) -> Call:
+    """`handler(*args)` with its n-th call failing, whether or not the handler then fails; that call."""
+    calls.fail_call(n, kind)
+    with suppress(Exception):  # a Kafka batch raises BatchProcessingError, the others the fault itself
+        handler(*args)
+    assert calls.failed is not None, f"call {n} was never made"
+    return calls.failed
