@@ -26,6 +26,7 @@ from storefront.lambda_glue import (
     idempotency_store,
     log_fields,
     process_kafka_batch,
+    remember_effect,
 )
 
 logger = Logger()
@@ -46,9 +47,14 @@ def assemble_order(event_id: str, payment: PaymentCompleted) -> str | None:
         raise RuntimeError(f"order {payment.order_id} was recorded concurrently")
     if assembly.ticket is not None:
         tickets.open(assembly.ticket)
-    if assembly.request is not None:
-        fulfilment.send(assembly.request)
-        orders.mark_fulfilment_requested(assembly.request.order_id, assembly.request.requested_at)
+    if (request := assembly.request) is not None:  # not marked sent: see storefront.fulfilment
+        fulfilment.send(request)
+        remember_effect(
+            lambda: orders.mark_fulfilment_requested(request.order_id, request.requested_at),
+            effect="fulfilment request",
+            event=payment,
+            logger=logger,
+        )
     if assembly.announcement is None:
         return None
     bus.announce(assembly.announcement)

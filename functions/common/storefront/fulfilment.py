@@ -6,10 +6,13 @@ OrderAssemblyRequested, leaves the shipping address out: the bus is read by many
 is personal data that only fulfilment needs.
 
 The fulfilment queue is a standard SQS queue: it has no deduplication, so the request is sent
-once per order: the order is recorded first and marked once its request is on the queue. A
-redelivered payment resumes where the last attempt stopped; only a crash between sending and
-marking sends twice, and the request carries an id derived from the payment event for
-fulfilment to drop that duplicate.
+once per order: the order is recorded first, and marked once its request is on the queue (a
+failed mark is logged, not retried by failing the record; lambda_glue.remember_effect). A
+redelivered payment resumes where the last attempt stopped and sends only while no mark is
+stored. It sends twice only when SQS took the request but its answer was lost, when the process
+dies between sending and marking, or when the mark and Powertools' completed record both fail;
+the copy is identical (same `requestId`, derived from the payment event, same `requestedAt`) for
+fulfilment to drop.
 """
 
 from __future__ import annotations
