@@ -11,6 +11,7 @@ it; a fault raised there is a call that failed after all its attempts. Two kinds
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, Literal
@@ -18,6 +19,8 @@ from typing import Any, Literal
 import pytest
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError, ReadTimeoutError
+
+from tests.support.lambda_context import FakeLambdaContext
 
 Call = tuple[str, str]  # (service, operation), e.g. ("ses", "SendEmail")
 Fault = Literal["refused", "lost"]
@@ -82,3 +85,31 @@ def failing(calls: AwsCalls, n: int, kind: Fault, handler: Callable[..., Any], *
         handler(*args)
     assert calls.failed is not None, f"call {n} was never made"
     return calls.failed
+
+
+# The failed try's context: Lambda retries after that invocation ended, so the in-progress record
+# Powertools may have left (when saving the result failed) has expired by then.
+EXPIRED = FakeLambdaContext(remaining_ms=-1)
+FAULTS = ("refused", "lost")
+
+
+def each_call_failing(
+    monkeypatch: pytest.MonkeyPatch,
+    fault: Fault,
+    handler: Callable[[Any, Any], Any],
+    event_of: Callable[[int], Any],
+    context: Any,
+) -> Iterator[tuple[int, Call, Any]]:
+    """For each call n of a clean run of `event_of(0)`: `event_of(n)` with call n failing, then the
+    same event again (the retry). Yields n, the call that failed and the retry's answer."""
+    with aws_calls(monkeypatch) as calls:
+        clean = clean_run_calls(calls, handler, event_of(0), context)
+        for n in range(1, len(clean) + 1):
+            failed = failing(calls, n, fault, handler, event_of(n), EXPIRED)
+            yield n, failed, handler(event_of(n), context)
+
+
+def copies(announced: list[dict]) -> int:
+    """How many copies of one announcement the bus carried; fails unless they are one event."""
+    assert len({json.dumps(event["detail"], sort_keys=True) for event in announced}) == 1, announced
+    return len(announced)

@@ -3,16 +3,14 @@ fulfilment request on SQS and OrderAssemblyRequested on the bus."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import boto3
 import pytest
 
 from storefront.events import Address, OrderLine, PaymentCompleted
-from tests.support.aws_faults import aws_calls, clean_run_calls, failing
+from tests.support.aws_faults import FAULTS, copies, each_call_failing
 from tests.support.kafka import failed_offsets, msk_event, record
-from tests.support.lambda_context import FakeLambdaContext
 from tests.support.stack import sample_event
 
 TOPIC = "payments"
@@ -160,31 +158,29 @@ def test_shipping_address_never_reaches_the_logs(app, lambda_context, debug_logs
 
 # --- each AWS call failing in turn, then the retry ---------------------------------------------
 
-# The failed try's context: Lambda retries after that invocation ended, so the in-progress record
-# Powertools may have left (when saving the result failed) has expired by then.
-EXPIRED = FakeLambdaContext(remaining_ms=-1)
 
-
-@pytest.mark.parametrize("fault", ["refused", "lost"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_any_call_failing_then_the_retry_sends_one_request_and_one_announcement(
     app, queue, bus_spy, lambda_context, monkeypatch, fault
 ):
-    with aws_calls(monkeypatch) as calls:
-        clean = clean_run_calls(calls, app.lambda_handler, msk_event(record(TOPIC, paid(0))), lambda_context)
-        assert ("sqs", "SendMessage") in clean and ("events", "PutEvents") in clean
-        for n, _ in enumerate(clean, start=1):
-            batch = msk_event(record(TOPIC, paid(n)))
-            failed = failing(calls, n, fault, app.lambda_handler, batch, EXPIRED)
-            response = app.lambda_handler(batch, lambda_context)
+    def batch(n: int) -> dict:
+        return msk_event(record(TOPIC, paid(n)))
 
-            assert response == {"batchItemFailures": []}, failed
-            requests = [r for r in queue("FulfilmentRequestsQueue") if r["orderId"] == f"o-{n}"]
-            if fault == "lost" and failed == ("sqs", "SendMessage"):
-                # SQS took it, the answer was lost (the README says so): an identical copy to drop.
-                assert len(requests) == 2 and requests[0] == requests[1], failed
-            else:
-                assert len(requests) == 1, failed
-            # A failure after PutEvents is followed by a second copy: the same event, which consumers drop.
-            announced = [e for e in bus_spy.events() if e["detail"]["orderId"] == f"o-{n}"]
-            assert len(announced) in (1, 2), failed
-            assert len({json.dumps(e["detail"], sort_keys=True) for e in announced}) == 1, failed
+    tried = set()
+    for n, failed, response in each_call_failing(
+        monkeypatch, fault, app.lambda_handler, batch, lambda_context
+    ):
+        tried.add(failed)
+        assert response == {"batchItemFailures": []}, failed
+        requests = [r for r in queue("FulfilmentRequestsQueue") if r["orderId"] == f"o-{n}"]
+        if (fault, failed) == ("lost", ("sqs", "SendMessage")):
+            # SQS took it, the answer was lost (the README says so): an identical copy to drop.
+            assert len(requests) == 2 and requests[0] == requests[1], failed
+        else:
+            assert len(requests) == 1, failed
+        # A failure after PutEvents is followed by a second copy: the same event, which consumers drop.
+        assert copies([e for e in bus_spy.events() if e["detail"]["orderId"] == f"o-{n}"]) in (1, 2)
+    assert {
+        ("sqs", "SendMessage"),
+        ("events", "PutEvents"),
+    } <= tried  # the effects were among the calls failed

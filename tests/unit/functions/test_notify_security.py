@@ -10,8 +10,7 @@ import pytest
 from moto.sns.models import sns_backends
 
 from storefront.events import MalformedEvent
-from tests.support.aws_faults import aws_calls, clean_run_calls, failing
-from tests.support.lambda_context import FakeLambdaContext
+from tests.support.aws_faults import FAULTS, each_call_failing
 from tests.support.stack import sample_event
 
 SAMPLE = "notify_security/account-locked.json"
@@ -140,10 +139,6 @@ def test_the_same_account_locked_again_later_is_alerted_again(app, alerts, lambd
 
 # --- each AWS call failing in turn, then the retry ---------------------------------------------
 
-# The failed try's context: Lambda retries after that invocation ended, so the in-progress record
-# Powertools may have left (when saving the result failed) has expired by then.
-EXPIRED = FakeLambdaContext(remaining_ms=-1)
-
 
 def locked(n: int) -> dict:
     event = copy.deepcopy(sample_event(SAMPLE))
@@ -162,21 +157,23 @@ def published_for(provisioned, event_id: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("fault", ["refused", "lost"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_any_call_failing_then_the_retry_publishes_one_alert_and_answers_its_id(
     app, provisioned, lambda_context, monkeypatch, fault
 ):
-    with aws_calls(monkeypatch) as calls:
-        clean = clean_run_calls(calls, app.lambda_handler, locked(0), lambda_context)
-        assert ("sns", "Publish") in clean and ("dynamodb", "UpdateItem") in clean
-        for n, _ in enumerate(clean, start=1):
-            failed = failing(calls, n, fault, app.lambda_handler, locked(n), EXPIRED)
-            answer = app.lambda_handler(locked(n), lambda_context)
-
-            published = published_for(provisioned, f"locked-{n}")
-            if fault == "lost" and failed == ("sns", "Publish"):
-                assert len(published) == 2, failed  # SNS took it, the answer was lost: the README says so
-            else:
-                assert len(published) == 1, failed
-            assert answer == published[-1], failed
-            assert app.lambda_handler(locked(n), lambda_context) == answer
+    tried = set()
+    for n, failed, answer in each_call_failing(
+        monkeypatch, fault, app.lambda_handler, locked, lambda_context
+    ):
+        tried.add(failed)
+        published = published_for(provisioned, f"locked-{n}")
+        if (fault, failed) == ("lost", ("sns", "Publish")):
+            assert len(published) == 2, failed  # SNS took it, the answer was lost: the README says so
+        else:
+            assert len(published) == 1, failed
+        assert answer == published[-1], failed
+        assert app.lambda_handler(locked(n), lambda_context) == answer
+    assert {
+        ("sns", "Publish"),
+        ("dynamodb", "UpdateItem"),
+    } <= tried  # the effects were among the calls failed
