@@ -41,10 +41,12 @@ config = idempotency_config()
 
 @idempotent_function(data_keyword_argument="event_id", config=config, persistence_store=idempotency_store())
 def assemble_order(event_id: str, payment: PaymentCompleted) -> str | None:
-    assembly = assemble(payment, orders.get(payment.order_id), now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    assembly = assemble(payment, orders.get(payment.order_id), now=now)
     if assembly.order is not None and not orders.record(assembly.order):
-        # Recorded between our read and write: fail the record, the retry decides on what is stored.
-        raise RuntimeError(f"order {payment.order_id} was recorded concurrently")
+        # Recorded between our read and write, by another delivery or by this very put (botocore
+        # resends a write whose answer was lost): decide again on what is stored.
+        assembly = assemble(payment, orders.get(payment.order_id), now=now)
     if assembly.ticket is not None:
         tickets.open(assembly.ticket)
     if (request := assembly.request) is not None:  # not marked sent: see storefront.fulfilment

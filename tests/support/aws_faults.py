@@ -6,14 +6,17 @@ it; a fault raised there is a call that failed after all its attempts. Two kinds
 
 - refused: the request never took effect, as a throttled one (`ThrottlingException`, HTTP 400);
 - lost: the request took effect and its answer was lost (a read timeout), the ambiguous failure
-  after which nobody knows whether the effect happened.
+  after which nobody knows whether the effect happened;
+- resent: the same, but botocore's standard mode retried it (a read timeout is a transient error,
+  https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html): the request is
+  made twice and the caller gets the second answer, a conditional write's failed condition say.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import pytest
@@ -23,7 +26,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from tests.support.lambda_context import FakeLambdaContext
 
 Call = tuple[str, str]  # (service, operation), e.g. ("ses", "SendEmail")
-Fault = Literal["refused", "lost"]
+Fault = Literal["refused", "lost", "resent"]
 
 
 class AwsCalls:
@@ -54,6 +57,8 @@ class AwsCalls:
                         operation,
                     )
                 original(client, operation, params)
+                if self._kind == "resent":
+                    return original(client, operation, params)
                 raise ReadTimeoutError(endpoint_url=f"https://{call[0]}.us-east-1.amazonaws.com/")
         return original(client, operation, params)
 
@@ -78,19 +83,25 @@ def clean_run_calls(calls: AwsCalls, handler: Callable[..., Any], *args: Any) ->
     return calls.made[start:]
 
 
-def failing(calls: AwsCalls, n: int, kind: Fault, handler: Callable[..., Any], *args: Any) -> Call:
-    """`handler(*args)` with its n-th call failing, whether or not the handler then fails; that call."""
+def failing(
+    calls: AwsCalls, n: int, kind: Fault, handler: Callable[..., Any], *args: Any
+) -> tuple[Call, bool]:
+    """`handler(*args)` with its n-th call failing; that call, and whether the handler then failed."""
     calls.fail_call(n, kind)
-    with suppress(Exception):  # a Kafka batch raises BatchProcessingError, the others the fault itself
+    try:
         handler(*args)
+    except Exception:  # a Kafka batch raises BatchProcessingError, the others the fault itself
+        raised = True
+    else:
+        raised = False
     assert calls.failed is not None, f"call {n} was never made"
-    return calls.failed
+    return calls.failed, raised
 
 
 # The failed try's context: Lambda retries after that invocation ended, so the in-progress record
 # Powertools may have left (when saving the result failed) has expired by then.
 EXPIRED = FakeLambdaContext(remaining_ms=-1)
-FAULTS = ("refused", "lost")
+FAULTS = ("refused", "lost", "resent")
 
 
 def each_call_failing(
@@ -101,11 +112,15 @@ def each_call_failing(
     context: Any,
 ) -> Iterator[tuple[int, Call, Any]]:
     """For each call n of a clean run of `event_of(0)`: `event_of(n)` with call n failing, then the
-    same event again (the retry). Yields n, the call that failed and the retry's answer."""
+    same event again (the retry). Yields n, the call that failed and the retry's answer.
+
+    A resent call must not fail the handler: every write is one its own resend cannot refuse.
+    """
     with aws_calls(monkeypatch) as calls:
         clean = clean_run_calls(calls, handler, event_of(0), context)
         for n in range(1, len(clean) + 1):
-            failed = failing(calls, n, fault, handler, event_of(n), EXPIRED)
+            failed, raised = failing(calls, n, fault, handler, event_of(n), EXPIRED)
+            assert not (fault == "resent" and raised), f"{failed} resent failed the handler"
             yield n, failed, handler(event_of(n), context)
 
 
