@@ -15,7 +15,7 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storefront.adapters.aws import RETRY_CONFIG
+from storefront.adapters.aws import MARK_RETRY_CONFIG
 from storefront.events import PERSONAL_FIELDS, SENSITIVE_FIELDS, DomainEvent, MalformedEvent, parse_event
 
 # Types only: at run time the EventBridge handlers would load Powertools' batch utility for nothing.
@@ -143,9 +143,13 @@ def idempotency_store() -> DynamoDBPersistenceLayer:
     # A client of boto3's default session, which the handler's own clients share: Powertools would
     # otherwise open a new Session, which loads and parses DynamoDB's service model a second time
     # (about 0.2 s of every cold start; see BENCHMARKS.md, cold start).
+    # More attempts, as for marks: saving the result (or deleting the record after a failure) comes
+    # after the effects, and when it fails Powertools leaves the record in progress until the
+    # invocation's deadline: every retry before then fails (IdempotencyAlreadyInProgressError),
+    # which can spend a Kafka record's three retries and park a valid record.
     return DynamoDBPersistenceLayer(
         table_name=os.environ["IDEMPOTENCY_TABLE_NAME"],
-        boto3_client=boto3.client("dynamodb", config=RETRY_CONFIG),
+        boto3_client=boto3.client("dynamodb", config=MARK_RETRY_CONFIG),
     )
 
 
