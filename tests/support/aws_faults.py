@@ -2,14 +2,16 @@
 
 Every call of every botocore client (the handler's own, Powertools' idempotency store, those behind
 boto3 resources) passes through `BaseClient._make_api_call`, which runs botocore's retries inside
-it; a fault raised there is a call that failed after all its attempts. Two kinds:
+it; a fault raised there is a call that failed after all its attempts. Four kinds:
 
 - refused: the request never took effect, as a throttled one (`ThrottlingException`, HTTP 400);
 - lost: the request took effect and its answer was lost (a read timeout), the ambiguous failure
   after which nobody knows whether the effect happened;
 - resent: the same, but botocore's standard mode retried it (a read timeout is a transient error,
   https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html): the request is
-  made twice and the caller gets the second answer, a conditional write's failed condition say.
+  made twice and the caller gets the second answer, a conditional write's failed condition say;
+- crash: the process dies just before the call (killed, out of memory, timed out): no code runs
+  after it, so Powertools' in-progress record stays, and Lambda retries once its deadline passed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import pytest
 from botocore.client import BaseClient
@@ -26,7 +28,15 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from tests.support.lambda_context import FakeLambdaContext
 
 Call = tuple[str, str]  # (service, operation), e.g. ("ses", "SendEmail")
-Fault = Literal["refused", "lost", "resent"]
+Fault = Literal["refused", "lost", "resent", "crash"]
+FAULTS = ("refused", "lost", "resent", "crash")
+# The failed try's context: Lambda retries after that invocation ended, so the in-progress record
+# Powertools may have left (when saving the result failed, or the process died) has expired by then.
+EXPIRED = FakeLambdaContext(remaining_ms=-1)
+
+
+class ProcessDied(BaseException):
+    """Not an Exception: neither the handler nor Powertools gets to clean up after it."""
 
 
 class AwsCalls:
@@ -48,19 +58,24 @@ class AwsCalls:
             self._countdown -= 1
             if self._countdown == 0:
                 self._countdown, self.failed = None, call
-                if self._kind == "refused":
-                    raise ClientError(
-                        {
-                            "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
-                            "ResponseMetadata": {"HTTPStatusCode": 400},
-                        },
-                        operation,
-                    )
-                original(client, operation, params)
-                if self._kind == "resent":
-                    return original(client, operation, params)
-                raise ReadTimeoutError(endpoint_url=f"https://{call[0]}.us-east-1.amazonaws.com/")
+                return self._fail(original, client, operation, params)
         return original(client, operation, params)
+
+    def _fail(self, original: Callable[..., Any], client: BaseClient, operation: str, params: dict) -> Any:
+        if self._kind == "crash":
+            raise ProcessDied(operation)
+        if self._kind == "refused":
+            raise ClientError(
+                {
+                    "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400},
+                },
+                operation,
+            )
+        original(client, operation, params)
+        if self._kind == "resent":
+            return original(client, operation, params)
+        raise ReadTimeoutError(endpoint_url=f"https://{self.failed[0]}.us-east-1.amazonaws.com/")
 
 
 @contextmanager
@@ -90,7 +105,7 @@ def failing(
     calls.fail_call(n, kind)
     try:
         handler(*args)
-    except Exception:  # a Kafka batch raises BatchProcessingError, the others the fault itself
+    except (Exception, ProcessDied):  # a Kafka batch raises BatchProcessingError, the others the fault
         raised = True
     else:
         raised = False
@@ -98,10 +113,19 @@ def failing(
     return calls.failed, raised
 
 
-# The failed try's context: Lambda retries after that invocation ended, so the in-progress record
-# Powertools may have left (when saving the result failed) has expired by then.
-EXPIRED = FakeLambdaContext(remaining_ms=-1)
-FAULTS = ("refused", "lost", "resent")
+class Trial(NamedTuple):
+    n: int
+    failed: Call  # the call that failed
+    before: Call | None  # the call made just before it (None: it was the first)
+    fault: Fault
+    answer: Any  # what the retry answered
+
+    def repeats(self, effect: Call) -> bool:
+        """Whether this trial may do `effect` twice, as the README says: the effect's own request
+        taken while its answer was lost, or the process dead right after the effect, before its mark."""
+        return (self.fault in ("lost", "resent") and self.failed == effect) or (
+            self.fault == "crash" and self.before == effect
+        )
 
 
 def each_call_failing(
@@ -110,9 +134,9 @@ def each_call_failing(
     handler: Callable[[Any, Any], Any],
     event_of: Callable[[int], Any],
     context: Any,
-) -> Iterator[tuple[int, Call, Any]]:
+) -> Iterator[Trial]:
     """For each call n of a clean run of `event_of(0)`: `event_of(n)` with call n failing, then the
-    same event again (the retry). Yields n, the call that failed and the retry's answer.
+    same event again (the retry), whose answer the Trial holds.
 
     A resent call must not fail the handler: every write is one its own resend cannot refuse.
     """
@@ -121,7 +145,8 @@ def each_call_failing(
         for n in range(1, len(clean) + 1):
             failed, raised = failing(calls, n, fault, handler, event_of(n), EXPIRED)
             assert not (fault == "resent" and raised), f"{failed} resent failed the handler"
-            yield n, failed, handler(event_of(n), context)
+            before = clean[n - 2] if n > 1 else None
+            yield Trial(n, failed, before, fault, handler(event_of(n), context))
 
 
 def copies(announced: list[dict]) -> int:

@@ -203,9 +203,8 @@ def test_any_call_failing_then_the_retry_archives_each_record_once(
         return batches.setdefault(n, msk_event(record(TOPIC, requested(n))))
 
     tried = set()
-    for n, failed, response in each_call_failing(
-        monkeypatch, fault, app.lambda_handler, batch, lambda_context
-    ):
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, batch, lambda_context):
+        n, failed, response = trial.n, trial.failed, trial.answer
         tried.add(failed)
         assert response == {"batchItemFailures": []}, failed
         holding = [

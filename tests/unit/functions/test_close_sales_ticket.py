@@ -141,9 +141,8 @@ def test_any_call_failing_then_the_retry_closes_the_ticket_and_announces_one_eve
         return msk_event(record(TOPIC, arrived(10 + n)))
 
     tried = set()
-    for n, failed, response in each_call_failing(
-        monkeypatch, fault, app.lambda_handler, batch, lambda_context
-    ):
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, batch, lambda_context):
+        n, failed, response = trial.n, trial.failed, trial.answer
         tried.add(failed)
         assert response == {"batchItemFailures": []}, failed
         ticket = tickets.get_item(Key={"orderId": f"o-{10 + n}"})["Item"]

@@ -129,9 +129,8 @@ def test_any_call_failing_then_the_retry_stores_one_account_and_announces_one_ev
         return msk_event(record(TOPIC, requested(n)))
 
     tried = set()
-    for n, failed, response in each_call_failing(
-        monkeypatch, fault, app.lambda_handler, batch, lambda_context
-    ):
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, batch, lambda_context):
+        n, failed, response = trial.n, trial.failed, trial.answer
         tried.add(failed)
         assert response == {"batchItemFailures": []}, failed
         assert accounts.get_item(Key={"customerId": f"c-{n}"})["Item"]["openedByEventId"] == f"req-{n}"

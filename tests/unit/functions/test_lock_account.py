@@ -234,9 +234,8 @@ def test_any_call_failing_then_the_retry_locks_once_and_announces_one_event(
         return msk_event(third)
 
     tried = set()
-    for n, failed, response in each_call_failing(
-        monkeypatch, fault, app.lambda_handler, third_attempt, lambda_context
-    ):
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, third_attempt, lambda_context):
+        n, failed, response = trial.n, trial.failed, trial.answer
         tried.add(failed)
         assert response == {"batchItemFailures": []}, failed
         item = accounts.get_item(Key={"customerId": f"c-fault-{n}"})["Item"]

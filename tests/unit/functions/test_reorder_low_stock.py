@@ -172,9 +172,8 @@ def test_any_call_failing_then_the_retry_places_one_order_and_announces_one_even
         return msk_event(record(TOPIC, counted(n, on_hand=3, sku=f"SKU-{n}")))
 
     tried = set()
-    for n, failed, response in each_call_failing(
-        monkeypatch, fault, app.lambda_handler, batch, lambda_context
-    ):
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, batch, lambda_context):
+        n, failed, response = trial.n, trial.failed, trial.answer
         tried.add(failed)
         assert response == {"batchItemFailures": []}, failed
         order = supply_orders.get_item(Key={"sku": f"SKU-{n}"})["Item"]
