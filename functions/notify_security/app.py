@@ -1,8 +1,9 @@
 """NotifySecurity: on AccountLocked (EventBridge), publish one alert to the security SNS topic.
 
 A standard SNS topic dedupes nothing, so the alert is marked on the locked account's item, per lock
-(storefront.adapters.effect_marks): read the mark, publish, then mark. A retry after any failure but
-Publish's own finds the mark, publishes nothing and answers the first publish's MessageId.
+(storefront.adapters.effect_marks): read the mark, publish, then mark. A retry finds the mark (or,
+when writing it failed, Powertools' completed record), publishes nothing and answers the first
+publish's MessageId.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """SendAccountConfirmation: on AccountCreated (EventBridge), email the customer once per account.
 
 SES dedupes nothing, so the email is marked on the account's item: read the mark, send, then mark
-(storefront.adapters.effect_marks). A retry after any failure but SendEmail's own finds the mark,
-sends nothing and answers the first send's MessageId.
+(storefront.adapters.effect_marks). A retry finds the mark (or, when writing it failed, Powertools'
+completed record), sends nothing and answers the first send's MessageId.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ once per order: the order is recorded first, and marked once its request is on t
 failed mark is logged, not retried by failing the record; lambda_glue.remember_effect). A
 redelivered payment resumes where the last attempt stopped and sends only while no mark is
 stored. It sends twice only when SQS took the request but its answer was lost, when the process
-dies between sending and marking, or when the mark and Powertools' completed record both fail;
-the copy is identical (same `requestId`, derived from the payment event, same `requestedAt`) for
-fulfilment to drop.
+dies between sending and marking, or when the mark and a later call (PutEvents, Powertools'
+record) both fail; the copy is identical (same `requestId`, derived from the payment event, same
+`requestedAt`) for fulfilment to drop.
 """
 
 from __future__ import annotations

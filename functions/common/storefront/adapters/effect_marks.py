@@ -4,8 +4,9 @@ no idempotency token (https://docs.aws.amazon.com/ses/latest/APIReference/API_Se
 Publish's MessageDeduplicationId "applies only to FIFO (first-in-first-out) topics"
 (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html); ours is a standard topic.
 
-A reaction reads the mark before the effect and writes it after, conditionally, so a retry after
-any failure but the effect's own finds the mark and does nothing. The mark is three attributes
+A reaction reads the mark before the effect and writes it after, conditionally, so a retry finds
+the mark and does nothing, unless the effect's own answer was lost or the process died before the
+mark (README, "Exactly once, and where it cannot be"). The mark is three attributes
 named after the effect (`<effect>ByEventId`, `<effect>MessageId`, `<effect>At`) beside whatever
 else the item holds; UpdateItem creates the item when it is missing, so the mark never waits for
 the item's other writer.
