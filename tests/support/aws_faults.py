@@ -136,17 +136,19 @@ def each_call_failing(
     context: Any,
 ) -> Iterator[Trial]:
     """For each call n of a clean run of `event_of(0)`: `event_of(n)` with call n failing, then the
-    same event again (the retry), whose answer the Trial holds.
+    same event again (the retry), whose answer the Trial holds. `event_of(n)` is called once per n,
+    before call n is armed, so it may prepare what the event needs.
 
     A resent call must not fail the handler: every write is one its own resend cannot refuse.
     """
     with aws_calls(monkeypatch) as calls:
         clean = clean_run_calls(calls, handler, event_of(0), context)
         for n in range(1, len(clean) + 1):
-            failed, raised = failing(calls, n, fault, handler, event_of(n), EXPIRED)
+            event = event_of(n)  # once: the retry is the same batch or event, the same offsets
+            failed, raised = failing(calls, n, fault, handler, event, EXPIRED)
             assert not (fault == "resent" and raised), f"{failed} resent failed the handler"
             before = clean[n - 2] if n > 1 else None
-            yield Trial(n, failed, before, fault, handler(event_of(n), context))
+            yield Trial(n, failed, before, fault, handler(event, context))
 
 
 def copies(announced: list[dict]) -> int:

@@ -179,7 +179,5 @@ def test_any_call_failing_then_the_retry_sends_one_request_and_one_announcement(
             assert len(requests) == 1, failed
         # A failure after PutEvents is followed by a second copy: the same event, which consumers drop.
         assert copies([e for e in bus_spy.events() if e["detail"]["orderId"] == f"o-{n}"]) in (1, 2)
-    assert {
-        ("sqs", "SendMessage"),
-        ("events", "PutEvents"),
-    } <= tried  # the effects were among the calls failed
+    # The effects were among the calls failed.
+    assert {("sqs", "SendMessage"), ("events", "PutEvents")} <= tried

@@ -172,7 +172,5 @@ def test_any_call_failing_then_the_retry_publishes_one_alert_and_answers_its_id(
             assert len(published) == 1, failed
         assert answer == published[-1], failed
         assert app.lambda_handler(locked(n), lambda_context) == answer
-    assert {
-        ("sns", "Publish"),
-        ("dynamodb", "UpdateItem"),
-    } <= tried  # the effects were among the calls failed
+    # The effects were among the calls failed.
+    assert {("sns", "Publish"), ("dynamodb", "UpdateItem")} <= tried

@@ -122,7 +122,5 @@ def test_any_call_failing_then_the_retry_sends_one_email_and_answers_its_id(
             assert len(emails) == 1, failed
         assert answer == emails[-1].id, failed
         assert app.lambda_handler(created(n), lambda_context) == answer  # and it stays answered
-    assert {
-        ("ses", "SendEmail"),
-        ("dynamodb", "UpdateItem"),
-    } <= tried  # the effects were among the calls failed
+    # The effects were among the calls failed.
+    assert {("ses", "SendEmail"), ("dynamodb", "UpdateItem")} <= tried
