@@ -1,0 +1,102 @@
+"""`localfaas start-api`: `sam local start-api` without Docker, until Ctrl-C.
+
+Serves the template's Api (REST) and HttpApi events on 127.0.0.1, all APIs on one port and without
+a stage prefix, as `sam local start-api` does (localfaas.api_gateway):
+
+    localfaas start-api --port 3000
+    curl http://127.0.0.1:3000/orders/o-1
+
+Behind it runs the whole stack as `localfaas up` runs it, except that nothing polls the Kafka
+mappings: the backend with the template's resources provisioned, the buses, Lambda's asynchronous
+invocation, and Lambda's Invoke API for functions that invoke functions. Functions' logs go to stderr.
+https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-cli-command-reference-sam-local-start-api.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import signal
+import sys
+import threading
+from typing import Any
+
+from localfaas.commands._options import (
+    UsageError,
+    add_stack_flags,
+    add_template_flags,
+    stack_options,
+    usage_error,
+)
+
+DEFAULT_PORT = 3000  # sam local start-api's
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "start-api",
+        help="serve the template's Api and HttpApi events (like `sam local start-api`)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_template_flags(parser)
+    add_stack_flags(parser, runtime_default="worker", log_dir_default=None)
+    parser.add_argument(
+        "--port",
+        "-p",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port on 127.0.0.1 (default: %(default)s; 0: any)",
+    )
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    from localfaas.api_gateway import ApiGateway
+    from localfaas.api_routes import apis_from_stack
+    from localfaas.local_stack import LocalStack
+
+    try:
+        options = stack_options(args)
+    except UsageError as e:
+        return usage_error("start-api", e)
+    stack = LocalStack(args.template, real_time=True, function_logs=sys.stderr, **options)
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            stack.start()
+            apis = apis_from_stack(stack.template)
+            if not any(api.routes for api in apis):
+                raise UsageError(f"{stack.template_path} has no Api or HttpApi events to serve")
+            gateway = ApiGateway(apis, stack.invoke, account_id=stack.account_id, port=args.port).start()
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                return usage_error("start-api", e)
+            return usage_error("start-api", f"port {args.port} is in use; choose another with --port")
+        except Exception as e:
+            return usage_error("start-api", e)
+        try:
+            for warning in stack.warnings:
+                print(f"localfaas start-api: warning: {warning}", file=sys.stderr)
+            _announce(apis, gateway.endpoint_url)
+            stop.wait()
+            print("localfaas start-api: stopping", file=sys.stderr)
+        finally:
+            gateway.stop()
+    finally:
+        stack.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
+
+
+def _announce(apis: list[Any], endpoint_url: str) -> None:
+    lines = [f"localfaas start-api: serving at {endpoint_url}"]
+    for api in apis:
+        for route in api.routes:
+            if route.function_arn is not None:
+                function = route.function_arn.rsplit(":", 1)[-1]
+                lines.append(f"  {route.route_key:<32} {api.kind} {api.logical_id} -> {function}")
+    lines.append("Ctrl-C to stop.")
+    print("\n".join(lines), file=sys.stderr, flush=True)
