@@ -27,18 +27,29 @@ import threading
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from localfaas.api_events import HttpRequest, HttpResponse, MalformedResponse, proxy_event, proxy_response
-from localfaas.api_routes import HTTP, REST, Api, Cors, RouteMatch, match_route
+from localfaas.api_routes import HTTP, REST, Api, Cors, RouteMatch, apis_from_stack, match_route
 from localfaas.runtime import InvocationResult
 
-__all__ = ["ApiGateway"]
+if TYPE_CHECKING:
+    from localfaas.local_stack import LocalStack
+
+__all__ = ["ApiGateway", "api_gateway_for"]
 
 log = logging.getLogger(__name__)
 
 Invoke = Callable[[str, Any], InvocationResult]
+
+
+def api_gateway_for(stack: LocalStack, *, port: int = 0) -> ApiGateway | None:
+    """API Gateway over a started stack's APIs (not started), or None when the template has none."""
+    apis = apis_from_stack(stack.template)
+    if not any(api.routes for api in apis):
+        return None
+    return ApiGateway(apis, stack.invoke, account_id=stack.account_id, port=port)
 
 
 class ApiGateway:

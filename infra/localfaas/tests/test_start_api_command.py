@@ -3,6 +3,7 @@ Waits are bounded; nothing is timed."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -10,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
 
@@ -105,3 +107,43 @@ def test_a_template_without_apis_is_one_line_and_exit_2(tmp_path):
     assert stderr.strip().splitlines() == [
         f"localfaas start-api: error: {Path('template.yaml')} has no Api or HttpApi events to serve"
     ]
+
+
+def test_up_serves_the_apis_and_lambda_s_invoke_api_and_writes_them_to_its_endpoints_file(tmp_path):
+    write_app(tmp_path, TEMPLATE, {"src/app.py": APP})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localfaas.cli", "up", "--runtime", "in-process"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stderr is not None
+        said = []
+        for line in process.stderr:  # blocks until up has said it is running
+            said.append(line)
+            if line.startswith("Ctrl-C to stop."):
+                break
+        endpoints = json.loads((tmp_path / ".localfaas" / "endpoints.json").read_text())
+        assert f"  APIs              {endpoints['api']}\n" in said
+        assert requests.get(f"{endpoints['api']}/orders/o-3", timeout=WAIT_S).text == "order o-3"
+        client = boto3.client(
+            "lambda",
+            endpoint_url=endpoints["lambda"],
+            region_name="us-east-1",
+            aws_access_key_id="localfaas",
+            aws_secret_access_key="localfaas",
+        )
+        answer = client.invoke(
+            FunctionName="Fallback", Payload=json.dumps({"routeKey": "k", "rawPath": "/p"})
+        )
+        assert json.loads(answer["Payload"].read()) == {"routeKey": "k", "path": "/p"}
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=WAIT_S)
+        assert process.returncode == 0, stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()

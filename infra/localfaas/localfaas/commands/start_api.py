@@ -52,8 +52,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from localfaas.api_gateway import ApiGateway
-    from localfaas.api_routes import apis_from_stack
+    from localfaas.api_gateway import api_gateway_for
     from localfaas.local_stack import LocalStack
 
     try:
@@ -66,10 +65,10 @@ def handle(args: argparse.Namespace) -> int:
     try:
         try:
             stack.start()
-            apis = apis_from_stack(stack.template)
-            if not any(api.routes for api in apis):
+            gateway = api_gateway_for(stack, port=args.port)
+            if gateway is None:
                 raise UsageError(f"{stack.template_path} has no Api or HttpApi events to serve")
-            gateway = ApiGateway(apis, stack.invoke, account_id=stack.account_id, port=args.port).start()
+            gateway.start()
         except OSError as e:
             if e.errno != errno.EADDRINUSE:
                 return usage_error("start-api", e)
@@ -79,7 +78,7 @@ def handle(args: argparse.Namespace) -> int:
         try:
             for warning in stack.warnings:
                 print(f"localfaas start-api: warning: {warning}", file=sys.stderr)
-            _announce(apis, gateway.endpoint_url)
+            _announce(gateway.apis, gateway.endpoint_url)
             stop.wait()
             print("localfaas start-api: stopping", file=sys.stderr)
         finally:

@@ -52,10 +52,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--events-port", type=int, default=0, help="port of the events endpoint (default: any free one)"
     )
+    parser.add_argument(  # issue 12
+        "--api-port", type=int, default=0, help="port of the template's APIs (default: any free one)"
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from localfaas.api_gateway import api_gateway_for
     from localfaas.local_stack import LocalStack
 
     try:
@@ -74,21 +78,28 @@ def handle(args: argparse.Namespace) -> int:
         **options,
     )
     stop = threading.Event()
+    gateway = None
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
             stack.start()
+            # issue 12: the template's Api and HttpApi events, as `localfaas start-api` serves them.
+            gateway = api_gateway_for(stack, port=args.api_port)
+            gateway = gateway.start() if gateway else None
         except Exception as e:
             return usage_error("up", e)
         for warning in stack.warnings:
             print(f"localfaas up: warning: {warning}", file=sys.stderr)
-        _write_endpoints(endpoints_file, stack.endpoints())
-        _announce(stack, endpoints_file)
+        endpoints = {**stack.endpoints(), "api": gateway.endpoint_url if gateway else None}  # issue 12
+        _write_endpoints(endpoints_file, endpoints)
+        _announce(stack, endpoints, endpoints_file)
         stack.serve_forever(stop)
         print("localfaas up: stopping", file=sys.stderr)
         sys.stderr.write(stack.report(stopped=True).render())
     finally:
         endpoints_file.unlink(missing_ok=True)
+        if gateway is not None:
+            gateway.stop()
         stack.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -102,14 +113,16 @@ def _write_endpoints(path: Path, endpoints: dict[str, Any]) -> None:
     temporary.replace(path)  # another terminal never reads half a file
 
 
-def _announce(stack: Any, endpoints_file: Path) -> None:
-    endpoints = stack.endpoints()
+def _announce(stack: Any, endpoints: dict[str, Any], endpoints_file: Path) -> None:
     lines = [
         f"localfaas up: {stack.template_path} is running ({len(stack.template.functions)} functions, "
         f"{len(stack.mappings)} Kafka mappings, {sum(len(b.rules) for b in stack.buses.values())} rules)",
         f"  events endpoint   {endpoints['events']}",
+        f"  Lambda endpoint   {endpoints['lambda']}",  # issue 12
         f"  backend           {endpoints['backend'] or 'AWS'} ({endpoints['backendKind']})",
     ]
+    if endpoints["api"]:  # issue 12
+        lines.append(f"  APIs              {endpoints['api']}")
     if endpoints["logDir"]:
         lines.append(f"  log directory     {endpoints['logDir']}")
     if endpoints["bootstrapServers"]:
