@@ -61,11 +61,19 @@ class MalformedResponse(ValueError):
     """The function's answer is not a proxy response API Gateway can return."""
 
 
-def proxy_event(request: HttpRequest, match: RouteMatch, account_id: str) -> dict[str, Any]:
+def proxy_event(
+    request: HttpRequest, match: RouteMatch, account_id: str, authorizer: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The integration's event; `authorizer` (what an authorizer let through) as requestContext.authorizer."""
     route = match.route
-    if route.payload_format == "2.0":
-        return _event_v2(request, match, account_id)
-    return _event_v1(request, match, account_id)
+    event = (
+        _event_v2(request, match, account_id)
+        if route.payload_format == "2.0"
+        else _event_v1(request, match, account_id)
+    )
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = authorizer
+    return event
 
 
 def _body(request: HttpRequest, binary_types: Iterable[str], http_api: bool) -> tuple[str | None, bool]:

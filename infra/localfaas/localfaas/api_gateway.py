@@ -14,7 +14,8 @@ What a client sees beside the function's own answers, as API Gateway answers:
   origins, as "Configuring CORS for an HTTP API" says:
   https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-cors.html
 
-Not emulated: authorizers (requests go through as if authorized), throttling, the 29 s integration
+Lambda authorizers (localfaas.api_authorizers) and JWT authorizers (localfaas.api_jwt) run before
+the integration. Not emulated: Cognito and IAM authorizers (requests go through), throttling, the 29 s integration
 timeout (the function's own Timeout applies), request validation, API keys.
 """
 
@@ -30,7 +31,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from localfaas.api_authorizers import Decision, authorize_with_lambda
 from localfaas.api_events import HttpRequest, HttpResponse, MalformedResponse, proxy_event, proxy_response
+from localfaas.api_jwt import JwksSource, authorize_with_jwt, jwks_from_issuer
 from localfaas.api_routes import HTTP, REST, Api, Cors, RouteMatch, apis_from_stack, match_route
 from localfaas.runtime import InvocationResult
 
@@ -44,20 +47,30 @@ log = logging.getLogger(__name__)
 Invoke = Callable[[str, Any], InvocationResult]
 
 
-def api_gateway_for(stack: LocalStack, *, port: int = 0) -> ApiGateway | None:
+def api_gateway_for(stack: LocalStack, *, port: int = 0, jwks: JwksSource | None = None) -> ApiGateway | None:
     """API Gateway over a started stack's APIs (not started), or None when the template has none."""
     apis = apis_from_stack(stack.template)
     if not any(api.routes for api in apis):
         return None
-    return ApiGateway(apis, stack.invoke, account_id=stack.account_id, port=port)
+    return ApiGateway(apis, stack.invoke, account_id=stack.account_id, port=port, jwks=jwks)
 
 
 class ApiGateway:
     """Serves `apis` on 127.0.0.1:`port` (0 picks a free port) in a thread; `invoke(function_arn,
-    event)` runs a function synchronously."""
+    event)` runs a function synchronously; `jwks(issuer)` gives JWT authorizers their keys (by
+    default the issuer's own, through its OpenID configuration)."""
 
-    def __init__(self, apis: list[Api], invoke: Invoke, *, account_id: str, port: int = 0) -> None:
+    def __init__(
+        self,
+        apis: list[Api],
+        invoke: Invoke,
+        *,
+        account_id: str,
+        port: int = 0,
+        jwks: JwksSource | None = None,
+    ) -> None:
         self.apis, self.invoke, self.account_id = apis, invoke, account_id
+        self.jwks = jwks or jwks_from_issuer()
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -111,17 +124,35 @@ class ApiGateway:
         route = match.route
         if route.mock_headers is not None:
             return HttpResponse(200, list(route.mock_headers.items()))
-        assert route.function_arn is not None
-        response = self._integrate(request, match)
+        decision = self._authorize(request, match)
+        if decision.status is not None:
+            response = HttpResponse(
+                decision.status, [("Content-Type", "application/json")], json.dumps(decision.body).encode()
+            )
+        else:
+            response = self._integrate(request, match, decision.context)
         cors = route.api.cors
         origin = request.header("Origin")
         if cors is not None and origin and _allowed(cors, origin):
             response.headers.extend(_origin_headers(cors, origin))
         return response
 
-    def _integrate(self, request: HttpRequest, match: RouteMatch) -> HttpResponse:
+    def _authorize(self, request: HttpRequest, match: RouteMatch) -> Decision:
+        authorizer = match.route.authorizer
+        if authorizer is None:
+            return Decision()
+        if authorizer.kind == "jwt":
+            return authorize_with_jwt(authorizer, match.route.scopes, request, match, self.jwks)
+        event = proxy_event(request, match, self.account_id)
+        return authorize_with_lambda(authorizer, request, match, event, self.invoke, self.account_id)
+
+    def _integrate(
+        self, request: HttpRequest, match: RouteMatch, authorizer: dict[str, Any] | None
+    ) -> HttpResponse:
         route = match.route
-        result = self.invoke(route.function_arn or "", proxy_event(request, match, self.account_id))
+        result = self.invoke(
+            route.function_arn or "", proxy_event(request, match, self.account_id, authorizer)
+        )
         if result.error is not None:
             log.warning(
                 "%s: %s failed: %s", route.route_key, result.function_name, result.error.get("errorType")

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from localfaas.template import Stack
 
-__all__ = ["Api", "Cors", "Route", "RouteMatch", "apis_from_stack", "match_route"]
+__all__ = ["Api", "Authorizer", "Cors", "Route", "RouteMatch", "apis_from_stack", "match_route"]
 
 REST, HTTP = "REST", "HTTP"
 DEFAULT_ROUTE = "$default"
@@ -47,6 +47,21 @@ class Cors:
     allow_credentials: bool = False
 
 
+@dataclass(frozen=True)
+class Authorizer:
+    """A route's authorizer as the OpenAPI's `x-amazon-apigateway-authorizer` describes it."""
+
+    name: str
+    kind: str  # token, request or jwt
+    function_arn: str | None = None
+    # (where, name): ("header", "Authorization"), ("querystring", "k"), ("stageVariables", "v")...
+    identity_sources: tuple[tuple[str, str], ...] = ()
+    payload_format: str = "1.0"
+    simple_responses: bool = False
+    issuer: str | None = None
+    audience: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, eq=False)
 class Route:
     """One method on one path of an API: a Lambda proxy integration, or (REST CORS) a mock."""
@@ -57,6 +72,8 @@ class Route:
     function_arn: str | None = None
     payload_format: str = "1.0"
     mock_headers: dict[str, str] | None = None  # a mock integration's static response headers
+    authorizer: Authorizer | None = None
+    scopes: tuple[str, ...] = ()  # AuthorizationScopes a JWT must carry one of
 
     @property
     def route_key(self) -> str:
@@ -170,6 +187,7 @@ def _stage(stack: Stack, kind: str, api_property: str, api_id: str) -> tuple[str
 
 def _routes(api: Api, body: dict[str, Any]) -> list[Route]:
     routes = []
+    authorizers = _authorizers(body)
     for path, methods in (body.get("paths") or {}).items():
         for key, operation in (methods or {}).items():
             method = "ANY" if key == _ANY else key.upper() if key in _METHODS else None
@@ -184,8 +202,56 @@ def _routes(api: Api, body: dict[str, Any]) -> list[Route]:
                 version = str(
                     integration.get("payloadFormatVersion") or ("2.0" if api.kind == HTTP else "1.0")
                 )
-                routes.append(Route(api, method, path, arn["arn"], version))
+                authorizer, scopes = None, ()
+                for requirement in operation.get("security") or body.get("security") or ():
+                    for name, wanted in (requirement or {}).items():
+                        if name in authorizers:  # "NONE" (or an unknown name): no authorizer
+                            authorizer, scopes = authorizers[name], tuple(wanted or ())
+                routes.append(Route(api, method, path, arn["arn"], version, None, authorizer, scopes))
     return routes
+
+
+def _authorizers(body: dict[str, Any]) -> dict[str, Authorizer]:
+    schemes = body.get("securityDefinitions") or (body.get("components") or {}).get("securitySchemes") or {}
+    found = {}
+    for name, scheme in schemes.items():
+        config = (scheme or {}).get("x-amazon-apigateway-authorizer")
+        if not isinstance(config, dict):
+            continue
+        kind = str(config.get("type", "")).lower()
+        arn = _FUNCTION_ARN.search(str(config.get("authorizerUri", "")))
+        sources = config.get("identitySource")
+        if sources is None and kind == "token":  # a TOKEN authorizer reads the scheme's header
+            sources = f"method.request.header.{scheme.get('name') or 'Authorization'}"
+        jwt = config.get("jwtConfiguration") or {}
+        found[name] = Authorizer(
+            name,
+            kind,
+            arn["arn"] if arn else None,
+            tuple(_identity_source(s) for s in _split_sources(sources)),
+            str(config.get("authorizerPayloadFormatVersion") or "1.0"),
+            bool(config.get("enableSimpleResponses")),
+            jwt.get("issuer"),
+            tuple(str(a) for a in jwt.get("audience") or ()),
+        )
+    return found
+
+
+def _split_sources(sources: Any) -> list[str]:
+    if isinstance(sources, list):
+        return [str(s).strip() for s in sources]
+    return [s.strip() for s in str(sources or "").split(",") if s.strip()]
+
+
+def _identity_source(source: str) -> tuple[str, str]:
+    """method.request.header.X (REST) or $request.header.X (HTTP) as ("header", "X")."""
+    for prefix in ("method.request.", "$request."):
+        if source.startswith(prefix):
+            where, _, name = source[len(prefix) :].partition(".")
+            return where, name
+    if source.startswith("$stageVariables.") or source.startswith("stageVariables."):
+        return "stageVariables", source.split(".", 1)[1]
+    return "context", source
 
 
 def _mock_headers(integration: dict[str, Any]) -> dict[str, str]:
