@@ -21,6 +21,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localfaas.api_authorizers import Decision, identity_values
@@ -29,7 +30,7 @@ from localfaas.api_routes import Authorizer, RouteMatch
 if TYPE_CHECKING:
     from localfaas.api_events import HttpRequest
 
-__all__ = ["JwksSource", "authorize_with_jwt", "jwks_from_issuer"]
+__all__ = ["JwksSource", "authorize_with_jwt", "jwks_from_file", "jwks_from_issuer"]
 
 JwksSource = Callable[[str], dict[str, Any]]  # issuer -> JWKS document
 _HASHES = {"RS256": "SHA256", "RS384": "SHA384", "RS512": "SHA512"}
@@ -38,6 +39,19 @@ _FETCH_TIMEOUT_S = 5
 
 class _Invalid(Exception):
     pass
+
+
+def jwks_from_file(path: str) -> JwksSource:
+    """One JWKS document for every issuer; ValueError (one line) when it is unreadable or no JWKS."""
+    try:
+        document = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise ValueError(f"cannot read JWKS file {path}: {e.strerror}") from None
+    except ValueError as e:
+        raise ValueError(f"JWKS file {path} is not valid JSON: {e}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise ValueError(f'JWKS file {path} must hold {{"keys": [...]}}')
+    return lambda issuer: document
 
 
 def jwks_from_issuer() -> JwksSource:

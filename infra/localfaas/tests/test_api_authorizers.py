@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from infra.localfaas.tests.sam_app import write_app
 from localfaas.api_gateway import api_gateway_for
+from localfaas.api_jwt import jwks_from_file
 from localfaas.local_stack import LocalStack
 
 TEMPLATE = """\
@@ -185,12 +187,16 @@ def issuer():
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory, issuer):
+def stack(tmp_path_factory, issuer):
     template = write_app(tmp_path_factory.mktemp("authorizers"), TEMPLATE, {"src/app.py": APP})
     with LocalStack(template, parameters={"Issuer": issuer}) as stack:
-        gateway = api_gateway_for(stack)
-        with gateway:
-            yield gateway.endpoint_url
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def url(stack):
+    with api_gateway_for(stack) as gateway:
+        yield gateway.endpoint_url
 
 
 def get(url: str, path: str, **headers: str) -> requests.Response:
@@ -295,3 +301,23 @@ def test_a_jwt_without_the_route_s_scope_is_a_403(url, issuer):
 
 def test_client_id_stands_for_the_audience(url, issuer):
     assert get(url, "/orders", Authorization=token(issuer, aud=None, client_id="shop")).status_code == 200
+
+
+def test_a_jwks_file_given_to_localfaas_stands_for_the_issuer_s_own(stack, issuer, tmp_path):
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk(OTHER_KEY, "k1")]}))
+    with api_gateway_for(stack, jwks=jwks_from_file(str(tmp_path / "jwks.json"))) as gateway:
+        assert (
+            get(gateway.endpoint_url, "/orders", Authorization=token(issuer, key=OTHER_KEY)).status_code
+            == 200
+        )
+        assert get(gateway.endpoint_url, "/orders", Authorization=token(issuer)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("{not json", "is not valid JSON"), ('{"kid": "k1"}', 'must hold {"keys": [...]}')],
+)
+def test_an_unusable_jwks_file_is_one_line(tmp_path, text, message):
+    (tmp_path / "jwks.json").write_text(text)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        jwks_from_file(str(tmp_path / "jwks.json"))

@@ -48,16 +48,24 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_PORT,
         help="port on 127.0.0.1 (default: %(default)s; 0: any)",
     )
+    parser.add_argument(
+        "--jwks",
+        metavar="FILE",
+        help="JWKS document that JWT authorizers check tokens against "
+        "(default: the issuer's own, from its /.well-known/openid-configuration)",
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
     from localfaas.api_gateway import api_gateway_for
+    from localfaas.api_jwt import jwks_from_file
     from localfaas.local_stack import LocalStack
 
     try:
         options = stack_options(args)
-    except UsageError as e:
+        jwks = jwks_from_file(args.jwks) if args.jwks else None
+    except (UsageError, ValueError) as e:
         return usage_error("start-api", e)
     stack = LocalStack(args.template, real_time=True, function_logs=sys.stderr, **options)
     stop = threading.Event()
@@ -65,7 +73,7 @@ def handle(args: argparse.Namespace) -> int:
     try:
         try:
             stack.start()
-            gateway = api_gateway_for(stack, port=args.port)
+            gateway = api_gateway_for(stack, port=args.port, jwks=jwks)
             if gateway is None:
                 raise UsageError(f"{stack.template_path} has no Api or HttpApi events to serve")
             gateway.start()
