@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from localfaas.api_routes import HTTP, Api, RouteMatch
+from localfaas.api_routes import HTTP, URL, Api, RouteMatch
 
 __all__ = ["HttpRequest", "HttpResponse", "MalformedResponse", "proxy_event", "proxy_response"]
 
@@ -110,7 +110,7 @@ def _event_v1(request: HttpRequest, match: RouteMatch, account_id: str) -> dict[
     for name, value in parse_qsl(request.raw_query, keep_blank_values=True):
         query[name] = value
         multi_query.setdefault(name, []).append(value)
-    body, encoded = _body(request, api.binary_media_types, http_api=api.kind == HTTP)
+    body, encoded = _body(request, api.binary_media_types, http_api=api.http_like)
     request_time, epoch_ms = _now()
     resource = "/" if route.path == "$default" else route.path
     stage_path = request.path if api.stage == "$default" else f"/{api.stage}{request.path}"
@@ -165,6 +165,8 @@ def _event_v2(request: HttpRequest, match: RouteMatch, account_id: str) -> dict[
     body, encoded = _body(request, (), http_api=True)
     request_time, epoch_ms = _now()
     host = request.header("Host") or "127.0.0.1"
+    if api.kind == URL and api.auth_type != "AWS_IAM":
+        account_id = "anonymous"  # a function URL's caller, when no IAM identity signs the request
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route.route_key,
@@ -241,8 +243,8 @@ def _decodes(api: Api, request: HttpRequest, headers: list[tuple[str, str]]) -> 
     """An HTTP API always decodes a base64 body; a REST API only when the request's Accept (or else the
     response's Content-Type) is one of its binary media types, else the base64 text goes out as is."""
     binary_types = api.binary_media_types
-    if api.kind == HTTP or not binary_types:
-        return api.kind == HTTP
+    if api.http_like or not binary_types:
+        return api.http_like
     accept = (request.header("Accept") or "").split(",")[0].split(";")[0].strip().lower()
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "").split(";")[0].lower()
     wanted = accept if accept and accept != "*/*" else content_type

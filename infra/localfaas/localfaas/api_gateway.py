@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 from localfaas.api_authorizers import Decision, authorize_with_lambda
 from localfaas.api_events import HttpRequest, HttpResponse, MalformedResponse, proxy_event, proxy_response
 from localfaas.api_jwt import JwksSource, authorize_with_jwt, jwks_from_issuer
-from localfaas.api_routes import HTTP, REST, Api, Cors, RouteMatch, apis_from_stack, match_route
+from localfaas.api_routes import REST, URL, Api, Cors, RouteMatch, apis_from_stack, match_route
 from localfaas.runtime import InvocationResult
 
 if TYPE_CHECKING:
@@ -171,7 +171,7 @@ class ApiGateway:
         if request.method != "OPTIONS" or not wanted or not origin:
             return None
         for api in self.apis:
-            if api.kind != HTTP or api.cors is None:
+            if not api.http_like or api.cors is None:
                 continue
             if match_route([api], wanted.upper(), request.path) is None:
                 continue
@@ -215,6 +215,8 @@ def _message(status: int, message: str) -> HttpResponse:
 def _integration_failed(api: Api) -> HttpResponse:
     if api.kind == REST:
         return _message(502, "Internal server error")
+    if api.kind == URL:
+        return _message(502, "Internal Server Error")
     return _message(500, "Internal Server Error")
 
 

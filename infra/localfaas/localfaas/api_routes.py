@@ -26,9 +26,19 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from localfaas.template import Stack
 
-__all__ = ["Api", "Authorizer", "Cors", "Route", "RouteMatch", "apis_from_stack", "match_route"]
+__all__ = [
+    "Api",
+    "Authorizer",
+    "Cors",
+    "Route",
+    "RouteMatch",
+    "apis_from_stack",
+    "cors_from_config",
+    "match_route",
+]
 
 REST, HTTP = "REST", "HTTP"
+URL = "URL"  # a Lambda function URL (localfaas.function_urls): an HTTP API of one $default route
 DEFAULT_ROUTE = "$default"
 _ANY = "x-amazon-apigateway-any-method"
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -121,6 +131,12 @@ class Api:
     binary_media_types: tuple[str, ...] = ()
     cors: Cors | None = None
     routes: list[Route] = field(default_factory=list, compare=False, hash=False)
+    auth_type: str | None = None  # a function URL's AuthType (NONE or AWS_IAM)
+
+    @property
+    def http_like(self) -> bool:
+        """An HTTP API or a function URL: text bodies sniffed, base64 answers always decoded."""
+        return self.kind in (HTTP, URL)
 
 
 @dataclass(frozen=True)
@@ -170,7 +186,9 @@ def apis_from_stack(stack: Stack) -> list[Api]:
             resource.physical_name,
             stage or DEFAULT_ROUTE,
             variables,
-            cors=_cors(body.get("x-amazon-apigateway-cors") or resource.properties.get("CorsConfiguration")),
+            cors=cors_from_config(
+                body.get("x-amazon-apigateway-cors") or resource.properties.get("CorsConfiguration")
+            ),
         )
         api.routes.extend(_routes(api, body))
         apis.append(api)
@@ -266,7 +284,8 @@ def _media_type(value: str) -> str:
     return value.replace("~1", "/")
 
 
-def _cors(config: Any) -> Cors | None:
+def cors_from_config(config: Any) -> Cors | None:
+    """CORS settings as OpenAPI (allowOrigins...) or CloudFormation (AllowOrigins...) spell them."""
     if not isinstance(config, dict):
         return None
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 
 from infra.localfaas.tests.sam_app import write_app
@@ -29,6 +30,7 @@ Resources:
       Runtime: python3.11
       CodeUri: src
       Handler: app.handler
+      FunctionUrlConfig: {AuthType: NONE}
 """
 APP = """\
 def handler(event, context):
@@ -47,16 +49,15 @@ def start_lambda(directory: Path, *args: str) -> subprocess.Popen:
     )
 
 
-def announced_endpoint(process: subprocess.Popen) -> str:
-    """The endpoint start-lambda prints once it listens (reading stderr blocks until then)."""
+def announcement(process: subprocess.Popen) -> str:
+    """What start-lambda prints up to "Ctrl-C to stop." (reading stderr blocks until it listens)."""
     assert process.stderr is not None
     said = []
     for line in process.stderr:
         said.append(line)
-        found = re.search(r"at (http://127\.0\.0\.1:\d+)", line)
-        if found:
-            return found[1]
-    pytest.fail(f"start-lambda exited ({process.wait(WAIT_S)}) without an endpoint: {''.join(said)}")
+        if line.startswith("Ctrl-C to stop."):
+            return "".join(said)
+    pytest.fail(f"start-lambda exited ({process.wait(WAIT_S)}) before it listened: {''.join(said)}")
 
 
 @pytest.fixture
@@ -64,7 +65,9 @@ def server(tmp_path):
     write_app(tmp_path, TEMPLATE, {"src/app.py": APP})
     process = start_lambda(tmp_path, "--port", "0")
     try:
-        yield process, announced_endpoint(process)
+        said = announcement(process)
+        process.function_url = re.search(r"function URL GreetUrl +(http://\S+)", said)[1]
+        yield process, re.search(r"at (http://127\.0\.0\.1:\d+)", said)[1]
     finally:
         if process.poll() is None:
             process.kill()
@@ -89,6 +92,11 @@ def test_boto3_invokes_a_function_by_logical_id_and_ctrl_c_stops_it(server):
     _, stderr = process.communicate(timeout=WAIT_S)
     assert process.returncode == 0, stderr
     assert "stopping" in stderr
+
+
+def test_a_function_url_is_served_on_its_own_port(server):
+    process, _ = server
+    assert requests.get(f"{process.function_url}/?name=Ada", timeout=WAIT_S).json() == {"hello": "world"}
 
 
 @pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")

@@ -11,7 +11,8 @@ A function is named by its logical id (as under `sam local start-lambda`), its f
 ARN. Behind it runs the whole stack as `localfaas up` runs it, except that nothing polls the Kafka
 mappings: the backend with the template's resources provisioned, the buses, and Lambda's asynchronous
 invocation (Event invocations are retried and reach their destinations). Functions invoke functions
-through the same endpoint (AWS_ENDPOINT_URL_LAMBDA). Functions' logs go to stderr.
+through the same endpoint (AWS_ENDPOINT_URL_LAMBDA). Each function URL (`FunctionUrlConfig`) is served
+on a port of its own, listed as it starts (localfaas.function_urls). Functions' logs go to stderr.
 https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/sam-cli-command-reference-sam-local-start-lambda.html
 """
 
@@ -55,6 +56,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from localfaas.function_urls import function_urls_for
     from localfaas.local_stack import LocalStack
 
     try:
@@ -66,9 +68,12 @@ def handle(args: argparse.Namespace) -> int:
     )
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    urls = None
     try:
         try:
             stack.start()
+            urls = function_urls_for(stack)
+            urls = urls.start() if urls else None
         except OSError as e:
             if e.errno != errno.EADDRINUSE:
                 return usage_error("start-lambda", e)
@@ -78,15 +83,16 @@ def handle(args: argparse.Namespace) -> int:
         for warning in stack.warnings:
             print(f"localfaas start-lambda: warning: {warning}", file=sys.stderr)
         names = ", ".join(sorted(stack.template.functions)) or "none"
-        print(
-            f"localfaas start-lambda: {stack.template_path} functions ({names}) at "
-            f"{stack.endpoints()['lambda']}\nCtrl-C to stop.",
-            file=sys.stderr,
-            flush=True,
-        )
+        lines = [
+            f"localfaas start-lambda: {stack.template_path} functions ({names}) at {stack.endpoints()['lambda']}"
+        ]
+        lines += [f"  function URL {name:<24} {url}" for name, url in (urls.urls if urls else {}).items()]
+        print("\n".join([*lines, "Ctrl-C to stop."]), file=sys.stderr, flush=True)
         stop.wait()
         print("localfaas start-lambda: stopping", file=sys.stderr)
     finally:
+        if urls is not None:
+            urls.stop()
         stack.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -60,6 +60,7 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from localfaas.api_gateway import api_gateway_for
+    from localfaas.function_urls import function_urls_for
     from localfaas.local_stack import LocalStack
 
     try:
@@ -78,7 +79,7 @@ def handle(args: argparse.Namespace) -> int:
         **options,
     )
     stop = threading.Event()
-    gateway = None
+    gateway = urls = None
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
@@ -86,11 +87,17 @@ def handle(args: argparse.Namespace) -> int:
             # issue 12: the template's Api and HttpApi events, as `localfaas start-api` serves them.
             gateway = api_gateway_for(stack, port=args.api_port)
             gateway = gateway.start() if gateway else None
+            urls = function_urls_for(stack)
+            urls = urls.start() if urls else None
         except Exception as e:
             return usage_error("up", e)
         for warning in stack.warnings:
             print(f"localfaas up: warning: {warning}", file=sys.stderr)
-        endpoints = {**stack.endpoints(), "api": gateway.endpoint_url if gateway else None}  # issue 12
+        endpoints = {  # issue 12
+            **stack.endpoints(),
+            "api": gateway.endpoint_url if gateway else None,
+            "functionUrls": urls.urls if urls else {},
+        }
         _write_endpoints(endpoints_file, endpoints)
         _announce(stack, endpoints, endpoints_file)
         stack.serve_forever(stop)
@@ -98,8 +105,9 @@ def handle(args: argparse.Namespace) -> int:
         sys.stderr.write(stack.report(stopped=True).render())
     finally:
         endpoints_file.unlink(missing_ok=True)
-        if gateway is not None:
-            gateway.stop()
+        for server in (gateway, urls):  # issue 12
+            if server is not None:
+                server.stop()
         stack.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -123,6 +131,7 @@ def _announce(stack: Any, endpoints: dict[str, Any], endpoints_file: Path) -> No
     ]
     if endpoints["api"]:  # issue 12
         lines.append(f"  APIs              {endpoints['api']}")
+    lines += [f"  function URL      {url}  ({name})" for name, url in endpoints["functionUrls"].items()]
     if endpoints["logDir"]:
         lines.append(f"  log directory     {endpoints['logDir']}")
     if endpoints["bootstrapServers"]:
