@@ -28,6 +28,7 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       Handler: app.echo
+      Timeout: 1
   Fails:
     Type: AWS::Serverless::Function
     Properties:
@@ -46,6 +47,13 @@ Resources:
       Environment:
         Variables:
           TARGET: !Ref Echo
+  Launcher:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.launch_echo
+      Environment:
+        Variables:
+          TARGET: !Ref Echo
   Failed:
     Type: AWS::SQS::Queue
 """
@@ -55,6 +63,7 @@ import json
 import os
 
 import boto3
+from botocore.config import Config
 
 
 def echo(event, context):
@@ -66,8 +75,14 @@ def fails(event, context):
     raise ValueError("no such order")
 
 
-def call_echo(event, context):
+def launch_echo(event, context):
     client = boto3.client("lambda")
+    response = client.invoke(FunctionName=os.environ["TARGET"], InvocationType="Event", Payload=json.dumps(event))
+    return response["StatusCode"]
+
+
+def call_echo(event, context):
+    client = boto3.client("lambda", config=Config(retries={"max_attempts": 1}))
     response = client.invoke(FunctionName=os.environ["TARGET"], Payload=json.dumps(event))
     return {"status": response["StatusCode"], "answer": json.loads(response["Payload"].read())}
 """
@@ -217,3 +232,22 @@ def test_a_function_invokes_another_through_the_lambda_endpoint_variable(stack, 
         "status": 200,
         "answer": {"got": {"orderId": "o-2"}, "function": stack.function("Echo").function_name},
     }
+
+
+def test_a_function_invokes_another_asynchronously_and_the_callee_runs_when_the_stack_runs(stack, client):
+    def echo_invocations():
+        return stack.report().data["functions"].get("Echo", {}).get("invocations", 0)
+
+    before = echo_invocations()
+    assert payload(client.invoke(FunctionName="Launcher", Payload=b"{}")) == 202
+    assert stack.run_until_idle()
+    assert echo_invocations() == before + 1
+
+
+def test_in_process_a_synchronous_call_of_a_function_from_another_is_refused_not_left_waiting(app):
+    # The in-process runtime runs one invocation at a time: the callee cannot start while its caller
+    # waits, so after the callee's Timeout (1 s) the caller gets Lambda's throttling error.
+    with LocalStack(app, runtime="in-process") as stack:
+        error = stack.invoke("Caller", {"orderId": "o-3"}).error
+    assert error["errorType"] == "TooManyRequestsException"
+    assert "run with --runtime worker" in error["errorMessage"]
