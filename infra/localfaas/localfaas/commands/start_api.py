@@ -15,10 +15,7 @@ https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/s
 from __future__ import annotations
 
 import argparse
-import errno
-import signal
 import sys
-import threading
 from typing import Any
 
 from localfaas.commands._options import (
@@ -28,6 +25,7 @@ from localfaas.commands._options import (
     stack_options,
     usage_error,
 )
+from localfaas.commands._serving import serve_until_stopped
 
 DEFAULT_PORT = 3000  # sam local start-api's
 
@@ -68,42 +66,22 @@ def handle(args: argparse.Namespace) -> int:
     except (UsageError, ValueError) as e:
         return usage_error("start-api", e)
     stack = LocalStack(args.template, real_time=True, function_logs=sys.stderr, **options)
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        try:
-            stack.start()
-            gateway = api_gateway_for(stack, port=args.port, jwks=jwks)
-            if gateway is None:
-                raise UsageError(f"{stack.template_path} has no Api or HttpApi events to serve")
-            gateway.start()
-        except OSError as e:
-            if e.errno != errno.EADDRINUSE:
-                return usage_error("start-api", e)
-            return usage_error("start-api", f"port {args.port} is in use; choose another with --port")
-        except Exception as e:
-            return usage_error("start-api", e)
-        try:
-            for warning in stack.warnings:
-                print(f"localfaas start-api: warning: {warning}", file=sys.stderr)
-            _announce(gateway.apis, gateway.endpoint_url)
-            stop.wait()
-            print("localfaas start-api: stopping", file=sys.stderr)
-        finally:
-            gateway.stop()
-    finally:
-        stack.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+
+    def start_servers(stack: Any, servers: list[Any]) -> list[str]:
+        gateway = api_gateway_for(stack, port=args.port, jwks=jwks)
+        if gateway is None:
+            raise UsageError(f"{stack.template_path} has no Api or HttpApi events to serve")
+        servers.append(gateway.start())
+        return _announcement(gateway.apis, gateway.endpoint_url)
+
+    return serve_until_stopped("start-api", stack, args.port, start_servers)
 
 
-def _announce(apis: list[Any], endpoint_url: str) -> None:
+def _announcement(apis: list[Any], endpoint_url: str) -> list[str]:
     lines = [f"localfaas start-api: serving at {endpoint_url}"]
     for api in apis:
         for route in api.routes:
             if route.function_arn is not None:
                 function = route.function_arn.rsplit(":", 1)[-1]
                 lines.append(f"  {route.route_key:<32} {api.kind} {api.logical_id} -> {function}")
-    lines.append("Ctrl-C to stop.")
-    print("\n".join(lines), file=sys.stderr, flush=True)
+    return lines

@@ -19,10 +19,7 @@ https://docs.aws.amazon.com/serverless-application-model/latest/developerguide/s
 from __future__ import annotations
 
 import argparse
-import errno
-import signal
 import sys
-import threading
 from typing import Any
 
 from localfaas.commands._options import (
@@ -32,6 +29,7 @@ from localfaas.commands._options import (
     stack_options,
     usage_error,
 )
+from localfaas.commands._serving import serve_until_stopped
 
 DEFAULT_PORT = 3001  # sam local start-lambda's
 
@@ -66,34 +64,16 @@ def handle(args: argparse.Namespace) -> int:
     stack = LocalStack(
         args.template, real_time=True, lambda_port=args.port, function_logs=sys.stderr, **options
     )
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    urls = None
-    try:
-        try:
-            stack.start()
-            urls = function_urls_for(stack)
-            urls = urls.start() if urls else None
-        except OSError as e:
-            if e.errno != errno.EADDRINUSE:
-                return usage_error("start-lambda", e)
-            return usage_error("start-lambda", f"port {args.port} is in use; choose another with --port")
-        except Exception as e:
-            return usage_error("start-lambda", e)
-        for warning in stack.warnings:
-            print(f"localfaas start-lambda: warning: {warning}", file=sys.stderr)
-        names = ", ".join(sorted(stack.template.functions)) or "none"
-        lines = [
-            f"localfaas start-lambda: {stack.template_path} functions ({names}) at {stack.endpoints()['lambda']}"
-        ]
-        lines += [f"  function URL {name:<24} {url}" for name, url in (urls.urls if urls else {}).items()]
-        print("\n".join([*lines, "Ctrl-C to stop."]), file=sys.stderr, flush=True)
-        stop.wait()
-        print("localfaas start-lambda: stopping", file=sys.stderr)
-    finally:
+
+    def start_servers(stack: Any, servers: list[Any]) -> list[str]:
+        urls = function_urls_for(stack)
         if urls is not None:
-            urls.stop()
-        stack.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0
+            servers.append(urls.start())
+        names = ", ".join(sorted(stack.template.functions)) or "none"
+        lambda_url = stack.endpoints()["lambda"]
+        lines = [f"localfaas start-lambda: {stack.template_path} functions ({names}) at {lambda_url}"]
+        return lines + [
+            f"  function URL {name:<24} {url}" for name, url in (urls.urls if urls else {}).items()
+        ]
+
+    return serve_until_stopped("start-lambda", stack, args.port, start_servers)
