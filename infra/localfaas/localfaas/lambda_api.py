@@ -16,7 +16,8 @@ Reference says (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html):
   The logical id is accepted too, as `sam local start-lambda` takes it.
 - errors carry Lambda's REST-JSON shape: `x-amzn-ErrorType` and `{"Type", "Message"}`, with
   ResourceNotFoundException (404), InvalidRequestContentException (400), and
-  RequestEntityTooLargeException (413) for a payload over the page's 6 MB (synchronous) or 1 MB (Event).
+  RequestEntityTooLargeException (413) for a payload over the page's 6 MB (synchronous) or 1 MB (Event);
+  an answer over 6 MB is the function error Function.ResponseSizeTooLarge, as Lambda reports it.
 
 Not emulated: ClientContext (read, not passed to the handler), versions and aliases, permissions
 (request signatures are not checked), every other Lambda operation (404 UnknownOperationException).
@@ -51,6 +52,8 @@ LATEST = "$LATEST"
 TAIL_BYTES = 4096
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 EVENT_PAYLOAD_LIMIT = 1024 * 1024
+# A synchronous answer over this is replaced by Function.ResponseSizeTooLarge (Lambda's own figure).
+RESPONSE_LIMIT = 6_291_556
 _INVOKE_PATH = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
 # name, account:function:name or arn:partition:lambda:region:account:function:name; then :qualifier.
 _FUNCTION_NAME = re.compile(
@@ -199,13 +202,21 @@ class LambdaApi:
             "X-Amz-Executed-Version": LATEST,
             "Content-Type": "application/json",
         }
-        if result.error is not None:
+        error = result.error
+        if error is None:
+            body = (
+                result.payload if isinstance(result.payload, bytes) else json.dumps(result.payload).encode()
+            )
+            if len(body) > RESPONSE_LIMIT:
+                # The function ran, but Lambda does not return an answer over the quota: an error instead.
+                message = (
+                    f"Response payload size ({len(body)} bytes) exceeded maximum allowed payload size "
+                    f"({RESPONSE_LIMIT} bytes)."
+                )
+                error = {"errorMessage": message, "errorType": "Function.ResponseSizeTooLarge"}
+        if error is not None:
             headers["X-Amz-Function-Error"] = "Unhandled"
-            body = json.dumps(result.error).encode()
-        elif isinstance(result.payload, bytes):
-            body = result.payload
-        else:
-            body = json.dumps(result.payload).encode()
+            body = json.dumps(error).encode()
         if tail:
             headers["X-Amz-Log-Result"] = base64.b64encode(result.logs.encode()[-TAIL_BYTES:]).decode()
         return Answer(200, headers, body)

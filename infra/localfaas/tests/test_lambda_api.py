@@ -54,6 +54,10 @@ Resources:
       Environment:
         Variables:
           TARGET: !Ref Echo
+  Big:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.big
   Failed:
     Type: AWS::SQS::Queue
 """
@@ -73,6 +77,10 @@ def echo(event, context):
 
 def fails(event, context):
     raise ValueError("no such order")
+
+
+def big(event, context):
+    return "x" * event["size"]
 
 
 def launch_echo(event, context):
@@ -251,3 +259,12 @@ def test_in_process_a_synchronous_call_of_a_function_from_another_is_refused_not
         error = stack.invoke("Caller", {"orderId": "o-3"}).error
     assert error["errorType"] == "TooManyRequestsException"
     assert "run with --runtime worker" in error["errorMessage"]
+
+
+def test_an_answer_over_6_mb_is_the_function_error_lambda_reports_and_one_under_comes_back(client):
+    response = client.invoke(FunctionName="Big", Payload=json.dumps({"size": 6_300_000}))
+    assert response["FunctionError"] == "Unhandled"
+    assert payload(response)["errorType"] == "Function.ResponseSizeTooLarge"
+    assert (
+        len(payload(client.invoke(FunctionName="Big", Payload=json.dumps({"size": 6_000_000})))) == 6_000_000
+    )
