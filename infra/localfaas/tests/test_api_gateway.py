@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 import requests
 
 from infra.localfaas.tests.sam_app import write_app
-from localfaas.api_gateway import ApiGateway
+from localfaas.api_gateway import ApiGateway, api_gateway_for
 from localfaas.api_routes import apis_from_stack
 from localfaas.local_stack import LocalStack
 
@@ -101,6 +102,7 @@ Resources:
 APP = """\
 import base64
 import json
+from pathlib import Path
 
 PNG = b"\\x89PNG\\r\\n\\x1a\\n\\x00\\x00\\x00\\rIHDR"
 
@@ -325,3 +327,13 @@ def test_a_more_specific_route_wins_over_a_greedy_one_and_a_method_over_any(stac
     assert match_route(apis, "GET", "/files/x").route.path == "/files/{proxy+}"
     assert match_route(apis, "GET", "/files") is None  # a greedy variable needs at least one segment
     assert match_route(apis, "POST", "/orders/o-1") is None
+
+
+def test_the_readme_s_example_api_greets_on_both_payload_formats():
+    example = Path(__file__).resolve().parents[1] / "examples" / "hello-api" / "template.yaml"
+    with LocalStack(example) as stack, api_gateway_for(stack) as gateway:
+        assert stack.warnings == []  # the APIs are served, not reported as unknown resources
+        rest = requests.get(f"{gateway.endpoint_url}/hello/Ada", timeout=30).json()
+        http = requests.get(f"{gateway.endpoint_url}/v2/hello/Ada", timeout=30).json()
+    assert rest == {"hello": "Ada", "payloadFormat": "1.0"}
+    assert http == {"hello": "Ada", "payloadFormat": "2.0"}
