@@ -350,8 +350,9 @@ class LocalStack:
         self._owned.append(lambda: mock.stop(remove_data=False))
 
     def function_env(self) -> dict[str, str]:
-        """What every function gets on top of its own environment: the backend's settings, and the
-        events endpoint for EventBridge, so its PutEvents reach localfaas's buses."""
+        """What every function gets on top of its own environment: the backend's settings, the
+        events endpoint for EventBridge, so its PutEvents reach localfaas's buses, and Lambda's
+        Invoke API, so it can invoke the stack's functions."""
         return {
             **self.backend.function_env(),
             ENDPOINT_VARIABLE: self.events_api.endpoint_url,
