@@ -218,9 +218,14 @@ def proxy_response(answer: Any, match: RouteMatch, request: HttpRequest) -> Http
         status = int(answer["statusCode"])
     except (KeyError, TypeError, ValueError):
         raise MalformedResponse("the function's response has no integer statusCode") from None
-    headers = [(str(k), str(v)) for k, v in (answer.get("headers") or {}).items()]
-    for name, values in (answer.get("multiValueHeaders") or {}).items():
-        headers.extend((str(name), str(v)) for v in values or ())
+    # A header in both maps goes out with multiValueHeaders' values only, as API Gateway merges them.
+    multi = {str(name): values for name, values in (answer.get("multiValueHeaders") or {}).items()}
+    replaced = {name.lower() for name in multi}
+    headers = [
+        (str(k), str(v)) for k, v in (answer.get("headers") or {}).items() if str(k).lower() not in replaced
+    ]
+    for name, values in multi.items():
+        headers.extend((name, str(v)) for v in values or ())
     if route.payload_format == "2.0":
         headers.extend(("Set-Cookie", str(cookie)) for cookie in answer.get("cookies") or ())
     if not any(name.lower() == "content-type" for name, _ in headers):

@@ -110,7 +110,7 @@ PNG = b"\\x89PNG\\r\\n\\x1a\\n\\x00\\x00\\x00\\rIHDR"
 def echo(event, context):
     return {
         "statusCode": 201,
-        "headers": {"Content-Type": "application/json", "X-Order": "o-1"},
+        "headers": {"Content-Type": "application/json", "X-Order": "o-1", "X-Seen": "headers"},
         "multiValueHeaders": {"X-Seen": ["a", "b"]},
         "body": json.dumps(event),
     }
@@ -183,7 +183,7 @@ def test_a_rest_route_gets_the_1_0_event_with_path_and_query_parameters(url, sta
     assert "version" not in event
 
 
-def test_the_response_maps_status_headers_and_multi_value_headers(url):
+def test_the_response_maps_status_headers_and_multi_value_headers_which_win_over_headers(url):
     response = requests.get(f"{url}/orders/o-7", timeout=30)
     assert response.status_code == 201
     assert response.headers["X-Order"] == "o-1"
