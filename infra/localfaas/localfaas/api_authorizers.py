@@ -21,13 +21,17 @@ payload 2.0 sends `{"version": "2.0", "type": "REQUEST", "routeArn", "identitySo
 takes `{"isAuthorized", "context"}` when simple responses are enabled, else an IAM policy; the
 context reaches the integration as `requestContext.authorizer.lambda`.
 
-Not emulated: authorizer result caching (every request is authorized afresh), Cognito and IAM
-authorizers, usageIdentifierKey.
+Answers are cached by identity source values for the authorizer's TTL (`ReauthorizeEvery`; 300 s for
+a REST API and 0, no caching, for an HTTP API when the template leaves it out), and a cached policy
+is checked against each new request's ARN: a policy naming one method refuses the others while it
+is cached, as on AWS. Not emulated: Cognito and IAM authorizers, usageIdentifierKey.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,7 +43,9 @@ if TYPE_CHECKING:
     from localfaas.api_events import HttpRequest
     from localfaas.runtime import InvocationResult
 
-__all__ = ["Decision", "authorize_with_lambda", "identity_values"]
+__all__ = ["AuthorizerCache", "Decision", "authorize_with_lambda", "identity_values"]
+
+_MISS = object()
 
 Invoke = Callable[[str, Any], "InvocationResult"]
 
@@ -86,41 +92,73 @@ def authorize_with_lambda(
     proxy_event: dict[str, Any],
     invoke: Invoke,
     account_id: str,
+    cache: AuthorizerCache | None = None,
 ) -> Decision:
-    """Run a Lambda authorizer for one request; `proxy_event` is the event the integration would get."""
+    """Run a Lambda authorizer for one request (or reuse its cached answer for the same identity);
+    `proxy_event` is the event the integration would get."""
     api = match.route.api
     identity = identity_values(authorizer, request, match)
     if identity is None:
         return _unauthorized()
     arn = execute_api_arn(match, request.method, request.path, account_id)
-    event = _authorizer_event(authorizer, proxy_event, identity, arn, match)
-    result = invoke(authorizer.function_arn or "", event)
-    if result.error is not None:
-        if result.error.get("errorMessage") == "Unauthorized":
-            return _unauthorized()
-        return _failed(api.kind)
-    answer = result.payload
-    if api.kind == HTTP and authorizer.simple_responses:
-        if not isinstance(answer, dict) or not isinstance(answer.get("isAuthorized"), bool):
+    key = (api.api_id, authorizer.name, *identity)
+    answer = cache.get(key) if cache is not None else _MISS
+    if answer is _MISS:
+        result = invoke(
+            authorizer.function_arn or "", _authorizer_event(authorizer, proxy_event, identity, arn, match)
+        )
+        if result.error is not None:
+            if result.error.get("errorMessage") == "Unauthorized":
+                return _unauthorized()
             return _failed(api.kind)
+        answer = result.payload
+        if cache is not None and authorizer.identity_sources:
+            cache.put(key, answer, authorizer.ttl_s(api.kind))
+    return _decide(answer, authorizer, api.kind, arn)
+
+
+def _decide(answer: Any, authorizer: Authorizer, kind: str, arn: str) -> Decision:
+    """What the authorizer's answer (fresh or cached: a cached policy is checked against this
+    request's ARN, as API Gateway checks it) lets through."""
+    if kind == HTTP and authorizer.simple_responses:
+        if not isinstance(answer, dict) or not isinstance(answer.get("isAuthorized"), bool):
+            return _failed(kind)
         if not answer["isAuthorized"]:
             return Decision(403, {"message": "Forbidden"})
         return Decision(context={"lambda": dict(answer.get("context") or {})})
-    allowed = _policy_allows(answer, arn)
-    if allowed is None:
-        return _failed(api.kind)
-    if not allowed:
-        if api.kind == HTTP:
+    verdict = _policy_verdict(answer, arn)
+    if verdict is None:
+        return _failed(kind)
+    if verdict != "Allow":
+        if kind == HTTP:
             return Decision(403, {"message": "Forbidden"})
-        return Decision(
-            403, {"Message": "User is not authorized to access this resource with an explicit deny"}
-        )
+        explicitly = " with an explicit deny" if verdict == "Deny" else ""
+        return Decision(403, {"Message": f"User is not authorized to access this resource{explicitly}"})
     context = dict(answer.get("context") or {})
-    if api.kind == HTTP and authorizer.payload_format == "2.0":
+    if kind == HTTP and authorizer.payload_format == "2.0":
         return Decision(context={"lambda": context})
     if not all(isinstance(v, str | int | float | bool) for v in context.values()):
-        return _failed(api.kind)  # a policy's context holds strings, numbers and booleans only
+        return _failed(kind)  # a policy's context holds strings, numbers and booleans only
     return Decision(context={"principalId": answer.get("principalId"), **context, "integrationLatency": 0})
+
+
+class AuthorizerCache:
+    """Authorizer answers by identity, for the authorizer's TTL ("authorizerResultTtlInSeconds")."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> Any:
+        with self._lock:
+            expires, answer = self._entries.get(key, (0.0, _MISS))
+            return answer if expires > self._clock() else _MISS
+
+    def put(self, key: tuple[str, ...], answer: Any, ttl_s: int) -> None:
+        if ttl_s > 0:
+            with self._lock:
+                self._entries[key] = (self._clock() + ttl_s, answer)
 
 
 def _authorizer_event(
@@ -138,14 +176,15 @@ def _authorizer_event(
     return event
 
 
-def _policy_allows(answer: Any, arn: str) -> bool | None:
-    """True when some statement allows `arn` and none denies it; None for an answer that is no policy."""
+def _policy_verdict(answer: Any, arn: str) -> str | None:
+    """ "Deny" when a statement denies `arn`, else "Allow" when one allows it, else "None"; None for
+    an answer that is no policy."""
     if not isinstance(answer, dict) or not isinstance(answer.get("policyDocument"), dict):
         return None
     statements = answer["policyDocument"].get("Statement") or []
     if isinstance(statements, dict):
         statements = [statements]
-    allowed = False
+    verdict = "None"
     for statement in statements:
         if not isinstance(statement, dict):
             return None
@@ -154,9 +193,10 @@ def _policy_allows(answer: Any, arn: str) -> bool | None:
             continue
         if any(fnmatch.fnmatchcase(arn, resource) for resource in _listed(statement.get("Resource"))):
             if statement.get("Effect") == "Deny":
-                return False
-            allowed = allowed or statement.get("Effect") == "Allow"
-    return allowed
+                return "Deny"
+            if statement.get("Effect") == "Allow":
+                verdict = "Allow"
+    return verdict
 
 
 def _listed(value: Any) -> list[str]:

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from localfaas.api_authorizers import Decision, authorize_with_lambda
+from localfaas.api_authorizers import AuthorizerCache, Decision, authorize_with_lambda
 from localfaas.api_events import HttpRequest, HttpResponse, MalformedResponse, proxy_event, proxy_response
 from localfaas.api_jwt import JwksSource, authorize_with_jwt, jwks_from_issuer
 from localfaas.api_routes import REST, URL, Api, Cors, RouteMatch, apis_from_stack, match_route
@@ -68,9 +68,11 @@ class ApiGateway:
         account_id: str,
         port: int = 0,
         jwks: JwksSource | None = None,
+        authorizer_cache: AuthorizerCache | None = None,
     ) -> None:
         self.apis, self.invoke, self.account_id = apis, invoke, account_id
         self.jwks = jwks or jwks_from_issuer()
+        self.authorizer_cache = authorizer_cache or AuthorizerCache()
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -144,7 +146,9 @@ class ApiGateway:
         if authorizer.kind == "jwt":
             return authorize_with_jwt(authorizer, match.route.scopes, request, match, self.jwks)
         event = proxy_event(request, match, self.account_id)
-        return authorize_with_lambda(authorizer, request, match, event, self.invoke, self.account_id)
+        return authorize_with_lambda(
+            authorizer, request, match, event, self.invoke, self.account_id, self.authorizer_cache
+        )
 
     def _integrate(
         self, request: HttpRequest, match: RouteMatch, authorizer: dict[str, Any] | None

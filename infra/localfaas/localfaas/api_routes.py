@@ -70,6 +70,11 @@ class Authorizer:
     simple_responses: bool = False
     issuer: str | None = None
     audience: tuple[str, ...] = ()
+    ttl: int | None = None  # authorizerResultTtlInSeconds, when the template sets it
+
+    def ttl_s(self, api_kind: str) -> int:
+        """How long an answer is cached: API Gateway's defaults are 300 s (REST) and 0 (HTTP)."""
+        return self.ttl if self.ttl is not None else 300 if api_kind == REST else 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -251,8 +256,13 @@ def _authorizers(body: dict[str, Any]) -> dict[str, Authorizer]:
             bool(config.get("enableSimpleResponses")),
             jwt.get("issuer"),
             tuple(str(a) for a in jwt.get("audience") or ()),
+            _optional_int(config.get("authorizerResultTtlInSeconds")),
         )
     return found
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def _split_sources(sources: Any) -> list[str]:

@@ -17,8 +17,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from infra.localfaas.tests.sam_app import write_app
-from localfaas.api_gateway import api_gateway_for
+from localfaas.api_authorizers import AuthorizerCache
+from localfaas.api_gateway import ApiGateway, api_gateway_for
 from localfaas.api_jwt import jwks_from_file
+from localfaas.api_routes import apis_from_stack
 from localfaas.local_stack import LocalStack
 
 TEMPLATE = """\
@@ -41,6 +43,9 @@ Resources:
         Tok:
           Type: Api
           Properties: {RestApiId: !Ref Rest, Path: /tok, Method: get, Auth: {Authorizer: TokAuth}}
+        TokOther:
+          Type: Api
+          Properties: {RestApiId: !Ref Rest, Path: /tok-other, Method: get, Auth: {Authorizer: TokAuth}}
         Req:
           Type: Api
           Properties: {RestApiId: !Ref Rest, Path: /req, Method: get}
@@ -321,3 +326,49 @@ def test_an_unusable_jwks_file_is_one_line(tmp_path, text, message):
     (tmp_path / "jwks.json").write_text(text)
     with pytest.raises(ValueError, match=re.escape(message)):
         jwks_from_file(str(tmp_path / "jwks.json"))
+
+
+# -- caching -------------------------------------------------------------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fresh_gateway(stack, clock: Clock) -> ApiGateway:
+    apis = apis_from_stack(stack.template)
+    return ApiGateway(
+        apis, stack.invoke, account_id=stack.account_id, authorizer_cache=AuthorizerCache(clock)
+    )
+
+
+def authorizer_runs(stack) -> int:
+    return stack.report().data["functions"].get("Authz", {}).get("invocations", 0)
+
+
+def test_a_cached_policy_naming_one_method_refuses_another_until_it_expires(stack):
+    clock = Clock()
+    with fresh_gateway(stack, clock) as gateway:
+        assert get(gateway.endpoint_url, "/tok", Authorization="allow").status_code == 200
+        refused = get(gateway.endpoint_url, "/tok-other", Authorization="allow")
+        assert (refused.status_code, refused.json()) == (
+            403,
+            {"Message": "User is not authorized to access this resource"},
+        )
+        clock.now += 301  # REST's default TTL is 300 s
+        assert get(gateway.endpoint_url, "/tok-other", Authorization="allow").status_code == 200
+
+
+def test_a_rest_authorizer_runs_once_per_identity_while_cached_and_an_http_one_every_time(stack):
+    with fresh_gateway(stack, Clock()) as gateway:
+        before = authorizer_runs(stack)
+        for _ in range(2):
+            get(gateway.endpoint_url, "/tok", Authorization="allow")
+        assert authorizer_runs(stack) == before + 1
+        for _ in range(2):
+            get(gateway.endpoint_url, "/simple", Authorization="let-me-in")
+        assert authorizer_runs(stack) == before + 3
