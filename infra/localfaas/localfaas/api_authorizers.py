@@ -21,8 +21,9 @@ payload 2.0 sends `{"version": "2.0", "type": "REQUEST", "routeArn", "identitySo
 takes `{"isAuthorized", "context"}` when simple responses are enabled, else an IAM policy; the
 context reaches the integration as `requestContext.authorizer.lambda`.
 
-Answers are cached by identity source values for the authorizer's TTL (`ReauthorizeEvery`; 300 s for
-a REST API and 0, no caching, for an HTTP API when the template leaves it out), and a cached policy
+Answers are cached by identity source values for the authorizer's TTL (`ReauthorizeEvery`, 300 s
+when the template leaves it out, 0 for none; "Authorizer" in the API Gateway API Reference,
+https://docs.aws.amazon.com/apigateway/latest/api/API_Authorizer.html), and a cached policy
 is checked against each new request's ARN: a policy naming one method refuses the others while it
 is cached, as on AWS. Not emulated: Cognito and IAM authorizers, usageIdentifierKey.
 """
@@ -113,7 +114,7 @@ def authorize_with_lambda(
             return _failed(api.kind)
         answer = result.payload
         if cache is not None and authorizer.identity_sources:
-            cache.put(key, answer, authorizer.ttl_s(api.kind))
+            cache.put(key, answer, authorizer.ttl_s)
     return _decide(answer, authorizer, api.kind, arn)
 
 

@@ -72,9 +72,10 @@ class Authorizer:
     audience: tuple[str, ...] = ()
     ttl: int | None = None  # authorizerResultTtlInSeconds, when the template sets it
 
-    def ttl_s(self, api_kind: str) -> int:
-        """How long an answer is cached: API Gateway's defaults are 300 s (REST) and 0 (HTTP)."""
-        return self.ttl if self.ttl is not None else 300 if api_kind == REST else 0
+    @property
+    def ttl_s(self) -> int:
+        """How long an answer is cached: API Gateway's default is 300 s, REST and HTTP alike."""
+        return 300 if self.ttl is None else self.ttl
 
 
 @dataclass(frozen=True, eq=False)
