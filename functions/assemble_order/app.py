@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventR
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from storefront.adapters.aws import RETRY_CONFIG
+from storefront.adapters.aws import MARK_RETRY_CONFIG, RETRY_CONFIG
 from storefront.adapters.bus import EventBus
 from storefront.adapters.fulfilment import FulfilmentQueue
 from storefront.adapters.orders import OrdersTable
@@ -26,11 +26,12 @@ from storefront.lambda_glue import (
     idempotency_store,
     log_fields,
     process_kafka_batch,
+    remember_effect,
 )
 
 logger = Logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
-dynamodb = boto3.resource("dynamodb", config=RETRY_CONFIG)
+dynamodb = boto3.resource("dynamodb", config=MARK_RETRY_CONFIG)  # the order's mark follows the send
 orders = OrdersTable(dynamodb.Table(os.environ["ORDERS_TABLE_NAME"]))
 tickets = SalesTicketsTable(dynamodb.Table(os.environ["SALES_TICKETS_TABLE_NAME"]))
 fulfilment = FulfilmentQueue(boto3.client("sqs", config=RETRY_CONFIG), os.environ["FULFILMENT_QUEUE_URL"])
@@ -40,15 +41,22 @@ config = idempotency_config()
 
 @idempotent_function(data_keyword_argument="event_id", config=config, persistence_store=idempotency_store())
 def assemble_order(event_id: str, payment: PaymentCompleted) -> str | None:
-    assembly = assemble(payment, orders.get(payment.order_id), now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    assembly = assemble(payment, orders.get(payment.order_id), now=now)
     if assembly.order is not None and not orders.record(assembly.order):
-        # Recorded between our read and write: fail the record, the retry decides on what is stored.
-        raise RuntimeError(f"order {payment.order_id} was recorded concurrently")
+        # Recorded between our read and write, by another delivery or by this very put (botocore
+        # resends a write whose answer was lost): decide again on what is stored.
+        assembly = assemble(payment, orders.get(payment.order_id), now=now)
     if assembly.ticket is not None:
         tickets.open(assembly.ticket)
-    if assembly.request is not None:
-        fulfilment.send(assembly.request)
-        orders.mark_fulfilment_requested(assembly.request.order_id, assembly.request.requested_at)
+    if (request := assembly.request) is not None:  # not marked sent: see storefront.fulfilment
+        fulfilment.send(request)
+        remember_effect(
+            lambda: orders.mark_fulfilment_requested(request.order_id, request.requested_at),
+            effect="fulfilment request",
+            event=payment,
+            logger=logger,
+        )
     if assembly.announcement is None:
         return None
     bus.announce(assembly.announcement)

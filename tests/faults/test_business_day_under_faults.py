@@ -12,20 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from localfaas.faults import FaultPlan
 from tests.faults.day import DayRun, business_day, poison_per_partition, run_day
-from tests.faults.effects import counts, differences
+from tests.faults.effects import differences
 
 pytestmark = pytest.mark.slow
 # S3 keys of the audit archive name Kafka offsets, which move when the log holds other records.
 ARCHIVE = {"s3", "s3_lines"}
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> DayRun:
-    run = run_day(tmp_path_factory.mktemp("uninterrupted"))
-    assert run.report.ok, run.report.render()
-    print(f"\nuninterrupted day: {run.seconds:.1f} s; effects {counts(run.effects)}")
-    return run
 
 
 def test_the_day_produced_twice_adds_no_effect_anywhere(uninterrupted: DayRun, tmp_path: Path) -> None:
@@ -60,6 +53,23 @@ def test_a_poison_record_at_the_head_of_every_partition_stops_nothing_behind_it(
     # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventfiltering.html), so none is archived.
     assert _archived(run) == _archived(uninterrupted)
     assert run.report.lost == 0, run.report.render()
+
+
+def test_a_fifth_of_the_functions_aws_calls_throttled_changes_no_effect(
+    uninterrupted: DayRun, tmp_path: Path
+) -> None:
+    """Every AWS call of a function refused with the service's throttling error one time in five
+    (botocore's standard retry mode retries them, then Lambda's retries take over)."""
+    run = run_day(tmp_path, faults=FaultPlan(throttle=0.2, seed=7))
+    injected = run.report.data["faults"]["injected"]
+    print(
+        f"\nday with a fifth of the functions' AWS calls throttled: {run.seconds:.1f} s; injected {injected}"
+    )
+    assert sum(injected.values()) > 1000  # the plan took part: the day makes about 6,000 calls
+    assert differences(uninterrupted.effects, run.effects) == []
+    # Nothing valid is left in a failure destination: only the day's own malformed records.
+    assert run.report.data["parked"]["total"] == uninterrupted.report.data["parked"]["total"]
+    assert run.report.ok, run.report.render()
 
 
 def _bus_objects(run: DayRun) -> Counter:

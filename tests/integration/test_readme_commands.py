@@ -1,8 +1,9 @@
 """Every command line in README.md and infra/localfaas/README.md runs as written, so that the
 READMEs cannot rot: the ```sh blocks are parsed, and each command is run in order with bash in a
 scratch copy of the repository, with a `localfaas up` running in the background (what put-events
-and invoke talk to) and the business day's records in .localfaas/demo/log (what the replay example
-reads; `make demo` writes them). A command that cannot run here is listed in NOT_RUN with the reason
+and invoke talk to), each server it starts (start-lambda, start-api) in the background while the
+lines after it talk to it, and the business day's records in .localfaas/demo/log (what the replay
+example reads; `make demo` writes them). A command that cannot run here is listed in NOT_RUN with the reason
 and checked for syntax only: its parser takes the arguments, or its Makefile target exists.
 
 Waits are bounded; nothing is timed.
@@ -16,6 +17,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -97,6 +99,12 @@ NOT_RUN: dict[str, tuple[str, Callable[[list[str]], None]]] = {
 }
 # Run in the background from the start (put-events and invoke, earlier in the README, talk to it).
 BACKGROUND = "localfaas up"
+# Servers the README starts and then talks to from "another terminal": each runs in the background,
+# from its line until the next server starts or the test ends, once its port answers.
+SERVERS = {
+    "localfaas start-lambda": 3001,
+    "localfaas start-api -t infra/localfaas/examples/hello-api/template.yaml": 3000,
+}
 
 
 def sh_commands(readme: str) -> list[tuple[str, str]]:
@@ -188,7 +196,47 @@ def _write_demo_log(directory: Path) -> None:
 
 def _env() -> dict[str, str]:
     path = f"{ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"
-    return {**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1"}
+    # A configured AWS CLI, as the README's `aws lambda invoke --endpoint-url` line assumes one.
+    aws = {
+        "AWS_ACCESS_KEY_ID": "localfaas",
+        "AWS_SECRET_ACCESS_KEY": "localfaas",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    return {**os.environ, **aws, "PATH": path, "PYTHONUNBUFFERED": "1"}
+
+
+def _start_server(command: str, port: int, scratch: Path) -> subprocess.Popen:
+    log = open(scratch / f"server-{port}.err", "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=scratch,
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        start_new_session=True,
+    )
+    process.log = log  # type: ignore[attr-defined]
+    wait_for(lambda: _answers(port), f"{command} on port {port}", process)
+    return process
+
+
+def _stop_server(process: subprocess.Popen) -> str:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=WAIT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    process.log.close()  # type: ignore[attr-defined]
+    return Path(process.log.name).read_text()  # type: ignore[attr-defined]
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -258,7 +306,7 @@ def test_the_readmes_list_only_commands_this_test_knows():
 
 
 def test_every_readme_command_runs_as_written(scratch, up):
-    ran = []
+    ran, server, servers_said = [], None, []
     for where, command in [c for readme in READMES for c in sh_commands(readme)]:
         line = normalised(command)
         if line in NOT_RUN:
@@ -266,6 +314,12 @@ def test_every_readme_command_runs_as_written(scratch, up):
             continue
         if line == BACKGROUND:
             continue  # running since the start
+        if line in SERVERS:
+            if server is not None:
+                servers_said.append(_stop_server(server))
+            server = _start_server(command, SERVERS[line], scratch)
+            ran.append(where)
+            continue
         emails_before = _emails_sent(scratch) if line.startswith("localfaas put-events") else None
         done = subprocess.run(
             ["bash", "-c", command], cwd=scratch, env=_env(), capture_output=True, text=True, timeout=WAIT_S
@@ -279,6 +333,9 @@ def test_every_readme_command_runs_as_written(scratch, up):
             wait_for(lambda: _emails_sent(scratch) > emails_before, "the put event's email", up)  # noqa: B023
         ran.append(where)
 
+    if server is not None:
+        servers_said.append(_stop_server(server))
+    assert not [said for said in servers_said if "Traceback" in said], servers_said
     up.send_signal(signal.SIGINT)
     up.wait(timeout=WAIT_S)
     report = (scratch / "up.err").read_text()

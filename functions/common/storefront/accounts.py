@@ -34,12 +34,17 @@ def open_account(request: AccountRequested, existing: Account | None, now: datet
     """Open the requested account, or recognise that this very request opened it already.
 
     A redelivered request finds its own account and announces the same AccountCreated again
-    (same event id), so a crash between storing and announcing loses nothing.
+    (same event id, stamped with the account's creation time), so a crash between storing and
+    announcing loses nothing and the copy is the identical event.
     """
     if existing is not None and existing.opened_by_event_id != request.event_id:
         raise AccountConflict(f"customer {request.customer_id} already has an account")
     announcement = AccountCreated.caused_by(
-        request, at=now, customer_id=request.customer_id, email=request.email, full_name=request.full_name
+        request,
+        at=existing.created_at if existing is not None else now,
+        customer_id=request.customer_id,
+        email=request.email,
+        full_name=request.full_name,
     )
     if existing is not None:
         return AccountOpening(account=None, announcement=announcement)

@@ -35,6 +35,7 @@ __all__ = [
     "ShipmentArrived",
     "SupplyOrderPlaced",
     "TicketClosed",
+    "announcement_id",
     "event_classes",
     "parse_event",
 ]
@@ -67,13 +68,13 @@ class DomainEvent(_Model):
 
     @classmethod
     def caused_by(cls, cause: DomainEvent, *, at: datetime | None = None, **fields: Any) -> DomainEvent:
-        """The event a reaction announces in answer to `cause`.
+        """The event a reaction announces in answer to `cause`, its id `announcement_id(cause, ...)`.
 
-        Its id is derived from the cause's id, so a redelivered cause announces the very same
-        event again and downstream consumers can drop the duplicate by id.
+        A reaction retried after a failure announces the very same event (pass `at` from what it
+        stored, not the clock), and consumers drop the duplicate by id.
         """
         return cls(
-            event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"storefront:{cause.event_id}:{_type_of(cls)}")),
+            event_id=announcement_id(cause.event_id, _type_of(cls)),
             occurred_at=at or datetime.now(UTC),
             **fields,
         )
@@ -90,6 +91,13 @@ class DomainEvent(_Model):
     def to_json(self) -> str:
         """The wire form as compact JSON (UTF-8 text, not \\u-escaped), written by pydantic-core."""
         return self.model_dump_json(by_alias=True)
+
+
+def announcement_id(cause_event_id: str, event_type: str) -> str:
+    """The id of the `event_type` announced in answer to the event `cause_event_id`: the same for
+    every retry of the reaction (a UUID version 5, RFC 9562 section 5.5, of both), so EventBridge,
+    which keeps no memory of entries it accepted, may carry a retry's copy and consumers drop it."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"storefront:{cause_event_id}:{event_type}"))
 
 
 @functools.cache

@@ -6,10 +6,13 @@ OrderAssemblyRequested, leaves the shipping address out: the bus is read by many
 is personal data that only fulfilment needs.
 
 The fulfilment queue is a standard SQS queue: it has no deduplication, so the request is sent
-once per order: the order is recorded first and marked once its request is on the queue. A
-redelivered payment resumes where the last attempt stopped; only a crash between sending and
-marking sends twice, and the request carries an id derived from the payment event for
-fulfilment to drop that duplicate.
+once per order: the order is recorded first, and marked once its request is on the queue (a
+failed mark is logged, not retried by failing the record; lambda_glue.remember_effect). A
+redelivered payment resumes where the last attempt stopped and sends only while no mark is
+stored. It sends twice only when SQS took the request but its answer was lost, when the process
+dies between sending and marking, or when the mark and a later call (PutEvents, Powertools'
+record) both fail; the copy is identical (same `requestId`, derived from the payment event, same
+`requestedAt`) for fulfilment to drop.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ def assemble(payment: PaymentCompleted, current: Order | None, now: datetime) ->
         return Assembly(
             order=order,
             ticket=open_ticket(order.order_id, order.customer_id, payment.event_id, now),
-            request=_request(order, now),
+            request=_request(order),
             announcement=_requested(payment, order),
         )
     if current.payment_id != payment.payment_id:
@@ -93,7 +96,7 @@ def assemble(payment: PaymentCompleted, current: Order | None, now: datetime) ->
         return Assembly()
     return Assembly(
         ticket=open_ticket(current.order_id, current.customer_id, payment.event_id, now),
-        request=_request(current, now) if current.fulfilment_requested_at is None else None,
+        request=_request(current) if current.fulfilment_requested_at is None else None,
         announcement=_requested(payment, current),
     )
 
@@ -115,14 +118,15 @@ def _order(payment: PaymentCompleted, now: datetime) -> Order:
     )
 
 
-def _request(order: Order, now: datetime) -> FulfilmentRequest:
+def _request(order: Order) -> FulfilmentRequest:
+    # Stamped with the recording time, so a request sent again is the identical message.
     return FulfilmentRequest(
         request_id=order.fulfilment_request_id,
         order_id=order.order_id,
         customer_id=order.customer_id,
         lines=order.lines,
         shipping_address=order.shipping_address,
-        requested_at=now,
+        requested_at=order.recorded_at,
     )
 
 

@@ -1,5 +1,5 @@
 """What every reaction's handler shares: reading events out of Kafka records and EventBridge
-envelopes, idempotency per event id, and masking before anything is logged or archived.
+envelopes, idempotency per event id, remembering effects, and masking before anything is logged.
 
 This is glue over Powertools, not the domain: the domain modules never import it.
 """
@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
-from storefront.adapters.aws import RETRY_CONFIG
+from storefront.adapters.aws import MARK_RETRY_CONFIG
 from storefront.events import PERSONAL_FIELDS, SENSITIVE_FIELDS, DomainEvent, MalformedEvent, parse_event
 
 # Types only: at run time the EventBridge handlers would load Powertools' batch utility for nothing.
@@ -142,9 +143,13 @@ def idempotency_store() -> DynamoDBPersistenceLayer:
     # A client of boto3's default session, which the handler's own clients share: Powertools would
     # otherwise open a new Session, which loads and parses DynamoDB's service model a second time
     # (about 0.2 s of every cold start; see BENCHMARKS.md, cold start).
+    # More attempts, as for marks: saving the result (or deleting the record after a failure) comes
+    # after the effects, and when it fails Powertools leaves the record in progress until the
+    # invocation's deadline: every retry before then fails (IdempotencyAlreadyInProgressError),
+    # which can spend a Kafka record's three retries and park a valid record.
     return DynamoDBPersistenceLayer(
         table_name=os.environ["IDEMPOTENCY_TABLE_NAME"],
-        boto3_client=boto3.client("dynamodb", config=RETRY_CONFIG),
+        boto3_client=boto3.client("dynamodb", config=MARK_RETRY_CONFIG),
     )
 
 
@@ -157,3 +162,22 @@ def idempotency_config() -> IdempotencyConfig:
     for the same key: the MD5 of the id's JSON, as the "eventId" JMESPath over the wire form gave.
     """
     return IdempotencyConfig(expires_after_seconds=7 * 24 * 3600, raise_on_no_idempotency_key=True)
+
+
+def remember_effect(write: Callable[[], Any], *, effect: str, event: DomainEvent, logger: Logger) -> bool:
+    """Write the mark of an effect that is done (an email sent, a request queued); False if it failed.
+
+    Its failure is logged, not raised: the effect happened, and failing the record would only make
+    the retry do it again. Powertools then stores the function's result as completed, which answers
+    every redelivery of the event as the mark would; only if that write fails too (or the process
+    dies first) does a retry, after the in-progress record expires, repeat the effect.
+    """
+    try:
+        write()
+    except (ClientError, BotoCoreError) as error:
+        logger.warning(
+            "effect done but not marked",
+            extra={**log_fields(event), "effect": effect, "error": _safe_error(error)},
+        )
+        return False
+    return True

@@ -88,6 +88,8 @@ from localfaas.esm import (
 from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
 from localfaas.faults import Dice, FaultPlan, FaultyRuntime
 from localfaas.feeding import ScenarioFeeding, end_offsets, records_since
+from localfaas.lambda_api import ENDPOINT_VARIABLE as LAMBDA_ENDPOINT_VARIABLE
+from localfaas.lambda_api import lambda_api_for
 from localfaas.log import Log, LogRecord, payload_bytes
 from localfaas.parked import parked
 from localfaas.provision import ProvisionReport, provision
@@ -164,6 +166,7 @@ class LocalStack:
         account_id: str = DEFAULT_ACCOUNT_ID,
         stack_name: str = "localfaas",
         events_port: int = 0,
+        lambda_port: int = 0,  # issue 12: Lambda's Invoke API (localfaas.lambda_api)
         archive_dir: str | Path | None = None,
         environment: Mapping[str, Mapping[str, Any]] | None = None,
         direct_moto: bool = True,
@@ -181,6 +184,7 @@ class LocalStack:
         self._bootstrap_servers = bootstrap_servers
         self._topics = dict(topics or {})
         self._events_port = events_port
+        self._lambda_port = lambda_port
         self._archive_dir = archive_dir
         self._function_logs = function_logs
         self._environment = {k: dict(v) for k, v in (environment or {}).items()}
@@ -267,6 +271,10 @@ class LocalStack:
             )
             self.events_api.start()
             self._owned.append(self.events_api.stop)
+            # issue 12: functions reach Lambda's Invoke API through function_env; it answers only
+            # once the runtime below exists, and nothing invokes before start() returns.
+            self.lambda_api = lambda_api_for(self, port=self._lambda_port).start()
+            self._owned.append(self.lambda_api.stop)
             self._start_runtime()
             self._create_topics()
             self._start_mappings()
@@ -444,9 +452,14 @@ class LocalStack:
         self._owned.append(lambda: mock.stop(remove_data=False))
 
     def function_env(self) -> dict[str, str]:
-        """What every function gets on top of its own environment: the backend's settings, and the
-        events endpoint for EventBridge, so its PutEvents reach localfaas's buses."""
-        return {**self.backend.function_env(), ENDPOINT_VARIABLE: self.events_api.endpoint_url}
+        """What every function gets on top of its own environment: the backend's settings, the
+        events endpoint for EventBridge, so its PutEvents reach localfaas's buses, and Lambda's
+        Invoke API, so it can invoke the stack's functions."""
+        return {
+            **self.backend.function_env(),
+            ENDPOINT_VARIABLE: self.events_api.endpoint_url,
+            LAMBDA_ENDPOINT_VARIABLE: self.lambda_api.endpoint_url,  # issue 12
+        }
 
     # -- topics and mappings ------------------------------------------------------------------------
 
@@ -919,6 +932,7 @@ class LocalStack:
         """What another terminal needs to reach this stack (`localfaas up` writes it to a file)."""
         return {
             "events": self.events_api.endpoint_url,
+            "lambda": self.lambda_api.endpoint_url,  # issue 12
             "backend": self.backend.endpoint_url,
             "backendKind": self.backend.kind,
             "region": self.region,

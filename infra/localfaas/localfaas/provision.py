@@ -29,6 +29,7 @@ Clients = Callable[[str], Any]  # service name -> boto3 client
 Props = dict[str, Any]
 
 _RUN_BY_LOCALFAAS = "run by localfaas, not provisioned"
+_SERVED_BY_API_GATEWAY = "served by localfaas's API Gateway (start-api, up), not provisioned"
 _NOT_ENFORCED = "IAM and resource policies are not enforced locally"
 _NO_VPC = "functions run on this machine's network; VPCs and security groups are not emulated"
 _NO_DATABASE = "databases are not provisioned; give the function one with an environment override"
@@ -40,6 +41,12 @@ SKIPPED: dict[str, str] = {
     "AWS::Lambda::EventSourceMapping": _RUN_BY_LOCALFAAS,
     "AWS::Lambda::EventInvokeConfig": _RUN_BY_LOCALFAAS,
     "AWS::Lambda::Url": _RUN_BY_LOCALFAAS,
+    # issue 12: served by localfaas.api_gateway (start-api, up) from the OpenAPI body SAM generates.
+    "AWS::ApiGateway::RestApi": _SERVED_BY_API_GATEWAY,
+    "AWS::ApiGateway::Deployment": _SERVED_BY_API_GATEWAY,
+    "AWS::ApiGateway::Stage": _SERVED_BY_API_GATEWAY,
+    "AWS::ApiGatewayV2::Api": _SERVED_BY_API_GATEWAY,
+    "AWS::ApiGatewayV2::Stage": _SERVED_BY_API_GATEWAY,
     "AWS::Events::Rule": "rules are matched and delivered by localfaas's bus",
     "AWS::Events::Archive": "archives are kept by localfaas's bus",
     "AWS::Lambda::Permission": _NOT_ENFORCED,

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import localfaas
 from infra.localfaas.tests.sam_app import write_app
 from localfaas.backend import MotoBackend
 
@@ -164,9 +165,16 @@ def localfaas_run(scenario: Path, report: Path, *options: str) -> subprocess.Com
         [*command, "run", "--scenario", str(scenario), "--json", str(report), *options],
         capture_output=True,
         text=True,
-        env=os.environ.copy(),
+        env=_child_env(),
         timeout=300,
     )
+
+
+def _child_env() -> dict[str, str]:
+    """This environment, with the localfaas this test imported first on the child's path: the child
+    runs the code under test, not whichever copy the virtualenv installed."""
+    here = str(Path(localfaas.__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
 
 
 def totals(report: dict) -> dict:

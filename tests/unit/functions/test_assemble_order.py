@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from storefront.events import Address, OrderLine, PaymentCompleted
+from tests.support.aws_faults import FAULTS, copies, each_call_failing
 from tests.support.kafka import failed_offsets, msk_event, record
 from tests.support.stack import sample_event
 
@@ -153,3 +154,30 @@ def test_shipping_address_never_reaches_the_logs(app, lambda_context, debug_logs
     assert "order assembly requested" in written  # the per-record DEBUG lines were caught
     assert "Marsh Lane" not in written
     assert "LS6 2QE" not in written
+
+
+# --- each AWS call failing in turn, then the retry ---------------------------------------------
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_any_call_failing_then_the_retry_sends_one_request_and_one_announcement(
+    app, queue, bus_spy, lambda_context, monkeypatch, fault
+):
+    def batch(n: int) -> dict:
+        return msk_event(record(TOPIC, paid(n)))
+
+    tried = set()
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, batch, lambda_context):
+        n, failed, response = trial.n, trial.failed, trial.answer
+        tried.add(failed)
+        assert response == {"batchItemFailures": []}, failed
+        requests = [r for r in queue("FulfilmentRequestsQueue") if r["orderId"] == f"o-{n}"]
+        if trial.repeats(("sqs", "SendMessage")):
+            # taken with its answer lost, or the process died before the mark (README): an identical copy
+            assert len(requests) == 2 and requests[0] == requests[1], failed
+        else:
+            assert len(requests) == 1, failed
+        # A failure after PutEvents is followed by a second copy: the same event, which consumers drop.
+        assert copies([e for e in bus_spy.events() if e["detail"]["orderId"] == f"o-{n}"]) in (1, 2)
+    # The effects were among the calls failed.
+    assert {("sqs", "SendMessage"), ("events", "PutEvents")} <= tried

@@ -9,6 +9,7 @@ import pytest
 
 from storefront.audit import UnknownInvocation
 from storefront.events import MalformedEvent, parse_event
+from tests.support.aws_faults import FAULTS, each_call_failing
 from tests.support.factories import requested
 from tests.support.kafka import failed_offsets, msk_event, record
 from tests.support.stack import sample_event
@@ -190,3 +191,24 @@ def test_sample_mixed_batch_spans_two_hours_and_fails_only_the_malformed(app, ar
 
     assert failed_offsets(response) == [301, 303]
     assert sorted(key.split("/")[2] for key in archived()) == ["hour=09", "hour=10"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_any_call_failing_then_the_retry_archives_each_record_once(
+    app, archived, lambda_context, monkeypatch, fault
+):
+    def batch(n: int) -> dict:  # the retry is this same batch: same offsets, so the same object keys
+        return msk_event(record(TOPIC, requested(n)))
+
+    tried = set()
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, batch, lambda_context):
+        n, failed, response = trial.n, trial.failed, trial.answer
+        tried.add(failed)
+        assert response == {"batchItemFailures": []}, failed
+        holding = [
+            key
+            for key, lines in archived().items()
+            if any(line["event"]["eventId"] == f"req-{n}" for line in lines)
+        ]
+        assert len(holding) == 1, failed
+    assert tried == {("s3", "PutObject")}

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from storefront.events import ShipmentArrived
+from tests.support.aws_faults import FAULTS, copies, each_call_failing
 from tests.support.kafka import failed_offsets, msk_event, record
 from tests.support.stack import sample_event
 
@@ -130,3 +131,22 @@ def test_record_values_never_reach_the_logs(app, tickets, lambda_context, debug_
     assert "sales ticket closed" in written  # the per-record DEBUG lines were caught
     assert "record failed" in written
     assert "07700 900123" not in written
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_any_call_failing_then_the_retry_closes_the_ticket_and_announces_one_event(
+    app, tickets, bus_spy, lambda_context, monkeypatch, fault
+):
+    def batch(n: int) -> dict:
+        return msk_event(record(TOPIC, arrived(10 + n)))
+
+    tried = set()
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, batch, lambda_context):
+        n, failed, response = trial.n, trial.failed, trial.answer
+        tried.add(failed)
+        assert response == {"batchItemFailures": []}, failed
+        ticket = tickets.get_item(Key={"orderId": f"o-{10 + n}"})["Item"]
+        assert (ticket["status"], ticket["closedByEventId"]) == ("CLOSED", f"shp-evt-{10 + n}"), failed
+        # A failure after PutEvents is followed by a second copy: the same event, which consumers drop.
+        assert copies([e for e in bus_spy.events() if e["detail"]["orderId"] == f"o-{10 + n}"]) in (1, 2)
+    assert {("dynamodb", "UpdateItem"), ("events", "PutEvents")} <= tried

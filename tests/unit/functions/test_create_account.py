@@ -8,6 +8,7 @@ import json
 import boto3
 import pytest
 
+from tests.support.aws_faults import FAULTS, copies, each_call_failing
 from tests.support.factories import requested
 from tests.support.kafka import failed_offsets, msk_event, record
 
@@ -118,3 +119,21 @@ def test_account_locked_before_its_request_was_read_is_stored_locked(app, accoun
         "denied-3",
     )
     assert bus_spy.detail_types() == ["AccountCreated"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_any_call_failing_then_the_retry_stores_one_account_and_announces_one_event(
+    app, accounts, bus_spy, lambda_context, monkeypatch, fault
+):
+    def batch(n: int) -> dict:
+        return msk_event(record(TOPIC, requested(n)))
+
+    tried = set()
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, batch, lambda_context):
+        n, failed, response = trial.n, trial.failed, trial.answer
+        tried.add(failed)
+        assert response == {"batchItemFailures": []}, failed
+        assert accounts.get_item(Key={"customerId": f"c-{n}"})["Item"]["openedByEventId"] == f"req-{n}"
+        # A failure after PutEvents is followed by a second copy: the same event, which consumers drop.
+        assert copies([e for e in bus_spy.events() if e["detail"]["customerId"] == f"c-{n}"]) in (1, 2)
+    assert {("dynamodb", "UpdateItem"), ("events", "PutEvents")} <= tried

@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from storefront.events import AccessDenied, LoginSucceeded
+from tests.support.aws_faults import FAULTS, copies, each_call_failing
 from tests.support.kafka import failed_offsets, msk_event, record
 from tests.support.stack import load_handler, sample_event
 
@@ -216,3 +217,25 @@ def test_sample_mixed_batch_fails_only_the_malformed_records(app, accounts, bus_
 
     assert failed_offsets(response) == [71, 72]
     assert status(accounts, "cust-1003") == "LOCKED"
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_any_call_failing_then_the_retry_locks_once_and_announces_one_event(
+    app, accounts, bus_spy, lambda_context, monkeypatch, fault
+):
+    def third_attempt(n: int) -> dict:
+        # Each customer's first two attempts are counted before (and outside) the faults.
+        first, second, third = three_denied(customer_id=f"c-fault-{n}")
+        assert app.lambda_handler(msk_event(first, second), lambda_context) == {"batchItemFailures": []}
+        return msk_event(third)
+
+    tried = set()
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, third_attempt, lambda_context):
+        n, failed, response = trial.n, trial.failed, trial.answer
+        tried.add(failed)
+        assert response == {"batchItemFailures": []}, failed
+        item = accounts.get_item(Key={"customerId": f"c-fault-{n}"})["Item"]
+        assert (item["status"], item["lockedByEventId"]) == ("LOCKED", f"deny-c-fault-{n}-2"), failed
+        # A failure after PutEvents is followed by a second copy: the same event, which consumers drop.
+        assert copies([e for e in bus_spy.events() if e["detail"]["customerId"] == f"c-fault-{n}"]) in (1, 2)
+    assert {("dynamodb", "Query"), ("dynamodb", "UpdateItem"), ("events", "PutEvents")} <= tried

@@ -7,8 +7,10 @@ import json
 
 import boto3
 import pytest
+from moto.sns.models import sns_backends
 
 from storefront.events import MalformedEvent
+from tests.support.aws_faults import FAULTS, each_call_failing
 from tests.support.stack import sample_event
 
 SAMPLE = "notify_security/account-locked.json"
@@ -123,3 +125,52 @@ def test_log_line_names_the_event_not_personal_data(app, logs, alerts, lambda_co
         "AccountLocked",
         "cust-1001",
     )
+
+
+def test_the_same_account_locked_again_later_is_alerted_again(app, alerts, lambda_context):
+    again = copy.deepcopy(sample_event(SAMPLE))
+    again["detail"] |= {"eventId": "a-later-lock"}
+
+    app.lambda_handler(sample_event(SAMPLE), lambda_context)
+    app.lambda_handler(again, lambda_context)
+
+    assert len(alerts()) == 2
+
+
+# --- each AWS call failing in turn, then the retry ---------------------------------------------
+
+
+def locked(n: int) -> dict:
+    event = copy.deepcopy(sample_event(SAMPLE))
+    event["detail"] |= {"eventId": f"locked-{n}", "customerId": f"cust-{n}"}
+    return event
+
+
+def published_for(provisioned, event_id: str) -> list[str]:
+    """The MessageIds SNS gave the alerts about `event_id` (moto keeps every publish of a topic)."""
+    arn = provisioned.function("NotifySecurity").environment["SECURITY_ALERTS_TOPIC_ARN"]
+    topic = sns_backends["123456789012"]["us-east-1"].topics[arn]
+    return [
+        message_id
+        for message_id, _, _, attributes, _ in topic.sent_notifications
+        if attributes["eventId"]["Value"] == event_id
+    ]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_any_call_failing_then_the_retry_publishes_one_alert_and_answers_its_id(
+    app, provisioned, lambda_context, monkeypatch, fault
+):
+    tried = set()
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, locked, lambda_context):
+        n, failed, answer = trial.n, trial.failed, trial.answer
+        tried.add(failed)
+        published = published_for(provisioned, f"locked-{n}")
+        if trial.repeats(("sns", "Publish")):
+            assert len(published) == 2, failed  # answer lost, or died before the mark: as the README says
+        else:
+            assert len(published) == 1, failed
+        assert answer == published[-1], failed
+        assert app.lambda_handler(locked(n), lambda_context) == answer
+    # The effects were among the calls failed.
+    assert {("sns", "Publish"), ("dynamodb", "UpdateItem")} <= tried

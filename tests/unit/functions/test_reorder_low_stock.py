@@ -8,6 +8,7 @@ import boto3
 import pytest
 
 from storefront.events import InventoryUpdated
+from tests.support.aws_faults import FAULTS, copies, each_call_failing
 from tests.support.kafka import failed_offsets, msk_event, record
 from tests.support.stack import sample_event
 
@@ -161,3 +162,23 @@ def test_sample_mixed_batch_fails_only_its_malformed_records(app, supply_orders,
     assert supply_orders.get_item(Key={"sku": "MUG-BLUE-350"})["Item"]["status"] == "OPEN"
     assert supply_orders.get_item(Key={"sku": "TEA-EARL-GREY-250"}).get("Item") is None  # stock is fine
     assert bus_spy.detail_types() == ["SupplyOrderPlaced"]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_any_call_failing_then_the_retry_places_one_order_and_announces_one_event(
+    app, supply_orders, bus_spy, lambda_context, monkeypatch, fault
+):
+    def batch(n: int) -> dict:
+        return msk_event(record(TOPIC, counted(n, on_hand=3, sku=f"SKU-{n}")))
+
+    tried = set()
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, batch, lambda_context):
+        n, failed, response = trial.n, trial.failed, trial.answer
+        tried.add(failed)
+        assert response == {"batchItemFailures": []}, failed
+        order = supply_orders.get_item(Key={"sku": f"SKU-{n}"})["Item"]
+        assert (order["status"], order["placedByEventId"]) == ("OPEN", f"inv-{n}"), failed
+        announced = [e for e in bus_spy.events() if e["detail"]["sku"] == f"SKU-{n}"]
+        assert copies(announced) in (1, 2), failed  # a copy only after a failure after PutEvents
+        assert announced[0]["detail"]["supplyOrderId"] == order["supplyOrderId"]
+    assert {("dynamodb", "PutItem"), ("events", "PutEvents")} <= tried

@@ -9,6 +9,7 @@ from moto.ses.models import ses_backends
 
 from storefront.adapters.mail import EmailNotSent
 from storefront.events import MalformedEvent
+from tests.support.aws_faults import FAULTS, each_call_failing
 from tests.support.stack import load_handler, sample_event
 
 SAMPLE = "send_account_confirmation/account-created.json"
@@ -95,3 +96,31 @@ def test_email_address_never_reaches_the_logs(app, logs, lambda_context):
     assert "account confirmation sent" in logs.getvalue()
     assert CUSTOMER_EMAIL not in logs.getvalue()
     assert "customer1" not in logs.getvalue()
+
+
+# --- each AWS call failing in turn, then the retry ---------------------------------------------
+
+
+def created(n: int) -> dict:
+    event = copy.deepcopy(sample_event(SAMPLE))
+    event["detail"] |= {"eventId": f"created-{n}", "customerId": f"cust-{n}", "email": f"c{n}@example.com"}
+    return event
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_any_call_failing_then_the_retry_sends_one_email_and_answers_its_id(
+    app, lambda_context, monkeypatch, fault
+):
+    tried = set()
+    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, created, lambda_context):
+        n, failed, answer = trial.n, trial.failed, trial.answer
+        tried.add(failed)
+        emails = [e for e in sent() if e.destinations["ToAddresses"] == [f"c{n}@example.com"]]
+        if trial.repeats(("ses", "SendEmail")):
+            assert len(emails) == 2, failed  # answer lost, or died before the mark: as the README says
+        else:
+            assert len(emails) == 1, failed
+        assert answer == emails[-1].id, failed
+        assert app.lambda_handler(created(n), lambda_context) == answer  # and it stays answered
+    # The effects were among the calls failed.
+    assert {("ses", "SendEmail"), ("dynamodb", "UpdateItem")} <= tried

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from storefront.events import AccountRequested, MalformedEvent, parse_event
+from storefront.events import AccountRequested, MalformedEvent, TicketClosed, announcement_id, parse_event
 from storefront.upcasting import UnknownSchemaVersion
 from tests.support.factories import at, payment
 
@@ -100,3 +100,15 @@ def test_a_version_newer_than_the_code_is_refused():
 
 def test_password_hash_is_not_in_the_repr():
     assert "secret-hash" not in repr(parse_event(V2_REQUEST))
+
+
+def test_an_announcement_id_is_the_same_for_every_retry_and_differs_per_cause_and_kind():
+    assert announcement_id("shp-1", "TicketClosed") == announcement_id("shp-1", "TicketClosed")
+    assert announcement_id("shp-1", "TicketClosed") != announcement_id("shp-2", "TicketClosed")
+    assert announcement_id("shp-1", "TicketClosed") != announcement_id("shp-1", "SupplyOrderPlaced")
+
+
+def test_an_announced_event_takes_its_id_from_its_cause():
+    cause = payment("o-7", "c-7", at(9))
+    closed = TicketClosed.caused_by(cause, at=at(10), order_id="o-7", shipment_id="s-7")
+    assert closed.event_id == announcement_id(cause.event_id, "TicketClosed")

@@ -48,12 +48,16 @@ class SalesTicketsTable:
         )
 
     def close(self, ticket: SalesTicket) -> bool:
-        """Close the ticket, creating it closed when missing; False when it is CLOSED already."""
+        """Close the ticket, creating it closed when missing; False when another arrival closed it.
+
+        The same arrival closing it again succeeds: botocore resends a write whose answer was lost
+        (a timeout), and that resend must not read as "closed by another", which announces nothing.
+        """
         return written(
             self._table.update_item,
             Key={"orderId": ticket.order_id},
             UpdateExpression="SET #status = :closed, closedAt = :at, closedByEventId = :by, shipmentId = :shipment",
-            ConditionExpression="attribute_not_exists(#status) OR #status <> :closed",
+            ConditionExpression="attribute_not_exists(#status) OR #status <> :closed OR closedByEventId = :by",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":closed": CLOSED,

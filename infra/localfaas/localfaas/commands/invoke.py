@@ -217,6 +217,8 @@ def _running_up(endpoints_file: Path, template: Path) -> _Target | None:
     backend = endpoints.get("backend")
     env = {"AWS_ENDPOINT_URL": backend, **_LOCAL_CREDENTIALS} if backend else _host_credentials()
     env[_EVENTS_ENDPOINT_VARIABLE] = events
+    if endpoints.get("lambda"):  # issue 12: the up's Invoke API, for functions that invoke functions
+        env["AWS_ENDPOINT_URL_LAMBDA"] = endpoints["lambda"]
     region = endpoints.get("region") or "us-east-1"
     print(
         f"localfaas invoke: using the running `up` ({endpoints.get('backendKind')} at {backend or 'AWS'})",

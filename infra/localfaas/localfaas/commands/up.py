@@ -56,10 +56,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--events-port", type=int, default=0, help="port of the events endpoint (default: any free one)"
     )
+    parser.add_argument(  # issue 12
+        "--api-port", type=int, default=0, help="port of the template's APIs (default: any free one)"
+    )
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from localfaas.api_gateway import api_gateway_for
+    from localfaas.function_urls import function_urls_for
     from localfaas.local_stack import LocalStack
 
     try:
@@ -78,21 +83,35 @@ def handle(args: argparse.Namespace) -> int:
         **options,
     )
     stop = threading.Event()
+    gateway = urls = None
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
             stack.start()
+            # issue 12: the template's Api and HttpApi events, as `localfaas start-api` serves them.
+            gateway = api_gateway_for(stack, port=args.api_port)
+            gateway = gateway.start() if gateway else None
+            urls = function_urls_for(stack)
+            urls = urls.start() if urls else None
         except Exception as e:
             return usage_error("up", e)
         for warning in stack.warnings:
             print(f"localfaas up: warning: {warning}", file=sys.stderr)
-        _write_endpoints(endpoints_file, stack.endpoints())
-        _announce(stack, endpoints_file)
+        endpoints = {  # issue 12
+            **stack.endpoints(),
+            "api": gateway.endpoint_url if gateway else None,
+            "functionUrls": urls.urls if urls else {},
+        }
+        _write_endpoints(endpoints_file, endpoints)
+        _announce(stack, endpoints, endpoints_file)
         stack.serve_forever(stop)
         print("localfaas up: stopping", file=sys.stderr)
         sys.stderr.write(stack.report(stopped=True).render())
     finally:
         endpoints_file.unlink(missing_ok=True)
+        for server in (gateway, urls):  # issue 12
+            if server is not None:
+                server.stop()
         stack.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -106,14 +125,17 @@ def _write_endpoints(path: Path, endpoints: dict[str, Any]) -> None:
     temporary.replace(path)  # another terminal never reads half a file
 
 
-def _announce(stack: Any, endpoints_file: Path) -> None:
-    endpoints = stack.endpoints()
+def _announce(stack: Any, endpoints: dict[str, Any], endpoints_file: Path) -> None:
     lines = [
         f"localfaas up: {stack.template_path} is running ({len(stack.template.functions)} functions, "
         f"{len(stack.mappings)} Kafka mappings, {sum(len(b.rules) for b in stack.buses.values())} rules)",
         f"  events endpoint   {endpoints['events']}",
+        f"  Lambda endpoint   {endpoints['lambda']}",  # issue 12
         f"  backend           {endpoints['backend'] or 'AWS'} ({endpoints['backendKind']})",
     ]
+    if endpoints["api"]:  # issue 12
+        lines.append(f"  APIs              {endpoints['api']}")
+    lines += [f"  function URL      {url}  ({name})" for name, url in endpoints["functionUrls"].items()]
     if endpoints["logDir"]:
         lines.append(f"  log directory     {endpoints['logDir']}")
     if endpoints["bootstrapServers"]:

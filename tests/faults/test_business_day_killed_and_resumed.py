@@ -1,0 +1,91 @@
+"""The business day killed three times and resumed: the same effects and the same report as a day
+that ran through.
+
+`localfaas run --faults kill-after=N` supervises one kill. To kill the day three times, this test
+supervises itself, as `run` does (localfaas.commands.run.supervise): each child `localfaas run` is
+started with the internal `--supervised` flag, so it SIGKILLs itself after its Nth invocation, on a
+moto server this test owns (it outlives every child, as AWS outlives a crashed localfaas) and on one
+state folder; the fourth child runs to the end. Cost: about one day run plus three restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localfaas.backend import MotoBackend
+from localfaas.template import load_stack
+from tests.faults.day import BUSINESS_DAY, DayRun, business_day
+from tests.faults.effects import differences, read_effects
+from tests.support.stack import ROOT
+
+pytestmark = pytest.mark.slow
+# S3 keys of the audit archive name the first and last offsets of a batch, and a restart cuts the
+# batches elsewhere: its objects are compared by the bus events they hold, not by key.
+ARCHIVE = {"s3", "s3_lines"}
+# Where the three kills fall, as shares of the uninterrupted day's invocations, each counted from
+# the restart before it: about a quarter, a half and nine tenths of the day.
+KILL_SHARES = (0.25, 0.25, 0.4)
+
+
+def test_the_day_killed_at_three_points_and_resumed_ends_as_if_it_ran_through(
+    uninterrupted: DayRun, tmp_path: Path
+) -> None:
+    invocations = sum(f["invocations"] for f in uninterrupted.report.data["functions"].values())
+    kills = [max(1, int(invocations * share)) for share in KILL_SHARES]
+    read_model = f"sqlite:///{tmp_path / 'read-model.db'}"
+    (tmp_path / "env.json").write_text(json.dumps({"ProjectSql": {"DATABASE_URL": read_model}}))
+    started = time.perf_counter()
+    with MotoBackend(reset=True) as moto:
+        statuses = [_child(tmp_path, moto.endpoint_url, kill_after=n) for n in kills]
+        statuses.append(_child(tmp_path, moto.endpoint_url, kill_after=None))
+        day = business_day()
+        stack = load_stack(day.template, day.parameters)
+        effects = read_effects(
+            stack.resources,
+            stack.physical_names,
+            moto.client,
+            moto_endpoint=moto.endpoint_url,
+            read_model_url=read_model,
+        )
+    seconds = time.perf_counter() - started
+    print(f"\nday killed after invocations {kills} and resumed: {seconds:.1f} s")
+    assert statuses[:3] == [-signal.SIGKILL] * 3, "each child was to be killed"
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert statuses[3] == 0, json.dumps(report["lost"])
+    assert differences(uninterrupted.effects, effects, ignore=ARCHIVE) == []
+    assert _bus_objects(effects) == _bus_objects(uninterrupted.effects)
+    expected = json.loads(uninterrupted.report.to_json())
+    for section in ("records", "lost", "dynamodb", "sqs", "sns", "s3"):
+        assert report.get(section) == expected.get(section), section
+    assert report["parked"]["total"] == expected["parked"]["total"]
+    assert [(c["name"], c["ok"]) for c in report["checks"]] == [
+        (c["name"], c["ok"]) for c in expected["checks"]
+    ]
+    assert report["functions"].keys() == expected["functions"].keys()
+
+
+def _child(folder: Path, moto_endpoint: str, *, kill_after: int | None) -> int:
+    command = [
+        *(sys.executable, "-m", "localfaas.cli", "run", "--scenario", str(BUSINESS_DAY)),
+        *("--moto-endpoint", moto_endpoint, "--state-dir", str(folder / "state")),
+        *("--env-vars", str(folder / "env.json"), "--json", str(folder / "report.json")),
+    ]
+    if kill_after is not None:
+        command += ["--supervised", "--faults", f"kill-after={kill_after},seed=1"]
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    with open(folder / "children.log", "a") as output:
+        return subprocess.call(command, cwd=ROOT, env=environment, stdout=output, stderr=output)
+
+
+def _bus_objects(effects: dict[str, Any]) -> dict[str, int]:
+    keys = effects["s3"]["AuditArchiveBucket"]
+    return {key: n for key, n in keys.items() if key.startswith("bus=")}
