@@ -105,7 +105,7 @@ def refresh_bounds(path: Path, bound_for: Any) -> dict[str, Any]:
     return document
 
 
-_ORDER = {"batch": 0, "cold_start": 1, "invoke": 2, "end_to_end": 3, "replay": 4}
+_ORDER = {"batch": 0, "cold_start": 1, "invoke": 2, "end_to_end": 3, "replay": 4, "durability": 5}
 
 
 def _now() -> str:
@@ -151,6 +151,13 @@ spread, are in `bench/results.json`. Do not edit by hand: change `tests/bench/` 
   insert (one executemany per table, one transaction) of exactly the rows it built, into another
   empty schema; SQLite file, and PostgreSQL 127.0.0.1:5432 (database `test`, schemas of its own,
   psycopg 3).
+- **Durability**: the business day as `localfaas run` runs it (`LocalStack.run_scenario`, its
+  hourly window), moto, the embedded log, a fresh stack and state folder per run, timed from
+  feeding to idle after one uncounted warm-up day: with the durable store (`localfaas.durable`,
+  SQLite on disk, WAL, synchronous=FULL: every accepted PutEvents entry and queued asynchronous
+  invocation committed and fsynced before the call answers), against the same stack with
+  `durable=False` (that store in memory; the log and archives on disk on both sides). The ratio is
+  the cost of durability. Full runs only (a day is about a minute on this machine).
 - Where a figure misses its target, the run profiles it with pyinstrument (self time per function
   and per package, below) and the benchmark's module states what bounds the rest.
 - Benchmarks never fail the test suite on time: `tests/bench/test_bench_smoke.py` checks only the
