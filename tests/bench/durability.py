@@ -126,7 +126,7 @@ def run(sizes: Sizes, workdir: Path) -> list[Figure]:
     if why_not is not None:
         return [pending(NAME, FIGURE, DESCRIPTION, why_not)]
     if not sizes.durability_runs:
-        # A day is about a minute on the shared 2-core machine: three of them are past a quick run.
+        # A day is 30 s to a minute on the shared 2-core machine: three of them are past a quick run.
         return [pending(NAME, FIGURE, DESCRIPTION, "not run in quick mode (a business day per run)")]
     try:
         return [measure(sizes, workdir)]

@@ -65,7 +65,7 @@ QUICK = Sizes(
     end_to_end_runs=1,
     replay_events=2_000,
     replay_runs=1,
-    durability_runs=0,  # a day is about a minute: three (warm-up, then one each side) are past CI's size
+    durability_runs=0,  # a day is 30 s to a minute: three (warm-up, one each side) are past CI's size
     profile=False,  # CI-sized: the figures only; `make bench` profiles the misses
 )
 TINY = Sizes(

@@ -62,9 +62,9 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
 
 def test_durability_figure_is_a_ratio_of_the_durable_day_to_the_day_kept_in_memory(tmp_path):
     # TINY runs a few records of each topic, not the day: the shape is checked, not the cost.
-    results = tmp_path / "results.json"
+    results, doc = tmp_path / "results.json", tmp_path / "BENCHMARKS.md"
 
-    main(["--only", "durability", "--results", str(results), "--no-doc"], sizes=TINY)
+    main(["--only", "durability", "--results", str(results), "--doc", str(doc)], sizes=TINY)
 
     (figure,) = json.loads(results.read_text())["figures"]
     assert set(figure) == FIGURE_KEYS
@@ -75,3 +75,4 @@ def test_durability_figure_is_a_ratio_of_the_durable_day_to_the_day_kept_in_memo
     assert figure["target"] is None and figure["met"] is None
     # The slice reaches the bus and Lambda's asynchronous queue, which is what the store keeps.
     assert figure["context"]["bus_entries"] > 0 and figure["context"]["async_invocations"] > 0
+    assert "## Durability" in doc.read_text() and "| durability.business_day |" in doc.read_text()
