@@ -42,7 +42,7 @@ T = TypeVar("T")
 _API_FILES = ("infra/localfaas/localfaas/local_stack.py", "infra/localfaas/localfaas/scenario.py")
 
 
-def _landed() -> str | None:
+def run_api_missing() -> str | None:
     """None when the run API is committed and importable; otherwise why not."""
     for path in _API_FILES:
         tracked = subprocess.run(
@@ -73,7 +73,7 @@ class OverBudget(RuntimeError):
     pass
 
 
-def _within(budget_s: float, work: Callable[[], T]) -> T:
+def within_budget(budget_s: float, work: Callable[[], T]) -> T:
     """work()'s result, or OverBudget when it has not returned within `budget_s` (it runs on in a
     daemon thread: a stack that never settles cannot be stopped from outside)."""
     box: list[Any] = []
@@ -125,13 +125,13 @@ def measure(
     for run_number in range(sizes.end_to_end_runs):
         stack = started(run_number)
         # Over budget, the stack is left running: closing it under the busy thread ended the process.
-        samples.append(_within(budget_s, lambda stack=stack: time_once(lambda: run_scenario(stack))))
+        samples.append(within_budget(budget_s, lambda stack=stack: time_once(lambda: run_scenario(stack))))
         report = stack.report(scenario)
         stack.close()
     shares: list[dict[str, Any]] = []
     if profile:  # one more run, profiled, not timed
         stack = started(sizes.end_to_end_runs)
-        shares = _within(
+        shares = within_budget(
             budget_s, lambda: profile_shares(lambda: run_scenario(stack), LAYERS, absorbing=(MOTO,))
         )
         stack.close()
@@ -153,7 +153,7 @@ def measure(
 
 
 def run(sizes: Sizes, workdir: Path) -> list[Figure]:
-    why_not = _landed()
+    why_not = run_api_missing()
     if why_not is not None:
         return [
             pending(NAME, f"end_to_end.{log}", f"localfaas run, business-day scenario, {log} log", why_not)

@@ -35,6 +35,8 @@ class Sizes:
     end_to_end_runs: int
     replay_events: int
     replay_runs: int
+    durability_runs: int  # business days each side (durable store on disk, then in memory)
+    durability_records: int = 0  # the first N records of each topic only (0: the whole day)
     profile: bool = True  # profile the figures that miss their targets
     functions: tuple[str, ...] = ()  # limit batch and cold start to these functions (empty: all)
 
@@ -51,6 +53,7 @@ FULL = Sizes(
     end_to_end_runs=1,
     replay_events=1_000_000,
     replay_runs=1,
+    durability_runs=3,
 )
 QUICK = Sizes(
     batch_records=500,
@@ -62,6 +65,7 @@ QUICK = Sizes(
     end_to_end_runs=1,
     replay_events=2_000,
     replay_runs=1,
+    durability_runs=0,  # a day is 30 s to a minute: three (warm-up, one each side) are past CI's size
     profile=False,  # CI-sized: the figures only; `make bench` profiles the misses
 )
 TINY = Sizes(
@@ -74,6 +78,8 @@ TINY = Sizes(
     end_to_end_runs=1,
     replay_events=200,
     replay_runs=1,
+    durability_runs=1,
+    durability_records=6,
     profile=False,
     functions=("CreateAccount",),
 )

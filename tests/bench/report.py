@@ -105,7 +105,7 @@ def refresh_bounds(path: Path, bound_for: Any) -> dict[str, Any]:
     return document
 
 
-_ORDER = {"batch": 0, "cold_start": 1, "invoke": 2, "end_to_end": 3, "replay": 4}
+_ORDER = {"batch": 0, "cold_start": 1, "invoke": 2, "end_to_end": 3, "replay": 4, "durability": 5}
 
 
 def _now() -> str:
@@ -151,6 +151,13 @@ spread, are in `bench/results.json`. Do not edit by hand: change `tests/bench/` 
   insert (one executemany per table, one transaction) of exactly the rows it built, into another
   empty schema; SQLite file, and PostgreSQL 127.0.0.1:5432 (database `test`, schemas of its own,
   psycopg 3).
+- **Durability**: the business day as `localfaas run` runs it (`LocalStack.run_scenario`, its
+  hourly window), moto, the embedded log, a fresh stack and state folder per run, timed from
+  feeding to idle after one uncounted warm-up day: with the durable store (`localfaas.durable`,
+  SQLite on disk, WAL, synchronous=FULL: every accepted PutEvents entry and queued asynchronous
+  invocation committed and fsynced before the call answers), against the same stack with
+  `durable=False` (that store in memory; the log and archives on disk on both sides). The ratio is
+  the cost of durability. Full runs only (a day is 30 s to a minute on this machine).
 - Where a figure misses its target, the run profiles it with pyinstrument (self time per function
   and per package, below) and the benchmark's module states what bounds the rest.
 - Benchmarks never fail the test suite on time: `tests/bench/test_bench_smoke.py` checks only the
@@ -266,6 +273,27 @@ def _end_to_end(figures: list[dict[str, Any]]) -> list[str]:
     return ["", "## End to end", *lines] if lines else []
 
 
+def _durability(figures: list[dict[str, Any]]) -> list[str]:
+    """The business day's time with and without the durable store, in seconds (the issue's terms)."""
+    lines: list[str] = []
+    for f in figures:
+        if f["benchmark"] != "durability" or f["status"] != "measured":
+            continue
+        events, base = f["context"]["events"], f["baseline"]
+        day = {k: _number(v * events / 1e6) for k, v in f["spread"].items() if k != "runs"}
+        base_day = {k: _number(v * events / 1e6) for k, v in base["spread"].items() if k != "runs"}
+        lines += [
+            "",
+            f"The business day ({events:,} records): {_number(f['value'] * events / 1e6)} s with the "
+            f"durable store, {_number(base['value'] * events / 1e6)} s with it in memory: "
+            f"**{f['ratio']:.2f}x**, the cost of durability (medians of {f['spread']['runs']} runs each; "
+            f"durable {day['min']} to {day['max']} s, in memory {base_day['min']} to {base_day['max']} s). "
+            f"The durable day kept {f['context'].get('bus_entries', 0):,} bus entries and "
+            f"{f['context'].get('async_invocations', 0):,} asynchronous invocations in its store.",
+        ]
+    return ["", "## Durability", *lines] if lines else []
+
+
 PEERS = """## Against its peers
 
 Not measured here (this machine has no Docker; LocalStack's Kafka event source mapping is a paid
@@ -316,6 +344,7 @@ def render(document: dict[str, Any]) -> str:
     if misses:
         lines += ["", "## Misses: profiles and what bounds them", *misses]
     lines += _end_to_end(figures)
+    lines += _durability(figures)
     lines += _pending(figures)
     return "\n".join(lines) + "\n"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.bench.__main__ import main
 from tests.bench.harness import TINY
 
@@ -56,3 +58,21 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
     text = doc.read_text()
     assert "## Method" in text and "## Machine" in text and "## Against its peers" in text
     assert "| batch.CreateAccount.stubbed |" in text
+
+
+def test_durability_figure_is_a_ratio_of_the_durable_day_to_the_day_kept_in_memory(tmp_path):
+    # TINY runs a few records of each topic, not the day: the shape is checked, not the cost.
+    results, doc = tmp_path / "results.json", tmp_path / "BENCHMARKS.md"
+
+    main(["--only", "durability", "--results", str(results), "--doc", str(doc)], sizes=TINY)
+
+    (figure,) = json.loads(results.read_text())["figures"]
+    assert set(figure) == FIGURE_KEYS
+    assert figure["name"] == "durability.business_day" and figure["status"] == "measured", figure["reason"]
+    assert figure["unit"] == "µs/event" and figure["value"] > 0
+    assert figure["baseline"]["name"].endswith("(durable=False)") and figure["baseline"]["value"] > 0
+    assert figure["ratio"] == pytest.approx(figure["value"] / figure["baseline"]["value"])
+    assert figure["target"] is None and figure["met"] is None
+    # The slice reaches the bus and Lambda's asynchronous queue, which is what the store keeps.
+    assert figure["context"]["bus_entries"] > 0 and figure["context"]["async_invocations"] > 0
+    assert "## Durability" in doc.read_text() and "| durability.business_day |" in doc.read_text()
