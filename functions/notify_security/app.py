@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -13,9 +12,10 @@ from storefront.adapters.alerts import SecurityAlertsTopic
 from storefront.adapters.aws import RETRY_CONFIG
 from storefront.events import AccountLocked, MalformedEvent
 from storefront.lambda_glue import event_from_eventbridge, idempotency_config, idempotency_store, log_fields
+from storefront.log_lines import bounded_logger
 from storefront.security import security_alert
 
-logger = Logger()
+logger = bounded_logger()
 alerts = SecurityAlertsTopic(
     boto3.client("sns", config=RETRY_CONFIG), os.environ["SECURITY_ALERTS_TOPIC_ARN"]
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -13,9 +12,10 @@ from storefront.adapters.aws import RETRY_CONFIG
 from storefront.adapters.mail import Mailer
 from storefront.events import AccountCreated, MalformedEvent
 from storefront.lambda_glue import event_from_eventbridge, idempotency_config, idempotency_store, log_fields
+from storefront.log_lines import bounded_logger
 from storefront.notifications import account_confirmation
 
-logger = Logger()
+logger = bounded_logger()
 mailer = Mailer(boto3.client("ses", config=RETRY_CONFIG))
 sender = os.environ["SENDER_EMAIL_ADDRESS"]
 config = idempotency_config()

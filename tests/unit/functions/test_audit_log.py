@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import boto3
 import pytest
 
 from storefront.audit import UnknownInvocation
 from storefront.events import MalformedEvent, parse_event
-from tests.support.factories import requested
+from tests.support.factories import inventory, requested
 from tests.support.kafka import failed_offsets, msk_event, record
 from tests.support.stack import sample_event
 
@@ -190,3 +191,16 @@ def test_sample_mixed_batch_spans_two_hours_and_fails_only_the_malformed(app, ar
 
     assert failed_offsets(response) == [301, 303]
     assert sorted(key.split("/")[2] for key in archived()) == ["hour=09", "hour=10"]
+
+
+def test_a_megabyte_field_gives_a_short_log_line_and_is_archived_whole(app, logs, archived, lambda_context):
+    huge = "W" * 1_048_576
+    count = inventory("SKU-1", datetime(2026, 11, 26, 9, 0, tzinfo=UTC), 3, warehouse=huge)
+
+    app.lambda_handler(msk_event(record("inventory", count)), lambda_context)
+
+    [line] = [line for line in logs.getvalue().splitlines() if '"audited"' in line]
+    assert len(line) < 2_000
+    assert json.loads(line)["event"]["warehouseId"] == "W" * 256 + "...(1048576 characters)"
+    [[archived_line]] = archived().values()
+    assert archived_line["event"]["warehouseId"] == huge  # the archive rebuilds the read model: kept whole
