@@ -16,6 +16,7 @@ template or the options cannot be used.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ from localfaas.commands._options import (
     stack_options,
     usage_error,
 )
+from localfaas.owner_only import open_file, write_text
 
 EXIT_LOST_OR_FAILED = 1
 
@@ -66,7 +68,11 @@ def handle(args: argparse.Namespace) -> int:
         options = stack_options(args, parameters=scenario.parameters, environment=scenario.environment)
     except (ScenarioError, UsageError) as e:
         return usage_error("run", e)
-    function_logs = open(args.function_logs, "a") if args.function_logs else None  # noqa: SIM115
+    function_logs = (
+        os.fdopen(open_file(args.function_logs, os.O_WRONLY | os.O_APPEND), "a")
+        if args.function_logs
+        else None
+    )
     stack = LocalStack(template, topics=scenario.topics, function_logs=function_logs, **options)
     try:
         try:
@@ -92,7 +98,7 @@ def handle(args: argparse.Namespace) -> int:
             function_logs.close()
     sys.stdout.write(report.render())
     if args.json:
-        Path(args.json).write_text(report.to_json() + "\n")
+        write_text(args.json, report.to_json() + "\n")
     return 0 if report.ok else EXIT_LOST_OR_FAILED
 
 
