@@ -38,9 +38,10 @@ secrets = None if os.environ.get("DATABASE_URL") else boto3.client("secretsmanag
 read_model = SqlReadModel(
     make_engine(
         database_url(os.environ, secrets),
-        # DATABASE_SSL is for the Aurora connection; a DATABASE_URL (local) is used as given.
-        ssl_mode=os.environ.get("DATABASE_SSL", "disable") if secrets else "disable",
-        ca_bundle=os.environ.get("DATABASE_CA_BUNDLE"),
+        # DATABASE_SSL is for the Aurora connection, verified unless it says otherwise; a DATABASE_URL
+        # (local) is used as given.
+        ssl_mode=(os.environ.get("DATABASE_SSL") or "verify-full") if secrets else "disable",
+        ca_bundle=os.environ.get("DATABASE_CA_BUNDLE") or None,
     ),
     LockPolicy.from_environment(os.environ),
 )
