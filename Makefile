@@ -5,6 +5,9 @@ BIN         := $(VENV)/bin
 SAM_VENV    := .tools/sam
 SAM         := $(SAM_VENV)/bin/sam
 SAM_VERSION := 1.170.0
+CHECKOV_VENV    := .tools/checkov
+CHECKOV         := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_VERSION := 3.3.30
 REGION      ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(REGION)
@@ -21,7 +24,13 @@ $(SAM):
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q --disable-pip-version-check aws-sam-cli==$(SAM_VERSION)
 
-setup: $(BIN)/.installed $(SAM)
+# checkov pins boto3, botocore and packaging below the project's: a tool environment of its own too.
+# tests/contract/test_checkov.py runs it on the SAM-expanded template.
+$(CHECKOV):
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+
+setup: $(BIN)/.installed $(SAM) $(CHECKOV)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -37,7 +46,7 @@ build: $(SAM)
 test: setup lint template-checks build
 	$(BIN)/pytest
 
-unit: $(BIN)/.installed
+unit: $(BIN)/.installed $(CHECKOV)
 	$(BIN)/pytest tests/unit tests/contract
 
 # The main job: a simulated business day through the whole template on localfaas (embedded log,

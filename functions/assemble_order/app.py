@@ -7,7 +7,6 @@ import os
 from datetime import UTC, datetime
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
@@ -28,8 +27,9 @@ from storefront.lambda_glue import (
     process_kafka_batch,
     remember_effect,
 )
+from storefront.log_lines import bounded_logger
 
-logger = Logger()
+logger = bounded_logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
 dynamodb = boto3.resource("dynamodb", config=MARK_RETRY_CONFIG)  # the order's mark follows the send
 orders = OrdersTable(dynamodb.Table(os.environ["ORDERS_TABLE_NAME"]))

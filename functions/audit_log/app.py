@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -15,8 +14,9 @@ from storefront.adapters.archive import AuditArchive
 from storefront.adapters.aws import RETRY_CONFIG
 from storefront.events import DomainEvent, MalformedEvent
 from storefront.lambda_glue import erased, event_from_eventbridge, event_from_kafka
+from storefront.log_lines import bounded_logger
 
-logger = Logger()
+logger = bounded_logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
 archive = AuditArchive(boto3.client("s3", config=RETRY_CONFIG), os.environ["AUDIT_BUCKET_NAME"])
 

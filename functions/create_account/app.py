@@ -6,7 +6,6 @@ import os
 from datetime import UTC, datetime
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
@@ -24,8 +23,9 @@ from storefront.lambda_glue import (
     log_fields,
     process_kafka_batch,
 )
+from storefront.log_lines import bounded_logger
 
-logger = Logger()
+logger = bounded_logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
 accounts = AccountsTable(
     boto3.resource("dynamodb", config=RETRY_CONFIG).Table(os.environ["ACCOUNTS_TABLE_NAME"])

@@ -12,7 +12,6 @@ import os
 from datetime import UTC, datetime
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -27,9 +26,10 @@ from storefront.lambda_glue import (
     log_fields,
     remember_effect,
 )
+from storefront.log_lines import bounded_logger
 from storefront.security import security_alert
 
-logger = Logger()
+logger = bounded_logger()
 alerts = SecurityAlertsTopic(
     boto3.client("sns", config=RETRY_CONFIG), os.environ["SECURITY_ALERTS_TOPIC_ARN"]
 )

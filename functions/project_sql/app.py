@@ -18,18 +18,18 @@ from dataclasses import replace
 from functools import partial
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEvent, KafkaEventRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from storefront.adapters.aws import RETRY_CONFIG
+from storefront.log_lines import bounded_logger
 from storefront.read_model import SourceRecord, SqlReadModel, UnprojectableRecord
 from storefront.read_model.database import database_url, make_engine
 from storefront.read_model.sql import Projection
 from storefront.security import LockPolicy
 
-logger = Logger()
+logger = bounded_logger()
 processor = BatchProcessor(event_type=EventType.Kafka)
 
 # Locally DATABASE_URL is set; in the cloud the credentials are read once per cold start.
@@ -38,9 +38,10 @@ secrets = None if os.environ.get("DATABASE_URL") else boto3.client("secretsmanag
 read_model = SqlReadModel(
     make_engine(
         database_url(os.environ, secrets),
-        # DATABASE_SSL is for the Aurora connection; a DATABASE_URL (local) is used as given.
-        ssl_mode=os.environ.get("DATABASE_SSL", "disable") if secrets else "disable",
-        ca_bundle=os.environ.get("DATABASE_CA_BUNDLE"),
+        # DATABASE_SSL is for the Aurora connection, verified unless it says otherwise; a DATABASE_URL
+        # (local) is used as given.
+        ssl_mode=(os.environ.get("DATABASE_SSL") or "verify-full") if secrets else "disable",
+        ca_bundle=os.environ.get("DATABASE_CA_BUNDLE") or None,
     ),
     LockPolicy.from_environment(os.environ),
 )

@@ -11,7 +11,6 @@ import os
 from datetime import UTC, datetime
 
 import boto3
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import idempotent_function
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -26,9 +25,10 @@ from storefront.lambda_glue import (
     log_fields,
     remember_effect,
 )
+from storefront.log_lines import bounded_logger
 from storefront.notifications import account_confirmation
 
-logger = Logger()
+logger = bounded_logger()
 mailer = Mailer(boto3.client("ses", config=RETRY_CONFIG))
 confirmations = EffectMarks(
     boto3.resource("dynamodb", config=MARK_RETRY_CONFIG).Table(os.environ["ACCOUNTS_TABLE_NAME"]),

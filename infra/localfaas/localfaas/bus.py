@@ -43,6 +43,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import random
 import re
 import threading
@@ -52,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from localfaas.owner_only import make_directory, open_file
 from localfaas.pattern import MISSING, EventPattern, compile_pattern, loads_bounded
 from localfaas.scheduler import Clock, Scheduler, VirtualScheduler
 
@@ -312,11 +314,10 @@ class MemoryArchiveStore:
 
 class JsonLinesArchiveStore:
     """One ``<archive>.jsonl`` file per archive in `directory`, one envelope per line, so archives outlive
-    the process (``localfaas up`` restarts, replays days later)."""
+    the process (``localfaas up`` restarts, replays days later); owner-only, as the events are."""
 
     def __init__(self, directory: str | Path) -> None:
-        self._directory = Path(directory)
-        self._directory.mkdir(parents=True, exist_ok=True)
+        self._directory = make_directory(directory)
         self._lock = threading.Lock()
 
     def _file(self, archive: str) -> Path:
@@ -324,7 +325,12 @@ class JsonLinesArchiveStore:
 
     def append(self, archive: str, event: dict) -> None:
         line = json.dumps(event, separators=(",", ":")) + "\n"
-        with self._lock, self._file(archive).open("a", encoding="utf-8") as stream:
+        with (
+            self._lock,
+            os.fdopen(
+                open_file(self._file(archive), os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8"
+            ) as stream,
+        ):
             stream.write(line)
 
     def events(self, archive: str) -> list[dict]:

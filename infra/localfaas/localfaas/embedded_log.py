@@ -23,6 +23,8 @@ Layout of `directory`:
     topics/<topic>/<p>/00000000000000000000.log     records, appended (format: `_encode_record`)
     topics/<topic>/<p>/00000000000000000000.index   one `_INDEX` entry per offset
     groups/<quoted group id>.json              {"topic": {"partition": next offset}}
+Every file is 0600 and every folder it makes 0700 (localfaas.owner_only): records hold what
+producers sent, password hashes of account requests included.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from localfaas.log import CREATE_TIME, LOG_APPEND_TIME, LogRecord, UnknownTopicOrPartitionError
+from localfaas.owner_only import make_directory, open_file, write_atomically
 
 __all__ = ["EmbeddedLog", "InvalidTopicError", "default_partition", "murmur2"]
 
@@ -162,25 +165,14 @@ def _flock(fd: int) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def _write_atomically(path: Path, data: bytes, *, fsync: bool) -> None:
-    """Replace `path` so that readers see the old or the new content, never a mix."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as out:
-        out.write(data)
-        if fsync:
-            out.flush()
-            os.fsync(out.fileno())
-    os.replace(tmp, path)
-
-
 class _Partition:
     """The open files of one partition, kept for the life of the log so reads never reopen them."""
 
     def __init__(self, directory: Path, *, fsync: bool) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND
-        self.log_fd = os.open(directory / f"{_SEGMENT}.log", flags, 0o644)
-        self.index_fd = os.open(directory / f"{_SEGMENT}.index", flags, 0o644)
+        make_directory(directory)
+        flags = os.O_RDWR | os.O_APPEND
+        self.log_fd = open_file(directory / f"{_SEGMENT}.log", flags)
+        self.index_fd = open_file(directory / f"{_SEGMENT}.index", flags)
         self._fsync = fsync
         # flock() excludes other processes; threads of this one share the descriptor, so they
         # also need an ordinary lock.
@@ -272,8 +264,8 @@ class EmbeddedLog:
         self.fsync = fsync
         self._topics_dir = self.directory / "topics"
         self._groups_dir = self.directory / "groups"
-        self._topics_dir.mkdir(parents=True, exist_ok=True)
-        self._groups_dir.mkdir(parents=True, exist_ok=True)
+        make_directory(self._topics_dir)
+        make_directory(self._groups_dir)
         self._partition_counts: dict[str, int] = {}  # only hits: another process may create a topic
         self._open: dict[tuple[str, int], _Partition] = {}
         self._open_lock = threading.Lock()
@@ -298,8 +290,8 @@ class EmbeddedLog:
             if (topic_dir / "topic.json").exists():
                 return
             for partition in range(partitions):
-                (topic_dir / str(partition)).mkdir(parents=True, exist_ok=True)
-            _write_atomically(
+                make_directory(topic_dir / str(partition))
+            write_atomically(
                 topic_dir / "topic.json", json.dumps({"partitions": partitions}).encode(), fsync=self.fsync
             )
 
@@ -369,7 +361,7 @@ class EmbeddedLog:
         with self._directory_lock(self._groups_dir):
             offsets = self._group_offsets(group_id)
             offsets.setdefault(topic, {})[str(partition)] = offset
-            _write_atomically(self._group_path(group_id), json.dumps(offsets).encode(), fsync=self.fsync)
+            write_atomically(self._group_path(group_id), json.dumps(offsets).encode(), fsync=self.fsync)
 
     def close(self) -> None:
         with self._open_lock:
@@ -417,7 +409,7 @@ class EmbeddedLog:
 
     @contextmanager
     def _directory_lock(self, directory: Path) -> Iterator[None]:
-        fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_file(directory / ".lock", os.O_RDWR)
         try:
             with _flock(fd):
                 yield

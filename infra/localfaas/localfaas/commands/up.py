@@ -37,6 +37,7 @@ from localfaas.commands._options import (
     stack_options,
     usage_error,
 )
+from localfaas.owner_only import make_directory, write_atomically
 
 
 def register(subparsers: Any) -> None:
@@ -119,10 +120,8 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _write_endpoints(path: Path, endpoints: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(endpoints, indent=2) + "\n")
-    temporary.replace(path)  # another terminal never reads half a file
+    make_directory(path.parent)
+    write_atomically(path, (json.dumps(endpoints, indent=2) + "\n").encode())  # never read half-written
 
 
 def _announce(stack: Any, endpoints: dict[str, Any], endpoints_file: Path) -> None:
