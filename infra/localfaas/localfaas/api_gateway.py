@@ -24,10 +24,9 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -35,6 +34,7 @@ from localfaas.api_authorizers import AuthorizerCache, Decision, authorize_with_
 from localfaas.api_events import HttpRequest, HttpResponse, MalformedResponse, proxy_event, proxy_response
 from localfaas.api_jwt import JwksSource, authorize_with_jwt, jwks_from_issuer
 from localfaas.api_routes import REST, URL, Api, Cors, RouteMatch, apis_from_stack, match_route
+from localfaas.loopback_server import LoopbackServer
 from localfaas.runtime import InvocationResult
 
 if TYPE_CHECKING:
@@ -55,10 +55,13 @@ def api_gateway_for(stack: LocalStack, *, port: int = 0, jwks: JwksSource | None
     return ApiGateway(apis, stack.invoke, account_id=stack.account_id, port=port, jwks=jwks)
 
 
-class ApiGateway:
+class ApiGateway(LoopbackServer):
     """Serves `apis` on 127.0.0.1:`port` (0 picks a free port) in a thread; `invoke(function_arn,
     event)` runs a function synchronously; `jwks(issuer)` gives JWT authorizers their keys (by
     default the issuer's own, through its OpenID configuration)."""
+
+    describe = "the API endpoint"
+    thread_name = "localfaas-api-gateway"
 
     def __init__(
         self,
@@ -73,44 +76,10 @@ class ApiGateway:
         self.apis, self.invoke, self.account_id = apis, invoke, account_id
         self.jwks = jwks or jwks_from_issuer()
         self.authorizer_cache = authorizer_cache or AuthorizerCache()
-        self._port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(port)
 
-    @property
-    def endpoint_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the API endpoint is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> ApiGateway:
-        if self._server is None:
-            self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler_class(self))
-            self._server.daemon_threads = True
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.1},  # how long stop() waits for the loop to notice
-                name="localfaas-api-gateway",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> ApiGateway:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def request_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_class(self)
 
     # -- what one request gets ------------------------------------------------------------------
 

@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from localfaas.bus import EventBridgeError
+from localfaas.loopback_server import LoopbackServer
 
 # Set on a request a guard let through (localfaas.throttling.JUDGED_HEADER, which imports this name).
 JUDGED_HEADER = "x-localfaas-fault-judged"
@@ -47,8 +47,11 @@ PutEvents = Callable[[list[dict[str, Any]]], dict[str, Any]]
 Guard = Callable[[Any, str], "tuple[int, list[tuple[str, str]], bytes] | None"]  # (headers, path)
 
 
-class EventsApi:
+class EventsApi(LoopbackServer):
     """Serves PutEvents into `put_events` on 127.0.0.1:`port` (0 picks a free port) in a thread."""
+
+    describe = "the events endpoint"
+    thread_name = "localfaas-events-api"
 
     def __init__(
         self,
@@ -61,44 +64,10 @@ class EventsApi:
         self.put_events = put_events
         self.guard = guard
         self.proxy_url = proxy_url.rstrip("/") if proxy_url else None
-        self._port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(port)
 
-    @property
-    def endpoint_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the events endpoint is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> EventsApi:
-        if self._server is None:
-            self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler_class(self))
-            self._server.daemon_threads = True
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.1},  # how long stop() waits for the loop to notice
-                name="localfaas-events-api",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> EventsApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def request_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_class(self)
 
     # -- what one request gets ------------------------------------------------------------------
 

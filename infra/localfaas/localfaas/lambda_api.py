@@ -29,14 +29,14 @@ import base64
 import json
 import logging
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from localfaas.loopback_server import LoopbackServer
 from localfaas.runtime import InProcessRuntime, InvocationResult
 from localfaas.template import FunctionNotFound, FunctionSpec
 
@@ -75,12 +75,15 @@ class Answer:
     body: bytes = b""
 
 
-class LambdaApi:
+class LambdaApi(LoopbackServer):
     """Serves Invoke on 127.0.0.1:`port` (0 picks a free port) in a thread, for one stack's functions.
 
     `find` resolves a name or logical id to a function (FunctionNotFound otherwise); `invoke` runs it
     synchronously by function name; `invoke_async` queues an Event invocation and returns its request
     id. `region` and `account_id` are the stack's: an ARN naming another account is not found."""
+
+    describe = "the Lambda endpoint"
+    thread_name = "localfaas-lambda-api"
 
     def __init__(
         self,
@@ -94,44 +97,10 @@ class LambdaApi:
     ) -> None:
         self.find, self.invoke, self.invoke_async = find, invoke, invoke_async
         self.region, self.account_id = region, account_id
-        self._port = port
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(port)
 
-    @property
-    def endpoint_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("the Lambda endpoint is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> LambdaApi:
-        if self._server is None:
-            self._server = ThreadingHTTPServer(("127.0.0.1", self._port), _handler_class(self))
-            self._server.daemon_threads = True
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                kwargs={"poll_interval": 0.1},  # how long stop() waits for the loop to notice
-                name="localfaas-lambda-api",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def __enter__(self) -> LambdaApi:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def request_handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_class(self)
 
     # -- what one request gets ------------------------------------------------------------------
 
