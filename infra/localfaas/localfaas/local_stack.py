@@ -40,9 +40,9 @@ what the killed run fed (localfaas.feeding).
 
 This module is long (some 900 lines) because it is where every part meets: each piece of wiring is
 short, and splitting it would scatter one stack's lifecycle over several files.
-Not emulated: event source mappings other than Kafka (SQS, DynamoDB and Kinesis streams are skipped
-with a warning), schedule rules, bus-to-bus targets, S3 on-failure destinations of asynchronous
-invocations.
+The other event sources (SQS, SNS, streams, schedules) are built by their own modules through
+localfaas.event_sources and polled with the Kafka mappings; one that no module runs is named at start.
+Not emulated: bus-to-bus targets, S3 on-failure destinations of asynchronous invocations.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ from localfaas.esm import (
     PollReport,
     is_kafka_event_source_mapping,
 )
+from localfaas.event_sources import EventSource, StackServices, build_sources, not_run_warning
 from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
 from localfaas.faults import Dice, FaultPlan, FaultyRuntime
 from localfaas.feeding import ScenarioFeeding, end_offsets, records_since
@@ -214,6 +215,7 @@ class LocalStack:
         self.async_invoker: AsyncInvoker
         self.buses: dict[str, EventBus] = {}
         self.mappings: list[KafkaEventSourceMapping] = []
+        self.sources: list[EventSource] = []  # the other event sources (localfaas.event_sources)
         self.events_api: EventsApi
         self.provisioned: ProvisionReport
         self.warnings: list[str] = []
@@ -278,6 +280,7 @@ class LocalStack:
             self._start_runtime()
             self._create_topics()
             self._start_mappings()
+            self._start_sources()
             self._resume()
         except BaseException:
             self.close()
@@ -467,10 +470,7 @@ class LocalStack:
         found = []
         for resource in self.template.event_source_mappings:
             if not is_kafka_event_source_mapping(resource.properties):
-                self.warnings.append(
-                    f"{resource.logical_id}: only Kafka event source mappings are run by localfaas; skipped"
-                )
-                continue
+                continue  # another kind of source (_start_sources)
             try:
                 spec = self.template.function(str(resource.properties.get("FunctionName", "")))
             except FunctionNotFound as e:
@@ -494,7 +494,7 @@ class LocalStack:
 
     def _start_mappings(self) -> None:
         clients = lambda service, region: self.backend.client(service)  # noqa: E731 - one region locally
-        destinations = Destinations(
+        destinations = self._destinations = Destinations(
             clients,
             log=self.log,
             on_sent=lambda arn, document: self._note_parked(arn, document["requestContext"]["condition"]),
@@ -545,6 +545,48 @@ class LocalStack:
             with self._lock:
                 functions = {name: stats.saved() for name, stats in self._stats.items()}
             self.store.put("function-stats", functions)
+        return report
+
+    def _start_sources(self) -> None:
+        """The event sources other than Kafka that some kind of source runs (localfaas.event_sources);
+        a mapping none runs is named once, with the AWS page of what is missing."""
+        services = StackServices(
+            template=self.template,
+            client=self.backend.client,
+            invoke=self._invoke,
+            invoke_async=self.async_invoker.invoke_async,
+            put_events=self.put_events,
+            send_message=self._send_message,
+            destinations=self._destinations,
+            scheduler=self.scheduler,
+            store=self.store,
+            real_time=self.real_time,
+            account_id=self.account_id,
+            region=self.region,
+            warn=self.warnings.append,
+        )
+        candidates = [self.template.resource(logical_id) for logical_id in self.template.resources]
+        self.sources = build_sources(candidates, services)
+        for source in self.sources:
+            self._owned.append(source.close)
+            saved = self.store.get(f"esm-stats:{source.logical_id}")
+            if saved:
+                source.stats.add(PollReport(**saved))
+        running = {source.logical_id for source in self.sources}
+        for resource in self.template.event_source_mappings:
+            if resource.logical_id in running or is_kafka_event_source_mapping(resource.properties):
+                continue
+            self.warnings.append(
+                not_run_warning(
+                    resource.logical_id, _service(str(resource.properties.get("EventSourceArn", "")))
+                )
+            )
+
+    def _poll_source(self, source: EventSource, *, flush: bool = False) -> PollReport:
+        """One poll of another kind of source, its running counts saved as a Kafka mapping's are."""
+        report = source.poll_once(flush=flush)
+        if report.invocations or report.records_settled:
+            self.store.put(f"esm-stats:{source.logical_id}", asdict(source.stats))
         return report
 
     def _committed(self, config: EventSourceMappingConfig, topic: str, partition: int) -> int:
@@ -862,11 +904,14 @@ class LocalStack:
             before = self._settled()
             for mapping in self.mappings:
                 self._poll(mapping, flush=True)
+            for source in self.sources:
+                self._poll_source(source, flush=True)
             ran = self.scheduler.run_until_idle()
             settled = self._settled()
             if progress is not None:
                 progress(settled, self._to_settle())
-            if all(mapping.caught_up() for mapping in self.mappings) and not self.scheduler.pending:
+            caught_up = all(m.caught_up() for m in self.mappings) and all(s.caught_up() for s in self.sources)
+            if caught_up and not self.scheduler.pending:
                 return True
             idle = 0 if settled != before or ran else idle + 1
             if idle >= limit:
@@ -878,6 +923,7 @@ class LocalStack:
         rounds = [
             (m.config.retry_limit or 0) + math.ceil(math.log2(m.config.batch_size)) + 2 for m in self.mappings
         ]
+        rounds += [source.idle_rounds() for source in self.sources]
         return max([10, *rounds]) + 3
 
     def serve_forever(self, stop: threading.Event, *, idle_wait_s: float = 0.05) -> None:
@@ -891,14 +937,25 @@ class LocalStack:
                     log.exception("%s: poll failed; trying again", mapping.config.logical_id)
                     continue
                 busy = busy or bool(report.invocations or report.records_settled)
+            for source in self.sources:
+                try:
+                    report = self._poll_source(source)
+                except Exception:
+                    log.exception("%s: poll failed; trying again", source.logical_id)
+                    continue
+                busy = busy or bool(report.invocations or report.records_settled)
             if not busy:
                 stop.wait(idle_wait_s)
 
     def _settled(self) -> int:
-        return sum(m.stats.records_settled for m in self.mappings)
+        kafka = sum(m.stats.records_settled for m in self.mappings)
+        return kafka + sum(s.stats.records_settled for s in self.sources)
 
     def _to_settle(self) -> int:
-        return sum(sum(self._work(m).values()) for m in self.mappings)
+        """For progress: what the Kafka partitions hold, and what the other sources settled so far
+        (a queue or a stream says nothing of what will come)."""
+        kafka = sum(sum(self._work(m).values()) for m in self.mappings)
+        return kafka + sum(s.stats.records_settled for s in self.sources)
 
     def _work(self, mapping: KafkaEventSourceMapping) -> dict[tuple[str, int], int]:
         """Records each partition held for the mapping since it started: end offset - start offset."""
@@ -975,6 +1032,10 @@ class LocalStack:
                 stopped=stopped,
                 unsettled=sum(mapping.lag().values()),
             )
+        for source in self.sources:
+            function = self._functions.get(source.function_name)
+            name = function.logical_id if function else source.function_name
+            mappings[source.logical_id] = source.summary(name, lost, stopped=stopped)
         outcomes = [Outcome(*row) for row in self.store.delivery_outcomes()]
         data: dict[str, Any] = {
             "run": {

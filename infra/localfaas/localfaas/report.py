@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from localfaas.async_invoke import AsyncOutcome
     from localfaas.bus import Outcome
-    from localfaas.esm import KafkaEventSourceMapping
+    from localfaas.esm import KafkaEventSourceMapping, PollReport
     from localfaas.runtime import InvocationResult
     from localfaas.scenario import Check
     from localfaas.template import Resource
@@ -56,6 +56,7 @@ __all__ = [
     "mapping_summary",
     "percentile",
     "resource_summary",
+    "source_summary",
 ]
 
 _METRIC = re.compile(r"^(?P<section>[A-Za-z_]+)(?:\.(?P<field>[A-Za-z_]+))?(?:\[(?P<key>[^\]]+)\])?$")
@@ -239,13 +240,37 @@ def mapping_summary(
     stopped: bool = False,
     unsettled: int | None = None,
 ) -> dict[str, Any]:
-    """One mapping's records: `records` is what its partitions received since it started. What it
+    """One Kafka mapping's row: `records` is what its partitions received since it started. What it
     discarded is lost. What it never settled is lost at the end of a run (still retrying, or its
     destination unreachable); when a long-running stack is stopped it is pending instead: its offsets
     were never committed, so the next start delivers it again. `unsettled`, when given, is read from
     the log (end offsets - committed offsets), which a restart does not forget; by default it is
     `records` less what this mapping's counters settled."""
-    stats, name = mapping.stats, mapping.config.logical_id
+    return source_summary(
+        mapping.config.logical_id,
+        function,
+        ",".join(mapping.config.topics),
+        mapping.stats,
+        records,
+        lost,
+        stopped=stopped,
+        unsettled=unsettled,
+    )
+
+
+def source_summary(
+    name: str,
+    function: str,
+    reads: str,
+    stats: PollReport,
+    records: int,
+    lost: list[str],
+    *,
+    stopped: bool = False,
+    unsettled: int | None = None,
+) -> dict[str, Any]:
+    """The `esm` row of any event source (a Kafka mapping, a queue, a stream...): `reads` names what
+    it reads, `stats` are its running counts, `records` what it received; see mapping_summary."""
     if unsettled is None:
         unsettled = max(0, records - stats.records_settled)
     if stats.records_discarded:
@@ -257,7 +282,7 @@ def mapping_summary(
         )
     return {
         "function": function,
-        "topic": ",".join(mapping.config.topics),
+        "topic": reads,
         "records": records,
         "delivered": stats.records_delivered,
         "filtered": stats.records_filtered,
