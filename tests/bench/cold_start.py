@@ -22,7 +22,7 @@ from pathlib import Path
 from localfaas.runtime import lambda_environment, new_log_stream_name
 from localfaas.template import FunctionSpec
 from tests.bench import handlers
-from tests.bench.harness import Figure, Series, Sizes, Target, compared, failed, pending
+from tests.bench.harness import IMPORT_BOTO3, Figure, Series, Sizes, Target, compared, failed, pending
 
 NAME = "cold_start"
 TARGET = Target.ratio_at_most(2)
@@ -33,12 +33,6 @@ import sys, time
 start = time.perf_counter_ns()
 sys.path[:0] = sys.argv[2:3]; sys.path.extend(sys.argv[3:])
 import importlib; importlib.import_module(sys.argv[1])
-print(time.perf_counter_ns() - start)
-"""
-_IMPORT_BOTO3 = """
-import time
-start = time.perf_counter_ns()
-import boto3
 print(time.perf_counter_ns() - start)
 """
 BOUNDS = {
@@ -132,7 +126,7 @@ def import_profile(command: list[str], env: dict[str, str], cwd: Path, top: int 
 def measure(function: FunctionSpec, sizes: Sizes, workdir: Path) -> Figure:
     env = _environment(function, workdir)
     handler_cmd = _handler_command(function)
-    baseline_cmd = [sys.executable, "-c", _IMPORT_BOTO3]
+    baseline_cmd = [sys.executable, "-c", IMPORT_BOTO3]
     runs: dict[str, list[int]] = {"handler": [], "boto3": []}
     cwd = function.code_dir  # Lambda starts the runtime in the task root
     _run_ns(handler_cmd, env, cwd), _run_ns(baseline_cmd, env, cwd)  # warm the bytecode caches

@@ -15,18 +15,29 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from tests.bench.harness import Figure, Series, Sizes, failed, pending, profile_shares, time_once
+from tests.bench.harness import (
+    Figure,
+    OverBudget,
+    Series,
+    Sizes,
+    failed,
+    in_child,
+    pending,
+    profile_shares,
+    time_once,
+)
 from tests.bench.report import ROOT
 
 NAME = "end_to_end"
 SCENARIO = ROOT / "events" / "scenarios" / "business-day.json"
-# A run that has not settled by then is reported as such (its thread is left to the process's end).
-BUDGET_S = {"quick": 30, "full": 240}
+# Seconds a run may take on the BENCHMARKS.md machine (Sizes.budget_s scales them to this one); a run
+# that has not settled by then is reported as such, with no number, and the next figures go on.
+# The day took 34 s there: the budget is seven times that.
+BUDGET_S = 240
 # Where a run's time goes (tests.bench.harness.profile_shares): moto keeps what it calls.
 MOTO = "moto (AWS, answered in-process)"
 LAYERS = {
@@ -38,7 +49,6 @@ LAYERS = {
     "the storefront's handlers and domain": ("functions/",),
     "localfaas": ("infra/localfaas",),
 }
-T = TypeVar("T")
 _API_FILES = ("infra/localfaas/localfaas/local_stack.py", "infra/localfaas/localfaas/scenario.py")
 
 
@@ -69,31 +79,15 @@ def _broker(workdir: Path) -> Iterator[str]:
         stop_broker(process)
 
 
-class OverBudget(RuntimeError):
-    pass
-
-
-def within_budget(budget_s: float, work: Callable[[], T]) -> T:
-    """work()'s result, or OverBudget when it has not returned within `budget_s` (it runs on in a
-    daemon thread: a stack that never settles cannot be stopped from outside)."""
-    box: list[Any] = []
-    thread = threading.Thread(target=lambda: box.append(work()), name="bench-end-to-end", daemon=True)
-    thread.start()
-    thread.join(budget_s)
-    if not box:
-        raise OverBudget(f"the scenario had not settled after {budget_s:.0f} s")
-    return box[0]
-
-
 def measure(
     log: str,
     sizes: Sizes,
     workdir: Path,
     bootstrap: str | None = None,
     *,
-    budget_s: float = 600,
     profile: bool = False,
 ) -> Figure:
+    """The figure of `sizes.end_to_end_runs` business days on `log` (run in a child process by run())."""
     from localfaas.local_stack import LocalStack
     from localfaas.scenario import load_scenario
 
@@ -124,16 +118,13 @@ def measure(
     report: Any = None
     for run_number in range(sizes.end_to_end_runs):
         stack = started(run_number)
-        # Over budget, the stack is left running: closing it under the busy thread ended the process.
-        samples.append(within_budget(budget_s, lambda stack=stack: time_once(lambda: run_scenario(stack))))
+        samples.append(time_once(lambda stack=stack: run_scenario(stack)))
         report = stack.report(scenario)
         stack.close()
     shares: list[dict[str, Any]] = []
     if profile:  # one more run, profiled, not timed
         stack = started(sizes.end_to_end_runs)
-        shares = within_budget(
-            budget_s, lambda: profile_shares(lambda: run_scenario(stack), LAYERS, absorbing=(MOTO,))
-        )
+        shares = profile_shares(lambda: run_scenario(stack), LAYERS, absorbing=(MOTO,))
         stack.close()
     series = Series(tuple(samples))
     return Figure(
@@ -159,25 +150,31 @@ def run(sizes: Sizes, workdir: Path) -> list[Figure]:
             pending(NAME, f"end_to_end.{log}", f"localfaas run, business-day scenario, {log} log", why_not)
             for log in ("embedded", "kafka")
         ]
-    budget_s = BUDGET_S["full" if sizes.profile else "quick"]
-    try:
-        embedded = measure("embedded", sizes, workdir, budget_s=budget_s, profile=sizes.profile)
-    except Exception as error:
-        embedded = failed(NAME, "end_to_end.embedded", "localfaas run, embedded log", error)
-    if isinstance(embedded.reason, str) and "had not settled" in embedded.reason:
-        # The stuck run still holds the CPU; a Kafka run beside it would measure both.
-        return [
-            embedded,
-            pending(
-                NAME,
-                "end_to_end.kafka",
-                "localfaas run, Kafka on Tansu",
-                "not run: the embedded run did not settle",
-            ),
-        ]
+    # Each day's time on this machine, the start-up and one profiled day (full runs) on top.
+    budget_s = sizes.budget_s(BUDGET_S)
+    budget_s *= sizes.end_to_end_runs + sizes.profile + 1
+    figures = [
+        _measured("embedded", "localfaas run, embedded log", budget_s, sizes, workdir, profile=sizes.profile)
+    ]
     try:
         with _broker(workdir) as bootstrap:
-            kafka = measure("kafka", sizes, workdir, bootstrap, budget_s=budget_s)
+            figures.append(
+                _measured("kafka", "localfaas run, Kafka on Tansu", budget_s, sizes, workdir, bootstrap)
+            )
+    except Exception as error:  # the broker did not start
+        figures.append(failed(NAME, "end_to_end.kafka", "localfaas run, Kafka on Tansu", error))
+    return figures
+
+
+def _measured(
+    log: str, description: str, budget_s: float, sizes: Sizes, workdir: Path, *args: Any, **kw: Any
+) -> Figure:
+    """measure() in a process of its own, killed when over budget: then the figure says so, with no
+    number (a missed figure, not a benchmark that could not run)."""
+    name = f"end_to_end.{log}"
+    try:
+        return in_child(budget_s, measure, log, sizes, workdir, *args, **kw)
+    except OverBudget as error:
+        return pending(NAME, name, description, f"over budget: {error} ({sizes.budget_note()})")
     except Exception as error:
-        kafka = failed(NAME, "end_to_end.kafka", "localfaas run, Kafka on Tansu", error)
-    return [embedded, kafka]
+        return failed(NAME, name, description, error)

@@ -10,15 +10,19 @@ its target is reported, never raised.
 
 from __future__ import annotations
 
+import multiprocessing
 import statistics
+import subprocess
+import sys
 import sysconfig
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 _NS_PER = {"ns": 1, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 
 
@@ -39,6 +43,48 @@ class Sizes:
     durability_records: int = 0  # the first N records of each topic only (0: the whole day)
     profile: bool = True  # profile the figures that miss their targets
     functions: tuple[str, ...] = ()  # limit batch and cold start to these functions (empty: all)
+    # This machine's yardstick (measure_yardstick), set when a run starts: the budgets scale with it.
+    yardstick_ms: float = 0.0
+
+    def budget_s(self, reference_s: float) -> float:
+        """A time budget set on the BENCHMARKS.md machine, scaled to this one: a machine that imports
+        boto3 1.6x slower gets 1.6x the time (never less than the reference)."""
+        return reference_s * self.slowdown
+
+    @property
+    def slowdown(self) -> float:
+        """How many times slower than the BENCHMARKS.md machine this one is, by the yardstick (>= 1)."""
+        return max(1.0, self.yardstick_ms / REFERENCE_YARDSTICK_MS)
+
+    def budget_note(self) -> str:
+        return (
+            f"budgets x{self.slowdown:.2f}: import boto3 took {self.yardstick_ms:.0f} ms here, "
+            f"{REFERENCE_YARDSTICK_MS:.0f} ms on the BENCHMARKS.md machine"
+        )
+
+
+# The yardstick: a fresh interpreter's `import boto3`, timed inside it (what cold_start's baseline
+# times). On the machine BENCHMARKS.md was made on it took 129.5 ms (the median of the cold-start
+# baselines in bench/results.json at commit 8db40a2); budgets are set in that machine's seconds.
+REFERENCE_YARDSTICK_MS = 129.5
+IMPORT_BOTO3 = """
+import time
+start = time.perf_counter_ns()
+import boto3
+print(time.perf_counter_ns() - start)
+"""
+
+
+def measure_yardstick(runs: int = 5) -> float:
+    """The median, in ms, of `runs` fresh interpreters importing boto3 (one more, first, warms the
+    bytecode caches and is not counted)."""
+    samples = []
+    for _ in range(runs + 1):
+        done = subprocess.run(
+            [sys.executable, "-c", IMPORT_BOTO3], capture_output=True, text=True, check=True
+        )
+        samples.append(int(done.stdout.strip().splitlines()[-1]))
+    return statistics.median(samples[1:]) / 1e6
 
 
 FULL = Sizes(
@@ -55,18 +101,21 @@ FULL = Sizes(
     replay_runs=1,
     durability_runs=3,
 )
+# CI-sized, yet each figure the same work as the full run's (the same batch sizes, calls per run and
+# business day), so quick and full figures compare; only the repetitions are fewer, and no profiles.
+# Quick figures used to be of 500-record batches and two cold starts: up to 1.8x from run to run.
 QUICK = Sizes(
-    batch_records=500,
+    batch_records=FULL.batch_records,
     batch_runs=3,
-    batch_moto_records=100,
-    cold_start_runs=2,
-    invoke_calls=300,
+    batch_moto_records=FULL.batch_moto_records,
+    cold_start_runs=5,
+    invoke_calls=FULL.invoke_calls,
     invoke_runs=5,
     end_to_end_runs=1,
-    replay_events=2_000,
+    replay_events=20_000,  # the one smaller input (a million in the full run); its figure says how many
     replay_runs=1,
     durability_runs=0,  # a day is 30 s to a minute: three (warm-up, one each side) are past CI's size
-    profile=False,  # CI-sized: the figures only; `make bench` profiles the misses
+    profile=False,  # the figures only; `make bench` profiles the misses
 )
 TINY = Sizes(
     batch_records=20,
@@ -83,6 +132,42 @@ TINY = Sizes(
     profile=False,
     functions=("CreateAccount",),
 )
+
+
+class OverBudget(RuntimeError):
+    """The work had not finished within its budget."""
+
+
+def in_child(budget_s: float, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """work(*args, **kwargs) in a fresh interpreter (multiprocessing's spawn), and its result; or
+    OverBudget once `budget_s` has passed, the child killed: a run that never settles leaves nothing
+    behind holding the CPU while the next benchmarks are timed. `work` and its arguments are pickled."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(sender, work, args, kwargs), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(budget_s):
+            raise OverBudget(f"had not settled after {budget_s:.0f} s")
+        succeeded, value = receiver.recv()
+    except EOFError:
+        raise RuntimeError(f"the benchmark's process ended with exit code {child.exitcode}") from None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+    if not succeeded:
+        raise RuntimeError(value)
+    return value
+
+
+def _child(sender: Any, work: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    try:
+        result = (True, work(*args, **kwargs))
+    except BaseException as error:  # the parent reports it as the figure's reason
+        result = (False, f"{type(error).__name__}: {error}")
+    sender.send(result)
 
 
 # ---- timing ----------------------------------------------------------------------------------------

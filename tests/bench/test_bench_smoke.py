@@ -7,12 +7,15 @@ and that the markdown report is generated from them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import multiprocessing
+import time
 
 import pytest
 
 from tests.bench.__main__ import main
-from tests.bench.harness import TINY
+from tests.bench.harness import TINY, OverBudget, in_child
 
 FIGURE_KEYS = {
     "benchmark", "name", "description", "status", "value", "unit", "spread", "baseline", "ratio",
@@ -76,3 +79,30 @@ def test_durability_figure_is_a_ratio_of_the_durable_day_to_the_day_kept_in_memo
     # The slice reaches the bus and Lambda's asynchronous queue, which is what the store keeps.
     assert figure["context"]["bus_entries"] > 0 and figure["context"]["async_invocations"] > 0
     assert "## Durability" in doc.read_text() and "| durability.business_day |" in doc.read_text()
+
+
+def test_budgets_scale_with_the_yardstick_and_never_shrink():
+    from tests.bench.harness import REFERENCE_YARDSTICK_MS
+
+    slower = dataclasses.replace(TINY, yardstick_ms=2 * REFERENCE_YARDSTICK_MS)
+    faster = dataclasses.replace(TINY, yardstick_ms=REFERENCE_YARDSTICK_MS / 2)
+    assert slower.budget_s(30) == pytest.approx(60)
+    assert faster.budget_s(30) == 30
+    assert "x2.00" in slower.budget_note()
+
+
+def test_work_over_its_budget_is_killed_and_the_next_figure_goes_on(tmp_path):
+    with pytest.raises(OverBudget, match="had not settled after 1 s"):
+        in_child(1, time.sleep, 120)
+    assert multiprocessing.active_children() == []
+    assert in_child(60, pow, 2, 10) == 1024
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        in_child(60, divmod, 1, 0)
+
+
+def test_an_end_to_end_run_over_budget_is_a_figure_without_a_number_not_an_error(tmp_path):
+    from tests.bench import end_to_end
+
+    figure = end_to_end._measured("embedded", "localfaas run", 0.5, TINY, tmp_path)
+    assert figure.status == "pending" and figure.value is None
+    assert figure.reason.startswith("over budget: had not settled after 0 s (budgets x")

@@ -6,13 +6,14 @@ import argparse
 import sys
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv` (only the command it names is imported), or for every command."""
     parser = argparse.ArgumentParser(prog="localfaas", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     # Each command module adds its own subparser and sets `handler`; see register() in each.
     from localfaas.commands import register_all
 
-    register_all(sub)
+    register_all(sub, argv)
     return parser
 
 
@@ -21,9 +22,9 @@ EXIT_INTERRUPTED = 130
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # a supervising `run` starts itself again
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(words).parse_args(words)
+    args.argv = words  # a supervising `run` starts itself again
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:  # Ctrl-C where a command has nothing more useful to say (`run` has)

@@ -16,12 +16,13 @@ import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
 from localfaas.intrinsics import NO_VALUE, Resolver, TemplateError, unresolvable
 from localfaas.resource_types import Identity, Place, physical_name, type_info
+from localfaas.translation_cache import translated
 
 __all__ = ["FunctionNotFound", "FunctionSpec", "Resource", "Stack", "TemplateError", "load_stack"]
 
@@ -387,8 +388,17 @@ def load_stack(
     artifacts = _stash_local_artifacts(template, path.parent)
     parameters = _parameter_values(template.get("Parameters") or {}, parameter_overrides or {}, place)
     if _uses_sam(template):
-        template = _translate(template, parameters, place)
+        template = translated(
+            template, _translation_inputs(parameters, place), partial(_translate, template, parameters, place)
+        )
     return Stack(path, place, template, parameters, artifacts)
+
+
+def _translation_inputs(parameters: dict[str, Any], place: Place) -> dict[str, Any]:
+    """What a translation depends on beside the template (the key of its cache entry)."""
+    values = {k: v for k, v in parameters.items() if isinstance(v, str | list)}
+    where = [place.region, place.account_id, place.stack_name, place.partition, place.url_suffix]
+    return {"parameters": values, "place": where}
 
 
 def _place(region: str, account_id: str, stack_name: str, endpoint_url: str | None) -> Place:
