@@ -1,0 +1,467 @@
+"""Schedules: EventBridge scheduled rules and EventBridge Scheduler schedules fire their targets.
+
+Sources (after SAM's translation): an AWS::Events::Rule with a ScheduleExpression (`Type: Schedule`,
+or written by hand) and an AWS::Scheduler::Schedule (`Type: ScheduleV2`, or by hand). Emulated:
+
+- When: the expression's moments (localfaas.schedule_expressions: rate, cron, at, in the
+  ScheduleExpressionTimezone with Scheduler's daylight-saving rules). A rule's expression is UTC and
+  its rate "starts when you create the scheduled event rule" (first moment one period after);
+  a Scheduler rate starts at StartDate or, without one, "starts invoking the target immediately";
+  StartDate and EndDate bound recurring schedules, one-time ones ignore them; State DISABLED fires
+  nothing. "Schedule types in EventBridge Scheduler",
+  https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html; "Rate expressions
+  reference", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html.
+- FlexibleTimeWindow FLEXIBLE: the target is invoked within MaximumWindowInMinutes after the moment
+  ("Configuring flexible time windows in EventBridge Scheduler",
+  https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-flexible-time-windows.html).
+  AWS does not say where in the window; localfaas draws a whole second in [0, window) from a
+  generator seeded with the schedule's ARN and the moment, so a run is reproducible.
+- What is sent: a rule sends the "Scheduled Event" envelope (source aws.events, detail-type
+  "Scheduled Event", resources [the rule's ARN], detail {}), shaped by the target's Input, InputPath
+  or InputTransformer as a pattern rule's are ("Creating a scheduled rule (legacy) in Amazon
+  EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html).
+  Scheduler sends the target's Input as it is, with its context attributes filled
+  (<aws.scheduler.schedule-arn>, <aws.scheduler.scheduled-time>, <aws.scheduler.execution-id>,
+  <aws.scheduler.attempt-number>; "Adding context attributes to your target",
+  https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html).
+  A Lambda target is invoked asynchronously; SQS and SNS targets get the payload as a message, an
+  event bus a PutEvents entry with EventBridgeParameters' DetailType and Source.
+- Failures: a target that did not take the payload is retried with exponential backoff and jitter
+  (localfaas.bus.backoff_delay) until the RetryPolicy's MaximumRetryAttempts or
+  MaximumEventAgeInSeconds (defaults 185 and 86,400) runs out, at once for a non-retryable failure
+  (no such function or queue), then sent to DeadLetterConfig's queue or dropped. A rule's DLQ
+  message is the event with EventBridge's attributes (bus.dead_letter_attributes); Scheduler's is
+  the payload with X-Amz-Scheduler-Attempt, -Error-Code, -Error-Message, -Schedule-Arn and
+  -Target-Arn ("Configuring a dead-letter queue for EventBridge Scheduler",
+  https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html).
+
+Time: in virtual time (`localfaas run`) a schedule fires the moments of the run's span, from its
+start to the stack's `until` (StackServices.until: the scenario's last moment, its `until`, or
+`--until`), inclusive, and none after, so run_until_idle ends; a day of moments costs no real time.
+In real time (`up`) it fires on the wall clock for as long as the stack runs. The moment a schedule
+was first seen and the last moment it fired are kept in the DurableStore, so a restart on the same
+state folder neither fires a moment twice nor moves a rate's origin.
+
+Not emulated: universal targets (arn:aws:scheduler:::aws-sdk:...) and targets other than Lambda,
+SQS, SNS and event buses (their firings are discarded, with a warning at start); ActionAfterCompletion;
+KMS keys; schedule groups' own state; the "default notification" Scheduler sends a target without
+Input (localfaas sends {}); deliveries still being retried when localfaas is killed (the
+asynchronous invocations they made are kept by the async invoker); moments missed while `up` was
+stopped (they are not fired late).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from localfaas.bus import (
+    DeliveryFailed,
+    RetryPolicy,
+    Target,
+    backoff_delay,
+    bus_name,
+    dead_letter_attributes,
+    target_input,
+)
+from localfaas.esm import PollReport
+from localfaas.event_sources import register
+from localfaas.report import source_summary
+from localfaas.schedule_expressions import Expression, ScheduleExpressionError, next_moment, parse
+
+if TYPE_CHECKING:
+    from localfaas.event_sources import StackServices
+    from localfaas.template import Resource
+
+__all__ = ["ScheduleSource", "scheduled_event"]
+
+log = logging.getLogger(__name__)
+
+_SERVICES = ("lambda", "sqs", "sns", "events")
+_EARLIEST = 1e-6  # a moment equal to the creation time still counts
+
+
+def scheduled_event(rule_arn: str, moment: float, account: str, region: str, event_id: str) -> dict[str, Any]:
+    """The event EventBridge sends a scheduled rule's targets."""
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account,
+        "time": _iso(moment),
+        "region": region,
+        "resources": [rule_arn],
+        "detail": {},
+    }
+
+
+@dataclass
+class _Delivery:
+    target: Target
+    moment: float  # the schedule's moment
+    fired_at: float  # when it was sent first (the moment, or later inside a flexible window)
+    payload: Callable[[int], Any]  # by attempt number (Scheduler's context attribute)
+    dead_letter: Callable[[DeliveryFailed, int, str | None], tuple[str, dict[str, dict[str, str]]]]
+    retries: int = 0
+
+
+@dataclass
+class ScheduleSource:
+    """One schedule: fires its targets at its moments. Meets localfaas.event_sources.EventSource."""
+
+    logical_id: str
+    function_name: str
+    arn: str
+    expression_text: str
+    expression: Expression
+    targets: list[Target]
+    services: StackServices
+    build_deliveries: Callable[[ScheduleSource, float, float], list[_Delivery]]
+    enabled: bool = True
+    rate_delay: float = 0.0  # a rule's rate first fires one period after creation
+    start: float | None = None
+    end: float | None = None
+    window_s: int = 0
+    stats: PollReport = field(default_factory=PollReport)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._armed = False
+        self._in_flight = 0
+        self._unreported = PollReport()
+        self._rng = random.Random(f"retries/{self.arn}")  # noqa: S311 -- jitter, not secrets
+        store = self.services.store
+        self._created = store.get(f"schedule-created:{self.logical_id}")
+        self._last = store.get(f"schedule-fired:{self.logical_id}")
+
+    # -- the EventSource contract -------------------------------------------------------------------
+
+    def poll_once(self, *, flush: bool = False) -> PollReport:
+        self._arm()
+        with self._lock:
+            report, self._unreported = self._unreported, PollReport()
+        return report
+
+    def caught_up(self) -> bool:
+        with self._lock:
+            if self._armed or self._in_flight:
+                return False
+        upcoming = self._next()
+        return upcoming is None or upcoming > self._horizon()
+
+    def idle_rounds(self) -> int:
+        return 2
+
+    def summary(self, function: str, lost: list[str], *, stopped: bool) -> dict[str, Any]:
+        with self._lock:
+            in_flight = self._in_flight
+        records = self.stats.records_settled + in_flight
+        return source_summary(
+            self.logical_id, function, self.expression_text, self.stats, records, lost, stopped=stopped
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self.enabled = False  # a firing still queued on a real-time scheduler does nothing
+
+    # -- firing -------------------------------------------------------------------------------------
+
+    def _horizon(self) -> float:
+        """The last moment this run fires: none in real time; the span's end in virtual time, or
+        what is due now when the run has no span."""
+        if self.services.real_time:
+            return float("inf")
+        until = self.services.until()
+        return self.services.scheduler.now() if until is None else until
+
+    def _next(self) -> float | None:
+        if not self.enabled:
+            return None
+        if self._created is None:
+            self._created = self.services.scheduler.now()
+            self.services.store.put(f"schedule-created:{self.logical_id}", self._created)
+        after = self._last if self._last is not None else self._created - _EARLIEST
+        return next_moment(
+            self.expression, after, origin=self._created + self.rate_delay, start=self.start, end=self.end
+        )
+
+    def _arm(self) -> None:
+        with self._lock:
+            if self._armed:
+                return
+            moment = self._next()
+            if moment is None or moment > self._horizon():
+                return
+            self._armed = True
+        offset = random.Random(f"{self.arn}/{moment}").randrange(self.window_s) if self.window_s else 0  # noqa: S311
+        self.services.scheduler.schedule(moment + offset, lambda: self._fire(moment))
+
+    def _fire(self, moment: float) -> None:
+        with self._lock:
+            self._armed = False
+            if not self.enabled:
+                return
+            self._last = moment
+        self.services.store.put(f"schedule-fired:{self.logical_id}", moment)
+        deliveries = self.build_deliveries(self, moment, self.services.scheduler.now())
+        with self._lock:
+            self._in_flight += len(deliveries)
+        for delivery in deliveries:
+            self._attempt(delivery)
+        self._arm()  # the next moment, so a day of them runs in one pass of the scheduler
+
+    def _attempt(self, delivery: _Delivery) -> None:
+        try:
+            _send(self.services, delivery.target, delivery.payload(delivery.retries + 1))
+        except DeliveryFailed as failure:
+            self._after_failure(delivery, failure)
+        else:
+            self._settle(
+                PollReport(
+                    invocations=1 if _service(delivery.target.arn) == "lambda" else 0, records_delivered=1
+                )
+            )
+
+    def _after_failure(self, delivery: _Delivery, failure: DeliveryFailed) -> None:
+        policy = delivery.target.retry_policy
+        if not failure.retryable:
+            return self._dead_letter(delivery, failure, None)
+        if delivery.retries >= policy.maximum_retry_attempts:
+            return self._dead_letter(delivery, failure, "MaximumRetryAttempts")
+        retry_at = self.services.scheduler.now() + backoff_delay(delivery.retries, self._rng)
+        if retry_at - delivery.fired_at > policy.maximum_event_age_seconds:
+            return self._dead_letter(delivery, failure, "MaximumEventAgeInSeconds")
+        delivery.retries += 1
+        with self._lock:
+            self.stats.retries += 1
+            self._unreported.retries += 1
+        self.services.scheduler.schedule(retry_at, lambda: self._attempt(delivery))
+        return None
+
+    def _dead_letter(self, delivery: _Delivery, failure: DeliveryFailed, exhausted: str | None) -> None:
+        arn = delivery.target.dead_letter_arn
+        if arn is None:
+            log.warning(
+                "%s: dropped a firing for %s: %s", self.logical_id, delivery.target.arn, failure.reason
+            )
+            return self._settle(PollReport(records_discarded=1))
+        body, attributes = delivery.dead_letter(failure, delivery.retries, exhausted)
+        try:
+            self.services.send_message(arn, body, attributes)
+        except Exception as error:  # AWS drops what it cannot put in the DLQ
+            log.warning("%s: could not send a firing to its DLQ %s: %s", self.logical_id, arn, error)
+            return self._settle(PollReport(records_discarded=1, destination_errors=1))
+        return self._settle(PollReport(records_to_destination=1))
+
+    def _settle(self, report: PollReport) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            self.stats.add(report)
+            self._unreported.add(report)
+            saved = asdict(self.stats)
+        self.services.store.put(f"esm-stats:{self.logical_id}", saved)
+
+
+# -- the two kinds of schedule ----------------------------------------------------------------------
+
+
+@register("AWS::Events::Rule")
+def rule_source(resource: Resource, services: StackServices) -> ScheduleSource | None:
+    """A rule with a ScheduleExpression (a rule with a pattern is the bus's)."""
+    props = resource.properties
+    if not props.get("ScheduleExpression"):
+        return None
+    name = props.get("Name") or resource.logical_id
+    bus = bus_name(props.get("EventBusName") or "default")
+    path = name if bus == "default" else f"{bus}/{name}"
+    arn = f"arn:aws:events:{services.region}:{services.account_id}:rule/{path}"
+    expression = _expression(resource, services, props["ScheduleExpression"], None)
+    if expression is None:
+        return None
+    targets = [_usable(Target.from_properties(t), resource, services) for t in props.get("Targets") or ()]
+
+    def deliveries(source: ScheduleSource, moment: float, now: float) -> list[_Delivery]:
+        # One id per moment: a moment fired again after a crash is the same event, for idempotency.
+        event = scheduled_event(arn, moment, services.account_id, services.region, _moment_id(arn, moment))
+        out = []
+        for target in source.targets:
+            payload = target_input(target, event, arn, name, _iso(now))
+
+            def dead_letter(failure, retries, exhausted, target=target):
+                return json.dumps(event), dead_letter_attributes(arn, target.arn, failure, retries, exhausted)
+
+            out.append(_Delivery(target, moment, now, lambda _attempt, p=payload: p, dead_letter))
+        return out
+
+    return ScheduleSource(
+        logical_id=resource.logical_id,
+        function_name=_function_name(targets, services),
+        arn=arn,
+        expression_text=props["ScheduleExpression"],
+        expression=expression,
+        targets=[t for t in targets if t is not None],
+        services=services,
+        build_deliveries=deliveries,
+        enabled=props.get("State", "ENABLED") != "DISABLED",
+        rate_delay=getattr(expression, "seconds", 0),
+    )
+
+
+@register("AWS::Scheduler::Schedule")
+def scheduler_source(resource: Resource, services: StackServices) -> ScheduleSource | None:
+    props = resource.properties
+    name = props.get("Name") or resource.logical_id
+    group = props.get("GroupName") or "default"
+    arn = f"arn:aws:scheduler:{services.region}:{services.account_id}:schedule/{group}/{name}"
+    expression = _expression(
+        resource, services, props.get("ScheduleExpression", ""), props.get("ScheduleExpressionTimezone")
+    )
+    if expression is None:
+        return None
+    spec = props.get("Target") or {}
+    target = Target(
+        id=name,
+        arn=str(spec.get("Arn", "")),
+        input=spec.get("Input"),
+        retry_policy=RetryPolicy.from_properties(spec.get("RetryPolicy")),
+        dead_letter_arn=(spec.get("DeadLetterConfig") or {}).get("Arn"),
+    )
+    bus_parameters = spec.get("EventBridgeParameters") or {}
+    window = props.get("FlexibleTimeWindow") or {}
+    window_s = int(window.get("MaximumWindowInMinutes", 0)) * 60 if window.get("Mode") == "FLEXIBLE" else 0
+
+    def deliveries(source: ScheduleSource, moment: float, now: float) -> list[_Delivery]:
+        execution_id = _moment_id(arn, moment)
+
+        def payload(attempt: int) -> Any:
+            text = target.input if target.input is not None else "{}"
+            for key, value in (
+                ("schedule-arn", arn),
+                ("scheduled-time", _iso(moment)),
+                ("execution-id", execution_id),
+                ("attempt-number", str(attempt)),
+            ):
+                text = text.replace(f"<aws.scheduler.{key}>", value)
+            if _service(target.arn) == "events":
+                return {
+                    "Source": bus_parameters.get("Source"),
+                    "DetailType": bus_parameters.get("DetailType"),
+                    "Detail": text,
+                }
+            return _json_or_text(text) if _service(target.arn) == "lambda" else text
+
+        def dead_letter(failure, retries, exhausted):
+            attributes = {
+                "X-Amz-Scheduler-Attempt": str(retries + 1),
+                "X-Amz-Scheduler-Error-Code": failure.error_code,
+                "X-Amz-Scheduler-Error-Message": failure.reason,
+                "X-Amz-Scheduler-Schedule-Arn": arn,
+                "X-Amz-Scheduler-Target-Arn": target.arn,
+            }
+            body = payload(retries + 1)
+            text = body if isinstance(body, str) else json.dumps(body)
+            return text, {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
+
+        return [_Delivery(target, moment, now, payload, dead_letter)] if source.targets else []
+
+    usable = _usable(target, resource, services)
+    return ScheduleSource(
+        logical_id=resource.logical_id,
+        function_name=_function_name([usable], services),
+        arn=arn,
+        expression_text=str(props.get("ScheduleExpression")),
+        expression=expression,
+        targets=[usable] if usable is not None else [],
+        services=services,
+        build_deliveries=deliveries,
+        enabled=props.get("State", "ENABLED") != "DISABLED",
+        start=_date(props.get("StartDate")),
+        end=_date(props.get("EndDate")),
+        window_s=window_s,
+    )
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+
+def _send(services: StackServices, target: Target, payload: Any) -> None:
+    """A payload to a target; DeliveryFailed when the target did not take it."""
+    if _service(target.arn) == "events":
+        entry = {**payload, "EventBusName": target.arn}
+        answer = services.put_events([entry])
+        if answer.get("FailedEntryCount"):
+            result = answer["Entries"][0]
+            not_found = result.get("ErrorCode") == "ResourceNotFoundException"
+            raise DeliveryFailed(
+                not not_found, str(result.get("ErrorMessage")), error_code=str(result.get("ErrorCode"))
+            )
+        return
+    assert services.deliver is not None, "a stack's services deliver to rule targets"
+    services.deliver(target, payload)
+
+
+def _expression(
+    resource: Resource, services: StackServices, text: str, timezone: str | None
+) -> Expression | None:
+    try:
+        return parse(text, timezone)
+    except ScheduleExpressionError as e:
+        services.warn(f"{resource.logical_id}: {e}; not run")
+        return None
+
+
+def _usable(target: Target, resource: Resource, services: StackServices) -> Target | None:
+    if _service(target.arn) in _SERVICES:
+        return target
+    services.warn(
+        f"{resource.logical_id}: target {target.arn} is not one localfaas sends to (Lambda, SQS, SNS, "
+        "event buses); its firings are not sent"
+    )
+    return None
+
+
+def _function_name(targets: list[Target | None], services: StackServices) -> str:
+    for target in targets:
+        if target is not None and _service(target.arn) == "lambda":
+            try:
+                return services.template.function(target.arn).function_name
+            except KeyError:
+                return target.arn.rsplit(":", 1)[-1]
+    return ""
+
+
+def _moment_id(arn: str, moment: float) -> str:
+    draw = random.Random(f"{arn}/{moment}/id").getrandbits(128)  # noqa: S311 -- reproducible ids
+    return str(uuid.UUID(int=draw, version=4))
+
+
+def _service(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[2] if len(parts) > 2 else ""
+
+
+def _date(value: Any) -> float | None:
+    """StartDate/EndDate: an ISO 8601 time, in UTC unless it says otherwise."""
+    if not value:
+        return None
+    moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _iso(moment: float) -> str:
+    return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
