@@ -1,53 +1,40 @@
-"""Schedules: EventBridge scheduled rules and EventBridge Scheduler schedules fire their targets.
+"""Schedules: EventBridge scheduled rules fire their targets, and what every schedule shares.
 
-Sources (after SAM's translation): an AWS::Events::Rule with a ScheduleExpression (`Type: Schedule`,
-or written by hand) and an AWS::Scheduler::Schedule (`Type: ScheduleV2`, or by hand). Emulated:
+An AWS::Events::Rule with a ScheduleExpression (SAM's `Type: Schedule`, or written by hand) is run
+here; an AWS::Scheduler::Schedule (`Type: ScheduleV2`) by localfaas.eventbridge_scheduler on the same
+ScheduleSource. Emulated:
 
-- When: the expression's moments (localfaas.schedule_expressions: rate, cron, at, in the
-  ScheduleExpressionTimezone with Scheduler's daylight-saving rules). A rule's expression is UTC and
-  its rate "starts when you create the scheduled event rule" (first moment one period after);
-  a Scheduler rate starts at StartDate or, without one, "starts invoking the target immediately";
-  StartDate and EndDate bound recurring schedules, one-time ones ignore them; State DISABLED fires
-  nothing. "Schedule types in EventBridge Scheduler",
-  https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html; "Rate expressions
-  reference", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html.
-- FlexibleTimeWindow FLEXIBLE: the target is invoked within MaximumWindowInMinutes after the moment
-  ("Configuring flexible time windows in EventBridge Scheduler",
-  https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-flexible-time-windows.html).
-  AWS does not say where in the window; localfaas draws a whole second in [0, window) from a
-  generator seeded with the schedule's ARN and the moment, so a run is reproducible.
-- What is sent: a rule sends the "Scheduled Event" envelope (source aws.events, detail-type
-  "Scheduled Event", resources [the rule's ARN], detail {}), shaped by the target's Input, InputPath
-  or InputTransformer as a pattern rule's are ("Creating a scheduled rule (legacy) in Amazon
-  EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html).
-  Scheduler sends the target's Input as it is, with its context attributes filled
-  (<aws.scheduler.schedule-arn>, <aws.scheduler.scheduled-time>, <aws.scheduler.execution-id>,
-  <aws.scheduler.attempt-number>; "Adding context attributes to your target",
-  https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-schedule-context-attributes.html).
-  A Lambda target is invoked asynchronously; SQS and SNS targets get the payload as a message, an
-  event bus a PutEvents entry with EventBridgeParameters' DetailType and Source.
+- When: the expression's moments (localfaas.schedule_expressions: rate, cron, at). A rule's
+  expression is UTC and its rate "starts when you create the scheduled event rule": the first moment
+  is one period after ("Rate expressions reference",
+  https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rate-expressions.html). State DISABLED
+  fires nothing.
+- What is sent: the "Scheduled Event" (source aws.events, detail-type "Scheduled Event", resources
+  [the rule's ARN], detail {}), shaped by the target's Input, InputPath or InputTransformer as a
+  pattern rule's is (bus.target_input; "Creating a scheduled rule (legacy) in Amazon EventBridge",
+  https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html). Its id is
+  drawn from the rule and the moment, so a moment fired again after a crash is the same event.
+  A Lambda target is invoked asynchronously; SQS and SNS targets get the payload as a message
+  (StackServices.deliver, as the buses deliver).
 - Failures: a target that did not take the payload is retried with exponential backoff and jitter
-  (localfaas.bus.backoff_delay) until the RetryPolicy's MaximumRetryAttempts or
-  MaximumEventAgeInSeconds (defaults 185 and 86,400) runs out, at once for a non-retryable failure
-  (no such function or queue), then sent to DeadLetterConfig's queue or dropped. A rule's DLQ
-  message is the event with EventBridge's attributes (bus.dead_letter_attributes); Scheduler's is
-  the payload with X-Amz-Scheduler-Attempt, -Error-Code, -Error-Message, -Schedule-Arn and
-  -Target-Arn ("Configuring a dead-letter queue for EventBridge Scheduler",
-  https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html).
+  (bus.backoff_delay) until the RetryPolicy's MaximumRetryAttempts or MaximumEventAgeInSeconds
+  (defaults 185 and 86,400) runs out, and not at all for a non-retryable failure (no such function
+  or queue); then it goes to DeadLetterConfig's queue, the event with EventBridge's attributes
+  (bus.dead_letter_attributes), or is dropped ("Event retry policy and using dead-letter queues",
+  https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
 
-Time: in virtual time (`localfaas run`) a schedule fires the moments of the run's span, from its
-start to the stack's `until` (StackServices.until: the scenario's last moment, its `until`, or
-`--until`), inclusive, and none after, so run_until_idle ends; a day of moments costs no real time.
-In real time (`up`) it fires on the wall clock for as long as the stack runs. The moment a schedule
-was first seen and the last moment it fired are kept in the DurableStore, so a restart on the same
-state folder neither fires a moment twice nor moves a rate's origin.
+Time: in virtual time (`localfaas run`) a schedule fires the moments of the run's span, up to the
+stack's `until` (StackServices.until: the scenario's `until`, `--until`, or its last record or event),
+inclusive, and none after, so run_until_idle ends and a day of moments costs no real time. Without a
+span, only what is due now fires. In real time (`up`) it fires on the wall clock while the stack
+runs. The moment a schedule was first seen and the last moment it fired are kept in the
+DurableStore, so a restart on the same state folder neither fires a moment twice nor moves a rate's
+origin. Each firing is a record of the report's `esm` row: delivered, retried, to the DLQ
+(to_destination) or dropped (discarded, lost).
 
-Not emulated: universal targets (arn:aws:scheduler:::aws-sdk:...) and targets other than Lambda,
-SQS, SNS and event buses (their firings are discarded, with a warning at start); ActionAfterCompletion;
-KMS keys; schedule groups' own state; the "default notification" Scheduler sends a target without
-Input (localfaas sends {}); deliveries still being retried when localfaas is killed (the
-asynchronous invocations they made are kept by the async invoker); moments missed while `up` was
-stopped (they are not fired late).
+Not emulated: targets other than Lambda, SQS, SNS and event buses (warned at start, not sent);
+deliveries still being retried when localfaas is killed (the asynchronous invocations they made are
+kept by the async invoker); moments missed while `up` was stopped (they are not fired late).
 """
 
 from __future__ import annotations
@@ -64,7 +51,6 @@ from typing import TYPE_CHECKING, Any
 
 from localfaas.bus import (
     DeliveryFailed,
-    RetryPolicy,
     Target,
     backoff_delay,
     bus_name,
@@ -80,7 +66,17 @@ if TYPE_CHECKING:
     from localfaas.event_sources import StackServices
     from localfaas.template import Resource
 
-__all__ = ["ScheduleSource", "scheduled_event"]
+__all__ = [
+    "Delivery",
+    "ScheduleSource",
+    "expression_for",
+    "function_name_for",
+    "iso_time",
+    "moment_id",
+    "scheduled_event",
+    "service_of",
+    "usable_target",
+]
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +92,7 @@ def scheduled_event(rule_arn: str, moment: float, account: str, region: str, eve
         "detail-type": "Scheduled Event",
         "source": "aws.events",
         "account": account,
-        "time": _iso(moment),
+        "time": iso_time(moment),
         "region": region,
         "resources": [rule_arn],
         "detail": {},
@@ -104,7 +100,7 @@ def scheduled_event(rule_arn: str, moment: float, account: str, region: str, eve
 
 
 @dataclass
-class _Delivery:
+class Delivery:
     target: Target
     moment: float  # the schedule's moment
     fired_at: float  # when it was sent first (the moment, or later inside a flexible window)
@@ -124,7 +120,7 @@ class ScheduleSource:
     expression: Expression
     targets: list[Target]
     services: StackServices
-    build_deliveries: Callable[[ScheduleSource, float, float], list[_Delivery]]
+    build_deliveries: Callable[[ScheduleSource, float, float], list[Delivery]]
     enabled: bool = True
     rate_delay: float = 0.0  # a rule's rate first fires one period after creation
     start: float | None = None
@@ -218,19 +214,19 @@ class ScheduleSource:
             self._attempt(delivery)
         self._arm()  # the next moment, so a day of them runs in one pass of the scheduler
 
-    def _attempt(self, delivery: _Delivery) -> None:
+    def _attempt(self, delivery: Delivery) -> None:
         try:
-            _send(self.services, delivery.target, delivery.payload(delivery.retries + 1))
+            send(self.services, delivery.target, delivery.payload(delivery.retries + 1))
         except DeliveryFailed as failure:
             self._after_failure(delivery, failure)
         else:
             self._settle(
                 PollReport(
-                    invocations=1 if _service(delivery.target.arn) == "lambda" else 0, records_delivered=1
+                    invocations=1 if service_of(delivery.target.arn) == "lambda" else 0, records_delivered=1
                 )
             )
 
-    def _after_failure(self, delivery: _Delivery, failure: DeliveryFailed) -> None:
+    def _after_failure(self, delivery: Delivery, failure: DeliveryFailed) -> None:
         policy = delivery.target.retry_policy
         if not failure.retryable:
             return self._dead_letter(delivery, failure, None)
@@ -246,7 +242,7 @@ class ScheduleSource:
         self.services.scheduler.schedule(retry_at, lambda: self._attempt(delivery))
         return None
 
-    def _dead_letter(self, delivery: _Delivery, failure: DeliveryFailed, exhausted: str | None) -> None:
+    def _dead_letter(self, delivery: Delivery, failure: DeliveryFailed, exhausted: str | None) -> None:
         arn = delivery.target.dead_letter_arn
         if arn is None:
             log.warning(
@@ -270,7 +266,7 @@ class ScheduleSource:
         self.services.store.put(f"esm-stats:{self.logical_id}", saved)
 
 
-# -- the two kinds of schedule ----------------------------------------------------------------------
+# -- EventBridge scheduled rules --------------------------------------------------------------------------
 
 
 @register("AWS::Events::Rule")
@@ -283,27 +279,29 @@ def rule_source(resource: Resource, services: StackServices) -> ScheduleSource |
     bus = bus_name(props.get("EventBusName") or "default")
     path = name if bus == "default" else f"{bus}/{name}"
     arn = f"arn:aws:events:{services.region}:{services.account_id}:rule/{path}"
-    expression = _expression(resource, services, props["ScheduleExpression"], None)
+    expression = expression_for(resource, services, props["ScheduleExpression"], None)
     if expression is None:
         return None
-    targets = [_usable(Target.from_properties(t), resource, services) for t in props.get("Targets") or ()]
+    targets = [
+        usable_target(Target.from_properties(t), resource, services) for t in props.get("Targets") or ()
+    ]
 
-    def deliveries(source: ScheduleSource, moment: float, now: float) -> list[_Delivery]:
+    def deliveries(source: ScheduleSource, moment: float, now: float) -> list[Delivery]:
         # One id per moment: a moment fired again after a crash is the same event, for idempotency.
-        event = scheduled_event(arn, moment, services.account_id, services.region, _moment_id(arn, moment))
+        event = scheduled_event(arn, moment, services.account_id, services.region, moment_id(arn, moment))
         out = []
         for target in source.targets:
-            payload = target_input(target, event, arn, name, _iso(now))
+            payload = target_input(target, event, arn, name, iso_time(now))
 
             def dead_letter(failure, retries, exhausted, target=target):
                 return json.dumps(event), dead_letter_attributes(arn, target.arn, failure, retries, exhausted)
 
-            out.append(_Delivery(target, moment, now, lambda _attempt, p=payload: p, dead_letter))
+            out.append(Delivery(target, moment, now, lambda _attempt, p=payload: p, dead_letter))
         return out
 
     return ScheduleSource(
         logical_id=resource.logical_id,
-        function_name=_function_name(targets, services),
+        function_name=function_name_for(targets, services),
         arn=arn,
         expression_text=props["ScheduleExpression"],
         expression=expression,
@@ -315,100 +313,26 @@ def rule_source(resource: Resource, services: StackServices) -> ScheduleSource |
     )
 
 
-@register("AWS::Scheduler::Schedule")
-def scheduler_source(resource: Resource, services: StackServices) -> ScheduleSource | None:
-    props = resource.properties
-    name = props.get("Name") or resource.logical_id
-    group = props.get("GroupName") or "default"
-    arn = f"arn:aws:scheduler:{services.region}:{services.account_id}:schedule/{group}/{name}"
-    expression = _expression(
-        resource, services, props.get("ScheduleExpression", ""), props.get("ScheduleExpressionTimezone")
-    )
-    if expression is None:
-        return None
-    spec = props.get("Target") or {}
-    target = Target(
-        id=name,
-        arn=str(spec.get("Arn", "")),
-        input=spec.get("Input"),
-        retry_policy=RetryPolicy.from_properties(spec.get("RetryPolicy")),
-        dead_letter_arn=(spec.get("DeadLetterConfig") or {}).get("Arn"),
-    )
-    bus_parameters = spec.get("EventBridgeParameters") or {}
-    window = props.get("FlexibleTimeWindow") or {}
-    window_s = int(window.get("MaximumWindowInMinutes", 0)) * 60 if window.get("Mode") == "FLEXIBLE" else 0
-
-    def deliveries(source: ScheduleSource, moment: float, now: float) -> list[_Delivery]:
-        execution_id = _moment_id(arn, moment)
-
-        def payload(attempt: int) -> Any:
-            text = target.input if target.input is not None else "{}"
-            for key, value in (
-                ("schedule-arn", arn),
-                ("scheduled-time", _iso(moment)),
-                ("execution-id", execution_id),
-                ("attempt-number", str(attempt)),
-            ):
-                text = text.replace(f"<aws.scheduler.{key}>", value)
-            if _service(target.arn) == "events":
-                return {
-                    "Source": bus_parameters.get("Source"),
-                    "DetailType": bus_parameters.get("DetailType"),
-                    "Detail": text,
-                }
-            return _json_or_text(text) if _service(target.arn) == "lambda" else text
-
-        def dead_letter(failure, retries, exhausted):
-            attributes = {
-                "X-Amz-Scheduler-Attempt": str(retries + 1),
-                "X-Amz-Scheduler-Error-Code": failure.error_code,
-                "X-Amz-Scheduler-Error-Message": failure.reason,
-                "X-Amz-Scheduler-Schedule-Arn": arn,
-                "X-Amz-Scheduler-Target-Arn": target.arn,
-            }
-            body = payload(retries + 1)
-            text = body if isinstance(body, str) else json.dumps(body)
-            return text, {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()}
-
-        return [_Delivery(target, moment, now, payload, dead_letter)] if source.targets else []
-
-    usable = _usable(target, resource, services)
-    return ScheduleSource(
-        logical_id=resource.logical_id,
-        function_name=_function_name([usable], services),
-        arn=arn,
-        expression_text=str(props.get("ScheduleExpression")),
-        expression=expression,
-        targets=[usable] if usable is not None else [],
-        services=services,
-        build_deliveries=deliveries,
-        enabled=props.get("State", "ENABLED") != "DISABLED",
-        start=_date(props.get("StartDate")),
-        end=_date(props.get("EndDate")),
-        window_s=window_s,
-    )
-
-
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def _send(services: StackServices, target: Target, payload: Any) -> None:
+def send(services: StackServices, target: Target, payload: Any) -> None:
     """A payload to a target; DeliveryFailed when the target did not take it."""
-    if _service(target.arn) == "events":
+    if service_of(target.arn) == "events":
         entry = {**payload, "EventBusName": target.arn}
         answer = services.put_events([entry])
         if answer.get("FailedEntryCount"):
             result = answer["Entries"][0]
-            not_found = result.get("ErrorCode") == "ResourceNotFoundException"
-            raise DeliveryFailed(
-                not not_found, str(result.get("ErrorMessage")), error_code=str(result.get("ErrorCode"))
-            )
+            code = str(result.get("ErrorCode"))
+            # Only the bus's own trouble passes; a missing bus or a malformed entry stays so.
+            retryable = code in ("ThrottlingException", "InternalException")
+            raise DeliveryFailed(retryable, str(result.get("ErrorMessage")), error_code=code)
         return
     assert services.deliver is not None, "a stack's services deliver to rule targets"
     services.deliver(target, payload)
 
 
-def _expression(
+def expression_for(
     resource: Resource, services: StackServices, text: str, timezone: str | None
 ) -> Expression | None:
     try:
@@ -418,8 +342,8 @@ def _expression(
         return None
 
 
-def _usable(target: Target, resource: Resource, services: StackServices) -> Target | None:
-    if _service(target.arn) in _SERVICES:
+def usable_target(target: Target, resource: Resource, services: StackServices) -> Target | None:
+    if service_of(target.arn) in _SERVICES:
         return target
     services.warn(
         f"{resource.logical_id}: target {target.arn} is not one localfaas sends to (Lambda, SQS, SNS, "
@@ -428,9 +352,9 @@ def _usable(target: Target, resource: Resource, services: StackServices) -> Targ
     return None
 
 
-def _function_name(targets: list[Target | None], services: StackServices) -> str:
+def function_name_for(targets: list[Target | None], services: StackServices) -> str:
     for target in targets:
-        if target is not None and _service(target.arn) == "lambda":
+        if target is not None and service_of(target.arn) == "lambda":
             try:
                 return services.template.function(target.arn).function_name
             except KeyError:
@@ -438,30 +362,15 @@ def _function_name(targets: list[Target | None], services: StackServices) -> str
     return ""
 
 
-def _moment_id(arn: str, moment: float) -> str:
+def moment_id(arn: str, moment: float) -> str:
     draw = random.Random(f"{arn}/{moment}/id").getrandbits(128)  # noqa: S311 -- reproducible ids
     return str(uuid.UUID(int=draw, version=4))
 
 
-def _service(arn: str) -> str:
+def service_of(arn: str) -> str:
     parts = arn.split(":")
     return parts[2] if len(parts) > 2 else ""
 
 
-def _date(value: Any) -> float | None:
-    """StartDate/EndDate: an ISO 8601 time, in UTC unless it says otherwise."""
-    if not value:
-        return None
-    moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
-
-
-def _iso(moment: float) -> str:
+def iso_time(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _json_or_text(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text

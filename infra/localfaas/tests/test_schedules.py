@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,10 +17,10 @@ from infra.localfaas.tests.sam_app import write_app
 from localfaas.bus import DeliveryFailed
 from localfaas.durable import DurableStore
 from localfaas.event_sources import StackServices
+from localfaas.eventbridge_scheduler import scheduler_source
 from localfaas.graph import build_graph
 from localfaas.local_stack import LocalStack
 from localfaas.scheduler import VirtualScheduler
-from localfaas.schedules import scheduler_source
 from localfaas.template import Resource, load_stack
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
@@ -383,3 +385,54 @@ def test_graph_draws_a_scheduler_schedule_to_its_target(tmp_path):
     template, _, _ = app(tmp_path, WINDOW)
     graph = build_graph(load_stack(template, stack_name="shop"))
     assert graph.edge("Bounded", "Tick") is not None
+
+
+ONCE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Tick:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: src/
+      Handler: app.handler
+  Once:
+    Type: AWS::Scheduler::Schedule
+    Properties:
+      ScheduleExpression: at(AT)
+      FlexibleTimeWindow: {Mode: "OFF"}
+      Target:
+        Arn: !GetAtt Tick.Arn
+        RoleArn: arn:aws:iam::123456789012:role/scheduler
+        Input: '{"at": "<aws.scheduler.scheduled-time>"}'
+"""
+
+CLOCKED_APP = """\
+import json, os, time
+
+
+def handler(event, context):
+    with open(os.environ["TRACE"], "a") as trace:
+        trace.write(json.dumps({**event, "wall": time.time()}) + "\\n")
+"""
+
+
+def test_in_real_time_a_one_time_schedule_fires_on_the_wall_clock(tmp_path):
+    moment = int(time.time()) + 3
+    at = dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    template, environment, trace = app(tmp_path, ONCE.replace("AT", at))
+    (tmp_path / "src/app.py").write_text(CLOCKED_APP)
+    stop = threading.Event()
+    with LocalStack(template, environment=environment, real_time=True) as stack:
+        serving = threading.Thread(target=stack.serve_forever, args=(stop,))
+        serving.start()
+        try:
+            deadline = time.monotonic() + 60
+            while not traced(trace) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            serving.join()
+    (fired,) = traced(trace)
+    assert fired["at"] == iso(moment)
+    assert fired["wall"] >= moment  # not before its moment: the wall clock, not virtual time
