@@ -124,6 +124,7 @@ def scheduler_source(resource: Resource, services: StackServices) -> ScheduleSou
         expression_text=str(props.get("ScheduleExpression")),
         expression=expression,
         targets=[usable] if usable is not None else [],
+        unsent=() if usable is not None else (target.arn,),
         services=services,
         build_deliveries=deliveries,
         enabled=props.get("State", "ENABLED") != "DISABLED",

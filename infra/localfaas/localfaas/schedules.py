@@ -126,6 +126,7 @@ class ScheduleSource:
     start: float | None = None
     end: float | None = None
     window_s: int = 0
+    unsent: tuple[str, ...] = ()  # the ARNs of targets localfaas does not send to
     stats: PollReport = field(default_factory=PollReport)
 
     def __post_init__(self) -> None:
@@ -137,6 +138,7 @@ class ScheduleSource:
         store = self.services.store
         self._created = store.get(f"schedule-created:{self.logical_id}")
         self._last = store.get(f"schedule-fired:{self.logical_id}")
+        self._unsent = store.get(f"schedule-unsent:{self.logical_id}", 0)
 
     # -- the EventSource contract -------------------------------------------------------------------
 
@@ -158,11 +160,15 @@ class ScheduleSource:
 
     def summary(self, function: str, lost: list[str], *, stopped: bool) -> dict[str, Any]:
         with self._lock:
-            in_flight = self._in_flight
+            in_flight, unsent = self._in_flight, self._unsent
         records = self.stats.records_settled + in_flight
-        return source_summary(
+        row = source_summary(
             self.logical_id, function, self.expression_text, self.stats, records, lost, stopped=stopped
         )
+        if unsent:  # fired, but to a target localfaas does not send to: not delivered, so lost
+            lost.append(f"{self.logical_id}: {unsent} firing(s) not sent to {', '.join(self.unsent)}")
+            row.update(records=row["records"] + unsent, lost=row["lost"] + unsent)
+        return row
 
     def close(self) -> None:
         with self._lock:
@@ -206,7 +212,11 @@ class ScheduleSource:
             if not self.enabled:
                 return
             self._last = moment
+            self._unsent += len(self.unsent)
+            unsent = self._unsent
         self.services.store.put(f"schedule-fired:{self.logical_id}", moment)
+        if self.unsent:
+            self.services.store.put(f"schedule-unsent:{self.logical_id}", unsent)
         deliveries = self.build_deliveries(self, moment, self.services.scheduler.now())
         with self._lock:
             self._in_flight += len(deliveries)
@@ -282,9 +292,8 @@ def rule_source(resource: Resource, services: StackServices) -> ScheduleSource |
     expression = expression_for(resource, services, props["ScheduleExpression"], None)
     if expression is None:
         return None
-    targets = [
-        usable_target(Target.from_properties(t), resource, services) for t in props.get("Targets") or ()
-    ]
+    every = [Target.from_properties(t) for t in props.get("Targets") or ()]
+    targets = [t for t in every if usable_target(t, resource, services) is not None]
 
     def deliveries(source: ScheduleSource, moment: float, now: float) -> list[Delivery]:
         # One id per moment: a moment fired again after a crash is the same event, for idempotency.
@@ -305,7 +314,8 @@ def rule_source(resource: Resource, services: StackServices) -> ScheduleSource |
         arn=arn,
         expression_text=props["ScheduleExpression"],
         expression=expression,
-        targets=[t for t in targets if t is not None],
+        targets=targets,
+        unsent=tuple(t.arn for t in every if t not in targets),
         services=services,
         build_deliveries=deliveries,
         enabled=props.get("State", "ENABLED") != "DISABLED",

@@ -436,3 +436,78 @@ def test_in_real_time_a_one_time_schedule_fires_on_the_wall_clock(tmp_path):
     (fired,) = traced(trace)
     assert fired["at"] == iso(moment)
     assert fired["wall"] >= moment  # not before its moment: the wall clock, not virtual time
+
+
+TARGETS = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Work:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: schedule-work}
+  Bus:
+    Type: AWS::Events::EventBus
+    Properties: {Name: ops}
+  Seen:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: schedule-seen}
+  OnOps:
+    Type: AWS::Events::Rule
+    Properties:
+      EventBusName: !Ref Bus
+      EventPattern: {source: [ops.clock]}
+      Targets: [{Id: seen, Arn: !GetAtt Seen.Arn}]
+  ToQueue:
+    Type: AWS::Scheduler::Schedule
+    Properties:
+      ScheduleExpression: at(2024-06-03T08:00:00)
+      FlexibleTimeWindow: {Mode: "OFF"}
+      Target:
+        Arn: !GetAtt Work.Arn
+        RoleArn: arn:aws:iam::123456789012:role/scheduler
+        Input: 'sweep <aws.scheduler.scheduled-time>'
+  ToBus:
+    Type: AWS::Scheduler::Schedule
+    Properties:
+      ScheduleExpression: at(2024-06-03T09:00:00)
+      FlexibleTimeWindow: {Mode: "OFF"}
+      Target:
+        Arn: !GetAtt Bus.Arn
+        RoleArn: arn:aws:iam::123456789012:role/scheduler
+        Input: '{"tick": "<aws.scheduler.scheduled-time>"}'
+        EventBridgeParameters: {Source: ops.clock, DetailType: Tick}
+  ToStateMachine:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: cron(0 12 * * ? *)
+      Targets:
+        - Id: flow
+          Arn: arn:aws:states:us-east-1:123456789012:stateMachine:nightly
+"""
+
+
+def bodies(stack: LocalStack, queue: str) -> list[str]:
+    sqs = stack.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    return [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
+
+
+def test_queue_and_bus_targets_get_the_input_and_an_unsendable_target_is_lost_not_hidden(tmp_path):
+    template = write_app(tmp_path, TARGETS)
+    with LocalStack(template) as stack:
+        warned = [w for w in stack.warnings if w.startswith("ToStateMachine:")]
+        stack.scheduler.begin_at(START)
+        assert stack.run_until_idle(until=START + 86_400)
+        work, seen = bodies(stack, "schedule-work"), bodies(stack, "schedule-seen")
+        report = stack.report()
+    assert work == ["sweep 2024-06-03T08:00:00Z"]  # Scheduler's Input as is, as the message body
+    (event,) = [json.loads(body) for body in seen]
+    assert (event["source"], event["detail-type"], event["detail"]) == (
+        "ops.clock",
+        "Tick",
+        {"tick": "2024-06-03T09:00:00Z"},
+    )
+    assert len(warned) == 1 and "arn:aws:states" in warned[0]
+    row = report.data["esm"]["ToStateMachine"]
+    assert (row["records"], row["lost"]) == (1, 1)
+    assert "ToStateMachine: 1 firing(s) not sent to arn:aws:states" in report.data["lost"]["details"][0]
+    assert "\nLOST: 1\n" in report.render() and "NOTHING LOST" not in report.render()
