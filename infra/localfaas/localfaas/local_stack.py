@@ -878,8 +878,16 @@ class LocalStack:
             if progress is not None:
                 progress(settled, total + unreleased)
 
+        span = self.span_end
+
+        def fire_until(index: int) -> None:
+            """Schedules fire up to the release of slice `index`, so they do not move the clock past it."""
+            release = timed[index].timestamp_ms if index < len(timed) else None
+            self.span_end = span if release is None else min(span, release / 1000)
+
         finished, start = True, 0
         if feeding.resumed:  # finish what the killed run had in flight before releasing more
+            fire_until(0)
             finished = self.run_until_idle(progress=report_progress)
         while start < len(timed):
             first = timed[start].timestamp_ms
@@ -890,8 +898,12 @@ class LocalStack:
                 self.scheduler.advance_to(first / 1000)
             self.produce_records(timed[start:end])
             unreleased -= sum(readers[r.topic] for r in timed[start:end])
+            fire_until(end)
             finished = self.run_until_idle(progress=report_progress) and finished
             start = end
+        if not timed or self.span_end != span:  # the span, when no slice ran to its end
+            self.span_end = span
+            finished = self.run_until_idle(progress=report_progress) and finished
         return finished
 
     # -- running ------------------------------------------------------------------------------------

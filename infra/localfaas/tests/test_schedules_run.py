@@ -95,3 +95,79 @@ def test_without_until_the_span_ends_at_the_last_record_or_event(tmp_path):
     scenario = load_scenario(write_scenario(tmp_path, until=None, events=events))
     assert span_end(scenario, 0.0) == 1_711_866_600
     assert span_end(scenario, 0.0, 5.0) == 5.0  # --until wins
+
+
+MIXED = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.11
+    CodeUri: src/
+    Environment:
+      Variables: {TRACE: ''}
+Resources:
+  Orders:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.order
+      Events:
+        Placed:
+          Type: MSK
+          Properties:
+            Stream: arn:aws:kafka:us-east-1:123456789012:cluster/shop/abcd1234-abcd-cafe-abab-9876543210ab-4
+            Topics: [orders]
+            StartingPosition: TRIM_HORIZON
+  Clock:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.tick
+      Events:
+        Hourly:
+          Type: ScheduleV2
+          Properties:
+            ScheduleExpression: rate(1 hour)
+            Input: '{"at": "<aws.scheduler.scheduled-time>"}'
+"""
+
+MIXED_APP = """\
+import base64, json, os
+
+
+def write(line):
+    with open(os.environ["TRACE"], "a") as trace:
+        trace.write(line + "\\n")
+
+
+def order(event, context):
+    for records in event["records"].values():
+        for record in records:
+            write("order " + json.loads(base64.b64decode(record["value"]))["at"])
+
+
+def tick(event, context):
+    write("tick " + event["at"])
+"""
+
+
+def test_schedules_and_released_records_keep_one_timeline(tmp_path):
+    """With windowSeconds, schedules fire up to each slice's release and no further, so what happens
+    at 03:00 runs before a record stamped 05:30 is released, as a live stack would run them."""
+    write_app(tmp_path, MIXED, {"src/app.py": MIXED_APP})
+    trace = tmp_path / "trace.jsonl"
+    stamps = ["2024-06-03T00:00:00Z", "2024-06-03T02:30:00Z", "2024-06-03T05:30:00Z"]
+    scenario = {
+        "template": "template.yaml",
+        "environment": {"Parameters": {"TRACE": str(trace)}},
+        "windowSeconds": 60,
+        "until": "2024-06-03T06:00:00Z",
+        "records": [{"topic": "orders", "key": "o", "value": {"at": at}, "timestamp": at} for at in stamps],
+    }
+    path = tmp_path / "scenario.json"
+    path.write_text(json.dumps(scenario))
+    assert main(["run", "--scenario", str(path)]) == 0
+    lines = trace.read_text().split("\n")[:-1]
+    moments = [line.split(" ", 1)[1] for line in lines]
+    assert moments == sorted(moments)  # one timeline: nothing ran ahead of a record still unreleased
+    assert [line for line in lines if line.startswith("tick")] == [
+        f"tick 2024-06-03T0{hour}:00:00Z" for hour in range(7)
+    ]
