@@ -133,7 +133,6 @@ class ScheduleSource:
         self._lock = threading.Lock()
         self._armed = False
         self._in_flight = 0
-        self._unreported = PollReport()
         self._rng = random.Random(f"retries/{self.arn}")  # noqa: S311 -- jitter, not secrets
         store = self.services.store
         self._created = store.get(f"schedule-created:{self.logical_id}")
@@ -143,10 +142,10 @@ class ScheduleSource:
     # -- the EventSource contract -------------------------------------------------------------------
 
     def poll_once(self, *, flush: bool = False) -> PollReport:
+        """Arms the next moment. Firings settle later, on the scheduler, and save the running counts
+        themselves (esm-stats:<id>, the key the stack restores), so a poll reports nothing new."""
         self._arm()
-        with self._lock:
-            report, self._unreported = self._unreported, PollReport()
-        return report
+        return PollReport()
 
     def caught_up(self) -> bool:
         with self._lock:
@@ -249,7 +248,6 @@ class ScheduleSource:
         delivery.retries += 1
         with self._lock:
             self.stats.retries += 1
-            self._unreported.retries += 1
         self.services.scheduler.schedule(retry_at, lambda: self._attempt(delivery))
         return None
 
@@ -272,7 +270,6 @@ class ScheduleSource:
         with self._lock:
             self._in_flight -= 1
             self.stats.add(report)
-            self._unreported.add(report)
             saved = asdict(self.stats)
         self.services.store.put(f"esm-stats:{self.logical_id}", saved)
 
