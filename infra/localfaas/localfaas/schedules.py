@@ -138,6 +138,8 @@ class ScheduleSource:
         self._created = store.get(f"schedule-created:{self.logical_id}")
         self._last = store.get(f"schedule-fired:{self.logical_id}")
         self._unsent = store.get(f"schedule-unsent:{self.logical_id}", 0)
+        # `up` restarted after a while: the moments it missed are not fired late, in a burst.
+        self._skip_missed = self.services.real_time and self._last is not None
 
     # -- the EventSource contract -------------------------------------------------------------------
 
@@ -151,7 +153,7 @@ class ScheduleSource:
         with self._lock:
             if self._armed or self._in_flight:
                 return False
-        upcoming = self._next()
+            upcoming = self._next()
         return upcoming is None or upcoming > self._horizon()
 
     def idle_rounds(self) -> int:
@@ -190,6 +192,8 @@ class ScheduleSource:
             self._created = self.services.scheduler.now()
             self.services.store.put(f"schedule-created:{self.logical_id}", self._created)
         after = self._last if self._last is not None else self._created - _EARLIEST
+        if self._skip_missed:
+            after = max(after, self.services.scheduler.now())
         return next_moment(
             self.expression, after, origin=self._created + self.rate_delay, start=self.start, end=self.end
         )
@@ -201,7 +205,7 @@ class ScheduleSource:
             moment = self._next()
             if moment is None or moment > self._horizon():
                 return
-            self._armed = True
+            self._armed, self._skip_missed = True, False
         offset = random.Random(f"{self.arn}/{moment}").randrange(self.window_s) if self.window_s else 0  # noqa: S311
         self.services.scheduler.schedule(moment + offset, lambda: self._fire(moment))
 
@@ -213,14 +217,16 @@ class ScheduleSource:
             self._last = moment
             self._unsent += len(self.unsent)
             unsent = self._unsent
-        self.services.store.put(f"schedule-fired:{self.logical_id}", moment)
-        if self.unsent:
-            self.services.store.put(f"schedule-unsent:{self.logical_id}", unsent)
         deliveries = self.build_deliveries(self, moment, self.services.scheduler.now())
         with self._lock:
             self._in_flight += len(deliveries)
         for delivery in deliveries:
             self._attempt(delivery)
+        # Kept once every target has had its first attempt: a kill before that fires the moment again
+        # on restart, with the same event id (at least once, as AWS delivers).
+        self.services.store.put(f"schedule-fired:{self.logical_id}", moment)
+        if self.unsent:
+            self.services.store.put(f"schedule-unsent:{self.logical_id}", unsent)
         # The next moment is armed by the next poll, not here: in virtual time the stack polls its
         # other sources between two moments, so the clock does not run a day ahead of a Kafka mapping.
 

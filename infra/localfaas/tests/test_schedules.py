@@ -247,7 +247,7 @@ class QueueTarget:
         self.attempts: list[tuple[float, str]] = []
         self.dead_letters: list[tuple[str, str, dict]] = []
 
-    def services(self, scheduler: VirtualScheduler, until: float) -> StackServices:
+    def services(self, scheduler: VirtualScheduler, until: float, **options) -> StackServices:
         def deliver(target, payload):
             self.attempts.append((scheduler.now(), payload))
             if len(self.attempts) <= self.failures:
@@ -262,8 +262,8 @@ class QueueTarget:
             send_message=lambda arn, body, attributes: self.dead_letters.append((arn, body, attributes)),
             destinations=None,  # type: ignore[arg-type]
             scheduler=scheduler,
-            store=DurableStore(None),
-            real_time=False,
+            store=options.get("store") or DurableStore(None),
+            real_time=options.get("real_time", False),
             account_id=ACCOUNT,
             region=REGION,
             warn=print,
@@ -345,6 +345,26 @@ def test_a_non_retryable_failure_goes_to_the_dlq_without_retries():
     target = QueueTarget(failures=1, retryable=False)
     schedule({}, target, START + 86_400)
     assert len(target.attempts) == 1 and len(target.dead_letters) == 1
+
+
+def test_up_restarted_later_does_not_fire_the_moments_it_missed_in_a_burst():
+    store = DurableStore(None)
+    store.put("schedule-created:Job", START - 20 * 3600)
+    store.put("schedule-fired:Job", START - 10 * 3600)  # the last moment before `up` was stopped
+    target, scheduler = QueueTarget(), VirtualScheduler(START)  # the clock stands in for the wall clock
+    spec = {
+        "ScheduleExpression": "rate(1 hour)",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {"Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:work", "RoleArn": "arn:aws:iam::1:role/r"},
+    }
+    source = scheduler_source(
+        Resource("Job", "AWS::Scheduler::Schedule", spec, "Job"),
+        target.services(scheduler, None, store=store, real_time=True),
+    )
+    for hour in range(1, 4):  # `up` polls often; an hour of the clock at a time is enough here
+        source.poll_once()
+        scheduler.run_until_idle(until=START + hour * 3600)
+    assert [at for at, _ in target.attempts] == [START + 3600, START + 7200, START + 3 * 3600]
 
 
 def flexible_times(seed_name: str) -> list[float]:
