@@ -75,7 +75,16 @@ def scheduler_source(resource: Resource, services: StackServices) -> ScheduleSou
     )
     bus_parameters = spec.get("EventBridgeParameters") or {}
     window = props.get("FlexibleTimeWindow") or {}
-    window_s = int(window.get("MaximumWindowInMinutes", 0)) * 60 if window.get("Mode") == "FLEXIBLE" else 0
+    minutes = window.get("MaximumWindowInMinutes")
+    if isinstance(minutes, str) and minutes.isdigit():  # a template parameter resolves to text
+        minutes = int(minutes)
+    if window.get("Mode") == "FLEXIBLE" and not (isinstance(minutes, int) and 1 <= minutes <= 1440):
+        services.warn(
+            f"{resource.logical_id}: a FLEXIBLE window needs MaximumWindowInMinutes from 1 to 1440, "
+            f"not {minutes!r}; not run"
+        )
+        return None
+    window_s = minutes * 60 if window.get("Mode") == "FLEXIBLE" else 0
 
     def deliveries(source: ScheduleSource, moment: float, now: float) -> list[Delivery]:
         execution_id = moment_id(arn, moment)

@@ -531,3 +531,13 @@ def test_queue_and_bus_targets_get_the_input_and_an_unsendable_target_is_lost_no
     assert (row["records"], row["lost"]) == (1, 1)
     assert "ToStateMachine: 1 firing(s) not sent to arn:aws:states" in report.data["lost"]["details"][0]
     assert "\nLOST: 1\n" in report.render() and "NOTHING LOST" not in report.render()
+
+
+def test_a_flexible_window_without_its_maximum_is_named_at_start_and_not_run(tmp_path):
+    template = write_app(tmp_path, WINDOW.replace('{Mode: "OFF"}', "{Mode: FLEXIBLE}"), {"src/app.py": APP})
+    with LocalStack(template) as stack:
+        refused = [w for w in stack.warnings if w.startswith("Bounded:")]
+        assert not stack.sources
+    assert refused == [
+        "Bounded: a FLEXIBLE window needs MaximumWindowInMinutes from 1 to 1440, not None; not run"
+    ]
