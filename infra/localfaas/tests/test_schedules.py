@@ -541,3 +541,22 @@ def test_a_flexible_window_without_its_maximum_is_named_at_start_and_not_run(tmp
     assert refused == [
         "Bounded: a FLEXIBLE window needs MaximumWindowInMinutes from 1 to 1440, not None; not run"
     ]
+
+
+def test_a_scheduled_rules_input_replaces_the_event_and_input_path_picks_from_it(tmp_path):
+    template, environment, trace = app(
+        tmp_path,
+        HOURLY_RULE.replace(
+            "Schedule: rate(1 hour)",
+            'Schedule: cron(0 6 * * ? *)\n            Input: \'{"job": "sweep"}\'',
+        ).replace("Hourly:", "Daily:")
+        + """\
+  ByPath:
+    Type: AWS::Events::Rule
+    Properties:
+      ScheduleExpression: cron(0 7 * * ? *)
+      Targets: [{Id: tick, Arn: !GetAtt Tick.Arn, InputPath: $.time}]
+""",
+    )
+    run_span(template, environment, START + 86_400)
+    assert traced(trace) == [{"job": "sweep"}, "2024-06-03T07:00:00Z"]
