@@ -30,7 +30,9 @@ function's DLQ or on-failure destination), which localfaas.async_invoke.AsyncInv
 `deliver` for a Lambda target hands the event to the AsyncInvoker and raises DeliveryFailed only when the
 invoke request itself fails (no such function, throttled).
 
-Not emulated: schedule-expression rules, bus-to-bus and cross-account targets, API destinations,
+Schedule-expression rules are run by localfaas.schedules, with these targets and retries.
+
+Not emulated: bus-to-bus and cross-account targets, API destinations,
 resource policies and IAM, the PutEvents rate quota, replay's one-minute pacing.
 
 Pages (https://docs.aws.amazon.com/eventbridge/latest/): APIReference/API_PutEvents.html,
@@ -586,18 +588,13 @@ class EventBus:
                 "dropping event %s for target %s: %s", delivery.event["id"], delivery.target.id, failure
             )
             return self._record(delivery, "dropped", failure.reason)
-        attributes = {
-            "RULE_ARN": delivery.rule.arn(self.account_id, self.region),
-            "TARGET_ARN": delivery.target.arn,
-            "ERROR_CODE": failure.error_code,
-            "ERROR_MESSAGE": failure.reason,
-            "RETRY_ATTEMPTS": str(delivery.retries),
-        }
-        if exhausted:
-            attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
-        message_attributes = {
-            k: {"DataType": "String", "StringValue": v} for k, v in sorted(attributes.items())
-        }
+        message_attributes = dead_letter_attributes(
+            delivery.rule.arn(self.account_id, self.region),
+            delivery.target.arn,
+            failure,
+            delivery.retries,
+            exhausted,
+        )
         try:
             self._send_to_dlq(arn, json.dumps(delivery.event), message_attributes)
         except Exception as error:  # AWS counts these as InvocationsFailedToBeSentToDlq and drops them
@@ -693,6 +690,23 @@ class EventBus:
         return dict(self._replays[name])
 
 
+def dead_letter_attributes(
+    rule_arn: str, target_arn: str, failure: DeliveryFailed, retries: int, exhausted: str | None
+) -> dict[str, dict[str, str]]:
+    """The message attributes of an event in a rule target's DLQ ("Using dead-letter queues to process
+    undelivered events in EventBridge"): why it was given up, after how many retries."""
+    attributes = {
+        "RULE_ARN": rule_arn,
+        "TARGET_ARN": target_arn,
+        "ERROR_CODE": failure.error_code,
+        "ERROR_MESSAGE": failure.reason,
+        "RETRY_ATTEMPTS": str(retries),
+    }
+    if exhausted:
+        attributes["EXHAUSTED_RETRY_CONDITION"] = exhausted
+    return {k: {"DataType": "String", "StringValue": v} for k, v in sorted(attributes.items())}
+
+
 def validate_put_events_request(entries: list[Mapping[str, Any]]) -> None:
     """Reject a PutEvents request as a whole, as the API does before looking at any entry: fewer than 1
     or more than 10 entries, or entries over 256 KB in total (sized as `entry_size` says). Raises
@@ -756,6 +770,8 @@ __all__ = [
     "Rule",
     "Target",
     "archives_from_resources",
+    "backoff_delay",
+    "dead_letter_attributes",
     "render_input_template",
     "rules_from_resources",
     "target_input",

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from localfaas.bus import Target
     from localfaas.destinations import Destinations
     from localfaas.durable import DurableStore
     from localfaas.esm import PollReport
@@ -48,6 +49,11 @@ class StackServices:
     account_id: str
     region: str
     warn: Callable[[str], None]  # a line of the start-up warnings
+    # A payload to a rule target's ARN (Lambda asynchronously, SQS, SNS) as the buses deliver it;
+    # raises bus.DeliveryFailed when the target did not take it (retryable or not).
+    deliver: Callable[[Target, Any], None] | None = None
+    # The end of the run's span in virtual time (epoch seconds): schedules fire up to it. None: no span.
+    until: Callable[[], float | None] = lambda: None
 
 
 class EventSource(Protocol):
@@ -132,3 +138,5 @@ def not_run_warning(logical_id: str, service: str) -> str:
 def _import_kinds() -> None:
     """Each kind's module registers its factories when imported; they are listed here, once."""
     # One line per kind of source, e.g. "import localfaas.sqs_source" with noqa F401.
+    import localfaas.eventbridge_scheduler
+    import localfaas.schedules  # noqa: F401

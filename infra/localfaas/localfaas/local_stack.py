@@ -109,6 +109,7 @@ from localfaas.runtime import (
     Runtime,
     WorkerProcessRuntime,
 )
+from localfaas.scenario import span_end
 from localfaas.scheduler import RealTimeScheduler, VirtualScheduler
 from localfaas.template import FunctionNotFound, FunctionSpec, Stack, load_stack
 
@@ -216,6 +217,8 @@ class LocalStack:
         self.buses: dict[str, EventBus] = {}
         self.mappings: list[KafkaEventSourceMapping] = []
         self.sources: list[EventSource] = []  # the other event sources (localfaas.event_sources)
+        # The end of the run's span in virtual time: schedules fire their moments up to it (run_scenario).
+        self.span_end: float | None = None
         self.events_api: EventsApi
         self.provisioned: ProvisionReport
         self.warnings: list[str] = []
@@ -564,6 +567,8 @@ class LocalStack:
             account_id=self.account_id,
             region=self.region,
             warn=self.warnings.append,
+            deliver=self._deliver,
+            until=lambda: self.span_end,
         )
         candidates = [self.template.resource(logical_id) for logical_id in self.template.resources]
         self.sources = build_sources(candidates, services)
@@ -703,9 +708,6 @@ class LocalStack:
                 seed=self._seed(f"bus/{name}"),
                 store=self.store,
             )
-        for rule in rules:
-            if rule.pattern is None:
-                self.warnings.append(f"{rule.logical_id}: schedule rules are not run by localfaas")
 
     def put_events(self, entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         """PutEvents across the stack's buses: each entry goes to its EventBusName (default "default").
@@ -838,6 +840,7 @@ class LocalStack:
         window_s: float | None = None,
         progress: Callable[[int, int], None] | None = None,
         resume: bool | None = None,
+        until: float | None = None,
     ) -> bool:
         """Feed a scenario and run until idle. With `window_s`, records are released in timestamp order,
         `window_s` seconds of scenario time at a time, each slice run to idle before the next: what
@@ -849,12 +852,16 @@ class LocalStack:
 
         Virtual time follows the records: it begins at the first record's timestamp and, with
         `window_s`, moves to each slice's first record as the slice is released, so a record's age
-        is measured as a live stack would measure it."""
+        is measured as a live stack would measure it.
+
+        The run's span, in which schedules fire, is from that beginning (or the scenario's `start`)
+        to `until` (epoch seconds), else the scenario's `until`, else its last record or event time."""
         assert isinstance(self.scheduler, VirtualScheduler)
         feeding = ScenarioFeeding(self.store, self.log, scenario, window_s, resume, self.put_events)
         stamps = [r.timestamp_ms for r in scenario.records if r.timestamp_ms is not None]
-        if stamps:
-            self.scheduler.begin_at(min(stamps) / 1000)
+        if scenario.start_ms is not None or stamps:
+            self.scheduler.begin_at(min([*stamps, *filter(None, [scenario.start_ms])]) / 1000)
+        self.span_end = span_end(scenario, self.scheduler.now(), until)
         for topic, partitions in scenario.topics.items():
             if topic not in self.log.topics():
                 self.log.create_topic(topic, partitions)
@@ -871,8 +878,16 @@ class LocalStack:
             if progress is not None:
                 progress(settled, total + unreleased)
 
+        span = self.span_end
+
+        def fire_until(index: int) -> None:
+            """Schedules fire up to the release of slice `index`, so they do not move the clock past it."""
+            release = timed[index].timestamp_ms if index < len(timed) else None
+            self.span_end = span if release is None else min(span, release / 1000)
+
         finished, start = True, 0
         if feeding.resumed:  # finish what the killed run had in flight before releasing more
+            fire_until(0)
             finished = self.run_until_idle(progress=report_progress)
         while start < len(timed):
             first = timed[start].timestamp_ms
@@ -883,21 +898,33 @@ class LocalStack:
                 self.scheduler.advance_to(first / 1000)
             self.produce_records(timed[start:end])
             unreleased -= sum(readers[r.topic] for r in timed[start:end])
+            fire_until(end)
             finished = self.run_until_idle(progress=report_progress) and finished
             start = end
+        if not timed or self.span_end != span:  # the span, when no slice ran to its end
+            self.span_end = span
+            finished = self.run_until_idle(progress=report_progress) and finished
         return finished
 
     # -- running ------------------------------------------------------------------------------------
 
     def run_until_idle(
-        self, *, progress: Callable[[int, int], None] | None = None, max_idle_rounds: int | None = None
+        self,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        max_idle_rounds: int | None = None,
+        until: float | None = None,
     ) -> bool:
         """Poll every mapping and run the scheduled work until every mapping is caught up and nothing is
         scheduled: True. False when rounds go by with nothing settled and nothing run (a partition
-        blocked by an unreachable destination or endless retries); the report lists those records."""
+        blocked by an unreachable destination or endless retries); the report lists those records.
+        `until` (epoch seconds of virtual time) ends the run's span: schedules fire their moments up to
+        it, inclusive (without a span, only what is due now)."""
         if self.real_time:
             raise StackError("run_until_idle runs in virtual time; a real-time stack runs with serve_forever")
         assert isinstance(self.scheduler, VirtualScheduler)
+        if until is not None:
+            self.span_end = until
         limit = max_idle_rounds or self._idle_limit()
         idle = 0
         while True:

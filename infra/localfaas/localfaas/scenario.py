@@ -14,6 +14,11 @@ A scenario is one JSON object:
      "faults": {"throttle": 0.2, "seed": 7},        a fault plan, as --faults spells it (optional)
      "windowSeconds": 3600,                         release records in timestamp order, this much
                                                     scenario time at a time (optional; default: all at once)
+     "start": ISO 8601 or epoch ms,                 where virtual time begins (optional; default: the
+                                                    first record's timestamp, else the machine's clock)
+     "until": ISO 8601 or epoch ms,                 the end of the run's span: schedules fire their
+                                                    moments up to it (optional; default: the last
+                                                    record's timestamp or event's Time; `run --until`)
      "expected": {"free-form": 3},                  numbers a check may refer to (optional)
      "checks": [{"name", "metric", "equals" | "min" | "max" | "expected"}]}
 
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,7 +44,15 @@ from typing import Any
 from localfaas.faults import FaultPlan, FaultPlanError, fault_plan_from_mapping
 from localfaas.log import timestamp_ms
 
-__all__ = ["Check", "Scenario", "ScenarioError", "ScenarioRecord", "load_scenario", "parse_scenario"]
+__all__ = [
+    "Check",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioRecord",
+    "load_scenario",
+    "parse_scenario",
+    "span_end",
+]
 
 _VALUE_FIELDS = ("value", "valueText", "valueBase64")
 _RECORD_FIELDS = {"topic", "key", "headers", "timestamp", "partition", *_VALUE_FIELDS}
@@ -56,6 +70,8 @@ _TOP_LEVEL = {
     "checks",
     "windowSeconds",
     "faults",
+    "start",
+    "until",
 }
 
 
@@ -99,6 +115,8 @@ class Scenario:
     checks: tuple[Check, ...] = ()
     window_s: float | None = None
     faults: FaultPlan | None = None  # localfaas.faults; `--faults` overrides it key by key
+    start_ms: int | None = None  # where virtual time begins, when not at the first record
+    until_ms: int | None = None  # the end of the run's span (schedules fire up to it)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -137,7 +155,27 @@ def parse_scenario(data: Any, *, base_dir: Path | None = None, source: str | Pat
         checks=tuple(reader.check(c, i, expected) for i, c in enumerate(reader.sequence(data, "checks"))),
         window_s=reader.window(data),
         faults=reader.faults(data),
+        start_ms=reader.timestamp(data.get("start"), "start"),
+        until_ms=reader.timestamp(data.get("until"), "until"),
     )
+
+
+def span_end(scenario: Scenario, begun: float, until: float | None = None) -> float:
+    """The end of a run's span, in epoch seconds: `until` (`run --until`), else the scenario's own,
+    else its last moment (a record's timestamp or an event's Time), never before the run `begun`."""
+    if until is not None:
+        return until
+    if scenario.until_ms is not None:
+        return scenario.until_ms / 1000
+    moments = [r.timestamp_ms / 1000 for r in scenario.records if r.timestamp_ms is not None]
+    for event in scenario.events:
+        moment = event.get("Time")
+        if isinstance(moment, int | float) and not isinstance(moment, bool):
+            moments.append(float(moment))
+        elif isinstance(moment, str):
+            with contextlib.suppress(ValueError):  # the bus answers a malformed Time as PutEvents would
+                moments.append(timestamp_ms(moment) / 1000)
+    return max([begun, *moments])
 
 
 def _parameter_text(value: Any) -> str:

@@ -76,6 +76,12 @@ def register(subparsers: Any) -> None:
         "the end before the next (default: the scenario's windowSeconds, else all at once; 0: all at once)",
     )
     parser.add_argument(
+        "--until",
+        metavar="TIME",
+        help="the end of the run's span (ISO 8601 or epoch ms): schedules fire their moments up to it "
+        "(default: the scenario's until, else its last record or event time)",
+    )
+    parser.add_argument(
         "--state-dir",
         metavar="DIR",
         help="keep the run's state here and resume from it; a scenario fed to it before is not fed again "
@@ -117,6 +123,7 @@ def handle(args: argparse.Namespace) -> int:
                 raise UsageError("kill-after needs the moto backend (its server outlives the killed run)")
             return supervise(args, plan.seeded())
         options.update(_durable_options(args))
+        until = _until(args.until)
     except (ScenarioError, UsageError) as e:
         return usage_error("run", e)
     function_logs = (
@@ -147,7 +154,7 @@ def handle(args: argparse.Namespace) -> int:
         window = scenario.window_s if args.window is None else args.window
         progress = Progress(sys.stderr)
         try:
-            finished = stack.run_scenario(scenario, window_s=window, progress=progress.update)
+            finished = stack.run_scenario(scenario, window_s=window, progress=progress.update, until=until)
         except KeyboardInterrupt:  # Ctrl-C: the report of what ran so far, exit 130
             finished = None
         progress.done()
@@ -169,6 +176,18 @@ def handle(args: argparse.Namespace) -> int:
     if report.interrupted:
         return EXIT_INTERRUPTED
     return 0 if report.ok else EXIT_LOST_OR_FAILED
+
+
+def _until(text: str | None) -> float | None:
+    """--until as epoch seconds of virtual time."""
+    if text is None:
+        return None
+    from localfaas.log import timestamp_ms
+
+    try:
+        return timestamp_ms(text) / 1000
+    except ValueError as e:
+        raise UsageError(f"--until: {e}") from None
 
 
 def supervise(args: argparse.Namespace, plan: FaultPlan) -> int:

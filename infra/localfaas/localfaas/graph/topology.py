@@ -111,6 +111,7 @@ class _Builder:
         wire = {
             "AWS::Lambda::EventSourceMapping": self._mapping,
             "AWS::Events::Rule": self._rule,
+            "AWS::Scheduler::Schedule": self._schedule,
             "AWS::Events::Archive": self._archive,
             "AWS::Lambda::EventInvokeConfig": self._invoke_config,
             "AWS::Lambda::Function": self._function_dlq,
@@ -164,6 +165,19 @@ class _Builder:
             dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
             if dlq:
                 self._edge(rule, self._target(dlq), "dead letters", dashed=True)
+
+    def _schedule(self, logical_id: str, props: dict[str, Any]) -> None:
+        """EventBridge Scheduler schedule: schedule -> its target; its dead-letter queue, dashed."""
+        label = f"schedule {props.get('ScheduleExpression', '')}".strip()
+        if props.get("ScheduleExpressionTimezone"):
+            label += f" {props['ScheduleExpressionTimezone']}"
+        schedule = self._node(logical_id, label, "rule")
+        target = props.get("Target") or {}
+        if target.get("Arn"):
+            self._edge(schedule, self._target(target["Arn"]))
+        dlq = (target.get("DeadLetterConfig") or {}).get("Arn")
+        if dlq:
+            self._edge(schedule, self._target(dlq), "dead letters", dashed=True)
 
     def _archive(self, logical_id: str, props: dict[str, Any]) -> None:
         pattern = props.get("EventPattern")
