@@ -281,7 +281,8 @@ def _make(logical_id: str, source: Path, artifacts: Path) -> None:
 def _gist(done: subprocess.CompletedProcess[str]) -> str:
     """The line of a failed command's output that says what went wrong."""
     lines = [line.strip() for line in (done.stderr or done.stdout or "").splitlines() if line.strip()]
-    errors = [line for line in lines if line.lower().startswith(("error", "\u00d7", "make:"))  # uv marks errors with a times sign]
+    # uv starts an error with "error:" or a multiplication sign, pip with "ERROR:", make with "make:".
+    errors = [line for line in lines if line.lower().startswith(("error", "\u00d7", "make:"))]
     return (errors or lines or [f"exit status {done.returncode}"])[0]
 
 
