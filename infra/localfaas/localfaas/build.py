@@ -214,11 +214,17 @@ class _Builder:
         if interpreter.is_host or requirement is None:
             return None
         # The host's boto3 may have dropped an old Python: then the newest release that supports it.
+        # That it had is remembered, so that each start does not ask the index again.
+        unavailable = cache_dir() / "packages" / f"{_digest([requirement, interpreter.version])}.unavailable"
         for wanted in (requirement, "boto3"):
+            if wanted == requirement and unavailable.is_file():
+                continue
             try:
                 return self._installed(f"the AWS SDK ({wanted})", wanted + "\n", runtime)
             except BuildError as e:
                 error = e
+                if wanted == requirement and "No solution found" in str(e):
+                    unavailable.write_text(str(e))
         note_once(f"no AWS SDK for Python {interpreter.version}: {error}")
         return None
 

@@ -121,6 +121,7 @@ class Stack:
             k: v for k, v in parameters.items() if not k.startswith("AWS::") and isinstance(v, str | list)
         }
         self.warnings: list[str] = []
+        self.sam_layer_ids: list[str] = []  # AWS::Serverless::LayerVersion ids, before translation
         self._artifacts = artifacts
         self._raw: dict[str, dict[str, Any]] = template.get("Resources") or {}
         self._props: dict[tuple[str, str], Any] = {}
@@ -286,12 +287,21 @@ class Stack:
         return layers
 
     def layer_versions(self) -> dict[str, tuple[str, Path, str | None]]:
-        """Layer ARN -> (logical id, content folder, Metadata.BuildMethod), for the template's layers."""
+        """Layer ARN -> (logical id, content folder, Metadata.BuildMethod), for the template's layers.
+
+        The logical id is the template's own: the SAM translator adds a hash of the content to an
+        AWS::Serverless::LayerVersion's, which `sam build` does not use for its folder."""
         ids = {
-            self._ref_resource(layer.logical_id, ()): layer.logical_id
+            self._ref_resource(layer.logical_id, ()): self._sam_logical_id(layer.logical_id)
             for layer in self.resources_of_type("AWS::Lambda::LayerVersion")
         }
         return {arn: (ids[arn], content, method) for arn, (content, method) in self._layers().items()}
+
+    def _sam_logical_id(self, logical_id: str) -> str:
+        for original in self.sam_layer_ids:
+            if logical_id.startswith(original) and re.fullmatch(r"[0-9a-f]{10}", logical_id[len(original) :]):
+                return original
+        return logical_id
 
     def _functions(self) -> dict[str, FunctionSpec]:
         layers = self._layers()
@@ -425,9 +435,16 @@ def load_stack(
     template = _parse(path)
     artifacts = _stash_local_artifacts(template, path.parent)
     parameters = _parameter_values(template.get("Parameters") or {}, parameter_overrides or {}, place)
+    sam_layer_ids = [
+        lid
+        for lid, res in template["Resources"].items()
+        if isinstance(res, dict) and res.get("Type") == "AWS::Serverless::LayerVersion"
+    ]
     if _uses_sam(template):
         template = _translate(template, parameters, place)
-    return Stack(path, place, template, parameters, artifacts)
+    stack = Stack(path, place, template, parameters, artifacts)
+    stack.sam_layer_ids = sam_layer_ids
+    return stack
 
 
 def _place(region: str, account_id: str, stack_name: str, endpoint_url: str | None) -> Place:
