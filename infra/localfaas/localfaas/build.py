@@ -198,7 +198,6 @@ class _Builder:
             shutil.rmtree(staging, ignore_errors=True)
         self.state[logical_id] = key
         self.result.assembled.append(logical_id)
-        self.say(f"built {logical_id} in {artifact}")
         return artifact
 
     def _dependencies(self, logical_id: str, manifest: Path, runtime: str) -> Path | None:
