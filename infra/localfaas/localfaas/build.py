@@ -251,7 +251,11 @@ class _Builder:
             if done.returncode != 0:
                 raise BuildError(f"installing {what} failed ({installer}): {_gist(done)}")
             (staging / ".lock").unlink(missing_ok=True)  # uv's, not a package's
-            staging.rename(folder)
+            try:
+                staging.rename(folder)
+            except OSError:  # another build (of another project) installed the same meanwhile
+                if not folder.is_dir():
+                    raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             manifest.unlink(missing_ok=True)
