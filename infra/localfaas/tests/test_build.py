@@ -7,6 +7,7 @@ uv, several with pip), every later build reuses them."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import sys
@@ -396,3 +397,37 @@ def test_the_worker_keeps_to_the_standard_library() -> None:
             for alias in node.names
         }
         assert imported - {"__future__", "localfaas"} <= set(sys.stdlib_module_names), module
+
+
+def test_uv_is_given_pips_own_indexes_and_picks_the_best_match_over_them_as_pip_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from localfaas import pip_settings
+
+    uv = tmp_path / "uv"
+    uv.write_text("#!/bin/sh\n")
+    uv.chmod(0o755)
+    monkeypatch.setenv("LOCALFAAS_UV", str(uv))
+    listed = (
+        "global.extra-index-url='file:///opt/a/simple file:///opt/b/simple'\n"
+        "global.find-links='/opt/wheels'\n"
+        ":env:.index-url='https://mirror.example/simple'\n"
+        "global.index-url='https://ignored.example/simple'\n"
+    )
+    monkeypatch.setattr(
+        pip_settings.subprocess, "run", lambda *a, **k: type("Done", (), {"stdout": listed})()
+    )
+    pip_settings.pip_settings.cache_clear()
+    try:
+        command, installer = pip_settings.installer_command("/usr/bin/python3.12")
+    finally:
+        pip_settings.pip_settings.cache_clear()
+
+    assert installer == "uv" and command[:5] == [str(uv), "pip", "install", "--python", "/usr/bin/python3.12"]
+    pairs = list(itertools.pairwise(command))
+    assert ("--index-url", "https://mirror.example/simple") in pairs  # the environment wins, as in pip
+    assert ("--extra-index-url", "file:///opt/a/simple") in pairs and (
+        "--extra-index-url",
+        "file:///opt/b/simple",
+    ) in pairs
+    assert ("--find-links", "/opt/wheels") in pairs and ("--index-strategy", "unsafe-best-match") in pairs
