@@ -118,6 +118,19 @@ def test_a_second_build_installs_and_copies_nothing(runtimes_app: Path) -> None:
     assert sorted(again.up_to_date) == sorted("Py" + v.replace(".", "") for v in PRESENT)
 
 
+def test_the_build_command_says_what_it_built_and_what_was_up_to_date(
+    runtimes_app: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["build", "--template", str(runtimes_app)]) == 0
+
+    out = capsys.readouterr().out
+    assert out.strip() == (
+        f"built 0 folder(s) in {runtimes_app.parent / '.aws-sam' / 'build'} (0 with packages installed), "
+        f"{len(PRESENT)} up to date"
+    )
+
+
 def test_a_changed_source_is_copied_again_without_installing(tmp_path: Path, package_cache: Path) -> None:
     template = _app_with_dependency(tmp_path)
     build_stack(load_stack(template))
