@@ -190,7 +190,7 @@ class _Builder:
             else:
                 target = staging / inner if inner else staging
                 if deps is not None:
-                    _copy_tree(deps, target)
+                    _copy_tree(deps, target, link=True)
                 _copy_tree(source, target, excluded=EXCLUDED)
             shutil.rmtree(artifact, ignore_errors=True)
             staging.rename(artifact)
@@ -316,9 +316,10 @@ def _tree_fingerprint(root: Path) -> str:
     return digest.hexdigest()
 
 
-def _copy_tree(source: Path, target: Path, *, excluded: tuple[str, ...] = ()) -> None:
-    """Copy `source` into `target`, over what is there; files are hard links where the disk allows
-    (installed packages are read-only to the build), copies elsewhere."""
+def _copy_tree(source: Path, target: Path, *, excluded: tuple[str, ...] = (), link: bool = False) -> None:
+    """Copy `source` into `target`, over what is there. With `link`, files are hard links where the
+    disk allows (installed packages, thousands of files, that nothing writes to); never the sources,
+    which a tool writing into the build folder in place would otherwise change."""
     for folder, _, files in _walk(source, excluded):
         destination = target / os.path.relpath(folder, source)
         destination.mkdir(parents=True, exist_ok=True)
@@ -326,10 +327,13 @@ def _copy_tree(source: Path, target: Path, *, excluded: tuple[str, ...] = ()) ->
             src, dst = os.path.join(folder, name), destination / name
             if dst.exists() or dst.is_symlink():
                 dst.unlink()
-            try:
-                os.link(src, dst)
-            except OSError:
-                shutil.copy2(src, dst)
+            if link:
+                try:
+                    os.link(src, dst)
+                    continue
+                except OSError:  # another file system
+                    pass
+            shutil.copy2(src, dst)
 
 
 def _digest(parts: list[str | None]) -> str:

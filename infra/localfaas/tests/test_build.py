@@ -153,6 +153,8 @@ def test_the_build_leaves_out_what_sam_build_leaves_out(tmp_path: Path, package_
     built = tmp_path / ".aws-sam" / "build" / "Fn"
     assert not (built / ".venv").exists() and not (built / "__pycache__").exists()
     assert not (built / ".git").exists() and (built / "app.py").is_file()
+    # A copy, not a link: what writes into the build folder leaves the sources alone.
+    assert not (built / "app.py").samefile(tmp_path / "src" / "app.py")
 
 
 def _app_with_dependency(root: Path) -> Path:
