@@ -8,6 +8,9 @@ SAM_VERSION := 1.170.0
 CHECKOV_VENV    := .tools/checkov
 CHECKOV         := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_VERSION := 3.3.30
+UV_VENV     := .tools/uv
+UV          := $(UV_VENV)/bin/uv
+UV_VERSION  := 0.13.8
 REGION      ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(REGION)
@@ -30,7 +33,13 @@ $(CHECKOV):
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 
-setup: $(BIN)/.installed $(SAM) $(CHECKOV)
+# localfaas builds functions as `sam build` does (installing each requirements.txt); it finds uv here and
+# installs with it, the same packages as pip from pip's own indexes in a fraction of the time.
+$(UV):
+	@test -x $(UV_VENV)/bin/python || $(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+setup: $(BIN)/.installed $(SAM) $(CHECKOV) $(UV)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -51,6 +51,7 @@ import json
 import logging
 import math
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -120,6 +121,12 @@ __all__ = ["LocalStack", "StackError"]
 
 log = logging.getLogger(__name__)
 
+
+def _say(text: str) -> None:
+    # What a build does that takes time (installing packages) is said as it starts.
+    print(f"localfaas: {text}", file=sys.stderr, flush=True)
+
+
 # EventBridge's documented DLQ error codes ("Using dead-letter queues to process undelivered events").
 _NO_RESOURCE, _CLIENT_ERROR, _INVALID = "NO_RESOURCE", "SDK_CLIENT_ERROR", "INVALID_PARAMETER"
 _NOT_FOUND_CODES = (
@@ -176,8 +183,13 @@ class LocalStack:
         function_logs: TextIO | None = None,
         faults: FaultPlan | None = None,
         durable: bool = True,
+        build: bool = False,
+        build_dir: str | Path | None = None,
     ) -> None:
         self.template_path = Path(template)
+        # issue 12: `sam build` first (localfaas.build), into build_dir (default .aws-sam/build).
+        self._build, self._build_dir = build, Path(build_dir) if build_dir is not None else None
+        self._build_result: Any = None
         self.parameters = dict(parameters or {})
         self.region, self.account_id, self.stack_name = region, account_id, stack_name
         self.real_time = real_time
@@ -255,7 +267,8 @@ class LocalStack:
             self._make_state_dir()
             env_vars = self._env_vars()
             self._functions = {
-                spec.function_name: spec.with_env_vars(env_vars) for spec in self.template.functions.values()
+                spec.function_name: self._built(spec).with_env_vars(env_vars)
+                for spec in self._build_functions().values()
             }
             self.provisioned = provision(self.template.resources, self.template.physical_names, self.backend)
             self.warnings.extend(
@@ -290,6 +303,24 @@ class LocalStack:
             raise
         self._started = True
         return self
+
+    def _build_functions(self) -> dict[str, FunctionSpec]:
+        self._build_result = None
+        if self._build:
+            from localfaas.build import BuildError, build_stack
+
+            try:
+                self._build_result = build_stack(self.template, self._build_dir, say=_say)
+            except BuildError as e:
+                raise StackError(f"build: {e}") from None
+        return self.template.functions
+
+    def _built(self, spec: FunctionSpec) -> FunctionSpec:
+        if self._build_result is None:
+            return spec
+        choice = self._runtime_choice
+        shared = choice == "in-process" or isinstance(choice, InProcessRuntime)
+        return self._build_result.apply(spec, shared_interpreter=shared)
 
     def close(self) -> None:
         """Stop what start() started, last first; a Backend or Log passed in is left running."""

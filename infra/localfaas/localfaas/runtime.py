@@ -6,6 +6,8 @@ one cold start (Init) per execution environment then warm reuse, logs with START
 and Lambda-shaped error objects. The function side lives in `localfaas.worker`.
 https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
 
+A worker runs on the function's declared Python where the machine has it (localfaas.python_runtimes);
+the in-process runtime shares this interpreter among all functions and says so once.
 Not emulated: runtimes other than Python (the invocation fails with Runtime.InvalidRuntime), memory
 limits, concurrency limits and throttling (ReservedConcurrentExecutions is read, not enforced),
 architectures, extensions and SnapStart; the in-process runtime cannot enforce the Timeout.
@@ -34,6 +36,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from localfaas.context import LambdaContext
+from localfaas.python_runtimes import (
+    HOST_VERSION,
+    interpreter_for,
+    note_architecture,
+    note_once,
+    runtime_version,
+)
 from localfaas.worker import (
     LambdaLogHandler,
     LogRouter,
@@ -255,7 +264,9 @@ class _Sandbox:
         self.env = lambda_environment(function, extra_env, log_stream_name=new_log_stream_name())
         self.context_fields = _context_fields(function, self.env)
         self.import_dirs = [str(function.code_dir), *map(str, function.layer_dirs)]
-        self.prefixes = tuple(os.path.join(d, "") for d in self.import_dirs)
+        # Built packages go after the interpreter's own: see localfaas.build.BuildResult.apply.
+        self.package_dirs = [str(d) for d in function.package_dirs]
+        self.prefixes = tuple(os.path.join(d, "") for d in (*self.import_dirs, *self.package_dirs))
         self.module_prefix = f"_localfaas_{next(_sandbox_ids)}_{function.logical_id}_"
         self.modules: dict[str, Any] = {}
         self.handler: Callable[..., Any] | None = None
@@ -375,6 +386,7 @@ def _sandbox_process_state(sandbox: _Sandbox, sink: Callable[[str], None]) -> It
         _switch_environ(saved_env, sandbox.env)
         time.tzset()
         sys.path[:0] = sandbox.import_dirs
+        sys.path.extend(sandbox.package_dirs)
         if sandbox.function.code_dir.is_dir():  # a missing folder fails at import, as on Lambda
             os.chdir(sandbox.function.code_dir)
         _STDOUT.sink = _STDERR.sink = sink
@@ -413,6 +425,16 @@ TIMEOUT_NOT_ENFORCED = (
 )
 
 
+def _note_shared_interpreter(function: FunctionSpec) -> None:
+    version = runtime_version(function.runtime)
+    if version is not None and version != HOST_VERSION:
+        note_once(
+            f"the in-process runtime runs every function on this Python {HOST_VERSION}, {function.logical_id}'s "
+            f"Runtime {function.runtime} included (--runtime worker runs each on its own Python)"
+        )
+    note_architecture(function.logical_id, function.architectures)
+
+
 class InProcessRuntime:
     """Runs handlers inside this Python process: fast, for tests and single-process runs.
 
@@ -437,6 +459,7 @@ class InProcessRuntime:
         unsupported = _unsupported_runtime(function, request_id)
         if unsupported is not None:
             return unsupported
+        _note_shared_interpreter(function)
         with _PROCESS_LOCK:
             sandbox = self._sandbox(function)
             logs = _Logs(sys.stderr if self.forward_logs else None)
@@ -522,8 +545,18 @@ class _Worker:
         self.context_fields = _context_fields(function, env)
         self.initialized = False
         self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-c", _BOOT, _PACKAGE_PARENT],
+        interpreter = interpreter_for(function.runtime)
+        note_architecture(function.logical_id, function.architectures)
+        import_dirs = [
+            str(function.code_dir),
+            *map(str, function.layer_dirs),
+            *map(str, function.package_dirs),
+        ]
+        if not interpreter.is_host:
+            # Another Python: none of this one's paths (a build gives it its own AWS SDK).
+            env = {k: v for k, v in env.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+        self.process = subprocess.Popen(  # noqa: S603 - the function's Python and our own module
+            [interpreter.executable, "-c", _BOOT, _PACKAGE_PARENT],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -537,7 +570,7 @@ class _Worker:
                 "type": "init",
                 "handler": function.handler,
                 "code_dir": str(function.code_dir),
-                "import_dirs": [str(function.code_dir), *map(str, function.layer_dirs)],
+                "import_dirs": import_dirs,
             }
         )
 

@@ -6,6 +6,8 @@ as AWS expands them), then resolves intrinsic functions against parameters, pseu
 conditions and deterministic physical names. Local `CodeUri`/`ContentUri` paths are kept: the
 translator insists on S3 locations, so they go through it as placeholders and come back as folders.
 
+A CodeUri naming a file or a .zip, and InlineCode, become folders as localfaas.code_artifacts says.
+
 Not emulated: nested stacks and serverless applications, container-image functions (listed in
 `Stack.warnings` and left out of `functions`), layers that live outside the template, Fn::ImportValue.
 """
@@ -20,11 +22,20 @@ from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
+from localfaas.code_artifacts import PackageError, inline_package, package_folder
 from localfaas.intrinsics import NO_VALUE, Resolver, TemplateError, unresolvable
 from localfaas.resource_types import Identity, Place, physical_name, type_info
 from localfaas.translation_cache import translated
 
-__all__ = ["FunctionNotFound", "FunctionSpec", "Resource", "Stack", "TemplateError", "load_stack"]
+__all__ = [
+    "FunctionNotFound",
+    "FunctionSpec",
+    "Resource",
+    "Stack",
+    "TemplateError",
+    "layer_import_dirs",
+    "load_stack",
+]
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 # Placeholder bucket for local artifacts while the template goes through the SAM translator.
@@ -52,6 +63,12 @@ class FunctionSpec:
     event_invoke_config: dict[str, Any] | None = None
     logging_config: dict[str, Any] = field(default_factory=dict)
     reserved_concurrency: int | None = None
+    # The code came as a deployment package (a .zip, another file, InlineCode): `sam build` leaves
+    # it as it is. Otherwise code_dir is a source folder that localfaas.build can build.
+    packaged: bool = False
+    # Built dependencies put after the runtime's own packages (the in-process runtime, which shares
+    # one interpreter and its libraries among all functions; see localfaas.build).
+    package_dirs: tuple[Path, ...] = ()
 
     def with_env_vars(self, env_vars: Mapping[str, Mapping[str, Any]]) -> FunctionSpec:
         """This function with SAM CLI's env-vars applied: the variables under "Parameters" apply to every
@@ -105,6 +122,7 @@ class Stack:
             k: v for k, v in parameters.items() if not k.startswith("AWS::") and isinstance(v, str | list)
         }
         self.warnings: list[str] = []
+        self.sam_layer_ids: list[str] = []  # AWS::Serverless::LayerVersion ids, before translation
         self._artifacts = artifacts
         self._raw: dict[str, dict[str, Any]] = template.get("Resources") or {}
         self._props: dict[tuple[str, str], Any] = {}
@@ -265,8 +283,26 @@ class Stack:
             content = self._artifact(layer.properties.get("Content"), layer.logical_id, "Content")
             if content is not None:
                 arn = self._ref_resource(layer.logical_id, ())
+                content = self._package_folder(content, layer.logical_id, "ContentUri")
                 layers[arn] = (content, layer.metadata.get("BuildMethod"))
         return layers
+
+    def layer_versions(self) -> dict[str, tuple[str, Path, str | None]]:
+        """Layer ARN -> (logical id, content folder, Metadata.BuildMethod), for the template's layers.
+
+        The logical id is the template's own: the SAM translator adds a hash of the content to an
+        AWS::Serverless::LayerVersion's, which `sam build` does not use for its folder."""
+        ids = {
+            self._ref_resource(layer.logical_id, ()): self._sam_logical_id(layer.logical_id)
+            for layer in self.resources_of_type("AWS::Lambda::LayerVersion")
+        }
+        return {arn: (ids[arn], content, method) for arn, (content, method) in self._layers().items()}
+
+    def _sam_logical_id(self, logical_id: str) -> str:
+        for original in self.sam_layer_ids:
+            if logical_id.startswith(original) and re.fullmatch(r"[0-9a-f]{10}", logical_id[len(original) :]):
+                return original
+        return logical_id
 
     def _functions(self) -> dict[str, FunctionSpec]:
         layers = self._layers()
@@ -285,11 +321,17 @@ class Stack:
         if props.get("PackageType") == "Image":
             self.warnings.append(f"{fn.logical_id}: container-image functions need Docker; skipped")
             return None
-        code_dir = self._artifact(props.get("Code"), fn.logical_id, "Code")
-        if code_dir is None:
-            return None
-        if not code_dir.is_dir():
-            self.warnings.append(f"{fn.logical_id}: code folder {code_dir} does not exist")
+        code = props.get("Code")
+        if isinstance(code, dict) and isinstance(code.get("ZipFile"), str):  # InlineCode
+            code_dir, packaged = inline_package(code["ZipFile"]), True
+        else:
+            code_dir = self._artifact(code, fn.logical_id, "Code")
+            if code_dir is None:
+                return None
+            packaged = code_dir.is_file()
+            code_dir = self._package_folder(code_dir, fn.logical_id, "CodeUri")
+            if not code_dir.exists():
+                self.warnings.append(f"{fn.logical_id}: CodeUri {code_dir} does not exist")
         if "Handler" not in props:
             raise TemplateError("a zip function needs a Handler", ("Resources", fn.logical_id, "Properties"))
         runtime = str(props.get("Runtime", ""))
@@ -312,7 +354,14 @@ class Stack:
             event_invoke_config=_invoke_config(fn.physical_name, arn, invoke_configs),
             logging_config=dict(props.get("LoggingConfig") or {}),
             reserved_concurrency=_optional_int(props.get("ReservedConcurrentExecutions")),
+            packaged=packaged,
         )
+
+    def _package_folder(self, path: Path, logical_id: str, prop: str) -> Path:
+        try:
+            return package_folder(path)
+        except PackageError as e:
+            raise TemplateError(str(e), ("Resources", logical_id, "Properties", prop)) from None
 
     def _layer_dirs(self, fn: Resource, layers: dict, runtime: str) -> tuple[Path, ...]:
         dirs: list[Path] = []
@@ -323,11 +372,11 @@ class Stack:
                 )
                 continue
             content, build_method = layers[arn]
-            dirs.extend(_layer_import_dirs(content, build_method, runtime))
+            dirs.extend(layer_import_dirs(content, build_method, runtime))
         return tuple(dirs)
 
 
-def _layer_import_dirs(content: Path, build_method: str | None, runtime: str) -> list[Path]:
+def layer_import_dirs(content: Path, build_method: str | None, runtime: str) -> list[Path]:
     """Where a layer's Python code is importable from, as Lambda puts /opt/python on sys.path.
 
     With a python BuildMethod, `sam build` copies the folder itself under python/, so the folder is
@@ -387,11 +436,18 @@ def load_stack(
     template = _parse(path)
     artifacts = _stash_local_artifacts(template, path.parent)
     parameters = _parameter_values(template.get("Parameters") or {}, parameter_overrides or {}, place)
+    sam_layer_ids = [
+        lid
+        for lid, res in template["Resources"].items()
+        if isinstance(res, dict) and res.get("Type") == "AWS::Serverless::LayerVersion"
+    ]
     if _uses_sam(template):
         template = translated(
             template, _translation_inputs(parameters, place), partial(_translate, template, parameters, place)
         )
-    return Stack(path, place, template, parameters, artifacts)
+    stack = Stack(path, place, template, parameters, artifacts)
+    stack.sam_layer_ids = sam_layer_ids
+    return stack
 
 
 def _translation_inputs(parameters: dict[str, Any], place: Place) -> dict[str, Any]:

@@ -5,9 +5,8 @@ the template were 74 % of `localfaas invoke`).
 The key is a SHA-256 of the template as parsed (local artifact paths already swapped for their
 placeholders), the parameter values, the stack's place (region, account, stack name, partition),
 aws-sam-translator's version and this module's FORMAT: any change to one is a new entry. Entries are
-JSON files under $LOCALFAAS_CACHE_DIR (default: $XDG_CACHE_HOME/localfaas/translations, else
-~/.cache/localfaas/translations), owner-only as everything localfaas keeps, written atomically; an
-entry that cannot be read is translated again. LOCALFAAS_CACHE_DIR=off turns the cache off.
+JSON files under translations/ in the user's localfaas cache (localfaas.user_cache), owner-only as
+everything localfaas keeps, written atomically; an entry that cannot be read is translated again.
 """
 
 from __future__ import annotations
@@ -15,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from localfaas import owner_only
+from localfaas.user_cache import cache_root
 
 __all__ = ["cache_dir", "translated"]
 
@@ -29,14 +28,8 @@ log = logging.getLogger(__name__)
 FORMAT = 1  # bump when what is cached, or how localfaas reads a translation, changes
 
 
-def cache_dir() -> Path | None:
-    configured = os.environ.get("LOCALFAAS_CACHE_DIR")
-    if configured == "off":
-        return None
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "localfaas" / "translations"
+def cache_dir() -> Path:
+    return cache_root() / "translations"
 
 
 def translated(
@@ -45,8 +38,6 @@ def translated(
     """The translation of `template` (with `key_parts`, what else it depends on), from the cache when an
     entry exists, else `translate()`, kept for next time."""
     directory = cache_dir()
-    if directory is None:
-        return translate()
     key = _key(template, key_parts)
     entry = directory / f"{key}.json"
     try:

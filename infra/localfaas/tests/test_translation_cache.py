@@ -32,9 +32,8 @@ Resources:
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    directory = tmp_path / "cache"
-    monkeypatch.setenv("LOCALFAAS_CACHE_DIR", str(directory))
-    return directory
+    monkeypatch.setenv("LOCALFAAS_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "translations"
 
 
 @pytest.fixture
@@ -59,7 +58,7 @@ def test_a_cached_load_does_not_import_the_translator(cache, template):
         f"load_stack({str(template)!r}); "
         "print('samtranslator.translator.translator' in sys.modules)"
     )
-    env = {**os.environ, "LOCALFAAS_CACHE_DIR": str(cache)}
+    env = {**os.environ, "LOCALFAAS_CACHE_DIR": str(cache.parent)}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 
@@ -79,10 +78,3 @@ def test_a_damaged_entry_is_translated_again(cache, template):
     entry.write_text("{not json")
     assert load_stack(template).function("Hello").function_name == "hello-dev"
     assert json.loads(entry.read_text())["Resources"]["Hello"]["Type"] == "AWS::Lambda::Function"
-
-
-def test_off_keeps_nothing(tmp_path, monkeypatch, template):
-    monkeypatch.setenv("LOCALFAAS_CACHE_DIR", "off")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    load_stack(template)
-    assert not (tmp_path / "xdg").exists()

@@ -239,11 +239,26 @@ def add_stack_flags(
     parser.add_argument(
         "--stack-name", default="localfaas", help="the stack name the template sees (default: %(default)s)"
     )
+    add_build_flags(parser)
     parser.add_argument(
         "--faults",
         metavar="PLAN",
         help="fault plan: throttle=SHARE,crash=SHARE,timeout=SHARE,kill-after=N,seed=S (any of them; "
         "over a scenario's \"faults\", key by key); see the README's Fault injection",
+    )
+
+
+def add_build_flags(parser: argparse.ArgumentParser) -> None:
+    """--skip-build and --build-dir: commands that run functions build them first, as `sam build`."""
+    parser.add_argument(
+        "--skip-build",
+        action="store_true",
+        help="run the functions from their sources as they are, without building them first",
+    )
+    parser.add_argument(
+        "--build-dir",
+        metavar="DIR",
+        help="where the builds go, as `sam build --build-dir` (default: .aws-sam/build beside the template)",
     )
 
 
@@ -296,4 +311,6 @@ def stack_options(
         "backend": args.backend,
         "region": args.region,
         "stack_name": args.stack_name,
+        "build": not args.skip_build,
+        "build_dir": args.build_dir,
     }

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from localfaas.commands._options import (
     ENDPOINTS_FILE,
     UsageError,
+    add_build_flags,
     add_env_vars_flag,
     add_template_flags,
     find_state_dir,
@@ -94,6 +95,7 @@ def register(subparsers) -> None:
     add_env_vars_flag(parser)
     add_template_flags(parser)
     parser.add_argument("--runtime", choices=("in-process", "worker"), default="worker")
+    add_build_flags(parser)
     parser.add_argument(
         "--endpoint-url", help="AWS endpoint for the function's SDK clients (moto, LocalStack)"
     )
@@ -148,6 +150,8 @@ def _invoke_on_a_new_stack(args: argparse.Namespace, target: _Target, function: 
         runtime=args.runtime,
         backend=target.backend,
         region=target.region,
+        build=not args.skip_build,
+        build_dir=args.build_dir,
     )
     try:
         stack.start()
@@ -260,10 +264,22 @@ def _prepare(args: argparse.Namespace, target: _Target) -> Any:
         function = stack.function(args.function) if args.function else _only_function(stack)
     except FunctionNotFound as e:
         raise UsageError(str(e)) from None
+    if not args.skip_build:
+        from localfaas.build import BuildError, build_stack
+
+        try:
+            built = build_stack(stack, Path(args.build_dir) if args.build_dir else None, say=_say)
+        except BuildError as e:
+            raise UsageError(f"build: {e}") from None
+        function = built.apply(function, shared_interpreter=args.runtime == "in-process")
     variables = function_variables(args, args.template)
     return function.with_env_vars(
         in_state_dir(variables, target.state_dir) if target.state_dir else variables
     )
+
+
+def _say(text: str) -> None:
+    print(f"localfaas invoke: {text}", file=sys.stderr, flush=True)
 
 
 def _only_function(stack: Any) -> Any:
