@@ -1,0 +1,379 @@
+"""Kinesis and DynamoDB Streams event source mappings: stream shards turned into Lambda invocations.
+
+Emulates an AWS::Lambda::EventSourceMapping on a Kinesis data stream or a DynamoDB stream (`Type:
+Kinesis` and `Type: DynamoDB` in SAM) as AWS documents it in "Using AWS Lambda with Amazon Kinesis"
+(https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html), "Using AWS Lambda with Amazon
+DynamoDB" (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html), "Configuring partial batch
+response with Kinesis Data Streams and Lambda" (services-kinesis-batchfailurereporting.html), the
+DynamoDB page of the same (services-ddb-batchfailurereporting.html), "Retaining discarded batch
+records for a Kinesis Data Streams event source in Lambda" (kinesis-on-failure-destination.html),
+"Using event filtering with a Kinesis event source" (with-kinesis-filtering.html), "Using event
+filtering with a DynamoDB event source" (with-ddb-filtering.html) and "Implementing stateful Kinesis
+Data Streams processing in Lambda" (services-kinesis-windows.html).
+
+The batch rules (order per shard, BatchSize and MaximumBatchingWindowInSeconds (0 by default for
+streams), FilterCriteria, MaximumRetryAttempts (-1: until the record expires), BisectBatchOnFunctionError,
+MaximumRecordAgeInSeconds, the on-failure destination, TumblingWindowInSeconds) are ordered_batches',
+shared with the Kafka mapping; the shards are read through GetShardIterator/GetRecords
+(stream_shards.py), checkpointed in the DurableStore. What is the streams' own is here:
+
+- the event: `Records[]` of `kinesis` {kinesisSchemaVersion, partitionKey, sequenceNumber, data
+  (base64), approximateArrivalTimestamp} with eventSource aws:kinesis, eventID "<shardId>:<seq>",
+  eventName aws:kinesis:record, invokeIdentityArn, awsRegion, eventSourceARN; or DynamoDB's records
+  as the stream holds them {eventID, eventName INSERT/MODIFY/REMOVE, eventVersion, eventSource
+  aws:dynamodb, awsRegion, dynamodb {ApproximateCreationDateTime, Keys, NewImage, OldImage,
+  SequenceNumber, SizeBytes, StreamViewType}, eventSourceARN};
+- filters: Kinesis filters on `data` (decoded; "As long as the data the producer puts into the
+  stream is valid JSON"), DynamoDB on the record (`dynamodb`, `eventName`...);
+- partial batch response: `{"batchItemFailures": [{"itemIdentifier": "<SequenceNumber>"}]}`; "Lambda
+  uses the record with the lowest sequence number as the checkpoint. Lambda then retries all records
+  starting from that checkpoint"; an empty or null itemIdentifier, a bad key name (and here a
+  sequence number not in the batch) is a complete failure, an empty or null list a complete success;
+- the invocation record of a discarded batch: requestContext, responseContext, version, timestamp
+  and `KinesisBatchInfo` / `DDBStreamBatchInfo` {shardId, startSequenceNumber, endSequenceNumber,
+  approximateArrivalOfFirstRecord, approximateArrivalOfLastRecord, batchSize, streamArn}; an S3
+  destination also gets the event as `payload`. SQS, SNS and S3 destinations; not kafka://.
+
+The DynamoDB mapping's EventSourceArn names the table's stream; the table's current stream
+(DescribeTable's LatestStreamArn) is read, as the template's label cannot know the backend's.
+
+Not emulated: ParallelizationFactor above 1 (validated; one batch per shard is in flight, which keeps
+every partition key in order), enhanced fan-out consumers (read like the stream), record expiry by the
+stream's retention period (infinite retries block a shard until stopped), aggregated KPL records,
+the window's 1 MB state limit, MetricsConfig.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from localfaas.destinations import Destinations, iso_timestamp, parse_destination, s3_object_key
+from localfaas.durable import DurableStore
+from localfaas.esm import DEFAULT_BATCH_SIZE, STARTING_POSITIONS, _Properties
+from localfaas.event_sources import StackServices, register
+from localfaas.ordered_batches import Batch, Invoke, OrderedBatches, PartitionState, PollReport
+from localfaas.pattern import matches_filter_criteria
+from localfaas.report import source_summary
+from localfaas.stream_shards import DynamoDBStream, KinesisStream, ShardReader, ShardRecord, StreamApi
+
+__all__ = ["StreamEventSourceMapping", "StreamMappingConfig", "stream_service"]
+
+logger = logging.getLogger(__name__)
+
+_BATCH_INFO = {"kinesis": "KinesisBatchInfo", "dynamodb": "DDBStreamBatchInfo"}
+
+
+def stream_service(arn: str) -> str | None:
+    """ "kinesis" or "dynamodb" for a stream ARN an event source mapping reads, else None."""
+    if arn.startswith("arn:") and ":kinesis:" in arn and ":stream/" in arn:
+        return "kinesis"
+    if arn.startswith("arn:") and ":dynamodb:" in arn and "/stream/" in arn:
+        return "dynamodb"
+    return None
+
+
+@dataclass(frozen=True)
+class StreamMappingConfig:
+    """A resolved AWS::Lambda::EventSourceMapping on a stream, validated against AWS's ranges."""
+
+    logical_id: str
+    function_name: str
+    function_arn: str
+    uuid: str
+    service: str  # "kinesis" | "dynamodb"
+    event_source_arn: str
+    starting_position: str
+    starting_position_timestamp: float | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    batching_window_s: float = 0.0
+    filters: tuple[dict, ...] = ()
+    maximum_retry_attempts: int = -1
+    bisect_batch_on_function_error: bool = False
+    maximum_record_age_s: int = -1
+    report_batch_item_failures: bool = False
+    on_failure_destination: str | None = None
+    parallelization_factor: int = 1
+    tumbling_window_s: int = 0
+    enabled: bool = True
+
+    @property
+    def retry_limit(self) -> int | None:
+        """Retries allowed after the first invocation; None for infinite (until the record expires)."""
+        return None if self.maximum_retry_attempts == -1 else self.maximum_retry_attempts
+
+    @classmethod
+    def from_resource(
+        cls, logical_id: str, properties: Mapping[str, Any], *, function_name: str, function_arn: str
+    ) -> StreamMappingConfig:
+        p = _Properties(logical_id, properties)
+        arn = str(properties.get("EventSourceArn", ""))
+        service = stream_service(arn)
+        if service is None:
+            raise p.fail("EventSourceArn", f"Value '{arn}' is not a Kinesis or DynamoDB stream ARN")
+        position, timestamp = p.starting_position()
+        if service == "dynamodb" and position == "AT_TIMESTAMP":
+            allowed = [s for s in STARTING_POSITIONS if s != "AT_TIMESTAMP"]
+            raise p.violates("StartingPosition", position, f"satisfy enum value set: {allowed}")
+        destination = p.destination(())
+        if destination and parse_destination(destination).kind == "kafka":
+            message = "a kafka:// destination is only for Kafka event sources"
+            raise p.fail("DestinationConfig.OnFailure.Destination", message)
+        return cls(
+            logical_id=logical_id,
+            function_name=function_name,
+            function_arn=function_arn,
+            uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"localfaas:esm:{function_name}:{logical_id}")),
+            service=service,
+            event_source_arn=arn,
+            starting_position=position,
+            starting_position_timestamp=timestamp,
+            batch_size=p.integer("BatchSize", DEFAULT_BATCH_SIZE, 1, 10_000),
+            batching_window_s=float(p.integer("MaximumBatchingWindowInSeconds", 0, 0, 300)),
+            filters=p.filters(),
+            maximum_retry_attempts=p.integer("MaximumRetryAttempts", -1, -1, 10_000),
+            bisect_batch_on_function_error=p.boolean("BisectBatchOnFunctionError", False),
+            maximum_record_age_s=p.record_age(),
+            report_batch_item_failures=p.function_response_types(),
+            on_failure_destination=destination,
+            parallelization_factor=p.integer("ParallelizationFactor", 1, 1, 10),
+            tumbling_window_s=p.integer("TumblingWindowInSeconds", 0, 0, 900),
+            enabled=p.boolean("Enabled", True),
+        )
+
+
+class StreamEventSourceMapping(OrderedBatches):
+    """Polls every shard of one stream for one mapping (an event_sources.EventSource)."""
+
+    def __init__(
+        self,
+        config: StreamMappingConfig,
+        stream: StreamApi,
+        invoke: Invoke,
+        destinations: Destinations | None,
+        store: DurableStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        wall_clock: Callable[[], float] = time.time,
+        stream_arn: str | None = None,
+        region: str = "us-east-1",
+        role_arn: str = "",
+    ) -> None:
+        super().__init__(config, invoke, destinations, clock)
+        self.config = config
+        self.logical_id, self.function_name = config.logical_id, config.function_name
+        self._stream, self._store, self._wall_clock = stream, store, wall_clock
+        self._arn = stream_arn or config.event_source_arn  # the backend's ARN, as events name it
+        self._region, self._role_arn = region, role_arn
+        self._shards: dict[str, PartitionState] = {}
+        self._parents: dict[str, tuple[str, ...]] = {}
+        if config.enabled:
+            self._active()  # LATEST is the tip when the mapping starts
+
+    # -- the EventSource contract ---------------------------------------------------------------
+
+    def poll_once(self, *, flush: bool = False) -> PollReport:
+        report = PollReport()
+        if self.config.enabled:
+            for state in self._active():
+                self._poll_partition(state, report, flush)
+        self.stats.add(report)
+        return report
+
+    def caught_up(self) -> bool:
+        if not self.config.enabled:
+            return True
+        return all(self._settled(state) for state in self._active())
+
+    def idle_rounds(self) -> int:
+        return (self.config.retry_limit or 0) + math.ceil(math.log2(self.config.batch_size)) + 2
+
+    def summary(self, function: str, lost: list[str], *, stopped: bool) -> dict[str, Any]:
+        in_flight = sum(len(b.records) for s in self._shards.values() for b in s.queue)
+        records = self.stats.records_settled + in_flight
+        name = self._arn.split("/")[1] if "/" in self._arn else self._arn
+        return source_summary(
+            self.logical_id, function, name, self.stats, records, lost, stopped=stopped, unsettled=in_flight
+        )
+
+    def close(self) -> None:
+        """Nothing to release: the checkpoints are already in the store."""
+
+    # -- shards -----------------------------------------------------------------------------------
+
+    def _active(self) -> list[PartitionState]:
+        """The shards to read now: every shard whose parents were read to their end."""
+        for shard in self._stream.shards():
+            shard_id = shard["ShardId"]
+            if shard_id not in self._shards:
+                parents = tuple(p for k in ("ParentShardId", "AdjacentParentShardId") if (p := shard.get(k)))
+                self._parents[shard_id] = parents
+                self._shards[shard_id] = PartitionState(self._reader(shard_id))
+        return [
+            state
+            for shard_id, state in self._shards.items()
+            if not any(
+                p in self._shards and not self._finished(self._shards[p]) for p in self._parents[shard_id]
+            )
+        ]
+
+    def _reader(self, shard_id: str) -> ShardReader:
+        c = self.config
+        key = f"stream-checkpoint:{c.uuid}:{shard_id}"
+        return ShardReader(
+            self._stream,
+            shard_id,
+            self._store,
+            key,
+            c.starting_position,
+            c.starting_position_timestamp,
+            self._wall_clock(),
+        )
+
+    @staticmethod
+    def _shard(state: PartitionState) -> ShardReader:
+        assert isinstance(state.reader, ShardReader)
+        return state.reader
+
+    def _finished(self, state: PartitionState) -> bool:
+        return self._shard(state).closed and not state.queue and state.window is None
+
+    def _settled(self, state: PartitionState) -> bool:
+        return not state.queue and state.window is None and self._shard(state).drained()
+
+    # -- the streams' hooks of the batch rules ----------------------------------------------------
+
+    def _timestamp_s(self, record: ShardRecord) -> float:
+        return record.arrival_s
+
+    def _batch_event(self, state: PartitionState, records: list[ShardRecord]) -> dict[str, Any]:
+        return {"Records": [self._record_event(r) for r in records]}
+
+    def _record_event(self, record: ShardRecord) -> dict[str, Any]:
+        if self.config.service == "kinesis":
+            return {
+                "kinesis": record.body,
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"{record.shard_id}:{record.sequence_number}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": self._role_arn,
+                "awsRegion": self._region,
+                "eventSourceARN": self._arn,
+            }
+        return {**record.body, "eventSourceARN": self._arn}
+
+    def _matches(self, record: ShardRecord) -> bool:
+        if not self.config.filters:
+            return True
+        view = record.body if self.config.service == "kinesis" else self._record_event(record)
+        try:
+            return matches_filter_criteria(list(self.config.filters), view)
+        except Exception:  # a record the filter cannot evaluate matches no pattern (see esm.py)
+            logger.exception(
+                "%s: cannot filter %s@%s; filtered out",
+                self.logical_id,
+                record.shard_id,
+                record.sequence_number,
+            )
+            return False
+
+    def _record_size(self, record: ShardRecord) -> int:
+        return len(json.dumps(self._record_event(record)).encode()) + 1  # and a comma
+
+    def _envelope_size(self) -> int:
+        window = 512 if self.config.tumbling_window_s else 0  # window, state, shardId and the flags
+        return len(json.dumps({"Records": []}).encode()) + window
+
+    def _reported(self, state: PartitionState, batch: Batch, failures: list) -> list[ShardRecord] | None:
+        """Every record from the lowest reported sequence number on (the checkpoint rule)."""
+        in_batch = {r.sequence_number for r in batch.records}
+        reported = []
+        for failure in failures:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if not isinstance(identifier, str) or identifier not in in_batch:
+                return None
+            reported.append(int(identifier))
+        if not reported:
+            return []
+        lowest = min(reported)
+        return [r for r in batch.records if r.order >= lowest]
+
+    def _send(self, state: PartitionState, batch: Batch, destination: str, report: PollReport) -> None:
+        assert self._destinations is not None
+        is_s3 = parse_destination(destination).kind == "s3"
+        first, last = batch.records[0], batch.records[-1]
+        document = {
+            **self._failure(batch).context(),
+            _BATCH_INFO[self.config.service]: {
+                "shardId": state.key,
+                "startSequenceNumber": first.sequence_number,
+                "endSequenceNumber": last.sequence_number,
+                "approximateArrivalOfFirstRecord": iso_timestamp(first.arrival_s * 1000),
+                "approximateArrivalOfLastRecord": iso_timestamp(last.arrival_s * 1000),
+                "batchSize": len(batch.records),
+                "streamArn": self._arn,
+            },
+        }
+        if is_s3:
+            document["payload"] = json.dumps(self._batch_event(state, batch.records))
+        key = s3_object_key(self.config.uuid, state.key, self._clock()) if is_s3 else None
+        self._destinations.send(destination, document, object_key=key)
+        report.records_to_destination += len(batch.records)
+
+
+# -- the stack's factory ------------------------------------------------------------------------
+
+
+@register("AWS::Lambda::EventSourceMapping")
+def stream_mapping(resource: Any, services: StackServices) -> StreamEventSourceMapping | None:
+    """A Kinesis or DynamoDB Streams mapping of the template; None for any other kind of mapping."""
+    props = resource.properties
+    arn = str(props.get("EventSourceArn", ""))
+    service = stream_service(arn)
+    if service is None:
+        return None
+    function = services.template.function(str(props.get("FunctionName", "")))
+    config = StreamMappingConfig.from_resource(
+        resource.logical_id, props, function_name=function.function_name, function_arn=function.arn
+    )
+    try:
+        stream, stream_arn = _stream(services, service, arn)
+    except (ClientError, LookupError) as error:
+        services.warn(f"{resource.logical_id}: cannot read the stream {arn}: {error}; skipped")
+        return None
+    role = services.template.resources.get(function.logical_id, {}).get("Properties", {}).get("Role")
+    return StreamEventSourceMapping(
+        config,
+        stream,
+        services.invoke,
+        services.destinations,
+        services.store,
+        clock=services.scheduler.now,
+        stream_arn=stream_arn,
+        region=services.region,
+        role_arn=role
+        if isinstance(role, str)
+        else f"arn:aws:iam::{services.account_id}:role/{function.function_name}",
+    )
+
+
+def _stream(services: StackServices, service: str, arn: str) -> tuple[StreamApi, str]:
+    if service == "kinesis":
+        stream = KinesisStream(services.client("kinesis"), arn)
+        stream.shards()  # ResourceNotFoundException now rather than at the first poll
+        return stream, arn
+    table = arn.split(":table/", 1)[-1].split("/stream/", 1)[0]
+    described = services.client("dynamodb").describe_table(TableName=table)["Table"]
+    latest = described.get("LatestStreamArn")
+    if not latest or not (described.get("StreamSpecification") or {}).get("StreamEnabled", True):
+        raise LookupError(f"table {table} has no stream (StreamSpecification)")
+    return DynamoDBStream(services.client("dynamodbstreams"), latest), latest
