@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from infra.localfaas.tests.sam_app import write_app
+from localfaas.cli import main
+from localfaas.durable import DurableStore
 from localfaas.esm import InvalidEventSourceMappingError
+from localfaas.graph.topology import build_graph
 from localfaas.local_stack import LocalStack
+from localfaas.runtime import InvocationResult
+from localfaas.stream_shards import KinesisStream
+from localfaas.stream_source import StreamEventSourceMapping, StreamMappingConfig
+from localfaas.template import load_stack
 
 HEADER = """\
 Transform: AWS::Serverless-2016-10-31
@@ -319,3 +330,251 @@ def test_a_table_without_a_stream_is_named_and_skipped(tmp_path):
     with LocalStack(path) as stack:
         warnings = [w for w in stack.warnings if w.startswith("TakeFromOrders")]
     assert len(warnings) == 1 and "has no stream" in warnings[0] and warnings[0].endswith("skipped")
+
+
+# -- the checkpoint, durable across a restart of localfaas ---------------------------------------
+
+
+class Function:
+    """A function by its invocations; `crash` makes the next invocation take the poller down."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+        self.crash = False
+
+    def __call__(self, name: str, event: dict) -> InvocationResult:
+        if self.crash:
+            raise KeyboardInterrupt("localfaas killed mid-invocation")
+        self.events.append(event)
+        return InvocationResult(name, f"request-{len(self.events)}", payload=None)
+
+    def seen(self) -> list[dict]:
+        return [d for e in self.events for d in datas(e)]
+
+
+def _mapping(kinesis, store_dir, function, *, clock=None, **props) -> StreamEventSourceMapping:
+    arn = kinesis.describe_stream_summary(StreamName="shipments")["StreamDescriptionSummary"]["StreamARN"]
+    config = StreamMappingConfig.from_resource(
+        "TakeFromShipments",
+        {"EventSourceArn": arn, "StartingPosition": "TRIM_HORIZON", **props},
+        function_name="take",
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:take",
+    )
+    options = {"clock": clock} if clock else {}
+    return StreamEventSourceMapping(
+        config, KinesisStream(kinesis, arn), function, None, DurableStore(store_dir), **options
+    )
+
+
+def _drain(mapping: StreamEventSourceMapping) -> None:
+    for _ in range(20):
+        mapping.poll_once(flush=True)
+        if mapping.caught_up():
+            return
+    raise AssertionError("the mapping did not catch up")
+
+
+@pytest.fixture
+def kinesis():
+    with mock_aws():
+        client = boto3.client("kinesis", region_name="us-east-1")
+        client.create_stream(StreamName="shipments", ShardCount=1)
+        yield client
+
+
+def _put(kinesis, *items: dict) -> None:
+    for item in items:
+        kinesis.put_record(StreamName="shipments", Data=json.dumps(item).encode(), PartitionKey="k")
+
+
+def test_a_restarted_mapping_resumes_after_its_checkpoint(kinesis, tmp_path):
+    first = Function()
+    _put(kinesis, {"n": 1}, {"n": 2})
+    _drain(_mapping(kinesis, tmp_path, first))
+    _put(kinesis, {"n": 3})
+    again = Function()
+    _drain(_mapping(kinesis, tmp_path, again))  # a new poller on the same state folder
+    assert (first.seen(), again.seen()) == ([{"n": 1}, {"n": 2}], [{"n": 3}])
+
+
+def test_a_batch_in_flight_when_localfaas_dies_is_delivered_again(kinesis, tmp_path):
+    function = Function()
+    _put(kinesis, {"n": 1})
+    _drain(_mapping(kinesis, tmp_path, function))
+    _put(kinesis, {"n": 2}, {"n": 3})
+    function.crash = True
+    with pytest.raises(KeyboardInterrupt):
+        _mapping(kinesis, tmp_path, function).poll_once(flush=True)
+    function.crash = False
+    _drain(_mapping(kinesis, tmp_path, function))
+    assert function.seen() == [{"n": 1}, {"n": 2}, {"n": 3}]  # at least once: nothing lost
+
+
+def test_records_older_than_the_maximum_age_never_reach_the_function(kinesis, tmp_path):
+    function = Function()
+    _put(kinesis, {"n": 1})
+    later = lambda: time.time() + 120  # noqa: E731 - the mapping's clock two minutes on
+    mapping = _mapping(kinesis, tmp_path, function, clock=later, MaximumRecordAgeInSeconds=60)
+    _drain(mapping)
+    assert function.events == []
+    assert (mapping.stats.records_expired, mapping.stats.records_discarded) == (1, 1)
+
+
+def test_an_item_identifier_that_is_not_a_sequence_number_of_the_batch_fails_the_whole_batch(
+    kinesis, tmp_path
+):
+    answers = iter([{"batchItemFailures": [{"itemIdentifier": ""}]}, {"batchItemFailures": []}])
+    events: list[dict] = []
+
+    def function(name, event):
+        events.append(event)
+        return InvocationResult(name, "r", payload=next(answers))
+
+    _put(kinesis, {"n": 1}, {"n": 2})
+    mapping = _mapping(kinesis, tmp_path, function, FunctionResponseTypes=["ReportBatchItemFailures"])
+    _drain(mapping)
+    assert [len(e["Records"]) for e in events] == [2, 2]  # retried whole, then a complete success
+    assert (mapping.stats.retries, mapping.stats.records_delivered) == (1, 2)
+
+
+# -- drawn by `localfaas graph`, run by `localfaas run` -----------------------------------------------
+
+CHAIN = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.11
+    Handler: app.handler
+    Environment:
+      Variables:
+        TABLE: !Ref Orders
+        STREAM: !Ref Shipments
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      BillingMode: PAY_PER_REQUEST
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+  Shipments:
+    Type: AWS::Kinesis::Stream
+    Properties: {ShardCount: 2}
+  Place:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: place/
+      Events:
+        Placed:
+          Type: EventBridgeRule
+          Properties:
+            Pattern: {source: [shop], detail-type: [OrderPlaced]}
+  Ship:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ship/
+      Events:
+        NewOrders:
+          Type: DynamoDB
+          Properties:
+            Stream: !GetAtt Orders.StreamArn
+            StartingPosition: TRIM_HORIZON
+            FilterCriteria:
+              Filters:
+                - Pattern: '{"eventName": ["INSERT"]}'
+  Track:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: track/
+      Events:
+        Shipped:
+          Type: Kinesis
+          Properties:
+            Stream: !GetAtt Shipments.Arn
+            StartingPosition: TRIM_HORIZON
+            BatchSize: 10
+"""
+
+PLACE = """\
+import os, boto3
+
+table = boto3.client("dynamodb")
+
+
+def handler(event, context):
+    order = event["detail"]["orderId"]
+    table.put_item(TableName=os.environ["TABLE"], Item={"id": {"S": order}, "state": {"S": "placed"}})
+    table.update_item(
+        TableName=os.environ["TABLE"],
+        Key={"id": {"S": order}},
+        UpdateExpression="SET #s = :paid",
+        ExpressionAttributeNames={"#s": "state"},
+        ExpressionAttributeValues={":paid": {"S": "paid"}},
+    )
+"""
+
+SHIP = """\
+import json, os, boto3
+
+kinesis = boto3.client("kinesis")
+
+
+def handler(event, context):
+    for record in event["Records"]:
+        order = record["dynamodb"]["NewImage"]["id"]["S"]
+        kinesis.put_record(StreamName=os.environ["STREAM"], Data=json.dumps({"orderId": order}), PartitionKey=order)
+"""
+
+TRACK = """\
+import base64, json, os
+
+TRACE = os.path.join(os.path.dirname(__file__), "trace.txt")
+
+
+def handler(event, context):
+    with open(TRACE, "a") as trace:
+        for record in event["Records"]:
+            trace.write(json.loads(base64.b64decode(record["kinesis"]["data"]))["orderId"] + "\\n")
+"""
+
+
+def write_chain(tmp_path) -> Path:
+    files = {"place/app.py": PLACE, "ship/app.py": SHIP, "track/app.py": TRACK}
+    return write_app(tmp_path, CHAIN, files)
+
+
+def test_graph_draws_the_table_and_the_stream_feeding_their_functions(tmp_path):
+    graph = build_graph(load_stack(write_chain(tmp_path), stack_name="chain"))
+    assert graph.nodes["Orders"].kind == "table" and graph.nodes["Shipments"].kind == "stream"
+    assert graph.edge("Orders", "Ship") is not None
+    assert graph.edge("Shipments", "Track") is not None
+
+
+def test_localfaas_run_carries_an_order_from_an_event_through_a_table_stream_and_a_kinesis_stream(
+    tmp_path, capsys
+):
+    write_chain(tmp_path)
+    orders = ["o-1", "o-2", "o-3"]
+    scenario = {
+        "template": "template.yaml",
+        "events": [
+            {"Source": "shop", "DetailType": "OrderPlaced", "Detail": json.dumps({"orderId": o})}
+            for o in orders
+        ],
+        "checks": [
+            {"name": "inserts shipped", "metric": "esm.delivered[ShipNewOrders]", "equals": 3},
+            {"name": "updates filtered", "metric": "esm.filtered[ShipNewOrders]", "equals": 3},
+            {"name": "shipments tracked", "metric": "esm.delivered[TrackShipped]", "equals": 3},
+        ],
+    }
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+    report_path = tmp_path / "report.json"
+
+    status = main(["run", "--scenario", str(tmp_path / "scenario.json"), "--json", str(report_path)])
+
+    report = json.loads(report_path.read_text())
+    assert status == 0, capsys.readouterr().out
+    assert sorted((tmp_path / "track" / "trace.txt").read_text().split()) == orders
+    assert [c["ok"] for c in report["checks"]] == [True, True, True]
+    assert report["lost"]["total"] == 0
+    assert "NOTHING LOST" in capsys.readouterr().out
