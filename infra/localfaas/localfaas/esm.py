@@ -62,7 +62,9 @@ https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html), s
 The batch lifecycle above (order, batching, filtering, retries, bisection, age, partial responses,
 the destination) is shared with the Kinesis and DynamoDB Streams mappings and lives in
 ordered_batches.py; this module holds what is Kafka's own: the configuration, the log's offsets and
-consumer group, the event, the partition/offset identifiers and the Kafka destination.
+consumer group, the event, the partition/offset identifiers and the Kafka destination. (Near 500
+lines: the Kafka configuration and its reader of the log belong to one mapping; the property reader
+they share with the streams is mapping_properties.py.)
 
 Not emulated: consumer-group rebalancing across pollers (one mapping owns all partitions of its
 topic), provisioned/on-demand poller scaling (AWS requires provisioned mode for the error handling
@@ -91,6 +93,7 @@ from localfaas.destinations import (
 )
 from localfaas.kafka_event import kafka_event, record_payload
 from localfaas.log import Log, LogRecord
+from localfaas.mapping_properties import InvalidEventSourceMappingError, MappingProperties
 from localfaas.ordered_batches import (
     MAX_PAYLOAD_BYTES,
     Batch,
@@ -99,7 +102,7 @@ from localfaas.ordered_batches import (
     PartitionState,
     PollReport,
 )
-from localfaas.pattern import InvalidEventPatternException, compile_pattern, matches_filter_criteria
+from localfaas.pattern import matches_filter_criteria
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -118,20 +121,8 @@ DEFAULT_KAFKA_BATCHING_WINDOW_S = 0.5
 # applies a maximum of 10 retry attempts." (Configuring error handling controls for Kafka event sources)
 RETRIES_WITH_DESTINATION = 10
 
-
-STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 _TOPIC = re.compile(r"[^.]([a-zA-Z0-9\-_.]+)")
 _CONSUMER_GROUP = re.compile(r"[a-zA-Z0-9\-/*:_+=.@]*")
-
-
-class InvalidEventSourceMappingError(ValueError):
-    """A property AWS would reject, named with the mapping's logical id and AWS's wording."""
-
-    def __init__(self, logical_id: str, prop: str, message: str) -> None:
-        self.logical_id = logical_id
-        self.property = prop
-        self.code = "InvalidParameterValueException"
-        super().__init__(f"{self.code}: EventSourceMapping '{logical_id}' property {prop}: {message}")
 
 
 def is_kafka_event_source_mapping(properties: Mapping[str, Any]) -> bool:
@@ -185,7 +176,7 @@ class EventSourceMappingConfig:
         function_arn: str | None = None,
     ) -> EventSourceMappingConfig:
         """Parse the resolved Properties of a Kafka AWS::Lambda::EventSourceMapping."""
-        p = _Properties(logical_id, properties)
+        p = _KafkaProperties(logical_id, properties)
         source, arn, servers = p.kafka_source()
         topics = p.topics()
         esm_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"localfaas:esm:{function_name}:{logical_id}"))
@@ -214,45 +205,8 @@ class EventSourceMappingConfig:
         )
 
 
-class _Properties:
-    """Reads and validates one mapping's properties; every error names the logical id and property."""
-
-    def __init__(self, logical_id: str, properties: Mapping[str, Any]) -> None:
-        self.logical_id = logical_id
-        self.props = properties
-
-    def fail(self, prop: str, message: str) -> InvalidEventSourceMappingError:
-        return InvalidEventSourceMappingError(self.logical_id, prop, message)
-
-    def violates(self, prop: str, raw: Any, constraint: str) -> InvalidEventSourceMappingError:
-        """AWS's validation wording: "Value 'x' failed to satisfy constraint: Member must ..."."""
-        return self.fail(prop, f"Value '{raw}' failed to satisfy constraint: Member must {constraint}")
-
-    def integer(self, prop: str, default: int, low: int, high: int) -> int:
-        raw = self.props.get(prop)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except (TypeError, ValueError):
-            raise self.fail(prop, f"Value '{raw}' is not an integer") from None
-        if isinstance(raw, bool) or (isinstance(raw, float) and raw != value):
-            raise self.fail(prop, f"Value '{raw}' is not an integer")
-        if value < low:
-            raise self.violates(prop, raw, f"have value greater than or equal to {low}")
-        if value > high:
-            raise self.violates(prop, raw, f"have value less than or equal to {high}")
-        return value
-
-    def boolean(self, prop: str, default: bool) -> bool:
-        raw = self.props.get(prop)
-        if raw is None:
-            return default
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.lower() in ("true", "false"):
-            return raw.lower() == "true"  # CloudFormation accepts booleans as strings
-        raise self.fail(prop, f"Value '{raw}' is not a boolean")
+class _KafkaProperties(MappingProperties):
+    """The properties only Kafka mappings have."""
 
     def kafka_source(self) -> tuple[str, str | None, tuple[str, ...]]:
         arn = self.props.get("EventSourceArn")
@@ -301,71 +255,10 @@ class _Properties:
             return group
         return None
 
-    def starting_position(self) -> tuple[str, float | None]:
-        position = self.props.get("StartingPosition")
-        if position not in STARTING_POSITIONS:
-            # Required for Kafka event sources ("All Amazon MSK event source configuration parameters").
-            raise self.violates(
-                "StartingPosition", position, f"satisfy enum value set: {list(STARTING_POSITIONS)}"
-            )
-        raw = self.props.get("StartingPositionTimestamp")
-        if position != "AT_TIMESTAMP":
-            return position, None
-        try:
-            return position, float(raw)
-        except (TypeError, ValueError):
-            message = f"Value '{raw}' must be a Unix time in seconds when StartingPosition is AT_TIMESTAMP"
-            raise self.fail("StartingPositionTimestamp", message) from None
-
     def batching_window(self) -> float:
         if self.props.get("MaximumBatchingWindowInSeconds") is None:
             return DEFAULT_KAFKA_BATCHING_WINDOW_S
         return float(self.integer("MaximumBatchingWindowInSeconds", 0, 0, 300))
-
-    def record_age(self) -> int:
-        age = self.integer("MaximumRecordAgeInSeconds", -1, -1, 604_800)
-        if -1 < age < 60:  # "60-604800, or -1 for infinite"
-            raise self.fail("MaximumRecordAgeInSeconds", f"Value '{age}' must be -1 or between 60 and 604800")
-        return age
-
-    def filters(self) -> tuple[dict, ...]:
-        """FilterCriteria.Filters as {"Pattern": "<json>"}, each compiled once here to reject bad ones."""
-        criteria = self.props.get("FilterCriteria") or {}
-        checked = []
-        for number, entry in enumerate(criteria.get("Filters") or []):
-            raw = (entry or {}).get("Pattern")
-            text = raw if isinstance(raw, str) else json.dumps(raw)
-            try:
-                compile_pattern(text)
-            except InvalidEventPatternException as exc:
-                raise self.fail(f"FilterCriteria.Filters[{number}].Pattern", str(exc)) from None
-            checked.append({"Pattern": text})
-        return tuple(checked)
-
-    def function_response_types(self) -> bool:
-        types = self.props.get("FunctionResponseTypes") or []
-        for value in types:
-            if value != "ReportBatchItemFailures":
-                raise self.violates(
-                    "FunctionResponseTypes", value, "satisfy enum value set: [ReportBatchItemFailures]"
-                )
-        return bool(types)
-
-    def destination(self, topics: tuple[str, ...]) -> str | None:
-        on_failure = ((self.props.get("DestinationConfig") or {}).get("OnFailure")) or {}
-        uri = on_failure.get("Destination")
-        if not uri:
-            return None
-        try:
-            target = parse_destination(uri)
-        except ValueError as exc:
-            raise self.fail("DestinationConfig.OnFailure.Destination", str(exc)) from None
-        if target.kind == "kafka" and target.name in topics:
-            # "Lambda prevents infinite loops by blocking configurations where the source and
-            # destination topics are the same." (Using a Kafka topic as an on-failure destination)
-            message = f"destination topic '{target.name}' cannot be a source topic of the mapping"
-            raise self.fail("DestinationConfig.OnFailure.Destination", message)
-        return uri
 
 
 # -- the poller -----------------------------------------------------------------------------------

@@ -35,7 +35,12 @@ A source brings a `PartitionReader` per partition (the log for Kafka, GetRecords
 the hooks that are its own: its event, its record identifiers, its filter view and its invocation
 record for the destination. esm.py (Kafka) and stream_source.py (Kinesis, DynamoDB) subclass
 `OrderedBatches`. Not emulated: retry back-off (a failed batch is retried on the next poll), a
-window's 1 MB state limit (isWindowTerminatedEarly is always false).
+window's 1 MB state limit (isWindowTerminatedEarly is always false); a window's state is kept in
+memory, so a restart of localfaas opens the window again with a fresh state.
+
+Longer than 400 lines because the lifecycle is one piece: fetching, expiring, invoking, retrying,
+bisecting, giving up and windows hand the same batch to each other, and splitting them would spread
+one rule (the checkpoint never passes an unsettled record) over several modules.
 """
 
 from __future__ import annotations

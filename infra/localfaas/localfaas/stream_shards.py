@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,6 +38,8 @@ from localfaas.durable import DurableStore
 
 __all__ = ["DynamoDBStream", "KinesisStream", "ShardReader", "ShardRecord", "StreamApi"]
 
+# GetRecords over a shard's read limit (5 calls a second on Kinesis) answers one of these.
+_THROTTLED = ("ProvisionedThroughputExceededException", "LimitExceededException", "ThrottlingException")
 # GetRecords' Limit: up to 10,000 on Kinesis, up to 1,000 on DynamoDB Streams.
 KINESIS_GET_RECORDS_LIMIT = 10_000
 DYNAMODB_GET_RECORDS_LIMIT = 1_000
@@ -180,9 +184,15 @@ class ShardReader:
         starting_position: str,
         starting_timestamp: float | None,
         now: float,
+        *,
+        poll_interval_s: float = 0.0,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
-        """`now`: the backend's wall-clock time, which stamps the records' arrival (for LATEST)."""
+        """`now`: the backend's wall-clock time, which stamps the records' arrival (for LATEST).
+        `poll_interval_s`: after GetRecords found nothing, the shard is not asked again for this long
+        (Lambda's base rate, in real time; 0 in virtual time, where a poll costs nothing)."""
         self.key = shard_id
+        self._interval, self._wall_clock, self._quiet_until = poll_interval_s, wall_clock, 0.0
         self._stream, self._store, self._checkpoint_key = stream, store, checkpoint_key
         self._buffer: deque[ShardRecord] = deque()
         self._last_fetched: ShardRecord | None = None
@@ -240,17 +250,23 @@ class ShardReader:
         return not self.peek(1)
 
     def _fetch(self, wanted: int) -> None:
-        if self.closed:
+        if self.closed or (self._interval and self._wall_clock() < self._quiet_until):
             return
         if self._iterator is None:
             self._iterator = self._new_iterator()
         try:
             records, following = self._stream.records(self.key, self._iterator, wanted)
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ExpiredIteratorException":
+            code = error.response.get("Error", {}).get("Code")
+            if code in _THROTTLED:  # the shard's read limit: nothing this round, as for an empty read
+                self._quiet_until = self._wall_clock() + max(self._interval, 1.0)
+                return
+            if code != "ExpiredIteratorException":
                 raise
             self._iterator = self._new_iterator()
             records, following = self._stream.records(self.key, self._iterator, wanted)
+        if not records:
+            self._quiet_until = self._wall_clock() + self._interval
         for record in records:
             self._last_fetched = record
             if self._skip_before is not None and record.arrival_s < self._skip_before:

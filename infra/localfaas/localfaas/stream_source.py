@@ -58,8 +58,9 @@ from botocore.exceptions import ClientError
 
 from localfaas.destinations import Destinations, iso_timestamp, parse_destination, s3_object_key
 from localfaas.durable import DurableStore
-from localfaas.esm import DEFAULT_BATCH_SIZE, STARTING_POSITIONS, _Properties
+from localfaas.esm import DEFAULT_BATCH_SIZE
 from localfaas.event_sources import StackServices, register
+from localfaas.mapping_properties import STARTING_POSITIONS, MappingProperties
 from localfaas.ordered_batches import Batch, Invoke, OrderedBatches, PartitionState, PollReport
 from localfaas.pattern import matches_filter_criteria
 from localfaas.report import source_summary
@@ -114,7 +115,7 @@ class StreamMappingConfig:
     def from_resource(
         cls, logical_id: str, properties: Mapping[str, Any], *, function_name: str, function_arn: str
     ) -> StreamMappingConfig:
-        p = _Properties(logical_id, properties)
+        p = MappingProperties(logical_id, properties)
         arn = str(properties.get("EventSourceArn", ""))
         service = stream_service(arn)
         if service is None:

@@ -578,3 +578,15 @@ def test_localfaas_run_carries_an_order_from_an_event_through_a_table_stream_and
     assert [c["ok"] for c in report["checks"]] == [True, True, True]
     assert report["lost"]["total"] == 0
     assert "NOTHING LOST" in capsys.readouterr().out
+
+
+def test_a_record_failing_forever_stops_the_run_and_is_named_never_settled(tmp_path):
+    # MaximumRetryAttempts -1 (the default): retried until the record expires, blocking its shard.
+    with stack_for(tmp_path, KINESIS) as stack:
+        put(stack, {"poison": True}, {"n": 2})
+        assert not stack.run_until_idle()
+        report = stack.report()
+    row = report.data["esm"]["TakeFromShipments"]
+    assert (row["delivered"], row["unsettled"]) == (0, 2)
+    assert "TakeFromShipments: 2 record(s) never settled" in report.data["lost"]["details"][0]
+    assert "NOTHING LOST" not in report.render()
