@@ -210,8 +210,9 @@ def test_retries_exhausted_send_the_kinesis_invocation_record_to_the_destination
     with stack_for(tmp_path, events) as stack:
         sequences = put(stack, {"n": 1, "poison": True}, {"n": 2})
         assert stack.run_until_idle()
+        report = stack.report().data
         [document] = given_up(stack)
-        row = stack.report().data["esm"]["TakeFromShipments"]
+        row = report["esm"]["TakeFromShipments"]
     assert len(invocations(tmp_path)) == 3  # the first invocation and two retries
     assert document["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert document["requestContext"]["approximateInvokeCount"] == 3
@@ -226,6 +227,12 @@ def test_retries_exhausted_send_the_kinesis_invocation_record_to_the_destination
     assert info["streamArn"].endswith(":stream/localfaas-Shipments")
     assert info["approximateArrivalOfFirstRecord"].endswith("Z")
     assert (row["to_destination"], row["lost"]) == (2, 0)
+    [parked] = [p for p in report["parked"]["destinations"].values() if p["name"] == "GivenUp"]
+    assert (parked["count"], parked["source"], parked["reason"]) == (
+        1,
+        "TakeFromShipments",
+        "RetryAttemptsExhausted (1)",
+    )
 
 
 def test_bisection_isolates_the_poison_record_for_the_destination(tmp_path):
