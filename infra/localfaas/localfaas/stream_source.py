@@ -167,6 +167,7 @@ class StreamEventSourceMapping(OrderedBatches):
         stream_arn: str | None = None,
         region: str = "us-east-1",
         role_arn: str = "",
+        real_time: bool = False,
     ) -> None:
         super().__init__(config, invoke, destinations, clock)
         self.config = config
@@ -174,6 +175,11 @@ class StreamEventSourceMapping(OrderedBatches):
         self._stream, self._store, self._wall_clock = stream, store, wall_clock
         self._arn = stream_arn or config.event_source_arn  # the backend's ARN, as events name it
         self._region, self._role_arn = region, role_arn
+        # "Lambda polls each shard in your Kinesis stream for records at a base rate of once per
+        # second" (with-kinesis.html); DynamoDB "at a base rate of 4 times per second" (with-ddb.html).
+        self._poll_interval_s = (1.0 if config.service == "kinesis" else 0.25) if real_time else 0.0
+        self._shards_listed_at = -math.inf
+        self._ending: dict[str, str | None] = {}  # EndingSequenceNumber: the shard is closed
         self._shards: dict[str, PartitionState] = {}
         self._parents: dict[str, tuple[str, ...]] = {}
         if config.enabled:
@@ -212,12 +218,8 @@ class StreamEventSourceMapping(OrderedBatches):
 
     def _active(self) -> list[PartitionState]:
         """The shards to read now: every shard whose parents were read to their end."""
-        for shard in self._stream.shards():
-            shard_id = shard["ShardId"]
-            if shard_id not in self._shards:
-                parents = tuple(p for k in ("ParentShardId", "AdjacentParentShardId") if (p := shard.get(k)))
-                self._parents[shard_id] = parents
-                self._shards[shard_id] = PartitionState(self._reader(shard_id))
+        if self._wall_clock() - self._shards_listed_at >= self._poll_interval_s:
+            self._list_shards()
         return [
             state
             for shard_id, state in self._shards.items()
@@ -225,6 +227,16 @@ class StreamEventSourceMapping(OrderedBatches):
                 p in self._shards and not self._finished(self._shards[p]) for p in self._parents[shard_id]
             )
         ]
+
+    def _list_shards(self) -> None:
+        self._shards_listed_at = self._wall_clock()
+        for shard in self._stream.shards():
+            shard_id = shard["ShardId"]
+            self._ending[shard_id] = (shard.get("SequenceNumberRange") or {}).get("EndingSequenceNumber")
+            if shard_id not in self._shards:
+                parents = tuple(p for k in ("ParentShardId", "AdjacentParentShardId") if (p := shard.get(k)))
+                self._parents[shard_id] = parents
+                self._shards[shard_id] = PartitionState(self._reader(shard_id))
 
     def _reader(self, shard_id: str) -> ShardReader:
         c = self.config
@@ -237,6 +249,8 @@ class StreamEventSourceMapping(OrderedBatches):
             c.starting_position,
             c.starting_position_timestamp,
             self._wall_clock(),
+            poll_interval_s=self._poll_interval_s,
+            wall_clock=self._wall_clock,
         )
 
     @staticmethod
@@ -245,7 +259,12 @@ class StreamEventSourceMapping(OrderedBatches):
         return state.reader
 
     def _finished(self, state: PartitionState) -> bool:
-        return self._shard(state).closed and not state.queue and state.window is None
+        """Read to its end and settled: GetRecords gave no next iterator, or the shard is listed
+        closed (an EndingSequenceNumber) and has nothing more to read."""
+        if state.queue or state.window is not None:
+            return False
+        reader = self._shard(state)
+        return reader.closed or (self._ending.get(state.key) is not None and reader.drained())
 
     def _settled(self, state: PartitionState) -> bool:
         return not state.queue and state.window is None and self._shard(state).drained()
@@ -361,6 +380,7 @@ def stream_mapping(resource: Any, services: StackServices) -> StreamEventSourceM
         clock=services.scheduler.now,
         stream_arn=stream_arn,
         region=services.region,
+        real_time=services.real_time,
         role_arn=role
         if isinstance(role, str)
         else f"arn:aws:iam::{services.account_id}:role/{function.function_name}",

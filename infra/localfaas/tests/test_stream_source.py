@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from localfaas.esm import InvalidEventSourceMappingError
 from localfaas.graph.topology import build_graph
 from localfaas.local_stack import LocalStack
 from localfaas.runtime import InvocationResult
-from localfaas.stream_shards import KinesisStream
+from localfaas.stream_shards import KinesisStream, ShardRecord
 from localfaas.stream_source import StreamEventSourceMapping, StreamMappingConfig
 from localfaas.template import load_stack
 
@@ -597,3 +598,78 @@ def test_a_record_failing_forever_stops_the_run_and_is_named_never_settled(tmp_p
     assert (row["delivered"], row["unsettled"]) == (0, 2)
     assert "TakeFromShipments: 2 record(s) never settled" in report.data["lost"]["details"][0]
     assert "NOTHING LOST" not in report.render()
+
+
+class SplitStream:
+    """A stream whose shard 0 was split into 1 and 2 (moto keeps routing records to a split shard, so
+    the lineage is given here, in the shapes ListShards and GetRecords answer)."""
+
+    service = "kinesis"
+
+    def __init__(self) -> None:
+        self.held = {"shardId-0": [1, 2], "shardId-1": [3, 5], "shardId-2": [4, 6]}
+
+    def shards(self) -> list[dict]:
+        closed = {"SequenceNumberRange": {"StartingSequenceNumber": "1", "EndingSequenceNumber": "2"}}
+        return [
+            {"ShardId": "shardId-0", **closed},
+            {"ShardId": "shardId-1", "ParentShardId": "shardId-0"},
+            {"ShardId": "shardId-2", "ParentShardId": "shardId-0"},
+        ]
+
+    def iterator(self, shard_id, kind, sequence=None, at=None) -> str:
+        after = int(sequence) if kind == "AFTER_SEQUENCE_NUMBER" else 0
+        return f"{shard_id}|{after}"
+
+    def records(self, shard_id, iterator, limit):
+        after = int(iterator.split("|")[1])
+        found = [n for n in self.held[shard_id] if n > after][:limit]
+        records = [
+            ShardRecord(shard_id, str(n), time.time(), {"sequenceNumber": str(n), "data": _b64({"n": n})}, 10)
+            for n in found
+        ]
+        return records, f"{shard_id}|{found[-1] if found else after}"
+
+
+def _b64(item: dict) -> str:
+    return base64.b64encode(json.dumps(item).encode()).decode()
+
+
+def test_after_a_split_the_parent_shard_is_read_to_its_end_before_its_children(tmp_path):
+    function = Function()
+    config = StreamMappingConfig.from_resource(
+        "TakeFromShipments",
+        {
+            "EventSourceArn": "arn:aws:kinesis:us-east-1:123456789012:stream/shipments",
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 1,  # the parent takes two rounds: its children must wait for both
+        },
+        function_name="take",
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:take",
+    )
+    mapping = StreamEventSourceMapping(config, SplitStream(), function, None, DurableStore(tmp_path))
+    _drain(mapping)
+    shards = [e["Records"][0]["eventID"].split(":")[0] for e in function.events]
+    assert shards[:2] == ["shardId-0", "shardId-0"] and set(shards[2:]) == {"shardId-1", "shardId-2"}
+    assert [d["n"] for d in function.seen()][:2] == [1, 2]
+    assert sorted(d["n"] for d in function.seen()) == [1, 2, 3, 4, 5, 6]
+
+
+def test_localfaas_up_delivers_stream_records_in_real_time(tmp_path):
+    stop = threading.Event()
+    with stack_for(tmp_path, KINESIS + DYNAMODB, real_time=True) as stack:
+        server = threading.Thread(target=stack.serve_forever, args=(stop,), daemon=True)
+        server.start()
+        try:
+            put(stack, {"n": 1}, {"n": 2})
+            stack.client("dynamodb").put_item(TableName="localfaas-Orders", Item={"id": {"S": "o-1"}})
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                esm = stack.report().data["esm"]
+                if (esm["TakeFromShipments"]["delivered"], esm["TakeFromOrders"]["delivered"]) == (2, 1):
+                    break
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            server.join(10)
+    assert (esm["TakeFromShipments"]["delivered"], esm["TakeFromOrders"]["delivered"]) == (2, 1)
