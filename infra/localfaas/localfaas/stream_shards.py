@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from botocore.exceptions import ClientError
 
 from localfaas.durable import DurableStore
 
-__all__ = ["DynamoDBStream", "KinesisStream", "ShardReader", "ShardRecord", "StreamApi"]
+__all__ = ["DynamoDBStream", "KinesisStream", "Lane", "ShardLanes", "ShardReader", "ShardRecord", "StreamApi"]
 
 # GetRecords over a shard's read limit (5 calls a second on Kinesis) answers one of these.
 _THROTTLED = ("ProvisionedThroughputExceededException", "LimitExceededException", "ThrottlingException")
@@ -245,6 +246,10 @@ class ShardReader:
 
     # -- reading ----------------------------------------------------------------------------------
 
+    def buffered(self) -> int:
+        """Records read from the shard and not yet taken into a batch."""
+        return len(self._buffer)
+
     def drained(self) -> bool:
         """Nothing buffered and GetRecords has nothing more now (reads once to know)."""
         return not self.peek(1)
@@ -296,3 +301,57 @@ class ShardReader:
                 return self._stream.iterator(self.key, "AT_TIMESTAMP", at=saved["latest_at"])
             self._skip_before = saved["latest_at"]
         return self._stream.iterator(self.key, "TRIM_HORIZON")
+
+
+class ShardLanes:
+    """ParallelizationFactor: "Lambda can process up to 10 batches in each shard simultaneously ...
+    Lambda still processes each record with the same partition key in order" (with-kinesis.html).
+    One shard's records are dealt to `count` lanes by a stable hash of their key, each lane read by
+    ordered_batches as a partition of its own; the shard's checkpoint stays at the lowest record any
+    lane has not settled."""
+
+    def __init__(self, shard: ShardReader, count: int, key_of: Callable[[ShardRecord], str]) -> None:
+        self.shard, self._key_of = shard, key_of
+        self.lanes = [Lane(self) for _ in range(count)]
+
+    def deal(self, lane: Lane, wanted: int) -> None:
+        """Read from the shard until `lane` holds `wanted` records or the shard has no more now."""
+        while len(lane.buffer) < wanted:
+            records = self.shard.peek(wanted)
+            if not records:
+                return
+            for record in records:
+                self.lanes[zlib.crc32(self._key_of(record).encode()) % len(self.lanes)].buffer.append(record)
+            self.shard.advance(records[-1])
+
+    def checkpoint(self) -> None:
+        unsettled = [r for lane in self.lanes for r in lane.unsettled]
+        self.shard.checkpoint(unsettled + [lane.buffer[0] for lane in self.lanes if lane.buffer])
+
+    def buffered(self) -> int:
+        return sum(len(lane.buffer) for lane in self.lanes) + self.shard.buffered()
+
+    def drained(self) -> bool:
+        return not any(lane.buffer for lane in self.lanes) and self.shard.drained()
+
+
+class Lane:
+    """One lane of a shard, as ordered_batches reads a partition."""
+
+    def __init__(self, lanes: ShardLanes) -> None:
+        self.key = lanes.shard.key
+        self.buffer: deque[ShardRecord] = deque()
+        self.unsettled: list[ShardRecord] = []
+        self.lanes = lanes
+
+    def peek(self, limit: int) -> list[ShardRecord]:
+        self.lanes.deal(self, limit)
+        return list(self.buffer)[:limit]
+
+    def advance(self, past: ShardRecord) -> None:
+        while self.buffer and self.buffer.popleft() is not past:
+            pass
+
+    def checkpoint(self, unsettled: list[ShardRecord]) -> None:
+        self.unsettled = list(unsettled)
+        self.lanes.checkpoint()

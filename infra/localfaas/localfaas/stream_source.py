@@ -37,8 +37,11 @@ shared with the Kafka mapping; the shards are read through GetShardIterator/GetR
 The DynamoDB mapping's EventSourceArn names the table's stream; the table's current stream
 (DescribeTable's LatestStreamArn) is read, as the template's label cannot know the backend's.
 
-Not emulated: ParallelizationFactor above 1 (validated; one batch per shard is in flight, which keeps
-every partition key in order), enhanced fan-out consumers (read like the stream), record expiry by the
+ParallelizationFactor (1-10): a shard's records are dealt to that many lanes by partition key (by
+the item's Keys on DynamoDB), one batch in flight per lane, so each key stays in order while a
+failing key holds back only its own lane; the shard's checkpoint stays at the lowest unsettled record.
+
+Not emulated: enhanced fan-out consumers (read like the stream), record expiry by the
 stream's retention period (infinite retries block a shard until stopped), aggregated KPL records,
 the window's 1 MB state limit, MetricsConfig.
 """
@@ -64,7 +67,15 @@ from localfaas.mapping_properties import STARTING_POSITIONS, MappingProperties
 from localfaas.ordered_batches import Batch, Invoke, OrderedBatches, PartitionState, PollReport
 from localfaas.pattern import matches_filter_criteria
 from localfaas.report import source_summary
-from localfaas.stream_shards import DynamoDBStream, KinesisStream, ShardReader, ShardRecord, StreamApi
+from localfaas.stream_shards import (
+    DynamoDBStream,
+    KinesisStream,
+    Lane,
+    ShardLanes,
+    ShardReader,
+    ShardRecord,
+    StreamApi,
+)
 
 __all__ = ["StreamEventSourceMapping", "StreamMappingConfig", "stream_service"]
 
@@ -180,7 +191,7 @@ class StreamEventSourceMapping(OrderedBatches):
         self._poll_interval_s = (1.0 if config.service == "kinesis" else 0.25) if real_time else 0.0
         self._shards_listed_at = -math.inf
         self._ending: dict[str, str | None] = {}  # EndingSequenceNumber: the shard is closed
-        self._shards: dict[str, PartitionState] = {}
+        self._shards: dict[str, list[PartitionState]] = {}  # by shard id: the shard, or its lanes
         self._parents: dict[str, tuple[str, ...]] = {}
         if config.enabled:
             self._active()  # LATEST is the tip when the mapping starts
@@ -204,7 +215,8 @@ class StreamEventSourceMapping(OrderedBatches):
         return (self.config.retry_limit or 0) + math.ceil(math.log2(self.config.batch_size)) + 2
 
     def summary(self, function: str, lost: list[str], *, stopped: bool) -> dict[str, Any]:
-        in_flight = sum(len(b.records) for s in self._shards.values() for b in s.queue)
+        in_flight = sum(len(b.records) for lanes in self._shards.values() for s in lanes for b in s.queue)
+        in_flight += sum(self._buffered(shard_id) for shard_id in self._shards)  # read, not yet batched
         records = self.stats.records_settled + in_flight
         name = self._arn.split("/")[1] if "/" in self._arn else self._arn
         return source_summary(
@@ -222,10 +234,9 @@ class StreamEventSourceMapping(OrderedBatches):
             self._list_shards()
         return [
             state
-            for shard_id, state in self._shards.items()
-            if not any(
-                p in self._shards and not self._finished(self._shards[p]) for p in self._parents[shard_id]
-            )
+            for shard_id, lanes in self._shards.items()
+            if not any(p in self._shards and not self._finished(p) for p in self._parents[shard_id])
+            for state in lanes
         ]
 
     def _list_shards(self) -> None:
@@ -236,7 +247,7 @@ class StreamEventSourceMapping(OrderedBatches):
             if shard_id not in self._shards:
                 parents = tuple(p for k in ("ParentShardId", "AdjacentParentShardId") if (p := shard.get(k)))
                 self._parents[shard_id] = parents
-                self._shards[shard_id] = PartitionState(self._reader(shard_id))
+                self._shards[shard_id] = self._lanes(self._reader(shard_id))
 
     def _reader(self, shard_id: str) -> ShardReader:
         c = self.config
@@ -253,21 +264,43 @@ class StreamEventSourceMapping(OrderedBatches):
             wall_clock=self._wall_clock,
         )
 
-    @staticmethod
-    def _shard(state: PartitionState) -> ShardReader:
-        assert isinstance(state.reader, ShardReader)
-        return state.reader
+    def _lanes(self, reader: ShardReader) -> list[PartitionState]:
+        """One partition per shard, or ParallelizationFactor lanes of it keyed by partition key."""
+        if self.config.parallelization_factor == 1:
+            return [PartitionState(reader)]
+        lanes = ShardLanes(reader, self.config.parallelization_factor, self._record_key)
+        return [PartitionState(lane) for lane in lanes.lanes]
 
-    def _finished(self, state: PartitionState) -> bool:
+    def _record_key(self, record: ShardRecord) -> str:
+        if self.config.service == "kinesis":
+            return str(record.body.get("partitionKey", ""))
+        return json.dumps(record.body.get("dynamodb", {}).get("Keys"), sort_keys=True)
+
+    def _finished(self, shard_id: str) -> bool:
         """Read to its end and settled: GetRecords gave no next iterator, or the shard is listed
         closed (an EndingSequenceNumber) and has nothing more to read."""
-        if state.queue or state.window is not None:
+        if not self._idle(shard_id):
             return False
-        reader = self._shard(state)
-        return reader.closed or (self._ending.get(state.key) is not None and reader.drained())
+        reader = self._shard_reader(shard_id)
+        return reader.closed or (self._ending.get(shard_id) is not None and self._drained(shard_id))
 
     def _settled(self, state: PartitionState) -> bool:
-        return not state.queue and state.window is None and self._shard(state).drained()
+        return self._idle(state.key) and self._drained(state.key)
+
+    def _idle(self, shard_id: str) -> bool:
+        return all(not s.queue and s.window is None for s in self._shards[shard_id])
+
+    def _shard_reader(self, shard_id: str) -> ShardReader:
+        reader = self._shards[shard_id][0].reader
+        return reader._lanes.shard if isinstance(reader, Lane) else reader
+
+    def _buffered(self, shard_id: str) -> int:
+        reader = self._shards[shard_id][0].reader
+        return reader.lanes.buffered() if isinstance(reader, Lane) else reader.buffered()
+
+    def _drained(self, shard_id: str) -> bool:
+        reader = self._shards[shard_id][0].reader
+        return reader._lanes.drained() if isinstance(reader, Lane) else reader.drained()
 
     # -- the streams' hooks of the batch rules ----------------------------------------------------
 

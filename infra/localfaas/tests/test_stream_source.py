@@ -673,3 +673,19 @@ def test_localfaas_up_delivers_stream_records_in_real_time(tmp_path):
             stop.set()
             server.join(10)
     assert (esm["TakeFromShipments"]["delivered"], esm["TakeFromOrders"]["delivered"]) == (2, 1)
+
+
+def test_a_parallelization_factor_keeps_each_key_in_order_and_a_failing_key_holds_only_its_lane(tmp_path):
+    events = KINESIS + "            ParallelizationFactor: 2\n            BatchSize: 1\n"
+    with stack_for(tmp_path, events) as stack:
+        # "order-a" and "order-d" fall in different lanes of the shard (crc32 of the key, modulo 2).
+        put(stack, {"key": "a", "n": 1, "poison": True}, key="order-a")
+        put(stack, {"key": "a", "n": 2}, key="order-a")
+        for n in (3, 4, 5):
+            put(stack, {"key": "d", "n": n}, key="order-d")
+        assert not stack.run_until_idle()  # order-a's first record fails forever (-1 retries)
+        row = stack.report().data["esm"]["TakeFromShipments"]
+    seen = [d for e in invocations(tmp_path) for d in datas(e)]
+    assert [d["n"] for d in seen if d["key"] == "d"] == [3, 4, 5]
+    assert {d["n"] for d in seen if d["key"] == "a"} == {1}  # record 2 waits behind its own key
+    assert (row["delivered"], row["unsettled"]) == (3, 2)
