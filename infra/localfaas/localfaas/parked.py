@@ -31,7 +31,7 @@ from localfaas.bus import rules_from_resources
 from localfaas.destinations import KAFKA_PREFIX, parse_destination
 from localfaas.esm import EventSourceMappingConfig, is_kafka_event_source_mapping
 from localfaas.log import Log
-from localfaas.stream_source import StreamMappingConfig, stream_service
+from localfaas.stream_config import StreamMappingConfig, stream_service
 from localfaas.template import FunctionNotFound, Stack
 
 __all__ = ["REDRIVE_GROUP", "FailureDestination", "failure_destinations", "kafka_mappings", "parked"]
