@@ -11,7 +11,9 @@ Streams API Reference (https://docs.aws.amazon.com/amazondynamodb/latest/APIRefe
 Only those calls are made, so a shard reads the same on moto, LocalStack and AWS.
 
 `ShardReader` is ordered_batches' partition reader for one shard. Its checkpoint is the sequence
-number the mapping resumes from, kept in the DurableStore (`stream-checkpoint:<mapping uuid>:<shard>`):
+number the mapping resumes from, kept in the DurableStore (`stream-checkpoint:<mapping uuid>:<stream
+identity>:<shard>`; the identity is the Kinesis stream's creation time or the DynamoDB stream's label,
+so a stream made again under the same name, as a restarted in-memory backend does, starts afresh):
 AT_SEQUENCE_NUMBER of the first record still in flight, or AFTER_SEQUENCE_NUMBER of the last record
 read once all are settled. Before any record is read the checkpoint is the starting position; for
 LATEST it is the time the mapping started, so a restart resumes from there (AT_TIMESTAMP on Kinesis;
@@ -64,6 +66,7 @@ class ShardRecord:
 
 class StreamApi(Protocol):
     service: str  # "kinesis" | "dynamodb", the eventSource's service
+    identity: str  # tells this stream from an earlier one of the same name (its checkpoints do not apply)
 
     def shards(self) -> list[dict[str, Any]]: ...
 
@@ -89,6 +92,8 @@ class KinesisStream:
         self._client = client
         self.arn = stream_arn
         self.name = stream_arn.split(":stream/", 1)[-1].split("/", 1)[0]
+        summary = client.describe_stream_summary(StreamName=self.name)["StreamDescriptionSummary"]
+        self.identity = str(_epoch(summary.get("StreamCreationTimestamp")))
 
     def shards(self) -> list[dict[str, Any]]:
         shards, token = [], None
@@ -138,6 +143,7 @@ class DynamoDBStream:
     def __init__(self, client: Any, stream_arn: str) -> None:
         self._client = client
         self.arn = stream_arn
+        self.identity = stream_arn.rsplit("/stream/", 1)[-1]  # the stream's label: a new one per stream
 
     def shards(self) -> list[dict[str, Any]]:
         shards, start = [], None

@@ -171,7 +171,7 @@ class StreamEventSourceMapping(OrderedBatches):
 
     def _reader(self, shard_id: str) -> ShardReader:
         c = self.config
-        key = f"stream-checkpoint:{c.uuid}:{shard_id}"
+        key = f"stream-checkpoint:{c.uuid}:{self._stream.identity}:{shard_id}"
         return ShardReader(
             self._stream,
             shard_id,

@@ -405,6 +405,20 @@ def test_a_restarted_mapping_resumes_after_its_checkpoint(kinesis, tmp_path):
     assert (first.seen(), again.seen()) == ([{"n": 1}, {"n": 2}], [{"n": 3}])
 
 
+def test_a_stream_made_again_under_the_same_name_is_read_from_its_starting_position(kinesis, tmp_path):
+    # An in-memory backend restarted with localfaas makes the stream again, its sequence numbers
+    # starting over: the old stream's checkpoint must not skip the new stream's records.
+    _put(kinesis, {"n": 1}, {"n": 2}, {"n": 3})
+    _drain(_mapping(kinesis, tmp_path, Function()))
+    kinesis.delete_stream(StreamName="shipments")
+    time.sleep(0.01)  # a creation time of its own
+    kinesis.create_stream(StreamName="shipments", ShardCount=1)
+    _put(kinesis, {"n": 4})
+    again = Function()
+    _drain(_mapping(kinesis, tmp_path, again))
+    assert again.seen() == [{"n": 4}]
+
+
 def test_a_batch_in_flight_when_localfaas_dies_is_delivered_again(kinesis, tmp_path):
     function = Function()
     _put(kinesis, {"n": 1})
@@ -604,7 +618,7 @@ class SplitStream:
     """A stream whose shard 0 was split into 1 and 2 (moto keeps routing records to a split shard, so
     the lineage is given here, in the shapes ListShards and GetRecords answer)."""
 
-    service = "kinesis"
+    service, identity = "kinesis", "1"
 
     def __init__(self) -> None:
         self.held = {"shardId-0": [1, 2], "shardId-1": [3, 5], "shardId-2": [4, 6]}
