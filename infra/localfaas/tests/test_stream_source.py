@@ -703,3 +703,17 @@ def test_a_parallelization_factor_keeps_each_key_in_order_and_a_failing_key_hold
     assert [d["n"] for d in seen if d["key"] == "d"] == [3, 4, 5]
     assert {d["n"] for d in seen if d["key"] == "a"} == {1}  # record 2 waits behind its own key
     assert (row["delivered"], row["unsettled"]) == (3, 2)
+
+
+def test_the_events_parse_with_powertools_models_of_kinesis_and_dynamodb_streams(tmp_path):
+    from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamModel, KinesisDataStreamModel
+
+    with stack_for(tmp_path, KINESIS + DYNAMODB) as stack:
+        put(stack, {"n": 1})
+        stack.client("dynamodb").put_item(TableName="localfaas-Orders", Item={"id": {"S": "o-1"}})
+        assert stack.run_until_idle()
+    kinesis, dynamodb = sorted(invocations(tmp_path), key=lambda e: "dynamodb" in e["Records"][0])
+    parsed = KinesisDataStreamModel.model_validate(kinesis)
+    assert parsed.Records[0].kinesis.data == b'{"n": 1}'  # Powertools decodes the base64 data
+    change = DynamoDBStreamModel.model_validate(dynamodb).Records[0]
+    assert (change.eventName, change.dynamodb.Keys) == ("INSERT", {"id": "o-1"})
