@@ -421,10 +421,13 @@ class OrderedBatches:
             "window": {"start": _iso_second(window.start), "end": _iso_second(window.end)},
             "state": window.state,
             "shardId": state.key,
-            "eventSourceARN": getattr(self.rules, "event_source_arn", None),
+            "eventSourceARN": self._event_source_arn(),
             "isFinalInvokeForWindow": final,
             "isWindowTerminatedEarly": False,
         }
+
+    def _event_source_arn(self) -> str | None:
+        return getattr(self.rules, "event_source_arn", None)
 
     def _keep_state(self, state: PartitionState, result: InvocationResult) -> None:
         if state.window is not None:

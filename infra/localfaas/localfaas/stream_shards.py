@@ -27,6 +27,7 @@ split or merged, or a DynamoDB shard rolled over); its children are read once it
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import time
 import zlib
@@ -194,10 +195,14 @@ class ShardReader:
         *,
         poll_interval_s: float = 0.0,
         wall_clock: Callable[[], float] = time.time,
+        timeline: Callable[[float], float] | None = None,
     ) -> None:
         """`now`: the backend's wall-clock time, which stamps the records' arrival (for LATEST).
         `poll_interval_s`: after GetRecords found nothing, the shard is not asked again for this long
-        (Lambda's base rate, in real time; 0 in virtual time, where a poll costs nothing)."""
+        (Lambda's base rate, in real time; 0 in virtual time, where a poll costs nothing).
+        `timeline` moves a record's arrival (the backend's wall clock) onto the mapping's clock as it
+        is read, so its age and its tumbling window are measured in the run's (virtual) time."""
+        self._timeline = timeline
         self.key = shard_id
         self._interval, self._wall_clock, self._quiet_until = poll_interval_s, wall_clock, 0.0
         self._stream, self._store, self._checkpoint_key = stream, store, checkpoint_key
@@ -282,6 +287,8 @@ class ShardReader:
             self._last_fetched = record
             if self._skip_before is not None and record.arrival_s < self._skip_before:
                 continue
+            if self._timeline is not None:
+                record = dataclasses.replace(record, arrival_s=self._timeline(record.arrival_s))
             self._buffer.append(record)
         self._iterator = following
         if following is None:

@@ -35,6 +35,11 @@ stream_config.py. What is the streams' own is here:
   approximateArrivalOfFirstRecord, approximateArrivalOfLastRecord, batchSize, streamArn}; an S3
   destination also gets the event as `payload`. SQS, SNS and S3 destinations; not kafka://.
 
+Time: a record's arrival is stamped by the backend's clock; as it is read it is placed on the
+mapping's clock (virtual under `localfaas run`), so MaximumRecordAgeInSeconds and tumbling windows
+count the run's time (a retry chain that waits out virtual minutes ages the record by them), while
+the event and the invocation record keep the backend's own stamps.
+
 The DynamoDB mapping's EventSourceArn names the table's stream; the table's current stream
 (DescribeTable's LatestStreamArn) is read, as the template's label cannot know the backend's.
 
@@ -182,6 +187,7 @@ class StreamEventSourceMapping(OrderedBatches):
             self._wall_clock(),
             poll_interval_s=self._poll_interval_s,
             wall_clock=self._wall_clock,
+            timeline=lambda arrival: arrival + self._clock() - self._wall_clock(),
         )
 
     def _lanes(self, reader: ShardReader) -> list[PartitionState]:
@@ -225,7 +231,16 @@ class StreamEventSourceMapping(OrderedBatches):
     # -- the streams' hooks of the batch rules ----------------------------------------------------
 
     def _timestamp_s(self, record: ShardRecord) -> float:
-        return record.arrival_s
+        return record.arrival_s  # on the mapping's clock (ShardReader's timeline)
+
+    def _event_source_arn(self) -> str | None:
+        return self._arn
+
+    def _arrival(self, record: ShardRecord) -> float:
+        """When the backend says the record arrived (not moved onto the mapping's clock)."""
+        if self.config.service == "kinesis":
+            return float(record.body.get("approximateArrivalTimestamp") or record.arrival_s)
+        return float(record.body.get("dynamodb", {}).get("ApproximateCreationDateTime") or record.arrival_s)
 
     def _batch_event(self, state: PartitionState, records: list[ShardRecord]) -> dict[str, Any]:
         return {"Records": [self._record_event(r) for r in records]}
@@ -290,8 +305,8 @@ class StreamEventSourceMapping(OrderedBatches):
                 "shardId": state.key,
                 "startSequenceNumber": first.sequence_number,
                 "endSequenceNumber": last.sequence_number,
-                "approximateArrivalOfFirstRecord": iso_timestamp(first.arrival_s * 1000),
-                "approximateArrivalOfLastRecord": iso_timestamp(last.arrival_s * 1000),
+                "approximateArrivalOfFirstRecord": iso_timestamp(self._arrival(first) * 1000),
+                "approximateArrivalOfLastRecord": iso_timestamp(self._arrival(last) * 1000),
                 "batchSize": len(batch.records),
                 "streamArn": self._arn,
             },

@@ -432,13 +432,22 @@ def test_a_batch_in_flight_when_localfaas_dies_is_delivered_again(kinesis, tmp_p
     assert function.seen() == [{"n": 1}, {"n": 2}, {"n": 3}]  # at least once: nothing lost
 
 
-def test_records_older_than_the_maximum_age_never_reach_the_function(kinesis, tmp_path):
-    function = Function()
+def test_a_record_retried_past_its_maximum_age_is_not_invoked_again(kinesis, tmp_path):
+    now = [time.time()]
+    answers = iter([False, True])
+    events: list[dict] = []
+
+    def function(name, event):
+        events.append(event)
+        now[0] += 120  # the failed invocation and its retry wait take two minutes of the run's time
+        if next(answers):
+            return InvocationResult(name, "r", payload=None)
+        return InvocationResult(name, "r", error={"errorMessage": "busy", "errorType": "Busy"})
+
     _put(kinesis, {"n": 1})
-    later = lambda: time.time() + 120  # noqa: E731 - the mapping's clock two minutes on
-    mapping = _mapping(kinesis, tmp_path, function, clock=later, MaximumRecordAgeInSeconds=60)
+    mapping = _mapping(kinesis, tmp_path, function, clock=lambda: now[0], MaximumRecordAgeInSeconds=60)
     _drain(mapping)
-    assert function.events == []
+    assert len(events) == 1  # the retry found the record 120 s old: never sent to the function again
     assert (mapping.stats.records_expired, mapping.stats.records_discarded) == (1, 1)
 
 
