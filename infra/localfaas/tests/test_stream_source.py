@@ -75,7 +75,8 @@ TO_GIVEN_UP = """\
                 Destination: !GetAtt GivenUp.Arn
 """
 
-# Records what it was invoked with; a Kinesis record whose data says "poison" fails the invocation,
+# Records what it was invoked with; a Kinesis record whose data says "poison" (or an item with a
+# "poison" attribute) fails the invocation,
 # one that says "report" is named in batchItemFailures; with a window, it counts records in `state`.
 APP = """\
 import base64, json, os
@@ -94,6 +95,8 @@ def handler(event, context):
                 raise ValueError("a poison record")
             if data.get("report"):
                 failures.append({"itemIdentifier": record["kinesis"]["sequenceNumber"]})
+        elif "poison" in record["dynamodb"].get("NewImage", {}):
+            raise ValueError("a poison item")
     response = {"batchItemFailures": failures}
     if "window" in event:
         response["state"] = {"count": event["state"].get("count", 0) + len(event["Records"])}
@@ -726,3 +729,28 @@ def test_the_events_parse_with_powertools_models_of_kinesis_and_dynamodb_streams
     assert parsed.Records[0].kinesis.data == b'{"n": 1}'  # Powertools decodes the base64 data
     change = DynamoDBStreamModel.model_validate(dynamodb).Records[0]
     assert (change.eventName, change.dynamodb.Keys) == ("INSERT", {"id": "o-1"})
+
+
+def test_a_dynamodb_batch_given_up_is_described_by_its_ddb_stream_batch_info(tmp_path):
+    events = DYNAMODB + "            MaximumRetryAttempts: 1\n" + TO_GIVEN_UP
+    with stack_for(tmp_path, events) as stack:
+        table = stack.client("dynamodb")
+        table.put_item(TableName="localfaas-Orders", Item={"id": {"S": "o-1"}, "poison": {"BOOL": True}})
+        assert stack.run_until_idle()
+        latest = table.describe_table(TableName="localfaas-Orders")["Table"]["LatestStreamArn"]
+        [document] = given_up(stack)
+    [sequence] = {r["dynamodb"]["SequenceNumber"] for e in invocations(tmp_path) for r in e["Records"]}
+    info = document["DDBStreamBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        sequence,
+        sequence,
+        1,
+    )
+    assert info["streamArn"] == latest and info["shardId"].startswith("shardId-")
+    assert (
+        document["requestContext"]["condition"],
+        document["requestContext"]["approximateInvokeCount"],
+    ) == (
+        "RetryAttemptsExhausted",
+        2,
+    )
