@@ -165,6 +165,7 @@ class StreamEventSourceMapping(OrderedBatches):
         ]
 
     def _list_shards(self) -> None:
+        first = self._shards_listed_at == -math.inf
         self._shards_listed_at = self._wall_clock()
         for shard in self._stream.shards():
             shard_id = shard["ShardId"]
@@ -172,9 +173,11 @@ class StreamEventSourceMapping(OrderedBatches):
             if shard_id not in self._shards:
                 parents = tuple(p for k in ("ParentShardId", "AdjacentParentShardId") if (p := shard.get(k)))
                 self._parents[shard_id] = parents
-                self._shards[shard_id] = self._lanes(self._reader(shard_id))
+                # A shard that appears later (a split or merge, a DynamoDB shard rolling over) is read
+                # from its start: its records came after the mapping's starting position.
+                self._shards[shard_id] = self._lanes(self._reader(shard_id, from_start=not first))
 
-    def _reader(self, shard_id: str) -> ShardReader:
+    def _reader(self, shard_id: str, *, from_start: bool) -> ShardReader:
         c = self.config
         key = f"stream-checkpoint:{c.uuid}:{self._stream.identity}:{shard_id}"
         return ShardReader(
@@ -182,7 +185,7 @@ class StreamEventSourceMapping(OrderedBatches):
             shard_id,
             self._store,
             key,
-            c.starting_position,
+            "TRIM_HORIZON" if from_start else c.starting_position,
             c.starting_position_timestamp,
             self._wall_clock(),
             poll_interval_s=self._poll_interval_s,

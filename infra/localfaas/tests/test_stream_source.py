@@ -645,6 +645,8 @@ class SplitStream:
 
     def iterator(self, shard_id, kind, sequence=None, at=None) -> str:
         after = int(sequence) if kind == "AFTER_SEQUENCE_NUMBER" else 0
+        if kind == "LATEST":
+            after = max(self.held[shard_id], default=0)  # the tip of the shard
         return f"{shard_id}|{after}"
 
     def records(self, shard_id, iterator, limit):
@@ -754,3 +756,30 @@ def test_a_dynamodb_batch_given_up_is_described_by_its_ddb_stream_batch_info(tmp
         "RetryAttemptsExhausted",
         2,
     )
+
+
+def test_a_shard_that_appears_after_a_latest_start_is_read_from_its_start(tmp_path):
+    class GrowingStream(SplitStream):
+        """Shard 0 alone at the start; its children appear at the next listing."""
+
+        listed = 0
+
+        def shards(self) -> list[dict]:
+            self.listed += 1
+            return super().shards()[: 1 if self.listed == 1 else 3]
+
+    function = Function()
+    config = StreamMappingConfig.from_resource(
+        "TakeFromShipments",
+        {
+            "EventSourceArn": "arn:aws:kinesis:us-east-1:123456789012:stream/shipments",
+            "StartingPosition": "LATEST",
+        },
+        function_name="take",
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:take",
+    )
+    stream = GrowingStream()
+    stream.held["shardId-0"] = []  # LATEST: nothing of the parent's is delivered
+    mapping = StreamEventSourceMapping(config, stream, function, None, DurableStore(tmp_path))
+    _drain(mapping)
+    assert sorted(d["n"] for d in function.seen()) == [3, 4, 5, 6]
