@@ -160,6 +160,10 @@ def test_kinesis_records_arrive_in_order_in_the_event_lambda_sends(tmp_path):
         "1.0",
     )
     assert record["eventID"] == f"shardId-000000000000:{sequences[0]}"
+    assert (record["awsRegion"], record["invokeIdentityArn"]) == (
+        "us-east-1",
+        "arn:aws:iam::123456789012:role/localfaas-TakeRole",  # the function's execution role
+    )
     assert record["eventSourceARN"] == arn
     assert (row["records"], row["delivered"], row["invocations"], row["lost"]) == (3, 3, 2, 0)
 
