@@ -59,6 +59,13 @@ https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html), s
   name", Success and failure conditions in "Configuring partial batch response with Kinesis Data
   Streams and Lambda"); no Kafka page says otherwise. An empty or null list is complete success.
 
+The batch lifecycle above (order, batching, filtering, retries, bisection, age, partial responses,
+the destination) is shared with the Kinesis and DynamoDB Streams mappings and lives in
+ordered_batches.py; this module holds what is Kafka's own: the configuration, the log's offsets and
+consumer group, the event, the partition/offset identifiers and the Kafka destination. (Near 500
+lines: the Kafka configuration and its reader of the log belong to one mapping; the property reader
+they share with the streams is mapping_properties.py.)
+
 Not emulated: consumer-group rebalancing across pollers (one mapping owns all partitions of its
 topic), provisioned/on-demand poller scaling (AWS requires provisioned mode for the error handling
 controls and Kafka destinations; localfaas does not check), retry back-off (a failed batch is
@@ -73,18 +80,12 @@ import logging
 import re
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
 from localfaas.destinations import (
-    PAYLOAD_SIZE_EXCEEDED,
-    RECORD_AGE_EXCEEDED,
-    RETRIES_EXHAUSTED,
-    DestinationError,
     Destinations,
-    Failure,
     failed_batch_record,
     failed_record_message,
     parse_destination,
@@ -92,10 +93,19 @@ from localfaas.destinations import (
 )
 from localfaas.kafka_event import kafka_event, record_payload
 from localfaas.log import Log, LogRecord
-from localfaas.pattern import InvalidEventPatternException, compile_pattern, matches_filter_criteria
-from localfaas.runtime import InvocationResult
+from localfaas.mapping_properties import InvalidEventSourceMappingError, MappingProperties
+from localfaas.ordered_batches import (
+    MAX_PAYLOAD_BYTES,
+    Batch,
+    Invoke,
+    OrderedBatches,
+    PartitionState,
+    PollReport,
+)
+from localfaas.pattern import matches_filter_criteria
 
 __all__ = [
+    "MAX_PAYLOAD_BYTES",
     "EventSourceMappingConfig",
     "InvalidEventSourceMappingError",
     "KafkaEventSourceMapping",
@@ -105,31 +115,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Lambda's synchronous invocation payload limit, which caps a batch ("Kafka event source mapping
-# batching behavior": Lambda invokes when "the batch size reaches the 6 MB payload limit").
-MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
 DEFAULT_BATCH_SIZE = 100
 DEFAULT_KAFKA_BATCHING_WINDOW_S = 0.5
 # "When you configure both infinite retries and an on-failure destination, Lambda automatically
 # applies a maximum of 10 retry attempts." (Configuring error handling controls for Kafka event sources)
 RETRIES_WITH_DESTINATION = 10
 
-
-STARTING_POSITIONS = ("TRIM_HORIZON", "LATEST", "AT_TIMESTAMP")
 _TOPIC = re.compile(r"[^.]([a-zA-Z0-9\-_.]+)")
 _CONSUMER_GROUP = re.compile(r"[a-zA-Z0-9\-/*:_+=.@]*")
-
-Invoke = Callable[[str, dict], InvocationResult]
-
-
-class InvalidEventSourceMappingError(ValueError):
-    """A property AWS would reject, named with the mapping's logical id and AWS's wording."""
-
-    def __init__(self, logical_id: str, prop: str, message: str) -> None:
-        self.logical_id = logical_id
-        self.property = prop
-        self.code = "InvalidParameterValueException"
-        super().__init__(f"{self.code}: EventSourceMapping '{logical_id}' property {prop}: {message}")
 
 
 def is_kafka_event_source_mapping(properties: Mapping[str, Any]) -> bool:
@@ -183,7 +176,7 @@ class EventSourceMappingConfig:
         function_arn: str | None = None,
     ) -> EventSourceMappingConfig:
         """Parse the resolved Properties of a Kafka AWS::Lambda::EventSourceMapping."""
-        p = _Properties(logical_id, properties)
+        p = _KafkaProperties(logical_id, properties)
         source, arn, servers = p.kafka_source()
         topics = p.topics()
         esm_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"localfaas:esm:{function_name}:{logical_id}"))
@@ -212,45 +205,8 @@ class EventSourceMappingConfig:
         )
 
 
-class _Properties:
-    """Reads and validates one mapping's properties; every error names the logical id and property."""
-
-    def __init__(self, logical_id: str, properties: Mapping[str, Any]) -> None:
-        self.logical_id = logical_id
-        self.props = properties
-
-    def fail(self, prop: str, message: str) -> InvalidEventSourceMappingError:
-        return InvalidEventSourceMappingError(self.logical_id, prop, message)
-
-    def violates(self, prop: str, raw: Any, constraint: str) -> InvalidEventSourceMappingError:
-        """AWS's validation wording: "Value 'x' failed to satisfy constraint: Member must ..."."""
-        return self.fail(prop, f"Value '{raw}' failed to satisfy constraint: Member must {constraint}")
-
-    def integer(self, prop: str, default: int, low: int, high: int) -> int:
-        raw = self.props.get(prop)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except (TypeError, ValueError):
-            raise self.fail(prop, f"Value '{raw}' is not an integer") from None
-        if isinstance(raw, bool) or (isinstance(raw, float) and raw != value):
-            raise self.fail(prop, f"Value '{raw}' is not an integer")
-        if value < low:
-            raise self.violates(prop, raw, f"have value greater than or equal to {low}")
-        if value > high:
-            raise self.violates(prop, raw, f"have value less than or equal to {high}")
-        return value
-
-    def boolean(self, prop: str, default: bool) -> bool:
-        raw = self.props.get(prop)
-        if raw is None:
-            return default
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.lower() in ("true", "false"):
-            return raw.lower() == "true"  # CloudFormation accepts booleans as strings
-        raise self.fail(prop, f"Value '{raw}' is not a boolean")
+class _KafkaProperties(MappingProperties):
+    """The properties only Kafka mappings have."""
 
     def kafka_source(self) -> tuple[str, str | None, tuple[str, ...]]:
         arn = self.props.get("EventSourceArn")
@@ -299,136 +255,46 @@ class _Properties:
             return group
         return None
 
-    def starting_position(self) -> tuple[str, float | None]:
-        position = self.props.get("StartingPosition")
-        if position not in STARTING_POSITIONS:
-            # Required for Kafka event sources ("All Amazon MSK event source configuration parameters").
-            raise self.violates(
-                "StartingPosition", position, f"satisfy enum value set: {list(STARTING_POSITIONS)}"
-            )
-        raw = self.props.get("StartingPositionTimestamp")
-        if position != "AT_TIMESTAMP":
-            return position, None
-        try:
-            return position, float(raw)
-        except (TypeError, ValueError):
-            message = f"Value '{raw}' must be a Unix time in seconds when StartingPosition is AT_TIMESTAMP"
-            raise self.fail("StartingPositionTimestamp", message) from None
-
     def batching_window(self) -> float:
         if self.props.get("MaximumBatchingWindowInSeconds") is None:
             return DEFAULT_KAFKA_BATCHING_WINDOW_S
         return float(self.integer("MaximumBatchingWindowInSeconds", 0, 0, 300))
 
-    def record_age(self) -> int:
-        age = self.integer("MaximumRecordAgeInSeconds", -1, -1, 604_800)
-        if -1 < age < 60:  # "60-604800, or -1 for infinite"
-            raise self.fail("MaximumRecordAgeInSeconds", f"Value '{age}' must be -1 or between 60 and 604800")
-        return age
-
-    def filters(self) -> tuple[dict, ...]:
-        """FilterCriteria.Filters as {"Pattern": "<json>"}, each compiled once here to reject bad ones."""
-        criteria = self.props.get("FilterCriteria") or {}
-        checked = []
-        for number, entry in enumerate(criteria.get("Filters") or []):
-            raw = (entry or {}).get("Pattern")
-            text = raw if isinstance(raw, str) else json.dumps(raw)
-            try:
-                compile_pattern(text)
-            except InvalidEventPatternException as exc:
-                raise self.fail(f"FilterCriteria.Filters[{number}].Pattern", str(exc)) from None
-            checked.append({"Pattern": text})
-        return tuple(checked)
-
-    def function_response_types(self) -> bool:
-        types = self.props.get("FunctionResponseTypes") or []
-        for value in types:
-            if value != "ReportBatchItemFailures":
-                raise self.violates(
-                    "FunctionResponseTypes", value, "satisfy enum value set: [ReportBatchItemFailures]"
-                )
-        return bool(types)
-
-    def destination(self, topics: tuple[str, ...]) -> str | None:
-        on_failure = ((self.props.get("DestinationConfig") or {}).get("OnFailure")) or {}
-        uri = on_failure.get("Destination")
-        if not uri:
-            return None
-        try:
-            target = parse_destination(uri)
-        except ValueError as exc:
-            raise self.fail("DestinationConfig.OnFailure.Destination", str(exc)) from None
-        if target.kind == "kafka" and target.name in topics:
-            # "Lambda prevents infinite loops by blocking configurations where the source and
-            # destination topics are the same." (Using a Kafka topic as an on-failure destination)
-            message = f"destination topic '{target.name}' cannot be a source topic of the mapping"
-            raise self.fail("DestinationConfig.OnFailure.Destination", message)
-        return uri
-
 
 # -- the poller -----------------------------------------------------------------------------------
 
 
-@dataclass
-class PollReport:
-    """What one poll (or a run) did. Every consumed record is settled exactly once, as delivered,
-    filtered, sent to the destination or discarded; `expired` and `oversized` count the ones that
-    went to the destination (or were discarded) for being too old or too big."""
+class _LogPartition:
+    """One partition of the log as ordered_batches reads it: offsets, and the group's committed offset."""
 
-    invocations: int = 0
-    records_delivered: int = 0
-    records_filtered: int = 0
-    retries: int = 0
-    batches_bisected: int = 0
-    records_to_destination: int = 0
-    records_discarded: int = 0
-    records_expired: int = 0
-    records_oversized: int = 0
-    destination_errors: int = 0
-    partitions_waiting: int = 0  # partitions holding a partial batch inside its batching window
+    def __init__(
+        self, log: Log, group: str, topic: str, partition: int, position: int, committed: int
+    ) -> None:
+        self.topic, self.partition = topic, partition
+        self.key = f"{topic}-{partition}"
+        self.position = position  # next offset to read from the log
+        self.committed = committed
+        self._log, self._group = log, group
 
-    @property
-    def records_settled(self) -> int:
-        return (
-            self.records_delivered
-            + self.records_filtered
-            + self.records_to_destination
-            + self.records_discarded
-        )
+    def peek(self, limit: int) -> list[LogRecord]:
+        return self._log.read(self.topic, self.partition, self.position, limit)
 
-    def add(self, other: PollReport) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+    def advance(self, past: LogRecord) -> None:
+        self.position = past.offset + 1
+
+    def checkpoint(self, unsettled: list[LogRecord]) -> None:
+        """Commit up to the first record still in flight (or everything read so far)."""
+        target = min((r.offset for r in unsettled), default=self.position)
+        if target > self.committed:
+            self._log.commit(self._group, self.topic, self.partition, target)
+            self.committed = target
 
 
-@dataclass
-class _Batch:
-    """Records of one partition on their way through invocations, in offset order."""
-
-    records: list[LogRecord]
-    retries: int = 0  # counted against MaximumRetryAttempts
-    invocations: int = 0  # every invocation these records were part of
-    last_result: InvocationResult | None = None
-    condition: str | None = None  # set when given up on: why they go to the destination
-
-
-@dataclass
-class _Partition:
-    topic: str
-    partition: int
-    position: int  # next offset to read from the log
-    committed: int
-    queue: deque[_Batch] = field(default_factory=deque)
-    gathering_since: float | None = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.topic}-{self.partition}"
-
-
-class KafkaEventSourceMapping:
+class KafkaEventSourceMapping(OrderedBatches):
     """Polls the log for one mapping and invokes its function. Drive it with poll_once() (one round)
-    or run_until_caught_up(); `stats` adds up every round's PollReport.
+    or run_until_caught_up(); `stats` adds up every round's PollReport. The batch rules are
+    ordered_batches'; what is Kafka's own is here: the log's offsets, the event, the partial batch
+    response's partition/offset identifiers and the Kafka destination's one message per record.
 
     `invoke(function_name, event)` reports a function error as an InvocationResult whose `error` is
     set; an exception out of `invoke` is taken for a crash of the poller itself and propagates with
@@ -445,15 +311,12 @@ class KafkaEventSourceMapping:
         source: str | None = None,
         bootstrap_servers: str | None = None,
     ) -> None:
+        super().__init__(config, invoke, destinations, clock)
         self.config = config
-        self.stats = PollReport()
         self._log = log
-        self._invoke = invoke
-        self._destinations = destinations
-        self._clock = clock
         self._source = source or config.source
         self._bootstrap_servers = bootstrap_servers or ",".join(config.bootstrap_servers) or "localhost:9092"
-        self._partitions: dict[tuple[str, int], _Partition] = {}
+        self._partitions: dict[tuple[str, int], PartitionState] = {}
         self._envelope: int | None = None
         if config.enabled:
             self._assigned()  # the mapping's starting position is where it stands when it starts
@@ -482,14 +345,18 @@ class KafkaEventSourceMapping:
 
     def lag(self) -> dict[str, int]:
         """Records not yet settled, per "<topic>-<partition>"."""
-        return {s.key: self._log.end_offset(s.topic, s.partition) - s.committed for s in self._assigned()}
+        lags = {}
+        for state in self._assigned():
+            reader = self._reader(state)
+            lags[reader.key] = self._log.end_offset(reader.topic, reader.partition) - reader.committed
+        return lags
 
     def caught_up(self) -> bool:
         return not any(self.lag().values())
 
     # -- partitions and offsets -------------------------------------------------------------------
 
-    def _assigned(self) -> list[_Partition]:
+    def _assigned(self) -> list[PartitionState]:
         """All partitions of the mapping's topics: one mapping is the only consumer of its group."""
         known = set(self._log.topics())
         states = []
@@ -498,11 +365,16 @@ class KafkaEventSourceMapping:
                 continue
             for partition in range(self._log.partitions(topic)):
                 if (topic, partition) not in self._partitions:
-                    self._partitions[(topic, partition)] = self._start(topic, partition)
+                    self._partitions[(topic, partition)] = PartitionState(self._start(topic, partition))
                 states.append(self._partitions[(topic, partition)])
         return states
 
-    def _start(self, topic: str, partition: int) -> _Partition:
+    @staticmethod
+    def _reader(state: PartitionState) -> _LogPartition:
+        assert isinstance(state.reader, _LogPartition)
+        return state.reader
+
+    def _start(self, topic: str, partition: int) -> _LogPartition:
         """Resume from the group's committed offset; only without one, use StartingPosition and commit
         it at once, so the position stays where the mapping started (as an AWS mapping's does)."""
         group = self.config.consumer_group_id
@@ -511,7 +383,7 @@ class KafkaEventSourceMapping:
             committed = self._starting_offset(topic, partition)
             self._log.commit(group, topic, partition, committed)
         position = max(committed, self._log.beginning_offset(topic, partition))
-        return _Partition(topic, partition, position=position, committed=committed)
+        return _LogPartition(self._log, group, topic, partition, position=position, committed=committed)
 
     def _starting_offset(self, topic: str, partition: int) -> int:
         position = self.config.starting_position
@@ -522,127 +394,20 @@ class KafkaEventSourceMapping:
         timestamp_ms = int((self.config.starting_position_timestamp or 0) * 1000)
         return self._log.offset_for_time(topic, partition, timestamp_ms)
 
-    def _commit(self, state: _Partition) -> None:
-        """Commit up to the first record still in flight (or everything read so far)."""
-        target = min((b.records[0].offset for b in state.queue), default=state.position)
-        if target > state.committed:
-            self._log.commit(self.config.consumer_group_id, state.topic, state.partition, target)
-            state.committed = target
+    # -- Kafka's hooks of the batch rules ---------------------------------------------------------
 
-    # -- one round of one partition ---------------------------------------------------------------
+    def _timestamp_s(self, record: LogRecord) -> float:
+        return record.timestamp_ms / 1000
 
-    def _poll_partition(self, state: _Partition, report: PollReport, flush: bool) -> None:
-        if not state.queue:
-            self._fetch(state, report, flush)
-        invoked = False
-        while state.queue:
-            batch = state.queue[0]
-            if batch.condition is not None:
-                if not self._give_up(state, batch, report):
-                    return  # destination unreachable: keep the records, try again next round
-                state.queue.popleft()
-                self._commit(state)
-                continue
-            if invoked:
-                return
-            if self._expire(state, batch, report):
-                continue
-            self._invoke_batch(state, batch, report)
-            invoked = True
+    def _batch_event(self, state: PartitionState, records: list[LogRecord]) -> dict[str, Any]:
+        return self._event(records)
 
-    def _fetch(self, state: _Partition, report: PollReport, flush: bool) -> None:
-        """Read the next batch: up to BatchSize records and 6 MB, filtered, once full or the window is over."""
-        records = self._log.read(state.topic, state.partition, state.position, self.config.batch_size)
-        if not records:
-            state.gathering_since = None
-            return
-        selected, filtered, end, size, capped = [], 0, state.position, self._envelope_size(), False
-        for record in records:
-            if not self._matches(record):
-                filtered += 1
-                end = record.offset + 1
-                continue
-            record_size = self._record_size(record)
-            if selected and size + record_size > MAX_PAYLOAD_BYTES:
-                capped = True
-                break
-            selected.append(record)
-            size += record_size
-            end = record.offset + 1
-        full = capped or len(records) >= self.config.batch_size
-        if selected and not full and not flush and self._gathering(state):
-            report.partitions_waiting += 1
-            return
-        state.gathering_since = None
-        state.position = end
-        report.records_filtered += filtered
-        if selected:
-            batch = _Batch(selected)
-            if size > MAX_PAYLOAD_BYTES:  # a single record too big to invoke with
-                batch.condition = PAYLOAD_SIZE_EXCEEDED
-                report.records_oversized += 1
-            state.queue.append(batch)
-        else:
-            self._commit(state)
-
-    def _gathering(self, state: _Partition) -> bool:
-        """True while a partial batch is still inside MaximumBatchingWindowInSeconds."""
-        now = self._clock()
-        if state.gathering_since is None:
-            state.gathering_since = now
-        return now - state.gathering_since < self.config.batching_window_s
-
-    def _expire(self, state: _Partition, batch: _Batch, report: PollReport) -> bool:
-        """Split off records older than MaximumRecordAgeInSeconds: never sent to the function."""
-        max_age = self.config.maximum_record_age_s
-        if max_age == -1:
-            return False
-        now = self._clock()
-        old = [r for r in batch.records if now - r.timestamp_ms / 1000 > max_age]
-        if not old:
-            return False
-        report.records_expired += len(old)
-        expired = _Batch(old, batch.retries, batch.invocations, batch.last_result, RECORD_AGE_EXCEEDED)
-        batch.records = [r for r in batch.records if now - r.timestamp_ms / 1000 <= max_age]
-        if not batch.records:
-            state.queue.popleft()
-        state.queue.appendleft(expired)
-        return True
-
-    def _invoke_batch(self, state: _Partition, batch: _Batch, report: PollReport) -> None:
-        if batch.invocations:
-            report.retries += 1
-        batch.invocations += 1
-        report.invocations += 1
-        try:
-            event = self._event(batch.records)
-        except Exception as exc:  # a localfaas bug on this batch's records: fail the batch, not the poller
-            logger.exception("%s: cannot build the event for %s", self.config.logical_id, state.key)
-            result = _event_build_failure(self.config.function_name, exc)
-        else:
-            result = self._invoke(self.config.function_name, event)
-        batch.last_result = result
-        failed = self._failed_offsets(state, batch, result)
-        if failed is None:
-            self._retry_whole(state, batch, report)
-        elif failed:
-            self._retry_reported(state, batch, failed, report)
-        else:
-            state.queue.popleft()
-            report.records_delivered += len(batch.records)
-            self._commit(state)
-
-    def _failed_offsets(self, state: _Partition, batch: _Batch, result: InvocationResult) -> set[int] | None:
-        """The offsets a valid partial batch response reports (empty: the whole batch succeeded), or
-        None when the whole batch failed: a function error, or a response AWS counts as a complete
-        failure (an itemIdentifier that is missing, or names a partition or offset not in the batch)."""
-        if not result.ok:
-            return None
-        if not self.config.report_batch_item_failures:
-            return set()
+    def _reported(self, state: PartitionState, batch: Batch, failures: list) -> list[LogRecord] | None:
+        """The reported records, retried alone ("so Lambda can retry only the failed records"); None
+        when an itemIdentifier is missing, or names a partition or offset not in the batch."""
         offsets = {r.offset for r in batch.records}
         failed = set()
-        for failure in _batch_item_failures(result.payload):
+        for failure in failures:
             identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
             if not isinstance(identifier, dict) or identifier.get("partition") != state.key:
                 return None
@@ -650,69 +415,16 @@ class KafkaEventSourceMapping:
             if isinstance(offset, bool) or not isinstance(offset, int) or offset not in offsets:
                 return None
             failed.add(offset)
-        return failed
+        return [r for r in batch.records if r.offset in failed]
 
-    def _retry_whole(self, state: _Partition, batch: _Batch, report: PollReport) -> None:
-        """A batch that failed as a whole is retried as a whole, or split when BisectBatchOnFunctionError."""
-        if self.config.bisect_batch_on_function_error and len(batch.records) > 1:
-            self._bisect(state, batch, report)
+    def _send(self, state: PartitionState, batch: Batch, destination: str, report: PollReport) -> None:
+        if parse_destination(destination).kind == "kafka":
+            self._send_each(state, batch, destination, report)
         else:
-            self._count_retry(batch)
+            self._send_batch(state, batch, destination)
+            report.records_to_destination += len(batch.records)
 
-    def _retry_reported(self, state: _Partition, batch: _Batch, failed: set[int], report: PollReport) -> None:
-        """The records not reported are done; the batch shrinks to the reported ones, retried before
-        anything later in the partition ("so Lambda can retry only the failed records"). The commit
-        moves up to the lowest of them and never past it, so a crash cannot lose one."""
-        done = [r for r in batch.records if r.offset not in failed]
-        batch.records = [r for r in batch.records if r.offset in failed]
-        report.records_delivered += len(done)
-        self._commit(state)
-        self._count_retry(batch)
-
-    def _bisect(self, state: _Partition, batch: _Batch, report: PollReport) -> None:
-        """Split batch on error: two halves, each retried separately. The split is not counted against
-        MaximumRetryAttempts ("Splitting a batch does not count towards the retry quota", as AWS
-        documents for stream event sources; the Kafka page says nothing either way)."""
-        middle = len(batch.records) // 2
-        halves = [
-            _Batch(records, batch.retries, batch.invocations, batch.last_result)
-            for records in (batch.records[:middle], batch.records[middle:])
-        ]
-        state.queue.popleft()
-        state.queue.extendleft(reversed(halves))
-        report.batches_bisected += 1
-
-    def _count_retry(self, batch: _Batch) -> None:
-        batch.retries += 1
-        limit = self.config.retry_limit
-        if limit is not None and batch.retries > limit:
-            batch.condition = RETRIES_EXHAUSTED
-
-    # -- giving up on records ---------------------------------------------------------------------
-
-    def _give_up(self, state: _Partition, batch: _Batch, report: PollReport) -> bool:
-        """Send the batch to the on-failure destination (or discard it without one); False if that failed."""
-        destination = self.config.on_failure_destination
-        if destination is None:
-            name, count = self.config.logical_id, len(batch.records)
-            logger.warning("%s: discarding %d record(s) of %s (%s)", name, count, state.key, batch.condition)
-            report.records_discarded += len(batch.records)
-            return True
-        if self._destinations is None:
-            raise RuntimeError(f"{self.config.logical_id} has an on-failure destination but no Destinations")
-        try:
-            if parse_destination(destination).kind == "kafka":
-                self._send_each(state, batch, destination, report)
-            else:
-                self._send_batch(state, batch, destination)
-                report.records_to_destination += len(batch.records)
-        except DestinationError as exc:
-            logger.warning("%s: %s", self.config.logical_id, exc)
-            report.destination_errors += 1
-            return False
-        return True
-
-    def _send_each(self, state: _Partition, batch: _Batch, destination: str, report: PollReport) -> None:
+    def _send_each(self, state: PartitionState, batch: Batch, destination: str, report: PollReport) -> None:
         """A Kafka destination gets one message per failed record, keyed like the original; a record
         leaves the batch once sent, so a retry after a failed send does not duplicate it."""
         assert self._destinations is not None
@@ -725,25 +437,13 @@ class KafkaEventSourceMapping:
             if batch.records:
                 self._commit(state)
 
-    def _send_batch(self, state: _Partition, batch: _Batch, destination: str) -> None:
+    def _send_batch(self, state: PartitionState, batch: Batch, destination: str) -> None:
         assert self._destinations is not None
         is_s3 = parse_destination(destination).kind == "s3"
         event = self._event_or_envelope(batch.records)
         document = failed_batch_record(self._failure(batch), batch.records, event, is_s3)
         key = s3_object_key(self.config.uuid, state.key, self._clock()) if is_s3 else None
         self._destinations.send(destination, document, object_key=key)
-
-    def _failure(self, batch: _Batch) -> Failure:
-        # Never stamped before the records it describes: a virtual clock may stand at a slice's start
-        # (LocalStack.run_scenario) while later records of the slice have already failed.
-        newest = max((r.timestamp_ms / 1000 for r in batch.records), default=0.0)
-        return Failure(
-            condition=batch.condition or RETRIES_EXHAUSTED,
-            function_arn=self.config.function_arn,
-            approximate_invoke_count=batch.invocations,
-            result=batch.last_result,
-            at=max(self._clock(), newest),
-        )
 
     # -- events -----------------------------------------------------------------------------------
 
@@ -791,29 +491,3 @@ class KafkaEventSourceMapping:
                 record.offset,
             )
             return False
-
-
-def _event_build_failure(function_name: str, exc: Exception) -> InvocationResult:
-    """A Lambda-shaped function error for a batch whose event could not be built: the batch takes the
-    failed-batch path (retries, bisection, on-failure destination) without reaching the function."""
-    request_id = str(uuid.uuid4())
-    error = {
-        "errorMessage": f"localfaas could not build the event: {type(exc).__name__}: {exc}",
-        "errorType": "Lambda.EventBuildError",
-        "requestId": request_id,
-        "stackTrace": [],
-    }
-    return InvocationResult(function_name, request_id, error=error)
-
-
-def _batch_item_failures(payload: Any) -> list:
-    """The batchItemFailures list of a function's response (a dict, or its JSON text)."""
-    if isinstance(payload, bytes | str):
-        try:
-            payload = json.loads(payload)
-        except ValueError:
-            return []
-    if not isinstance(payload, dict):
-        return []
-    failures = payload.get("batchItemFailures")
-    return failures if isinstance(failures, list) else []

@@ -139,4 +139,5 @@ def _import_kinds() -> None:
     """Each kind's module registers its factories when imported; they are listed here, once."""
     # One line per kind of source, e.g. "import localfaas.sqs_source" with noqa F401.
     import localfaas.eventbridge_scheduler
-    import localfaas.schedules  # noqa: F401
+    import localfaas.schedules
+    import localfaas.stream_source  # noqa: F401

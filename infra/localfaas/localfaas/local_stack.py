@@ -612,6 +612,8 @@ class LocalStack:
         for resource in self.template.event_source_mappings:
             if resource.logical_id in running or is_kafka_event_source_mapping(resource.properties):
                 continue
+            if any(w.startswith(f"{resource.logical_id}: ") for w in self.warnings):
+                continue  # its kind declined it and said why
             self.warnings.append(
                 not_run_warning(
                     resource.logical_id, _service(str(resource.properties.get("EventSourceArn", "")))

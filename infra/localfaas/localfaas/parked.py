@@ -31,6 +31,7 @@ from localfaas.bus import rules_from_resources
 from localfaas.destinations import KAFKA_PREFIX, parse_destination
 from localfaas.esm import EventSourceMappingConfig, is_kafka_event_source_mapping
 from localfaas.log import Log
+from localfaas.stream_config import StreamMappingConfig, stream_service
 from localfaas.template import FunctionNotFound, Stack
 
 __all__ = ["REDRIVE_GROUP", "FailureDestination", "failure_destinations", "kafka_mappings", "parked"]
@@ -77,6 +78,27 @@ def kafka_mappings(stack: Stack) -> list[EventSourceMappingConfig]:
     return configs
 
 
+def stream_mappings(stack: Stack) -> list[StreamMappingConfig]:
+    """The template's Kinesis and DynamoDB Streams mappings, configured as LocalStack runs them."""
+    configs = []
+    for resource in stack.event_source_mappings:
+        if stream_service(str(resource.properties.get("EventSourceArn", ""))) is None:
+            continue
+        try:
+            spec = stack.function(str(resource.properties.get("FunctionName", "")))
+        except FunctionNotFound:
+            continue
+        configs.append(
+            StreamMappingConfig.from_resource(
+                resource.logical_id,
+                resource.properties,
+                function_name=spec.function_name,
+                function_arn=spec.arn,
+            )
+        )
+    return configs
+
+
 def failure_destinations(stack: Stack) -> dict[str, FailureDestination]:
     """Every failure destination of the template, by ARN (or kafka:// URI), with what sends to it."""
     found: dict[str, FailureDestination] = {}
@@ -92,6 +114,12 @@ def failure_destinations(stack: Stack) -> dict[str, FailureDestination]:
 
     for config in kafka_mappings(stack):
         add(config.on_failure_destination, config.logical_id, f"aws/lambda/{config.uuid}/")
+    for stream_config in stream_mappings(stack):
+        add(
+            stream_config.on_failure_destination,
+            stream_config.logical_id,
+            f"aws/lambda/{stream_config.uuid}/",
+        )
     for spec in stack.functions.values():
         invoke_config = AsyncInvokeConfig.from_properties(spec.event_invoke_config)
         add(invoke_config.on_failure, f"{spec.logical_id} (on-failure)")

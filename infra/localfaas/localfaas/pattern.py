@@ -701,8 +701,11 @@ def filterable_record(record: dict) -> dict:
     it, and never fails on it. A payload that is not base64 or not UTF-8 text stays present but matches
     no value."""
     view = dict(record)
-    if isinstance(view.get("value"), str):
-        view["value"] = _decode_payload(view["value"], is_base64=True)
+    # A Kinesis record's base64 `data` likewise ("Kinesis event source mappings only support filtering
+    # on the data key", Using event filtering with a Kinesis event source, with-kinesis-filtering.html).
+    for key in ("value", "data"):
+        if isinstance(view.get(key), str):
+            view[key] = _decode_payload(view[key], is_base64=True)
     if isinstance(view.get("body"), str):
         view["body"] = _decode_payload(view["body"], is_base64=False)
     return view

@@ -2,7 +2,7 @@
 
 Covers what Lambda functions talk to: DynamoDB tables (keys, indexes, TTL, streams, SSE, point-in-time
 recovery), SQS queues (dead-letter queues first, redrive, queue policies), SNS topics and
-subscriptions, S3 buckets (versioning, encryption, public access block), EventBridge buses, SES email
+subscriptions, Kinesis data streams, S3 buckets (versioning, encryption, public access block), EventBridge buses, SES email
 identities, Secrets Manager secrets (GenerateSecretString included) and SSM parameters. Each resource
 is created from its resolved CloudFormation properties, mapped onto the service's API.
 
@@ -470,7 +470,31 @@ def _parameter(clients: Clients, name: str, props: Props) -> bool:
     return True
 
 
+# ---- Kinesis -----------------------------------------------------------------------------------------
+
+
+def _kinesis_stream(clients: Clients, name: str, props: Props) -> bool:
+    """AWS::Kinesis::Stream -> CreateStream (ShardCount, or on-demand StreamModeDetails), then
+    IncreaseStreamRetentionPeriod; real Kinesis and LocalStack create streams asynchronously."""
+    kinesis = clients("kinesis")
+    if _exists(lambda: kinesis.describe_stream_summary(StreamName=name), "ResourceNotFoundException"):
+        return False
+    request: dict[str, Any] = {"StreamName": name}
+    mode = (props.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED")
+    if mode == "ON_DEMAND":
+        request["StreamModeDetails"] = {"StreamMode": "ON_DEMAND"}
+    else:
+        request["ShardCount"] = int(props.get("ShardCount", 1))
+    kinesis.create_stream(**request)
+    kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    retention = props.get("RetentionPeriodHours")
+    if retention and int(retention) > 24:
+        kinesis.increase_stream_retention_period(StreamName=name, RetentionPeriodHours=int(retention))
+    return True
+
+
 _CREATORS: dict[str, Callable[[Clients, str, Props], bool]] = {
+    "AWS::Kinesis::Stream": _kinesis_stream,
     "AWS::DynamoDB::Table": _table,
     "AWS::SQS::Queue": _queue,
     "AWS::SQS::QueuePolicy": _queue_policy,

@@ -889,3 +889,23 @@ def test_pattern_nested_past_the_recursion_limit_is_invalid_not_a_crash():
         compile_pattern(deep)
     with pytest.raises(InvalidEventPatternException, match="nested deeper"):
         compile_pattern('{"a": ' * 5000 + '["x"]' + "}" * 5000)
+
+
+def kinesis_record(data: bytes) -> dict:
+    """The `kinesis` object of a Kinesis record, as Lambda filters it ("Using event filtering with a
+    Kinesis event source")."""
+    return {
+        "kinesisSchemaVersion": "1.0",
+        "partitionKey": "1",
+        "sequenceNumber": "49590338271490256608559692538361571095921575989136588898",
+        "data": base64.b64encode(data).decode(),
+        "approximateArrivalTimestamp": 1545084650.987,
+    }
+
+
+def test_kinesis_filter_matches_decoded_json_data():
+    filters = [{"Pattern": '{"data": {"order": {"type": ["buy"]}}}'}]
+    buy = b'{"record": 12345, "order": {"type": "buy", "stock": "ANYCO", "quantity": 1000}}'
+    assert matches_filter_criteria(filters, kinesis_record(buy))
+    assert not matches_filter_criteria(filters, kinesis_record(buy.replace(b"buy", b"sell")))
+    assert not matches_filter_criteria(filters, kinesis_record(b"not json at all"))

@@ -212,10 +212,28 @@ def test_a_rejected_resource_fails_with_awss_error_code(backend):
 
 
 def test_unknown_types_are_reported_not_created(backend):
-    resources = {"Stream": {"Type": "AWS::Kinesis::Stream", "Properties": {"ShardCount": 1}}}
-    report = provision(resources, {"Stream": "s"}, backend)
-    assert report.unsupported == ["AWS::Kinesis::Stream Stream"]
+    resources = {"Delivery": {"Type": "AWS::KinesisFirehose::DeliveryStream", "Properties": {}}}
+    report = provision(resources, {"Delivery": "d"}, backend)
+    assert report.unsupported == ["AWS::KinesisFirehose::DeliveryStream Delivery"]
     assert report.created == []
+
+
+def test_a_kinesis_stream_is_created_with_its_shards_and_retention(backend):
+    resources = {
+        "Stream": {
+            "Type": "AWS::Kinesis::Stream",
+            "Properties": {"ShardCount": 2, "RetentionPeriodHours": 48},
+        }
+    }
+    report = provision(resources, {"Stream": "shipments"}, backend)
+    summary = backend.client("kinesis").describe_stream_summary(StreamName="shipments")[
+        "StreamDescriptionSummary"
+    ]
+    assert report.created == ["AWS::Kinesis::Stream Stream -> shipments"]
+    assert (summary["OpenShardCount"], summary["RetentionPeriodHours"]) == (2, 48)
+    assert provision(resources, {"Stream": "shipments"}, backend).existing == [
+        "AWS::Kinesis::Stream Stream -> shipments"
+    ]
 
 
 def test_repo_template_resources_are_each_created_or_skipped_with_a_reason(backend):
