@@ -547,7 +547,7 @@ def _mappings(mappings: dict[str, Any]) -> Iterable[str]:
         "on-failure",
         "lost",
     ]
-    yield from _table("Kafka event source mappings", header, rows)
+    yield from _table("Event source mappings", header, rows)
 
 
 def _bus(bus: dict[str, Any], invoker: dict[str, Any]) -> Iterable[str]:
