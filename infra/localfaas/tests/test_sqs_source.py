@@ -97,7 +97,11 @@ def send(stack: LocalStack, bodies: list[str], *, queue: str = "work", **extra) 
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
     ids = []
     for number, body in enumerate(bodies):
-        fifo = {"MessageGroupId": body[0], "MessageDeduplicationId": str(number)} if queue.endswith(".fifo") else {}
+        fifo = (
+            {"MessageGroupId": body[0], "MessageDeduplicationId": str(number)}
+            if queue.endswith(".fifo")
+            else {}
+        )
         ids.append(sqs.send_message(QueueUrl=url, MessageBody=body, **fifo, **extra)["MessageId"])
     return ids
 
@@ -163,12 +167,14 @@ def handler(event, context):
 def test_a_failed_batch_comes_back_after_the_visibility_timeout_then_goes_to_the_dead_letter_queue(tmp_path):
     with LocalStack(app(tmp_path)) as stack:
         began = stack.scheduler.now()
-        (poison,) = send(stack, ["poison"])
+        send(stack, ["poison"])
         assert stack.run_until_idle()
         report = stack.report().data
         parked = queue_bodies(stack, "parked")
         elapsed = stack.scheduler.now() - began
-    counts = [record["attributes"]["ApproximateReceiveCount"] for batch in invocations(tmp_path) for record in batch]
+    counts = [
+        record["attributes"]["ApproximateReceiveCount"] for batch in invocations(tmp_path) for record in batch
+    ]
     assert counts == ["1", "2", "3"]  # maxReceiveCount 3, then SQS moves it
     assert parked == ["poison"]
     assert elapsed >= 3 * 40  # three visibility timeouts, on the virtual clock
@@ -234,7 +240,9 @@ def test_messages_that_match_no_filter_are_deleted_without_invoking(tmp_path):
         assert stack.run_until_idle()
         row = stack.report().data["esm"]["TakeFromWork"]
         left = queue_bodies(stack, "work")
-    assert [[record["body"] for record in batch] for batch in invocations(tmp_path)] == [['{"kind": "order", "n": 1}']]
+    assert [[record["body"] for record in batch] for batch in invocations(tmp_path)] == [
+        ['{"kind": "order", "n": 1}']
+    ]
     assert (row["delivered"], row["filtered"], row["records"], row["lost"]) == (1, 2, 3, 0)
     assert left == []
 
@@ -274,7 +282,9 @@ def test_maximum_concurrency_bounds_the_batches_of_one_poll_and_the_window_waits
         (source,) = stack.sources
         assert source.poll_once().invocations == 2
         assert source.poll_once().invocations == 2
-    with LocalStack(app(tmp_path / "window", {"BatchSize": 20, "MaximumBatchingWindowInSeconds": 5})) as stack:
+    with LocalStack(
+        app(tmp_path / "window", {"BatchSize": 20, "MaximumBatchingWindowInSeconds": 5})
+    ) as stack:
         send(stack, ["1", "2", "3"])
         (source,) = stack.sources
         first = source.poll_once()
@@ -294,7 +304,10 @@ def test_maximum_concurrency_bounds_the_batches_of_one_poll_and_the_window_waits
     ],
 )
 def test_a_mapping_aws_would_refuse_is_refused_with_aws_wording(tmp_path, properties, fifo, message):
-    with pytest.raises(InvalidEventSourceMappingError, match=message), LocalStack(app(tmp_path, properties, fifo=fifo)):
+    with (
+        pytest.raises(InvalidEventSourceMappingError, match=message),
+        LocalStack(app(tmp_path, properties, fifo=fifo)),
+    ):
         pass
 
 
