@@ -29,8 +29,8 @@ DeleteMessageBatch, ChangeMessageVisibility, GetQueueAttributes), so it runs ali
 - FIFO queues: SQS returns no message of a group while an earlier one of it is in flight, so a
   group's messages reach the function in order and one batch per group is in flight ("each batch may
   contain messages from more than one message group, but the order of the messages is maintained");
-- the queue's VisibilityTimeout must be at least the function's Timeout (AWS refuses the mapping
-  otherwise, with the error named here).
+- the mapping is refused where Lambda refuses it (sqs_config.py: the bounds above, and a queue whose
+  VisibilityTimeout is shorter than the function's Timeout).
 
 Virtual time (`localfaas run`): a failed message is made visible again (ChangeMessageVisibility 0) by
 a task scheduled one VisibilityTimeout later on the virtual scheduler, so a retry costs no wall-clock
@@ -57,114 +57,32 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from localfaas.esm import MAX_PAYLOAD_BYTES, InvalidEventSourceMappingError, PollReport
-from localfaas.esm import _Properties as MappingProperties  # the one reader of mapping properties
 from localfaas.event_sources import StackServices, register
 from localfaas.pattern import matches_filter_criteria
 from localfaas.report import source_summary
+from localfaas.sqs_config import RECEIVE_MAX as _RECEIVE_MAX
+from localfaas.sqs_config import SqsMappingConfig
 from localfaas.sqs_event import RECEIVE_REQUEST, sqs_event, sqs_record
 
 if TYPE_CHECKING:
     from localfaas.runtime import InvocationResult
     from localfaas.template import Resource
 
-__all__ = ["VIRTUAL_RECEIVES_WITHOUT_DLQ", "SqsEventSourceMapping", "SqsMappingConfig"]
+__all__ = ["VIRTUAL_RECEIVES_WITHOUT_DLQ", "SqsEventSourceMapping"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 10
-DEFAULT_CONCURRENT_BATCHES = 5  # "Lambda starts processing five batches at a time"
 VIRTUAL_RECEIVES_WITHOUT_DLQ = 10
-_RECEIVE_MAX = 10  # ReceiveMessage's MaxNumberOfMessages
 _QUEUE_COUNTS = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
 )
-
-
-@dataclass(frozen=True)
-class SqsMappingConfig:
-    """A resolved SQS AWS::Lambda::EventSourceMapping and what it reads of its queue."""
-
-    logical_id: str
-    function_name: str
-    queue_arn: str
-    queue_url: str
-    fifo: bool
-    visibility_timeout_s: int
-    max_receive_count: int | None  # the queue's RedrivePolicy; None without one
-    dead_letter_arn: str | None
-    batch_size: int = DEFAULT_BATCH_SIZE
-    batching_window_s: float = 0.0
-    filters: tuple[dict, ...] = ()
-    report_batch_item_failures: bool = False
-    maximum_concurrency: int | None = None
-    enabled: bool = True
-
-    @property
-    def queue_name(self) -> str:
-        return self.queue_arn.rsplit(":", 1)[-1]
-
-    @property
-    def concurrent_batches(self) -> int:
-        return self.maximum_concurrency or DEFAULT_CONCURRENT_BATCHES
-
-    @classmethod
-    def from_resource(
-        cls, resource: Resource, services: StackServices, function_timeout_s: int, function_name: str
-    ) -> SqsMappingConfig:
-        p = MappingProperties(resource.logical_id, resource.properties)
-        arn = str(resource.properties["EventSourceArn"])
-        parts = arn.split(":")
-        sqs = services.client("sqs")
-        url = sqs.get_queue_url(QueueName=parts[5], QueueOwnerAWSAccountId=parts[4])["QueueUrl"]
-        queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        fifo = queue.get("FifoQueue") == "true"
-        visibility = int(queue.get("VisibilityTimeout", 30))
-        if visibility < function_timeout_s:
-            raise p.fail(
-                "EventSourceArn",
-                f"Queue visibility timeout: {visibility} seconds is less than Function timeout: "
-                f"{function_timeout_s} seconds",
-            )
-        redrive = json.loads(queue["RedrivePolicy"]) if queue.get("RedrivePolicy") else {}
-        window = p.integer("MaximumBatchingWindowInSeconds", 0, 0, 300)
-        if fifo and resource.properties.get("MaximumBatchingWindowInSeconds") is not None:
-            raise p.fail("MaximumBatchingWindowInSeconds", "Batching window is not supported for FIFO queues")
-        batch_size = p.integer("BatchSize", DEFAULT_BATCH_SIZE, 1, 10 if fifo else 10_000)
-        if batch_size > _RECEIVE_MAX and window < 1:
-            raise p.fail(
-                "BatchSize",
-                "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
-            )
-        scaling = resource.properties.get("ScalingConfig") or {}
-        concurrency = None
-        if scaling.get("MaximumConcurrency") is not None:
-            concurrency = MappingProperties(resource.logical_id, scaling).integer(
-                "MaximumConcurrency", 0, 2, 1000
-            )
-        return cls(
-            logical_id=resource.logical_id,
-            function_name=function_name,
-            queue_arn=arn,
-            queue_url=url,
-            fifo=fifo,
-            visibility_timeout_s=visibility,
-            max_receive_count=int(redrive["maxReceiveCount"]) if redrive.get("maxReceiveCount") else None,
-            dead_letter_arn=redrive.get("deadLetterTargetArn"),
-            batch_size=batch_size,
-            batching_window_s=float(window),
-            filters=p.filters(),
-            report_batch_item_failures=p.function_response_types(),
-            maximum_concurrency=concurrency,
-            enabled=p.boolean("Enabled", True),
-        )
 
 
 class SqsEventSourceMapping:
@@ -182,6 +100,7 @@ class SqsEventSourceMapping:
         self._failing: dict[str, int] = {}  # messageId -> receive count, failed and coming back
         self._receipts: dict[str, str] = {}  # messageId -> its latest receipt handle
         self._redriven: set[str] = set()  # messageIds the queue is to move to its DLQ
+        self._not_moved: set[str] = set()  # ...that the backend delivered again instead
         self._warned: set[str] = set()
 
     # -- the contract -------------------------------------------------------------------------------
@@ -271,6 +190,7 @@ class SqsEventSourceMapping:
         self._receipts[message_id] = record["receiptHandle"]
         if message_id in self._redriven:  # the backend delivered it again instead of moving it
             self._redriven.discard(message_id)
+            self._not_moved.add(message_id)
             report.records_to_destination -= 1
             self._warn_once(
                 "no-redrive",
@@ -329,14 +249,15 @@ class SqsEventSourceMapping:
         message_id = record["messageId"]
         count = int(record["attributes"].get("ApproximateReceiveCount", "1"))
         limit = self.config.max_receive_count
-        if limit is not None and count >= limit:
+        moves = limit is not None and message_id not in self._not_moved
+        if limit is not None and moves and count >= limit:
             report.records_to_destination += 1
             self._failing.pop(message_id, None)
             self._redriven.add(message_id)
             self._return_later(record)  # visible again, so the queue's next receive moves it
             return
         self._failing[message_id] = count
-        if limit is None and not self._services.real_time and count >= VIRTUAL_RECEIVES_WITHOUT_DLQ:
+        if not moves and not self._services.real_time and count >= VIRTUAL_RECEIVES_WITHOUT_DLQ:
             self._warn_once(
                 message_id,
                 f"{self.logical_id}: {message_id} failed {count} times and its queue has no RedrivePolicy; "

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -347,3 +349,36 @@ def test_a_scenario_message_names_its_queue_and_one_body(tmp_path):
         parse_scenario({"messages": [{"body": "x"}]})
     with pytest.raises(ScenarioError, match=r"messages\[0\]: needs exactly one of body"):
         parse_scenario({"messages": [{"queue": "q", "body": "x", "value": 1}]})
+
+
+def test_in_real_time_the_backend_s_visibility_timeout_brings_a_failed_message_back(tmp_path):
+    template = app(tmp_path, {"BatchSize": 1})
+    text = template.read_text().replace("VisibilityTimeout: 40", "VisibilityTimeout: 1")
+    template.write_text(
+        text.replace("Timeout: 30", "Timeout: 1").replace("maxReceiveCount: 3", "maxReceiveCount: 2")
+    )
+    stop = threading.Event()
+    with LocalStack(template, real_time=True) as stack:
+        send(stack, ["poison", "fine"])
+        sqs = stack.client("sqs")
+        parked = sqs.get_queue_url(QueueName="parked")["QueueUrl"]
+        poller = threading.Thread(target=stack.serve_forever, args=(stop,), daemon=True)
+        poller.start()
+        deadline = time.monotonic() + 30  # a bound on the wait, not an assertion about speed
+        while time.monotonic() < deadline and not _queue_count(sqs, parked):
+            time.sleep(0.1)
+        stop.set()
+        poller.join()
+        in_dlq = _queue_count(sqs, parked)
+        row = stack.report(stopped=True).data["esm"]["TakeFromWork"]
+    received = [
+        (r["body"], r["attributes"]["ApproximateReceiveCount"]) for b in invocations(tmp_path) for r in b
+    ]
+    assert received == [("poison", "1"), ("fine", "1"), ("poison", "2")]
+    assert in_dlq == 1
+    assert (row["delivered"], row["to_destination"], row["retried"], row["lost"]) == (1, 1, 1, 0)
+
+
+def _queue_count(sqs, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
