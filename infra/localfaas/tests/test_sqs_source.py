@@ -19,6 +19,7 @@ from infra.localfaas.tests.sam_app import write_app
 from localfaas.cli import main
 from localfaas.esm import InvalidEventSourceMappingError
 from localfaas.local_stack import LocalStack
+from localfaas.redrive import Redriver
 from localfaas.scenario import ScenarioError, parse_scenario
 
 TEMPLATE = """\
@@ -67,7 +68,8 @@ def handler(event, context):
     for record in event["Records"]:
         body = record["body"]
         first = record["attributes"]["ApproximateReceiveCount"] == "1"
-        if "poison" in body and (first or "once" not in body):
+        fixed = os.path.exists(os.environ["TRACE_FILE"] + ".fixed")
+        if "poison" in body and not fixed and (first or "once" not in body):
             failed.append({"itemIdentifier": record["messageId"]})
     if failed and not PARTIAL:
         raise ValueError("a poison message")
@@ -185,6 +187,21 @@ def test_a_failed_batch_comes_back_after_the_visibility_timeout_then_goes_to_the
     destination = report["parked"]["destinations"]["arn:aws:sqs:us-east-1:123456789012:parked"]
     assert (destination["count"], destination["source"]) == (1, "Work (redrive)")
     assert report["lost"]["total"] == 0
+
+
+def test_redrive_sends_a_dead_lettered_message_back_to_its_queue_once_the_function_is_fixed(tmp_path):
+    with LocalStack(app(tmp_path)) as stack:
+        send(stack, ["poison"], MessageAttributes={"kind": {"DataType": "String", "StringValue": "order"}})
+        assert stack.run_until_idle()
+        (tmp_path / "trace.jsonl.fixed").touch()
+        results = Redriver(stack.template, stack.client, stack.log, stack.invoke).redrive(source="Work")
+        assert stack.run_until_idle()
+        report = stack.report().data
+    assert [(r.destination, r.what, r.ok) for r in results] == [("Parked", "Work message", True)]
+    last = invocations(tmp_path)[-1][0]
+    assert (last["body"], last["messageAttributes"]["kind"]["stringValue"]) == ("poison", "order")
+    assert last["attributes"]["ApproximateReceiveCount"] == "1"  # a new message in its queue
+    assert (report["esm"]["TakeFromWork"]["delivered"], report["parked"]["total"]) == (1, 0)
 
 
 def test_a_message_that_fails_once_succeeds_on_its_second_receive(tmp_path):
@@ -382,3 +399,25 @@ def test_in_real_time_the_backend_s_visibility_timeout_brings_a_failed_message_b
 def _queue_count(sqs, url: str) -> int:
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
     return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def test_redrive_keeps_a_fifo_message_in_its_group(tmp_path):
+    with LocalStack(app(tmp_path, fifo=True)) as stack:
+        send(stack, ["Apoison", "Apoison"], queue="work.fifo")  # two messages, one body, one group
+        assert stack.run_until_idle()
+        (tmp_path / "trace.jsonl.fixed").touch()
+        results = Redriver(stack.template, stack.client, stack.log, stack.invoke).redrive()
+        assert stack.run_until_idle()
+        report = stack.report().data
+    assert [r.ok for r in results] == [True, True]
+    redelivered = [
+        r
+        for batch in invocations(tmp_path)
+        for r in batch
+        if r["attributes"]["ApproximateReceiveCount"] == "1"
+    ]
+    assert [r["attributes"]["MessageGroupId"] for r in redelivered[-2:]] == ["A", "A"]
+    assert (report["esm"]["TakeFromWork"]["delivered"], report["esm"]["TakeFromWork"]["to_destination"]) == (
+        2,
+        2,
+    )
