@@ -43,8 +43,10 @@ MaximumConcurrency (2-1000) bounds the batches one poll invokes; without it Lamb
 five batches at a time". localfaas invokes those batches one after another, not at once, so the bound
 paces the source beside the others rather than limiting parallel invocations.
 
-Durable as the queue is: messages live in the backend; the mapping keeps only its counts (saved by the
-stack) and what it learnt of failing messages, which a restart learns again from the queue.
+Durable as the queue is: messages live in the backend (LocalStack's or AWS's outlive localfaas; the
+in-process moto's do not); the mapping keeps its counts (saved by the stack) and the receipts of what it
+holds unsettled (`sqs-in-flight:<id>` in the store). A run restarted in virtual time makes those visible
+at once, as the time the restart took would have; in real time they come back when their timeout ends.
 
 Not emulated: the poller's scaling (up to 1,250 concurrent batches, 300 more a minute) and its
 back-off after errors, provisioned mode (ProvisionedPollerConfig), long polling, MessageRetentionPeriod
@@ -102,6 +104,8 @@ class SqsEventSourceMapping:
         self._redriven: set[str] = set()  # messageIds the queue is to move to its DLQ
         self._not_moved: set[str] = set()  # ...that the backend delivered again instead
         self._warned: set[str] = set()
+        self._in_flight_key = f"sqs-in-flight:{config.logical_id}"
+        self._release_what_a_killed_run_held()
 
     # -- the contract -------------------------------------------------------------------------------
 
@@ -143,6 +147,34 @@ class SqsEventSourceMapping:
         # What is gathered stays in flight in the queue and comes back after its visibility timeout.
         self._gathered.clear()
 
+    # -- what is in flight, across a kill ----------------------------------------------------------
+
+    def _release_what_a_killed_run_held(self) -> None:
+        """The messages an earlier run received and never settled come back after their visibility
+        timeout. In virtual time the time a restart takes counts for that: they are visible at once."""
+        held = self._services.store.get(self._in_flight_key) or {}
+        if held and not self._services.real_time:
+            for receipt in held.values():
+                self._visible_again(receipt)
+        self._services.store.put(self._in_flight_key, {})
+        self._saved_in_flight: dict[str, str] = {}
+
+    def _save_in_flight_if_changed(self) -> None:
+        """The receipts of what is received and unsettled (gathered, failing, for the queue to move)."""
+        held = {r["messageId"]: r["receiptHandle"] for r in self._gathered}
+        held.update({m: self._receipts[m] for m in (*self._failing, *self._redriven) if m in self._receipts})
+        if held != self._saved_in_flight:
+            self._services.store.put(self._in_flight_key, held)
+            self._saved_in_flight = held
+
+    def _visible_again(self, receipt: str) -> None:
+        try:
+            self._sqs.change_message_visibility(
+                QueueUrl=self.config.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
+            )
+        except ClientError as exc:  # deleted or moved meanwhile: nothing left to bring back
+            logger.debug("%s: a message was not made visible: %s", self.logical_id, exc)
+
     # -- receiving ----------------------------------------------------------------------------------
 
     def _next_batch(self, report: PollReport, flush: bool) -> list[dict[str, Any]]:
@@ -165,6 +197,7 @@ class SqsEventSourceMapping:
                 else:
                     self._delete([record])
                     report.records_filtered += 1
+        self._save_in_flight_if_changed()
         if not self._gathered:
             self._gathering_since = None
             return []
@@ -234,6 +267,7 @@ class SqsEventSourceMapping:
                 self._fail(record, report)
             else:
                 self._forget(record["messageId"])
+        self._save_in_flight_if_changed()
 
     def _failed_ids(self, batch: list[dict[str, Any]], result: InvocationResult) -> set[str]:
         """The messageIds to leave in the queue: all of them unless a valid partial batch response names some."""
@@ -274,14 +308,8 @@ class SqsEventSourceMapping:
         message_id, receipt = record["messageId"], record["receiptHandle"]
 
         def visible_again() -> None:
-            if self._receipts.get(message_id) != receipt:
-                return  # received again since (the wall clock's timeout ran out first): not ours to touch
-            try:
-                self._sqs.change_message_visibility(
-                    QueueUrl=self.config.queue_url, ReceiptHandle=receipt, VisibilityTimeout=0
-                )
-            except ClientError as exc:  # deleted or moved meanwhile: nothing left to bring back
-                logger.debug("%s: %s not made visible: %s", self.logical_id, message_id, exc)
+            if self._receipts.get(message_id) == receipt:  # not received again since (the wall clock's
+                self._visible_again(receipt)  # timeout ran out first): ours to bring back
 
         self._services.scheduler.call_later(self.config.visibility_timeout_s, visible_again)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from infra.localfaas.tests.sam_app import write_app
+from localfaas.backend import MotoBackend
 from localfaas.cli import main
 from localfaas.esm import InvalidEventSourceMappingError
 from localfaas.local_stack import LocalStack
@@ -421,3 +422,24 @@ def test_redrive_keeps_a_fifo_message_in_its_group(tmp_path):
         2,
         2,
     )
+
+
+def test_what_a_killed_run_held_in_flight_comes_back_at_once_in_virtual_time(tmp_path):
+    template = app(tmp_path, {"BatchSize": 1})
+    backend = MotoBackend(reset=True).start()
+    try:
+        with LocalStack(template, backend=backend, state_dir=tmp_path / "state") as stack:
+            send(stack, ["poison once", "fine"])
+            (source,) = stack.sources
+            stack._poll_source(source)  # one round, its counts saved: "poison once" fails, "fine" succeeds
+            assert stack.report(stopped=True).data["esm"]["TakeFromWork"]["unsettled"] == 1
+        with LocalStack(template, backend=backend, state_dir=tmp_path / "state") as stack:
+            assert stack.run_until_idle()  # without waiting out the 40 s visibility timeout
+            row = stack.report().data["esm"]["TakeFromWork"]
+    finally:
+        backend.stop()
+    received = [
+        (r["body"], r["attributes"]["ApproximateReceiveCount"]) for b in invocations(tmp_path) for r in b
+    ]
+    assert received == [("poison once", "1"), ("fine", "1"), ("poison once", "2")]
+    assert (row["delivered"], row["invocations"], row["lost"]) == (2, 3, 0)
