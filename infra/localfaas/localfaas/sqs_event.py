@@ -14,6 +14,7 @@ models (SqsRecordModel) and batch utility read:
                   "md5OfMessageAttributes" (only with message attributes), "md5OfBody",
                   "eventSource": "aws:sqs", "eventSourceARN", "awsRegion"}]}
 
+SAM CLI's sample (`sam local generate-event sqs receive-message`) has the same keys in the same order.
 Attribute values are text, as SQS returns them; binary message attributes are base64, as the SDKs'
 JSON shows them.
 """
