@@ -97,7 +97,9 @@ class SqsEventSourceMapping:
         self.stats = PollReport()
         self._services = services
         self._sqs = services.client("sqs")
-        self._gathered: list[dict[str, Any]] = []  # received, matched, waiting for their batch
+        self._gathered: dict[str, dict[str, Any]] = {}  # messageId -> record, matched, waiting for a batch
+        self._sizes: dict[str, int] = {}  # messageId -> its bytes in the event
+        self._gathered_bytes = 0
         self._gathering_since: float | None = None
         self._failing: dict[str, int] = {}  # messageId -> receive count, failed and coming back
         self._receipts: dict[str, str] = {}  # messageId -> its latest receipt handle
@@ -146,6 +148,8 @@ class SqsEventSourceMapping:
     def close(self) -> None:
         # What is gathered stays in flight in the queue and comes back after its visibility timeout.
         self._gathered.clear()
+        self._sizes.clear()
+        self._gathered_bytes = 0
 
     # -- what is in flight, across a kill ----------------------------------------------------------
 
@@ -161,7 +165,7 @@ class SqsEventSourceMapping:
 
     def _save_in_flight_if_changed(self) -> None:
         """The receipts of what is received and unsettled (gathered, failing, for the queue to move)."""
-        held = {r["messageId"]: r["receiptHandle"] for r in self._gathered}
+        held = {m: r["receiptHandle"] for m, r in self._gathered.items()}
         held.update({m: self._receipts[m] for m in (*self._failing, *self._redriven) if m in self._receipts})
         if held != self._saved_in_flight:
             self._services.store.put(self._in_flight_key, held)
@@ -179,7 +183,7 @@ class SqsEventSourceMapping:
 
     def _next_batch(self, report: PollReport, flush: bool) -> list[dict[str, Any]]:
         """The next batch to invoke: gathered up to BatchSize and 6 MB, once full or its window is over."""
-        while len(self._gathered) < self.config.batch_size and self._size(self._gathered) < MAX_PAYLOAD_BYTES:
+        while not self._full():
             wanted = min(_RECEIVE_MAX, self.config.batch_size - len(self._gathered))
             messages = self._sqs.receive_message(
                 QueueUrl=self.config.queue_url,
@@ -193,7 +197,7 @@ class SqsEventSourceMapping:
                 record = sqs_record(message, queue_arn=self.config.queue_arn, region=self._services.region)
                 self._received(record, report)
                 if self._matches(record):
-                    self._gathered.append(record)
+                    self._gather(record)
                 else:
                     self._delete([record])
                     report.records_filtered += 1
@@ -201,22 +205,32 @@ class SqsEventSourceMapping:
         if not self._gathered:
             self._gathering_since = None
             return []
-        full = (
-            len(self._gathered) >= self.config.batch_size or self._size(self._gathered) >= MAX_PAYLOAD_BYTES
-        )
-        if not full and not flush and self._gathering():
+        if not self._full() and not flush and self._gathering():
             report.partitions_waiting += 1
             return []
         self._gathering_since = None
         batch, size = [], _envelope_size()
-        for record in self._gathered:
-            record_size = self._size([record])
-            if batch and size + record_size > MAX_PAYLOAD_BYTES:
+        for message_id, record in list(self._gathered.items()):
+            if batch and size + self._sizes[message_id] > MAX_PAYLOAD_BYTES:
                 break
             batch.append(record)
+            record_size = self._sizes.pop(message_id)
             size += record_size
-        del self._gathered[: len(batch)]
+            self._gathered_bytes -= record_size
+            del self._gathered[message_id]
         return batch
+
+    def _gather(self, record: dict[str, Any]) -> None:
+        """Hold a message for its batch; one received again meanwhile (a window longer than the queue's
+        visibility timeout) is held once, with its latest receipt."""
+        message_id = record["messageId"]
+        self._gathered_bytes -= self._sizes.get(message_id, 0)
+        self._gathered[message_id] = record
+        self._sizes[message_id] = len(json.dumps(record).encode()) + 1  # and a comma
+        self._gathered_bytes += self._sizes[message_id]
+
+    def _full(self) -> bool:
+        return len(self._gathered) >= self.config.batch_size or self._gathered_bytes >= MAX_PAYLOAD_BYTES
 
     def _received(self, record: dict[str, Any], report: PollReport) -> None:
         message_id = record["messageId"]
@@ -333,9 +347,6 @@ class SqsEventSourceMapping:
             QueueUrl=self.config.queue_url, AttributeNames=list(names)
         )
         return sum(int(attributes.get("Attributes", {}).get(name, 0)) for name in names)
-
-    def _size(self, records: list[dict[str, Any]]) -> int:
-        return sum(len(json.dumps(record).encode()) + 1 for record in records)
 
     def _warn_once(self, key: str, text: str) -> None:
         if key not in self._warned:

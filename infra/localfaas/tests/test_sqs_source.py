@@ -443,3 +443,15 @@ def test_what_a_killed_run_held_in_flight_comes_back_at_once_in_virtual_time(tmp
     ]
     assert received == [("poison once", "1"), ("fine", "1"), ("poison once", "2")]
     assert (row["delivered"], row["invocations"], row["lost"]) == (2, 3, 0)
+
+
+def test_a_batch_stops_at_lambda_s_6_mb_payload_and_the_rest_follows(tmp_path):
+    with LocalStack(app(tmp_path, {"BatchSize": 100, "MaximumBatchingWindowInSeconds": 1})) as stack:
+        send(stack, [f"{n:02d}" + "x" * 200_000 for n in range(40)])
+        assert stack.run_until_idle()
+        row = stack.report().data["esm"]["TakeFromWork"]
+    batches = invocations(tmp_path)
+    assert [len(batch) for batch in batches] == [31, 9]  # 31 records of ~200 KB fit in 6 MB, 32 do not
+    assert all(len(json.dumps({"Records": batch})) <= 6 * 1024 * 1024 for batch in batches)
+    assert [r["body"][:2] for batch in batches for r in batch] == [f"{n:02d}" for n in range(40)]
+    assert (row["delivered"], row["invocations"]) == (40, 2)
