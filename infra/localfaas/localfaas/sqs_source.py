@@ -39,9 +39,12 @@ left in flight: the run stops as stuck and reports it never settled (lost), whic
 with it in the end, days later, when its retention period runs out. Real time (`localfaas up`): the
 backend's own visibility timeout brings messages back.
 
-MaximumConcurrency (2-1000) bounds the batches one poll invokes; without it Lambda "starts processing
-five batches at a time". localfaas invokes those batches one after another, not at once, so the bound
-paces the source beside the others rather than limiting parallel invocations.
+MaximumConcurrency (2-1000) bounds the batches one real-time poll invokes; without it Lambda "starts
+processing five batches at a time". localfaas invokes those batches one after another, not at once, so
+the bound paces the source beside the others rather than limiting parallel invocations. A virtual-time
+poll (`flush`) drains what is visible at once: an invocation takes no virtual time, so however many
+batches AWS would run side by side, they all happen at that instant, and a retry is due one visibility
+timeout after it, not after one timeout per round of five batches.
 
 Durable as the queue is: messages live in the backend (LocalStack's or AWS's outlive localfaas; the
 in-process moto's do not); the mapping keeps its counts (saved by the stack) and the receipts of what it
@@ -114,11 +117,13 @@ class SqsEventSourceMapping:
     def poll_once(self, *, flush: bool = False) -> PollReport:
         report = PollReport()
         if self.config.enabled:
-            for _ in range(self.config.concurrent_batches):
+            batches = 0
+            while flush or batches < self.config.concurrent_batches:
                 batch = self._next_batch(report, flush)
                 if not batch:
                     break
                 self._invoke_batch(batch, report)
+                batches += 1
         self.stats.add(report)
         return report
 
