@@ -141,9 +141,8 @@ class SqsEventSourceMapping:
     def summary(self, function: str, lost: list[str], *, stopped: bool) -> dict[str, Any]:
         unsettled = len(self._failing) + len(self._gathered)
         if not stopped and self.config.enabled:
-            unsettled += self._queue_count(
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"
-            )
+            # What the queue still holds: those, and what was never received (behind them in a group).
+            unsettled = max(unsettled, self._queue_count(*_QUEUE_COUNTS))
         records = self.stats.records_settled + unsettled
         return source_summary(
             self.logical_id, function, self.config.queue_name, self.stats, records, lost,

@@ -455,3 +455,24 @@ def test_a_batch_stops_at_lambda_s_6_mb_payload_and_the_rest_follows(tmp_path):
     assert all(len(json.dumps({"Records": batch})) <= 6 * 1024 * 1024 for batch in batches)
     assert [r["body"][:2] for batch in batches for r in batch] == [f"{n:02d}" for n in range(40)]
     assert (row["delivered"], row["invocations"]) == (40, 2)
+
+
+def test_a_fifo_group_behind_a_message_that_never_settles_is_reported_never_settled(tmp_path):
+    with LocalStack(app(tmp_path, {"BatchSize": 1}, redrive=False, fifo=True)) as stack:
+        send(stack, ["Apoison", "A2", "A3", "B1"], queue="work.fifo")
+        assert not stack.run_until_idle()
+        report = stack.report().data
+    row = report["esm"]["TakeFromWork"]
+    assert [batch[0]["body"] for batch in invocations(tmp_path)][:2] == ["Apoison", "B1"]
+    assert "A2" not in [batch[0]["body"] for batch in invocations(tmp_path)]  # never overtakes Apoison
+    assert (row["delivered"], row["unsettled"], row["lost"]) == (1, 3, 3)
+
+
+def test_a_disabled_mapping_leaves_its_queue_alone(tmp_path):
+    with LocalStack(app(tmp_path, {"Enabled": False})) as stack:
+        send(stack, ["one"])
+        assert stack.run_until_idle()
+        row = stack.report().data["esm"]["TakeFromWork"]
+        left = queue_bodies(stack, "work")
+    assert invocations(tmp_path) == []
+    assert (row["records"], row["lost"], left) == (0, 0, ["one"])
