@@ -46,6 +46,12 @@ poll (`flush`) drains what is visible at once: an invocation takes no virtual ti
 batches AWS would run side by side, they all happen at that instant, and a retry is due one visibility
 timeout after it, not after one timeout per round of five batches.
 
+The report's row (report.source_summary): `delivered` messages deleted after success, `filtered` ones
+deleted unmatched, `retried` invocations that carried a message received before, `to_destination`
+messages left to the queue's redrive at their last allowed receive, `unsettled` what is still failing
+or still in the queue at the end of a run (lost then; pending when `up` is stopped). Nothing is
+`discarded`: Lambda hands every failure back to the queue.
+
 Durable as the queue is: messages live in the backend (LocalStack's or AWS's outlive localfaas; the
 in-process moto's do not); the mapping keeps its counts (saved by the stack) and the receipts of what it
 holds unsettled (`sqs-in-flight:<id>` in the store). A run restarted in virtual time makes those visible
@@ -204,6 +210,7 @@ class SqsEventSourceMapping:
                     self._gather(record)
                 else:
                     self._delete([record])
+                    self._forget(record["messageId"])
                     report.records_filtered += 1
         self._save_in_flight_if_changed()
         if not self._gathered:
@@ -268,8 +275,8 @@ class SqsEventSourceMapping:
 
     def _invoke_batch(self, batch: list[dict[str, Any]], report: PollReport) -> None:
         report.invocations += 1
-        if any(record["messageId"] in self._failing for record in batch):
-            report.retries += 1
+        if any(record["attributes"].get("ApproximateReceiveCount", "1") != "1" for record in batch):
+            report.retries += 1  # it carries a message received before (failed, or its poller crashed)
         try:
             result = self._services.invoke(self.function_name, sqs_event(batch))
         except BaseException:  # a crash of the poller: the messages come back from the queue
