@@ -12,8 +12,10 @@ DeleteMessageBatch, ChangeMessageVisibility, GetQueueAttributes), so it runs ali
   queue; over 10 only with a MaximumBatchingWindowInSeconds of at least 1) and 6 MB of event, gathered
   for up to MaximumBatchingWindowInSeconds (default 0; "not supported for FIFO queues");
 - FilterCriteria on `body` (pattern.py, with the Kafka mappings' validation): "Amazon SQS event
-  source mappings only support filtering on the body key"; a message that matches no filter is deleted
-  without invoking (counted `filtered`);
+  source mappings only support filtering on the body key", a JSON body matched as JSON and any other
+  as a plain string; a message that matches no filter is deleted without invoking (`filtered`). A
+  pattern on another key of the record (`attributes`, `messageAttributes`) is matched against that
+  key as the event carries it: AWS documents no other outcome for it;
 - a batch that succeeds is deleted; a function error leaves the whole batch in the queue, where it
   "will again reappear in the queue" once the queue's VisibilityTimeout runs out, received again with
   ApproximateReceiveCount one higher. SQS has no MaximumRetryAttempts: retries and failure come from

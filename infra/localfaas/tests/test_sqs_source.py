@@ -476,3 +476,16 @@ def test_a_disabled_mapping_leaves_its_queue_alone(tmp_path):
         left = queue_bodies(stack, "work")
     assert invocations(tmp_path) == []
     assert (row["records"], row["lost"], left) == (0, 0, ["one"])
+
+
+def test_a_pattern_on_message_attributes_matches_them_as_the_event_carries_them(tmp_path):
+    pattern = {"messageAttributes": {"kind": {"stringValue": ["order"]}}}
+    with LocalStack(
+        app(tmp_path, {"FilterCriteria": {"Filters": [{"Pattern": json.dumps(pattern)}]}})
+    ) as stack:
+        for kind in ("order", "refund"):
+            send(stack, [kind], MessageAttributes={"kind": {"DataType": "String", "StringValue": kind}})
+        assert stack.run_until_idle()
+        row = stack.report().data["esm"]["TakeFromWork"]
+    assert [r["body"] for batch in invocations(tmp_path) for r in batch] == ["order"]
+    assert (row["delivered"], row["filtered"]) == (1, 1)
