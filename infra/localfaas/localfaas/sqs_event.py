@@ -17,15 +17,20 @@ models (SqsRecordModel) and batch utility read:
 SAM CLI's sample (`sam local generate-event sqs receive-message`) has the same keys in the same order.
 Attribute values are text, as SQS returns them; binary message attributes are base64, as the SDKs'
 JSON shows them.
+
+The function's answer, with ReportBatchItemFailures: ``{"batchItemFailures": [{"itemIdentifier":
+"<messageId>"}]}`` (`reported_failures`), read as "Handling errors for an SQS event source in Lambda"
+(https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html) says.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["RECEIVE_REQUEST", "sqs_event", "sqs_record"]
+__all__ = ["RECEIVE_REQUEST", "reported_failures", "sqs_event", "sqs_record"]
 
 # What the event carries is what Lambda asks ReceiveMessage for: every system and message attribute.
 RECEIVE_REQUEST: Mapping[str, Any] = {
@@ -92,3 +97,24 @@ def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
 
 def _base64(value: bytes | str) -> str:
     return base64.b64encode(value if isinstance(value, bytes) else value.encode()).decode()
+
+
+def reported_failures(payload: Any, batch_ids: set[str]) -> set[str] | None:
+    """The messageIds a partial batch response names; None when AWS counts it a complete failure."""
+    if isinstance(payload, bytes | str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return None  # "An invalid JSON response"
+    if not isinstance(payload, Mapping) or payload.get("batchItemFailures") is None:
+        return set()  # a null or empty response, or a null list: complete success
+    failures = payload["batchItemFailures"]
+    if not isinstance(failures, list):
+        return None
+    reported = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, Mapping) else None
+        if not isinstance(identifier, str) or identifier not in batch_ids:
+            return None  # empty, null, a bad key name, or "a message ID that doesn't exist"
+        reported.add(identifier)
+    return reported

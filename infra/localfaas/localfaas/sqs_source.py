@@ -69,7 +69,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -80,7 +79,7 @@ from localfaas.pattern import matches_filter_criteria
 from localfaas.report import source_summary
 from localfaas.sqs_config import RECEIVE_MAX as _RECEIVE_MAX
 from localfaas.sqs_config import SqsMappingConfig
-from localfaas.sqs_event import RECEIVE_REQUEST, sqs_event, sqs_record
+from localfaas.sqs_event import RECEIVE_REQUEST, reported_failures, sqs_event, sqs_record
 
 if TYPE_CHECKING:
     from localfaas.runtime import InvocationResult
@@ -303,7 +302,7 @@ class SqsEventSourceMapping:
             return everything
         if not self.config.report_batch_item_failures:
             return set()
-        reported = _reported_failures(result.payload, everything)
+        reported = reported_failures(result.payload, everything)
         return everything if reported is None else reported
 
     def _fail(self, record: dict[str, Any], report: PollReport) -> None:
@@ -369,27 +368,6 @@ class SqsEventSourceMapping:
 
 def _envelope_size() -> int:
     return len(json.dumps(sqs_event([])).encode())
-
-
-def _reported_failures(payload: Any, batch_ids: set[str]) -> set[str] | None:
-    """The messageIds a partial batch response names; None when AWS counts it a complete failure."""
-    if isinstance(payload, bytes | str):
-        try:
-            payload = json.loads(payload)
-        except ValueError:
-            return None  # "An invalid JSON response"
-    if not isinstance(payload, Mapping) or payload.get("batchItemFailures") is None:
-        return set()  # a null or empty response, or a null list: complete success
-    failures = payload["batchItemFailures"]
-    if not isinstance(failures, list):
-        return None
-    reported = set()
-    for failure in failures:
-        identifier = failure.get("itemIdentifier") if isinstance(failure, Mapping) else None
-        if not isinstance(identifier, str) or identifier not in batch_ids:
-            return None  # empty, null, a bad key name, or "a message ID that doesn't exist"
-        reported.add(identifier)
-    return reported
 
 
 @register("AWS::Lambda::EventSourceMapping")

@@ -4,7 +4,9 @@ receive-message`, samcli/lib/generated_sample_events/events/sqs/Sqs.json)."""
 
 from __future__ import annotations
 
-from localfaas.sqs_event import sqs_event, sqs_record
+import pytest
+
+from localfaas.sqs_event import reported_failures, sqs_event, sqs_record
 
 ARN = "arn:aws:sqs:us-east-2:123456789012:my-queue"
 
@@ -90,3 +92,26 @@ def test_message_attributes_are_in_lambda_s_lower_camel_case_and_binary_values_i
     }
     assert record["md5OfMessageAttributes"] == "abc"
     assert "md5OfMessageAttributes" not in sqs_record(message(), queue_arn=ARN, region="us-east-2")
+
+
+@pytest.mark.parametrize(
+    ("response", "reported"),
+    [
+        (None, set()),  # a null EventResponse: complete success
+        ({}, set()),
+        ({"batchItemFailures": None}, set()),
+        ({"batchItemFailures": []}, set()),
+        ({"batchItemFailures": [{"itemIdentifier": "m2"}]}, {"m2"}),
+        ('{"batchItemFailures": [{"itemIdentifier": "m1"}]}', {"m1"}),  # the answer as JSON text
+        ("not json", None),  # complete failure from here on
+        ({"batchItemFailures": [{"itemIdentifier": ""}]}, None),
+        ({"batchItemFailures": [{"itemIdentifier": None}]}, None),
+        ({"batchItemFailures": [{"itemIdentifer": "m1"}]}, None),
+        ({"batchItemFailures": [{"itemIdentifier": "m9"}]}, None),
+        ({"batchItemFailures": "m1"}, None),
+    ],
+)
+def test_a_partial_batch_response_is_read_as_aws_documents_its_success_and_failure_conditions(
+    response, reported
+):
+    assert reported_failures(response, {"m1", "m2"}) == reported
