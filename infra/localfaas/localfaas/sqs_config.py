@@ -87,12 +87,9 @@ class SqsMappingConfig:
                 "BatchSize",
                 "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
             )
-        scaling = resource.properties.get("ScalingConfig") or {}
-        concurrency = None
-        if scaling.get("MaximumConcurrency") is not None:
-            concurrency = MappingProperties(resource.logical_id, scaling).integer(
-                "MaximumConcurrency", 0, 2, 1000
-            )
+        maximum = (resource.properties.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        scaling = MappingProperties(resource.logical_id, {"ScalingConfig.MaximumConcurrency": maximum})
+        concurrency = scaling.integer("ScalingConfig.MaximumConcurrency", 0, 2, 1000) or None
         return cls(
             logical_id=resource.logical_id,
             function_name=function_name,

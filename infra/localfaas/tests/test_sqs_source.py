@@ -320,7 +320,11 @@ def test_maximum_concurrency_bounds_the_batches_of_one_poll_and_the_window_waits
         ({"BatchSize": 11, "MaximumBatchingWindowInSeconds": 1}, True, "Batching window is not supported"),
         ({"BatchSize": 11}, True, "less than or equal to 10"),
         ({"BatchSize": 10001, "MaximumBatchingWindowInSeconds": 1}, False, "less than or equal to 10000"),
-        ({"ScalingConfig": {"MaximumConcurrency": 1}}, False, "greater than or equal to 2"),
+        (
+            {"ScalingConfig": {"MaximumConcurrency": 1}},
+            False,
+            r"ScalingConfig\.MaximumConcurrency: .* greater than or equal to 2",
+        ),
     ],
 )
 def test_a_mapping_aws_would_refuse_is_refused_with_aws_wording(tmp_path, properties, fifo, message):
