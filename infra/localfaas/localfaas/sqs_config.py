@@ -85,7 +85,8 @@ class SqsMappingConfig:
         if batch_size > RECEIVE_MAX and window < 1:
             raise p.fail(
                 "BatchSize",
-                "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10",
+                "Maximum batch window in seconds must be greater than 0 "
+                "if maximum batch size is greater than 10",
             )
         maximum = (resource.properties.get("ScalingConfig") or {}).get("MaximumConcurrency")
         scaling = MappingProperties(resource.logical_id, {"ScalingConfig.MaximumConcurrency": maximum})

@@ -20,9 +20,9 @@ DeleteMessageBatch, ChangeMessageVisibility, GetQueueAttributes), so it runs ali
   "will again reappear in the queue" once the queue's VisibilityTimeout runs out, received again with
   ApproximateReceiveCount one higher. SQS has no MaximumRetryAttempts: retries and failure come from
   the queue. With a RedrivePolicy, SQS moves a message whose receive count reached maxReceiveCount to
-  its dead-letter queue (on the receive after that, as SQS and moto do it): such a message is counted
-  `to_destination` at its last failure, and parked.py reads it back from the DLQ. Without one, SQS keeps
-  redelivering it until MessageRetentionPeriod deletes it;
+  its dead-letter queue (once visible again, on the next receive, as moto does it): such a message is
+  counted `to_destination` at its last failure, and parked.py reads it back from the DLQ. Without one,
+  SQS keeps redelivering it until MessageRetentionPeriod deletes it;
 - FunctionResponseTypes [ReportBatchItemFailures]: ``{"batchItemFailures": [{"itemIdentifier":
   "<messageId>"}]}`` (Powertools' BatchProcessor for SQS) deletes all but the reported messages. An
   empty or null list, or a null response, is complete success; an itemIdentifier that is empty, null,
@@ -90,6 +90,7 @@ __all__ = ["VIRTUAL_RECEIVES_WITHOUT_DLQ", "SqsEventSourceMapping"]
 logger = logging.getLogger(__name__)
 
 VIRTUAL_RECEIVES_WITHOUT_DLQ = 10
+_REMEMBERED_REDRIVES = 1000  # enough to see a backend deliver one again instead of moving it
 _QUEUE_COUNTS = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -113,7 +114,7 @@ class SqsEventSourceMapping:
         self._gathering_since: float | None = None
         self._failing: dict[str, int] = {}  # messageId -> receive count, failed and coming back
         self._receipts: dict[str, str] = {}  # messageId -> its latest receipt handle
-        self._redriven: set[str] = set()  # messageIds the queue is to move to its DLQ
+        self._redriven: dict[str, None] = {}  # messageIds the queue is to move to its DLQ, oldest first
         self._not_moved: set[str] = set()  # ...that the backend delivered again instead
         self._warned: set[str] = set()
         self._in_flight_key = f"sqs-in-flight:{config.logical_id}"
@@ -248,7 +249,7 @@ class SqsEventSourceMapping:
         message_id = record["messageId"]
         self._receipts[message_id] = record["receiptHandle"]
         if message_id in self._redriven:  # the backend delivered it again instead of moving it
-            self._redriven.discard(message_id)
+            self._redriven.pop(message_id, None)
             self._not_moved.add(message_id)
             report.records_to_destination -= 1
             self._warn_once(
@@ -313,7 +314,10 @@ class SqsEventSourceMapping:
         if limit is not None and moves and count >= limit:
             report.records_to_destination += 1
             self._failing.pop(message_id, None)
-            self._redriven.add(message_id)
+            self._redriven[message_id] = None
+            while len(self._redriven) > _REMEMBERED_REDRIVES:  # long moved: their receipts are dead
+                self._receipts.pop(next(iter(self._redriven)), None)
+                del self._redriven[next(iter(self._redriven))]
             self._return_later(record)  # visible again, so the queue's next receive moves it
             return
         self._failing[message_id] = count
