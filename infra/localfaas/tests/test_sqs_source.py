@@ -21,7 +21,6 @@ from localfaas.cli import main
 from localfaas.esm import InvalidEventSourceMappingError
 from localfaas.local_stack import LocalStack
 from localfaas.redrive import Redriver
-from localfaas.scenario import ScenarioError, parse_scenario
 
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
@@ -364,13 +363,6 @@ def test_localfaas_run_sends_a_scenario_s_messages_and_reports_the_mapping(tmp_p
     assert all(check["ok"] for check in report["checks"])
     first = invocations(tmp_path)[0][0]
     assert (first["body"], first["messageAttributes"]["kind"]["stringValue"]) == ('{"order":1}', "order")
-
-
-def test_a_scenario_message_names_its_queue_and_one_body(tmp_path):
-    with pytest.raises(ScenarioError, match=r"messages\[0\]\.queue"):
-        parse_scenario({"messages": [{"body": "x"}]})
-    with pytest.raises(ScenarioError, match=r"messages\[0\]: needs exactly one of body"):
-        parse_scenario({"messages": [{"queue": "q", "body": "x", "value": 1}]})
 
 
 def test_in_real_time_the_backend_s_visibility_timeout_brings_a_failed_message_back(tmp_path):
