@@ -485,3 +485,31 @@ def test_a_pattern_on_message_attributes_matches_them_as_the_event_carries_them(
         row = stack.report().data["esm"]["TakeFromWork"]
     assert [r["body"] for batch in invocations(tmp_path) for r in batch] == ["order"]
     assert (row["delivered"], row["filtered"]) == (1, 1)
+
+
+def test_powertools_batch_processor_s_response_retries_only_its_failed_records(tmp_path):
+    code = """\
+import json, os
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record):
+    with open(os.environ["TRACE_FILE"], "a") as trace:
+        trace.write(json.dumps({"Records": [{"body": record.body, "count": record.attributes.approximate_receive_count}]}) + "\\n")
+    if record.body == "poison" and record.attributes.approximate_receive_count == "1":
+        raise ValueError("a poison message")
+
+
+def handler(event, context):
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+"""
+    properties = {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    with LocalStack(app(tmp_path, properties, code=code)) as stack:
+        send(stack, ["a", "poison", "b"])
+        assert stack.run_until_idle()
+        row = stack.report().data["esm"]["TakeFromWork"]
+    handled = [(r["body"], r["count"]) for batch in invocations(tmp_path) for r in batch]
+    assert handled == [("a", "1"), ("poison", "1"), ("b", "1"), ("poison", "2")]
+    assert (row["delivered"], row["retried"], row["invocations"], row["lost"]) == (3, 1, 2, 0)
