@@ -115,7 +115,7 @@ from localfaas.scheduler import RealTimeScheduler, VirtualScheduler
 from localfaas.template import FunctionNotFound, FunctionSpec, Stack, load_stack
 
 if TYPE_CHECKING:
-    from localfaas.scenario import Scenario, ScenarioRecord
+    from localfaas.scenario import Scenario, ScenarioMessage, ScenarioRecord
 
 __all__ = ["LocalStack", "StackError"]
 
@@ -862,9 +862,31 @@ class LocalStack:
             if topic not in self.log.topics():
                 self.log.create_topic(topic, partitions)
         self.produce_records(scenario.records)
+        self.send_messages(scenario.messages)
         events = list(scenario.events)
         for start in range(0, len(events), 10):
             self.put_events(events[start : start + 10])
+
+    def send_messages(self, messages: Iterable[ScenarioMessage]) -> int:
+        """SendMessage for each of a scenario's messages, to the queue it names (logical id, name or ARN)."""
+        sqs, count = self.backend.client("sqs"), 0
+        for message in messages:
+            name = self.template.physical_names.get(message.queue, message.queue).rsplit(":", 1)[-1]
+            request: dict[str, Any] = {
+                "QueueUrl": sqs.get_queue_url(QueueName=name)["QueueUrl"],
+                "MessageBody": message.body,
+            }
+            if message.attributes:
+                request["MessageAttributes"] = {
+                    key: {"DataType": "String", "StringValue": value} for key, value in message.attributes
+                }
+            if message.group_id is not None:
+                request["MessageGroupId"] = message.group_id
+            if message.deduplication_id is not None:
+                request["MessageDeduplicationId"] = message.deduplication_id
+            sqs.send_message(**request)
+            count += 1
+        return count
 
     def run_scenario(
         self,
@@ -891,6 +913,8 @@ class LocalStack:
         to `until` (epoch seconds), else the scenario's `until`, else its last record or event time."""
         assert isinstance(self.scheduler, VirtualScheduler)
         feeding = ScenarioFeeding(self.store, self.log, scenario, window_s, resume, self.put_events)
+        if not feeding.resumed:  # a resumed run's queues kept what the killed run sent them
+            self.send_messages(scenario.messages)
         stamps = [r.timestamp_ms for r in scenario.records if r.timestamp_ms is not None]
         if scenario.start_ms is not None or stamps:
             self.scheduler.begin_at(min([*stamps, *filter(None, [scenario.start_ms])]) / 1000)

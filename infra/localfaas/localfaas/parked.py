@@ -8,7 +8,10 @@ A failure destination is where Lambda or EventBridge puts what it gave up on:
   Lambda asynchronous invocations",
   https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html);
 - an EventBridge rule target's DeadLetterConfig ("Using dead-letter queues to process undelivered
-  events in EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+  events in EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html);
+- an SQS queue's RedrivePolicy dead-letter queue, where SQS moves a message received maxReceiveCount
+  times (an SQS mapping's failures; "Using dead-letter queues in Amazon SQS",
+  https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
 
 Each is read through AWS's APIs, without consuming anything: an SQS queue's
 ApproximateNumberOfMessages, ...NotVisible and ...Delayed (GetQueueAttributes); an S3 bucket's
@@ -21,6 +24,7 @@ records inside them.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -127,6 +131,11 @@ def failure_destinations(stack: Stack) -> dict[str, FailureDestination]:
     for rule in rules_from_resources(stack.resources):
         for target in rule.targets:
             add(target.dead_letter_arn, f"{rule.logical_id or rule.name} target {target.id}")
+    for queue in stack.resources_of_type("AWS::SQS::Queue"):
+        redrive = queue.properties.get("RedrivePolicy") or {}
+        if isinstance(redrive, str):
+            redrive = json.loads(redrive)
+        add(redrive.get("deadLetterTargetArn"), f"{queue.logical_id} (redrive)")
     # Lambda and EventBridge destinations pass records on rather than keep them: nothing is parked there.
     return {arn: d for arn, d in found.items() if d.kind in ("sqs", "sns", "s3", "kafka")}
 

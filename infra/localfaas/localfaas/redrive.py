@@ -20,7 +20,12 @@ queues only), so this does what a careful operator would, from the documents AWS
 - an EventBridge target's DLQ message is the event, its RULE_ARN and TARGET_ARN attributes name where
   it was going ("Using dead-letter queues to process undelivered events in EventBridge",
   https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html): the rule's target gets
-  it again, its Input, InputPath or InputTransformer applied.
+  it again, its Input, InputPath or InputTransformer applied;
+- a message SQS moved to a queue's dead-letter queue (its RedrivePolicy) is the original message: it
+  is sent back to that queue, body, String attributes and message group, as SQS's own "redrive to
+  source queue" does ("Learn how to configure a dead-letter queue redrive in Amazon SQS",
+  https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html),
+  for the queue's consumers to receive again.
 
 Functions are invoked synchronously (RequestResponse), not with InvocationType Event: only an answer
 tells whether the redelivery succeeded, and a message is deleted (an object deleted, a kafka://
@@ -77,6 +82,8 @@ class _Message:
     body: str
     attributes: dict[str, str]
     done: Callable[[], None]  # delete it (or commit past it): called only after a redelivery succeeded
+    group_id: str | None = None  # a FIFO queue's MessageGroupId
+    message_id: str = ""
 
 
 class Redriver:
@@ -169,6 +176,7 @@ class Redriver:
                     MaxNumberOfMessages=10,
                     VisibilityTimeout=VISIBILITY_S,
                     MessageAttributeNames=["All"],
+                    MessageSystemAttributeNames=["MessageGroupId"],
                 )
                 if not answer.get("Messages"):
                     return
@@ -184,7 +192,8 @@ class Redriver:
                         sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
                         kept.remove(handle)
 
-                    yield _Message(message["Body"], attributes, delete)
+                    group = (message.get("Attributes") or {}).get("MessageGroupId")
+                    yield _Message(message["Body"], attributes, delete, group, message["MessageId"])
         finally:  # what was not redriven is visible again at once, not after VISIBILITY_S
             for handle in kept:
                 sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
@@ -254,7 +263,30 @@ class Redriver:
                 what,
                 lambda: self._call(function.function_name, body["requestPayload"]),
             )
+        queues = [s.removesuffix(" (redrive)") for s in destination.sources if s.endswith(" (redrive)")]
+        if len(queues) == 1:
+            return queues[0], f"{queues[0]} message", lambda: self._send_back(queues[0], message)
         raise RedriveError("not an invocation record, DLQ message or undelivered event: left where it is")
+
+    def _send_back(self, queue: str, message: _Message) -> None:
+        """A message of a queue's dead-letter queue, to that queue again (its consumers receive it)."""
+        sqs = self._client("sqs")
+        request: dict[str, Any] = {
+            "QueueUrl": sqs.get_queue_url(QueueName=self.stack.physical_names.get(queue, queue))["QueueUrl"],
+            "MessageBody": message.body,
+        }
+        if message.attributes:
+            request["MessageAttributes"] = {
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in message.attributes.items()
+            }
+        if message.group_id is not None:  # a FIFO queue: sent again after a failed delete, it is deduplicated
+            request["MessageGroupId"] = message.group_id
+            request["MessageDeduplicationId"] = message.message_id
+        try:
+            sqs.send_message(**request)
+        except _UNREADABLE as e:
+            raise RedriveError(f"{queue} refused it ({_why(e)})") from None
 
     def _plan_event(
         self, message: _Message, rule_arn: str, target_arn: str

@@ -10,6 +10,9 @@ A scenario is one JSON object:
      "topics": {"orders": {"partitions": 3}},       created before anything is produced (optional)
      "records": [{"topic", "key", "value" | "valueText" | "valueBase64",
                   "headers": {"name": "text"}, "timestamp": ISO 8601 or epoch ms, "partition"}],
+     "messages": [{"queue", "body" | "value",      sent to an SQS queue (a logical id, name or ARN)
+                   "attributes": {"name": "text"},  after the records, before the events (optional;
+                   "groupId", "deduplicationId"}],  the ids for a FIFO queue)
      "events": [PutEvents entries],                 put after the records (optional)
      "faults": {"throttle": 0.2, "seed": 7},        a fault plan, as --faults spells it (optional)
      "windowSeconds": 3600,                         release records in timestamp order, this much
@@ -48,6 +51,7 @@ __all__ = [
     "Check",
     "Scenario",
     "ScenarioError",
+    "ScenarioMessage",
     "ScenarioRecord",
     "load_scenario",
     "parse_scenario",
@@ -56,6 +60,7 @@ __all__ = [
 
 _VALUE_FIELDS = ("value", "valueText", "valueBase64")
 _RECORD_FIELDS = {"topic", "key", "headers", "timestamp", "partition", *_VALUE_FIELDS}
+_MESSAGE_FIELDS = {"queue", "body", "value", "attributes", "groupId", "deduplicationId"}
 _COMPARISONS = ("equals", "min", "max", "expected")
 _TOP_LEVEL = {
     "name",
@@ -66,6 +71,7 @@ _TOP_LEVEL = {
     "topics",
     "records",
     "events",
+    "messages",
     "expected",
     "checks",
     "windowSeconds",
@@ -90,6 +96,17 @@ class ScenarioRecord:
 
 
 @dataclass(frozen=True)
+class ScenarioMessage:
+    """A message to send to an SQS queue (SendMessage): String attributes, FIFO ids when given."""
+
+    queue: str  # the queue's logical id, name or ARN
+    body: str
+    attributes: tuple[tuple[str, str], ...] = ()
+    group_id: str | None = None
+    deduplication_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Check:
     """One expectation about the report: `metric` compared by `op` ("equals", "min", "max") to `value`."""
 
@@ -111,6 +128,7 @@ class Scenario:
     topics: dict[str, int] = field(default_factory=dict)
     records: tuple[ScenarioRecord, ...] = ()
     events: tuple[dict[str, Any], ...] = ()
+    messages: tuple[ScenarioMessage, ...] = ()
     expected: dict[str, Any] = field(default_factory=dict)
     checks: tuple[Check, ...] = ()
     window_s: float | None = None
@@ -151,6 +169,7 @@ def parse_scenario(data: Any, *, base_dir: Path | None = None, source: str | Pat
         topics=reader.topics(data),
         records=tuple(reader.record(r, i) for i, r in enumerate(reader.sequence(data, "records"))),
         events=tuple(reader.event(e, i) for i, e in enumerate(reader.sequence(data, "events"))),
+        messages=tuple(reader.message(m, i) for i, m in enumerate(reader.sequence(data, "messages"))),
         expected=expected,
         checks=tuple(reader.check(c, i, expected) for i, c in enumerate(reader.sequence(data, "checks"))),
         window_s=reader.window(data),
@@ -329,6 +348,36 @@ class _Reader:
         if not isinstance(entry["Detail"], str):
             entry["Detail"] = json.dumps(entry["Detail"], separators=(",", ":"))
         return entry
+
+    def message(self, raw: Any, index: int) -> ScenarioMessage:
+        where = f"messages[{index}]"
+        if not isinstance(raw, dict):
+            raise self.error(where, "a message must be a JSON object")
+        unknown = sorted(set(raw) - _MESSAGE_FIELDS)
+        if unknown:
+            raise self.error(
+                f"{where}.{unknown[0]}", f"unknown field (known: {', '.join(sorted(_MESSAGE_FIELDS))})"
+            )
+        queue = raw.get("queue")
+        if not isinstance(queue, str) or not queue:
+            raise self.error(f"{where}.queue", "every message needs a queue (a logical id, name or ARN)")
+        given = [name for name in ("body", "value") if name in raw]
+        if len(given) != 1:
+            raise self.error(where, "needs exactly one of body (text) and value (any JSON)")
+        body = raw.get("body")
+        if "value" in raw:
+            body = json.dumps(raw["value"], separators=(",", ":"))
+        elif not isinstance(body, str):
+            raise self.error(f"{where}.body", f"must be a string, not {type(body).__name__}")
+        attributes = raw.get("attributes") or {}
+        if not isinstance(attributes, dict) or not all(isinstance(v, str) for v in attributes.values()):
+            raise self.error(f"{where}.attributes", "must be a JSON object of attribute name to text")
+        ids = {}
+        for name in ("groupId", "deduplicationId"):
+            if raw.get(name) is not None and not isinstance(raw[name], str):
+                raise self.error(f"{where}.{name}", f"must be a string, not {type(raw[name]).__name__}")
+            ids[name] = raw.get(name)
+        return ScenarioMessage(queue, body, tuple(attributes.items()), ids["groupId"], ids["deduplicationId"])
 
     def check(self, raw: Any, index: int, expected: Mapping[str, Any]) -> Check:
         where = f"checks[{index}]"

@@ -81,6 +81,35 @@ def test_an_event_without_detail_type_is_named_and_an_object_detail_is_serialise
     assert event["Detail"] == '{"x":1}'
 
 
+def test_a_message_for_a_queue_takes_a_text_body_or_compact_json_and_string_attributes():
+    scenario = parse_scenario(
+        {
+            "messages": [
+                {"queue": "Work", "body": " as written "},
+                {"queue": "work.fifo", "value": {"a": 1}, "attributes": {"kind": "order"}, "groupId": "g"},
+            ]
+        }
+    )
+    plain, fifo = scenario.messages
+    assert (plain.queue, plain.body, plain.attributes, plain.group_id) == ("Work", " as written ", (), None)
+    assert (fifo.body, fifo.attributes, fifo.group_id) == ('{"a":1}', (("kind", "order"),), "g")
+
+
+@pytest.mark.parametrize(
+    ("bad", "where"),
+    [
+        ({"body": "x"}, r"messages\[0\]\.queue"),
+        ({"queue": "q", "body": "x", "value": 1}, r"messages\[0\]: needs exactly one of body"),
+        ({"queue": "q", "body": 1}, r"messages\[0\]\.body"),
+        ({"queue": "q", "body": "x", "attributes": {"n": 1}}, r"messages\[0\]\.attributes"),
+        ({"queue": "q", "body": "x", "delay": 5}, r"messages\[0\]\.delay: unknown field"),
+    ],
+)
+def test_a_bad_message_is_named_by_index_and_field(bad, where):
+    with pytest.raises(ScenarioError, match=where):
+        parse_scenario({"messages": [bad]})
+
+
 def test_topics_need_a_positive_partition_count():
     assert scenario(topics={"orders": {"partitions": 3}}).topics == {"orders": 3}
     with pytest.raises(ScenarioError, match=r"topics\.orders: partitions"):

@@ -148,7 +148,8 @@ def handle(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         print(
-            f"localfaas run: {scenario.name}: {len(scenario.records)} records, {len(scenario.events)} events",
+            f"localfaas run: {scenario.name}: {len(scenario.records)} records, {len(scenario.events)} events"
+            + (f", {len(scenario.messages)} messages" if scenario.messages else ""),
             file=sys.stderr,
         )
         window = scenario.window_s if args.window is None else args.window
