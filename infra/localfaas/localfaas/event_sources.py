@@ -132,3 +132,4 @@ def not_run_warning(logical_id: str, service: str) -> str:
 def _import_kinds() -> None:
     """Each kind's module registers its factories when imported; they are listed here, once."""
     # One line per kind of source, e.g. "import localfaas.sqs_source" with noqa F401.
+    import localfaas.sns_source  # noqa: F401

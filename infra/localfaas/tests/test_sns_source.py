@@ -1,0 +1,276 @@
+"""SNS subscriptions with protocol lambda (localfaas.sns_source): a publish invokes the function
+asynchronously with the event SNS sends ("Invoking Lambda functions with Amazon SNS notifications",
+https://docs.aws.amazon.com/lambda/latest/dg/with-sns.html), the subscription's filter policy decides
+what it takes, and what Lambda refuses goes to the subscription's dead-letter queue ("Amazon SNS
+dead-letter queues")."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.localfaas.tests.sam_app import write_app
+from localfaas.backend import MotoBackend
+from localfaas.local_stack import LocalStack
+
+TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Alerts:
+    Type: AWS::SNS::Topic
+  Undeliverable:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: undeliverable}
+  GivenUp:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: given-up}
+  Seen:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: seen}
+  Take:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: src/
+      Handler: app.handler
+      Environment:
+        Variables: {SEEN_URL: !Ref Seen}
+      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt GivenUp.Arn}
+      EventInvokeConfig: {MaximumRetryAttempts: 1}
+      Events:
+        FromAlerts:
+          Type: SNS
+          Properties:
+            Topic: !Ref Alerts
+EVENT_PROPERTIES
+"""
+
+APP = """\
+import json, os
+import boto3
+
+sqs = boto3.client("sqs")
+
+
+def handler(event, context):
+    sqs.send_message(QueueUrl=os.environ["SEEN_URL"], MessageBody=json.dumps(event))
+    if event["Records"][0]["Sns"]["Message"] == "poison":
+        raise ValueError("a poison alert")
+"""
+
+
+def app(tmp_path, properties: str = "", template: str = TEMPLATE) -> str:
+    indented = "".join(f"            {line}\n" for line in properties.splitlines())
+    return str(write_app(tmp_path, template.replace("EVENT_PROPERTIES\n", indented), {"src/app.py": APP}))
+
+
+def messages(stack: LocalStack, queue: str) -> list[dict]:
+    sqs = stack.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    found = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+    )
+    return found.get("Messages", [])
+
+
+def seen(stack: LocalStack) -> list[dict]:
+    return [json.loads(m["Body"]) for m in messages(stack, "seen")]
+
+
+def topic_arn(stack: LocalStack) -> str:
+    return f"arn:aws:sns:{stack.region}:{stack.account_id}:{stack.physical_name('Alerts')}"
+
+
+def publish(stack: LocalStack, message: str, **attributes: tuple[str, str]) -> str:
+    request = {"TopicArn": topic_arn(stack), "Message": message}
+    if attributes:
+        request["MessageAttributes"] = {
+            name: {"DataType": kind, "StringValue": value} for name, (kind, value) in attributes.items()
+        }
+    return stack.client("sns").publish(**request)["MessageId"]
+
+
+def test_a_publish_invokes_the_function_with_the_event_sns_sends(tmp_path):
+    with LocalStack(app(tmp_path)) as stack:
+        topic = topic_arn(stack)
+        message_id = stack.client("sns").publish(
+            TopicArn=topic,
+            Message="disk full",
+            Subject="Alarm",
+            MessageAttributes={"severity": {"DataType": "String", "StringValue": "high"}},
+        )["MessageId"]
+        assert stack.run_until_idle()
+        (event,) = seen(stack)
+        row = stack.report().data["esm"]["TakeFromAlerts"]
+    (record,) = event["Records"]
+    assert record["EventSource"] == "aws:sns" and record["EventVersion"] == "1.0"
+    assert record["EventSubscriptionArn"].startswith(topic + ":")
+    sns = record["Sns"]
+    assert (sns["Type"], sns["MessageId"], sns["TopicArn"]) == ("Notification", message_id, topic)
+    assert (sns["Subject"], sns["Message"]) == ("Alarm", "disk full")
+    assert sns["MessageAttributes"] == {"severity": {"Type": "String", "Value": "high"}}
+    assert {"Timestamp", "SignatureVersion", "Signature", "SigningCertUrl", "UnsubscribeUrl"} <= set(sns)
+    assert sns["UnsubscribeUrl"].endswith("SubscriptionArn=" + record["EventSubscriptionArn"])
+    assert (row["function"], row["topic"], row["delivered"], row["lost"]) == (
+        "Take",
+        "localfaas-Alerts",
+        1,
+        0,
+    )
+
+
+def test_a_message_without_a_subject_has_a_null_subject(tmp_path):
+    with LocalStack(app(tmp_path)) as stack:
+        publish(stack, "plain")
+        stack.run_until_idle()
+        ((record,),) = [event["Records"] for event in seen(stack)]
+    assert record["Sns"]["Subject"] is None and record["Sns"]["MessageAttributes"] == {}
+
+
+def test_the_filter_policy_on_message_attributes_decides_what_the_subscription_takes(tmp_path):
+    policy = "FilterPolicy: {severity: [high], count: [{numeric: ['>', 3]}]}"
+    with LocalStack(app(tmp_path, policy)) as stack:
+        publish(stack, "taken", severity=("String", "high"), count=("Number", "4"))
+        publish(stack, "low", severity=("String", "low"), count=("Number", "4"))
+        publish(stack, "few", severity=("String", "high"), count=("Number", "2"))
+        publish(stack, "no attributes")
+        stack.run_until_idle()
+        taken = [event["Records"][0]["Sns"]["Message"] for event in seen(stack)]
+        row = stack.report().data["esm"]["TakeFromAlerts"]
+    assert taken == ["taken"]
+    assert (row["records"], row["delivered"], row["filtered"], row["lost"]) == (4, 1, 3, 0)
+
+
+def test_the_filter_policy_on_the_message_body(tmp_path):
+    policy = "FilterPolicyScope: MessageBody\nFilterPolicy: {order: {total: [{numeric: ['>=', 100]}]}}"
+    with LocalStack(app(tmp_path, policy)) as stack:
+        publish(stack, json.dumps({"order": {"total": 120}}))
+        publish(stack, json.dumps({"order": {"total": 5}}))
+        publish(stack, "not json")
+        stack.run_until_idle()
+        taken = [json.loads(event["Records"][0]["Sns"]["Message"]) for event in seen(stack)]
+    assert taken == [{"order": {"total": 120}}]
+
+
+def test_a_failing_function_gets_lambdas_asynchronous_retries_then_its_dead_letter_queue(tmp_path):
+    with LocalStack(app(tmp_path)) as stack:
+        publish(stack, "poison")
+        assert stack.run_until_idle()
+        attempts = len(seen(stack))
+        parked = messages(stack, "given-up")
+        report = stack.report()
+    assert attempts == 2  # the first invocation and MaximumRetryAttempts 1
+    assert json.loads(parked[0]["Body"])["Records"][0]["Sns"]["Message"] == "poison"
+    assert report.data["esm"]["TakeFromAlerts"]["delivered"] == 1  # SNS delivered; Lambda gave up
+
+
+HAND_WRITTEN = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Alerts:
+    Type: AWS::SNS::Topic
+  Undeliverable:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: undeliverable}
+  Seen:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: seen}
+  Take:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: src/
+      Handler: app.handler
+      Environment:
+        Variables: {SEEN_URL: !Ref Seen}
+  TakeAlerts:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Alerts
+      Protocol: lambda
+      Endpoint: !GetAtt Take.Arn
+EVENT_PROPERTIES
+"""
+
+
+def test_a_subscription_lambda_refuses_goes_to_its_dead_letter_queue(tmp_path):
+    # No AWS::Lambda::Permission lets SNS invoke Take: Lambda refuses, a client-side error.
+    redrive = "RedrivePolicy: {deadLetterTargetArn: !GetAtt Undeliverable.Arn}"
+    indented = "".join(f"      {line}\n" for line in redrive.splitlines())
+    template = HAND_WRITTEN.replace("EVENT_PROPERTIES\n", indented)
+    with LocalStack(str(write_app(tmp_path, template, {"src/app.py": APP}))) as stack:
+        warnings = [w for w in stack.warnings if w.startswith("TakeAlerts:")]
+        publish(stack, "refused")
+        stack.run_until_idle()
+        assert seen(stack) == []
+        (parked,) = messages(stack, "undeliverable")
+        report = stack.report()
+    assert warnings == [
+        "TakeAlerts: SNS cannot invoke localfaas-Take: no AWS::Lambda::Permission lets sns.amazonaws.com "
+        "invoke it from arn:aws:sns:us-east-1:123456789012:localfaas-Alerts"
+    ]
+    assert json.loads(parked["Body"])["Message"] == "refused"
+    assert parked["MessageAttributes"]["ErrorCode"]["StringValue"] == "AccessDeniedException"
+    row = report.data["esm"]["TakeAlerts"]
+    assert (row["to_destination"], row["lost"]) == (1, 0)
+
+
+def test_a_refused_message_without_a_dead_letter_queue_is_lost_in_the_verdict(tmp_path):
+    template = HAND_WRITTEN.replace("EVENT_PROPERTIES\n", "")
+    with LocalStack(str(write_app(tmp_path, template, {"src/app.py": APP}))) as stack:
+        publish(stack, "refused")
+        stack.run_until_idle()
+        report = stack.report()
+    assert report.data["lost"]["details"] == ["TakeAlerts: 1 record(s) discarded (no on-failure destination)"]
+    assert "LOST: 1" in report.render()
+
+
+def test_a_permission_for_the_topic_lets_the_hand_written_subscription_deliver(tmp_path):
+    permission = """\
+  TakeAlertsPermission:
+    Type: AWS::Lambda::Permission
+    Properties:
+      Action: lambda:InvokeFunction
+      FunctionName: !Ref Take
+      Principal: sns.amazonaws.com
+      SourceArn: !Ref Alerts
+"""
+    template = HAND_WRITTEN.replace("EVENT_PROPERTIES\n", "") + permission
+    with LocalStack(str(write_app(tmp_path, template, {"src/app.py": APP}))) as stack:
+        assert not [w for w in stack.warnings if w.startswith("TakeAlerts:")]
+        publish(stack, "allowed")
+        stack.run_until_idle()
+        assert [e["Records"][0]["Sns"]["Message"] for e in seen(stack)] == ["allowed"]
+
+
+def test_a_filter_policy_sns_refuses_is_named_and_the_subscription_skipped(tmp_path):
+    policy = "FilterPolicy: {a: [x], b: [x], c: [x], d: [x], e: [x], f: [x]}"
+    with LocalStack(app(tmp_path, policy)) as stack:
+        warnings = [w for w in stack.warnings if w.startswith("TakeFromAlerts:")]
+        assert "TakeFromAlerts" not in stack.report().data["esm"]
+    assert warnings == [
+        "TakeFromAlerts: Invalid parameter: FilterPolicy: Filter policy can not have more than 5 keys; skipped"
+    ]
+
+
+def test_what_is_published_while_localfaas_is_down_is_delivered_when_it_starts_again(tmp_path):
+    template = app(tmp_path)
+    with MotoBackend(reset=True) as backend:
+        with LocalStack(template, backend=backend) as stack:
+            topic = topic_arn(stack)
+        backend.client("sns").publish(TopicArn=topic, Message="while down")
+        with LocalStack(template, backend=backend) as stack:
+            assert stack.run_until_idle()
+            assert [e["Records"][0]["Sns"]["Message"] for e in seen(stack)] == ["while down"]
+
+
+@pytest.mark.parametrize("protocol", ["lambda", "LAMBDA"])
+def test_the_backend_is_never_subscribed_with_protocol_lambda(tmp_path, protocol):
+    template = HAND_WRITTEN.replace("Protocol: lambda", f"Protocol: {protocol}").replace(
+        "EVENT_PROPERTIES\n", ""
+    )
+    with LocalStack(str(write_app(tmp_path, template, {"src/app.py": APP}))) as stack:
+        topic = topic_arn(stack)
+        subscriptions = stack.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["Protocol"] for s in subscriptions] == ["sqs"]  # localfaas's own feed queue
