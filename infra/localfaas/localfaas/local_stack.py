@@ -60,7 +60,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from localfaas.async_invoke import AsyncInvokeConfig, AsyncInvoker, AsyncOutcome
 from localfaas.backend import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Backend, MotoBackend, make_backend
@@ -270,6 +270,7 @@ class LocalStack:
                 proxy_url=self.backend.endpoint_url,
                 port=self._events_port,
                 guard=self._throttler.decide if self._throttler else None,
+                put_service_events=lambda entries: self.put_events(entries, as_service=True),
             )
             self.events_api.start()
             self._owned.append(self.events_api.stop)
@@ -707,9 +708,10 @@ class LocalStack:
             if rule.pattern is None:
                 self.warnings.append(f"{rule.logical_id}: schedule rules are not run by localfaas")
 
-    def put_events(self, entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    def put_events(self, entries: Iterable[Mapping[str, Any]], *, as_service: bool = False) -> dict[str, Any]:
         """PutEvents across the stack's buses: each entry goes to its EventBusName (default "default").
-        Answers as the API does; EventBridgeError for a request rejected as a whole."""
+        Answers as the API does; EventBridgeError for a request rejected as a whole. `as_service`: put
+        as the AWS service itself sends its events (localfaas.service_events), never a function's."""
         entries = [dict(entry) for entry in entries]
         validate_put_events_request(entries)
         results: list[dict[str, Any]] = [{} for _ in entries]
@@ -724,7 +726,7 @@ class LocalStack:
                     "ErrorMessage": f"Event bus {name} does not exist.",
                 }
         for name, indexes in by_bus.items():
-            answer = self.buses[name].put_events([entries[i] for i in indexes])
+            answer = self.buses[name].put_events([entries[i] for i in indexes], as_service=as_service)
             for index, result in zip(indexes, answer["Entries"], strict=True):
                 results[index] = result
         refused = sum("ErrorCode" in result for result in results)
@@ -829,7 +831,40 @@ class LocalStack:
         self.produce_records(scenario.records)
         events = list(scenario.events)
         for start in range(0, len(events), 10):
-            self.put_events(events[start : start + 10])
+            self.put_scenario_events(events[start : start + 10])
+        self.publish(scenario.publish)
+
+    def put_scenario_events(self, entries: list[dict[str, Any]]) -> None:
+        """A scenario's PutEvents entries; those marked "asService" are put as the AWS service would."""
+        start = 0
+        while start < len(entries):
+            as_service = bool(entries[start].get("asService"))
+            end = start + 1
+            while end < len(entries) and bool(entries[end].get("asService")) == as_service:
+                end += 1
+            batch = [{k: v for k, v in entry.items() if k != "asService"} for entry in entries[start:end]]
+            self.put_events(batch, as_service=as_service)
+            start = end
+
+    def publish(self, requests: Iterable[Mapping[str, Any]], *, first: int = 0) -> None:
+        """SNS Publish requests whose "Topic" is a logical id, a topic name or its ARN; the count of
+        those published is kept, so a resumed scenario does not publish them again."""
+        sns = self.backend.client("sns")
+        requests = list(requests)
+        for index in range(first, len(requests)):
+            request = dict(requests[index])
+            request["TopicArn"] = self._topic_arn(str(request.pop("Topic")))
+            try:
+                sns.publish(**request)
+            except (ClientError, ParamValidationError) as e:  # the scenario's mistake, said in one line
+                raise StackError(f"publish[{index}]: {e}".replace("\n", " ")) from None
+            self.store.put("scenario-published", index + 1)
+
+    def _topic_arn(self, topic: str) -> str:
+        if topic.startswith("arn:"):
+            return topic
+        name = self.template.physical_names.get(topic, topic)
+        return f"arn:aws:sns:{self.region}:{self.account_id}:{name}"
 
     def run_scenario(
         self,
@@ -851,18 +886,21 @@ class LocalStack:
         `window_s`, moves to each slice's first record as the slice is released, so a record's age
         is measured as a live stack would measure it."""
         assert isinstance(self.scheduler, VirtualScheduler)
-        feeding = ScenarioFeeding(self.store, self.log, scenario, window_s, resume, self.put_events)
+        feeding = ScenarioFeeding(self.store, self.log, scenario, window_s, resume, self.put_scenario_events)
         stamps = [r.timestamp_ms for r in scenario.records if r.timestamp_ms is not None]
         if stamps:
             self.scheduler.begin_at(min(stamps) / 1000)
         for topic, partitions in scenario.topics.items():
             if topic not in self.log.topics():
                 self.log.create_topic(topic, partitions)
+        published = self.store.get("scenario-published", 0) if feeding.resumed else 0
         if not window_s:
             self.produce_records(feeding.records_left())
             feeding.put_events_left()
+            self.publish(scenario.publish, first=published)
             return self.run_until_idle(progress=progress)
         feeding.put_events_left()
+        self.publish(scenario.publish, first=published)
         timed = feeding.records_left()
         readers = Counter(topic for m in self.mappings for topic in m.config.topics)
         unreleased = sum(readers[r.topic] for r in timed)  # records the mappings have yet to see

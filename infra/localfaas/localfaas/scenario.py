@@ -10,7 +10,12 @@ A scenario is one JSON object:
      "topics": {"orders": {"partitions": 3}},       created before anything is produced (optional)
      "records": [{"topic", "key", "value" | "valueText" | "valueBase64",
                   "headers": {"name": "text"}, "timestamp": ISO 8601 or epoch ms, "partition"}],
-     "events": [PutEvents entries],                 put after the records (optional)
+     "events": [PutEvents entries],                 put after the records (optional); an entry with
+                                                    "asService": true is put as the AWS service itself
+                                                    would, so a Source aws.* is accepted (see bus.py)
+     "publish": [{"Topic": logical id, name or ARN,  SNS Publish requests, sent after the events
+                  "Message": text or JSON, "Subject", (optional)
+                  "MessageAttributes": {name: {"DataType", "StringValue"}}}],
      "faults": {"throttle": 0.2, "seed": 7},        a fault plan, as --faults spells it (optional)
      "windowSeconds": 3600,                         release records in timestamp order, this much
                                                     scenario time at a time (optional; default: all at once)
@@ -42,6 +47,7 @@ __all__ = ["Check", "Scenario", "ScenarioError", "ScenarioRecord", "load_scenari
 
 _VALUE_FIELDS = ("value", "valueText", "valueBase64")
 _RECORD_FIELDS = {"topic", "key", "headers", "timestamp", "partition", *_VALUE_FIELDS}
+_PUBLISH_FIELDS = {"Topic", "Message", "Subject", "MessageAttributes"}
 _COMPARISONS = ("equals", "min", "max", "expected")
 _TOP_LEVEL = {
     "name",
@@ -52,6 +58,7 @@ _TOP_LEVEL = {
     "topics",
     "records",
     "events",
+    "publish",
     "expected",
     "checks",
     "windowSeconds",
@@ -95,6 +102,7 @@ class Scenario:
     topics: dict[str, int] = field(default_factory=dict)
     records: tuple[ScenarioRecord, ...] = ()
     events: tuple[dict[str, Any], ...] = ()
+    publish: tuple[dict[str, Any], ...] = ()  # SNS Publish requests, "Topic" naming the topic
     expected: dict[str, Any] = field(default_factory=dict)
     checks: tuple[Check, ...] = ()
     window_s: float | None = None
@@ -133,6 +141,7 @@ def parse_scenario(data: Any, *, base_dir: Path | None = None, source: str | Pat
         topics=reader.topics(data),
         records=tuple(reader.record(r, i) for i, r in enumerate(reader.sequence(data, "records"))),
         events=tuple(reader.event(e, i) for i, e in enumerate(reader.sequence(data, "events"))),
+        publish=tuple(reader.publish(p, i) for i, p in enumerate(reader.sequence(data, "publish"))),
         expected=expected,
         checks=tuple(reader.check(c, i, expected) for i, c in enumerate(reader.sequence(data, "checks"))),
         window_s=reader.window(data),
@@ -290,7 +299,33 @@ class _Reader:
         entry = dict(raw)
         if not isinstance(entry["Detail"], str):
             entry["Detail"] = json.dumps(entry["Detail"], separators=(",", ":"))
+        if not isinstance(entry.get("asService", False), bool):
+            raise self.error(f"{where}.asService", "must be true or false")
         return entry
+
+    def publish(self, raw: Any, index: int) -> dict[str, Any]:
+        """An SNS Publish request; a Message given as JSON other than text is sent as its text."""
+        where = f"publish[{index}]"
+        if not isinstance(raw, dict):
+            raise self.error(where, "a publish must be a JSON object")
+        unknown = sorted(set(raw) - _PUBLISH_FIELDS)
+        if unknown:
+            raise self.error(
+                f"{where}.{unknown[0]}", f"unknown field (known: {', '.join(sorted(_PUBLISH_FIELDS))})"
+            )
+        for name in ("Topic", "Message"):
+            if name not in raw:
+                raise self.error(f"{where}.{name}", "is required")
+        request = dict(raw)
+        if not isinstance(request["Message"], str):
+            request["Message"] = json.dumps(request["Message"], separators=(",", ":"))
+        attributes = request.get("MessageAttributes", {})
+        if not isinstance(attributes, dict):
+            raise self.error(f"{where}.MessageAttributes", "must be {name: {DataType, StringValue}}")
+        for name, attribute in attributes.items():
+            if not isinstance(attribute, dict) or not isinstance(attribute.get("DataType"), str):
+                raise self.error(f"{where}.MessageAttributes.{name}", "must be {DataType, StringValue}")
+        return request
 
     def check(self, raw: Any, index: int, expected: Mapping[str, Any]) -> Check:
         where = f"checks[{index}]"

@@ -274,3 +274,50 @@ def test_the_backend_is_never_subscribed_with_protocol_lambda(tmp_path, protocol
         topic = topic_arn(stack)
         subscriptions = stack.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert [s["Protocol"] for s in subscriptions] == ["sqs"]  # localfaas's own feed queue
+
+
+def test_a_scenario_publishes_to_the_topic_through_localfaas_run(tmp_path, capsys):
+    from localfaas.cli import main
+
+    app(tmp_path, "FilterPolicy: {severity: [high]}")
+    high = {"severity": {"DataType": "String", "StringValue": "high"}}
+    low = {"severity": {"DataType": "String", "StringValue": "low"}}
+    scenario = {
+        "template": "template.yaml",
+        "publish": [
+            {"Topic": "Alerts", "Message": {"disk": "full"}, "Subject": "Alarm", "MessageAttributes": high},
+            {"Topic": "Alerts", "Message": "ignored", "MessageAttributes": low},
+        ],
+        "checks": [
+            {"name": "high alerts taken", "metric": "esm.delivered[TakeFromAlerts]", "equals": 1},
+            {"name": "the low one filtered", "metric": "esm.filtered[TakeFromAlerts]", "equals": 1},
+            {"name": "one invocation", "metric": "functions.invocations[Take]", "equals": 1},
+        ],
+    }
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+    report_path = tmp_path / "report.json"
+    assert main(["run", "--scenario", str(tmp_path / "scenario.json"), "--json", str(report_path)]) == 0
+    report = json.loads(report_path.read_text())
+    assert all(check["ok"] for check in report["checks"]), report["checks"]
+    assert capsys.readouterr().out.rstrip().endswith("NOTHING LOST")
+
+
+def test_a_scenario_publish_naming_an_unknown_field_is_refused(tmp_path, capsys):
+    from localfaas.cli import main
+
+    app(tmp_path)
+    scenario = {"template": "template.yaml", "publish": [{"Topic": "Alerts", "Message": "m", "Subjct": "x"}]}
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+    assert main(["run", "--scenario", str(tmp_path / "scenario.json")]) == 2
+    assert "publish[0].Subjct: unknown field" in capsys.readouterr().err
+
+
+def test_a_scenario_publish_to_no_such_topic_is_one_line_not_a_traceback(tmp_path, capsys):
+    from localfaas.cli import main
+
+    app(tmp_path)
+    scenario = {"template": "template.yaml", "publish": [{"Topic": "Nowhere", "Message": "m"}]}
+    (tmp_path / "scenario.json").write_text(json.dumps(scenario))
+    assert main(["run", "--scenario", str(tmp_path / "scenario.json")]) == 2
+    err = capsys.readouterr().err
+    assert "publish[0]: " in err and "Traceback" not in err

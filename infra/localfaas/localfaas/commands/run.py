@@ -96,7 +96,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from localfaas.local_stack import LocalStack
+    from localfaas.local_stack import LocalStack, StackError
     from localfaas.scenario import ScenarioError, load_scenario
 
     try:
@@ -150,6 +150,9 @@ def handle(args: argparse.Namespace) -> int:
             finished = stack.run_scenario(scenario, window_s=window, progress=progress.update)
         except KeyboardInterrupt:  # Ctrl-C: the report of what ran so far, exit 130
             finished = None
+        except StackError as e:  # what the scenario feeds cannot be fed (a publish to no such topic)
+            progress.done()
+            return usage_error("run", e)
         progress.done()
         if finished is False:
             print("localfaas run: stopped: records stopped settling (see LOST below)", file=sys.stderr)
