@@ -47,6 +47,7 @@ Not emulated: bus-to-bus targets, S3 on-failure destinations of asynchronous inv
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import math
@@ -85,7 +86,7 @@ from localfaas.esm import (
     PollReport,
     is_kafka_event_source_mapping,
 )
-from localfaas.event_sources import EventSource, StackServices, build_sources, not_run_warning
+from localfaas.event_sources import EventSource, StackServices, build_sources
 from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
 from localfaas.faults import Dice, FaultPlan, FaultyRuntime
 from localfaas.feeding import ScenarioFeeding, end_offsets, records_since
@@ -110,6 +111,7 @@ from localfaas.runtime import (
     WorkerProcessRuntime,
 )
 from localfaas.scheduler import RealTimeScheduler, VirtualScheduler
+from localfaas.skipped import SkippedTrigger, skipped_triggers, skipped_work
 from localfaas.template import FunctionNotFound, FunctionSpec, Stack, load_stack
 
 if TYPE_CHECKING:
@@ -216,6 +218,7 @@ class LocalStack:
         self.buses: dict[str, EventBus] = {}
         self.mappings: list[KafkaEventSourceMapping] = []
         self.sources: list[EventSource] = []  # the other event sources (localfaas.event_sources)
+        self.skipped: list[SkippedTrigger] = []  # triggers nothing here runs (localfaas.skipped)
         self.events_api: EventsApi
         self.provisioned: ProvisionReport
         self.warnings: list[str] = []
@@ -573,15 +576,10 @@ class LocalStack:
             saved = self.store.get(f"esm-stats:{source.logical_id}")
             if saved:
                 source.stats.add(PollReport(**saved))
-        running = {source.logical_id for source in self.sources}
-        for resource in self.template.event_source_mappings:
-            if resource.logical_id in running or is_kafka_event_source_mapping(resource.properties):
-                continue
-            self.warnings.append(
-                not_run_warning(
-                    resource.logical_id, _service(str(resource.properties.get("EventSourceArn", "")))
-                )
-            )
+        self.skipped = skipped_triggers(self.template, {source.logical_id for source in self.sources})
+        self.warnings.extend(trigger.warning for trigger in self.skipped)
+        if self.store.get("started-at") is None:  # objects put since the first start are skipped work
+            self.store.put("started-at", int(time.time()))
 
     def _poll_source(self, source: EventSource, *, flush: bool = False) -> PollReport:
         """One poll of another kind of source, its running counts saved as a Kafka mapping's are."""
@@ -1104,6 +1102,14 @@ class LocalStack:
             }
         total = sum(m["lost"] for m in mappings.values()) + data["async"]["lost"] + data["bus"]["dropped"]
         data["lost"] = {"total": total, "details": lost}
+        started = dt.datetime.fromtimestamp(self.store.get("started-at", 0), dt.UTC)
+        resources = self.template.resources
+        read = {
+            str((resources.get(s.logical_id) or {}).get("Properties", {}).get("EventSourceArn", ""))
+            for s in self.sources
+        }
+        not_run = skipped_work(self.skipped, self.backend.client, since=started, read_elsewhere=read)
+        data["skipped"] = {"total": len(not_run), "details": not_run}
         report = Report(data)
         if scenario is not None:
             report.evaluate(scenario.checks)
