@@ -23,7 +23,9 @@ sqs and the notification envelope (not raw: the envelope is what carries Message
 Subject and the typed MessageAttributes the Lambda event needs), polled with ReceiveMessage and
 deleted once the message is filtered, dead-lettered or handed to asynchronous invocation (which is
 durable in the store). So whoever publishes (a function, a rule's target, a destination, the AWS CLI)
-is seen, and a message published before a kill of localfaas is still in the queue after it. The
+is seen, and a message published before a kill of localfaas is still in the queue after it (one
+taken but not yet handed on when it was killed comes back after the queue's 30 s visibility
+timeout: at least once, as SNS delivers). The
 backend is never subscribed with protocol lambda (provision.py): it would invoke its own Lambda, which
 has none of these functions, and fail the publish.
 

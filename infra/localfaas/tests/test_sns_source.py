@@ -321,3 +321,25 @@ def test_a_scenario_publish_to_no_such_topic_is_one_line_not_a_traceback(tmp_pat
     assert main(["run", "--scenario", str(tmp_path / "scenario.json")]) == 2
     err = capsys.readouterr().err
     assert "publish[0]: " in err and "Traceback" not in err
+
+
+def test_in_real_time_a_publish_reaches_the_function_while_the_stack_serves(tmp_path):
+    import threading
+    import time
+
+    with LocalStack(app(tmp_path), real_time=True) as stack:
+        stop = threading.Event()
+        serving = threading.Thread(target=stack.serve_forever, args=(stop,), daemon=True)
+        serving.start()
+        try:
+            publish(stack, "live")
+            deadline, found = time.monotonic() + 30, []
+            while not found and time.monotonic() < deadline:  # waits for the outcome; asserts no duration
+                found = seen(stack)
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            serving.join()
+        row = stack.report(stopped=True).data["esm"]["TakeFromAlerts"]
+    assert [e["Records"][0]["Sns"]["Message"] for e in found] == ["live"]
+    assert (row["delivered"], row["lost"]) == (1, 0)
