@@ -70,10 +70,23 @@ def _subscription_source(resource: Resource, services: StackServices) -> SnsSubs
             if props.get("FilterPolicy")
             else None
         )
+        _dead_letter_arn(props.get("RedrivePolicy"))
     except ValueError as e:
         services.warn(f"{resource.logical_id}: {e}; skipped")
         return None
     return SnsSubscriptionSource(resource, services, policy)
+
+
+def _dead_letter_arn(redrive: Any) -> str | None:
+    """The subscription's RedrivePolicy ({"deadLetterTargetArn": queue ARN}, or its JSON text)."""
+    if isinstance(redrive, str):
+        try:
+            redrive = json.loads(redrive)
+        except ValueError as e:
+            raise ValueError(f"Invalid parameter: RedrivePolicy: failed to parse JSON: {e}") from None
+    if redrive and not (isinstance(redrive, dict) and isinstance(redrive.get("deadLetterTargetArn"), str)):
+        raise ValueError("Invalid parameter: RedrivePolicy: deadLetterTargetArn is missing")
+    return redrive.get("deadLetterTargetArn") if redrive else None
 
 
 class SnsSubscriptionSource:
@@ -96,15 +109,11 @@ class SnsSubscriptionSource:
             )
         if self.refusal:
             services.warn(f"{self.logical_id}: SNS cannot invoke {self.function_name}: {self.refusal[1]}")
-        redrive = props.get("RedrivePolicy") or {}
-        if isinstance(redrive, str):
-            redrive = json.loads(redrive)
-        self.dead_letter_arn: str | None = redrive.get("deadLetterTargetArn")
+        self.dead_letter_arn = _dead_letter_arn(props.get("RedrivePolicy"))
         # A stable ARN, so a resumed run's events name the same subscription as the killed run's.
         name = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.topic_arn}/{self.logical_id}")
         self.subscription_arn = f"{self.topic_arn}:{name}"
         self.queue_url = self._feed_queue()
-        self._empty = False
 
     def _feed_queue(self) -> str:
         """The queue of localfaas's own that the topic delivers to (made once; kept across restarts)."""
@@ -129,14 +138,15 @@ class SnsSubscriptionSource:
         messages = self._sqs.receive_message(
             QueueUrl=self.queue_url, MaxNumberOfMessages=_BATCH, WaitTimeSeconds=0
         ).get("Messages", [])
-        self._empty = not messages
-        done = []
-        for message in messages:
-            self._deliver(message["Body"], report)
-            done.append({"Id": str(len(done)), "ReceiptHandle": message["ReceiptHandle"]})
-        if done:
-            self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=done)
-        self.stats.add(report)
+        done: list[dict[str, str]] = []
+        try:
+            for message in messages:
+                self._deliver(message["Body"], report)
+                done.append({"Id": str(len(done)), "ReceiptHandle": message["ReceiptHandle"]})
+        finally:  # what was handed on is settled; the rest comes back after the visibility timeout
+            if done:
+                self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=done)
+            self.stats.add(report)
         return report
 
     def _deliver(self, body: str, report: PollReport) -> None:
@@ -174,7 +184,9 @@ class SnsSubscriptionSource:
         report.records_to_destination += 1
 
     def caught_up(self) -> bool:
-        return self._empty
+        """Nothing visible in the queue: asked of the queue, since a function that ran after the last
+        poll may have published to the topic."""
+        return self._waiting(visible_only=True) == 0
 
     def idle_rounds(self) -> int:
         return 1
@@ -187,9 +199,11 @@ class SnsSubscriptionSource:
             self.logical_id, function, topic, self.stats, records, lost, stopped=stopped, unsettled=waiting
         )
 
-    def _waiting(self) -> int:
-        """Messages published but not yet taken from localfaas's queue (visible or in flight)."""
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    def _waiting(self, *, visible_only: bool = False) -> int:
+        """Messages published but not yet taken from localfaas's queue (visible, and in flight)."""
+        names = ["ApproximateNumberOfMessages"]
+        if not visible_only:
+            names.append("ApproximateNumberOfMessagesNotVisible")
         attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)[
             "Attributes"
         ]

@@ -343,3 +343,67 @@ def test_in_real_time_a_publish_reaches_the_function_while_the_stack_serves(tmp_
         row = stack.report(stopped=True).data["esm"]["TakeFromAlerts"]
     assert [e["Records"][0]["Sns"]["Message"] for e in found] == ["live"]
     assert (row["delivered"], row["lost"]) == (1, 0)
+
+
+CHAIN = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.11, CodeUri: src/}
+Resources:
+  Alerts:
+    Type: AWS::SNS::Topic
+  Escalations:
+    Type: AWS::SNS::Topic
+  Seen:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: seen}
+  Take:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.take
+      Environment:
+        Variables: {SEEN_URL: !Ref Seen, ESCALATIONS: !Ref Escalations}
+      Events:
+        FromAlerts: {Type: SNS, Properties: {Topic: !Ref Alerts}}
+  Escalate:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.escalate
+      Environment:
+        Variables: {SEEN_URL: !Ref Seen}
+      Events:
+        FromEscalations: {Type: SNS, Properties: {Topic: !Ref Escalations}}
+"""
+
+CHAIN_APP = """\
+import json, os
+import boto3
+
+sqs, sns = boto3.client("sqs"), boto3.client("sns")
+
+
+def take(event, context):
+    sns.publish(TopicArn=os.environ["ESCALATIONS"], Message="escalated: " + event["Records"][0]["Sns"]["Message"])
+
+
+def escalate(event, context):
+    sqs.send_message(QueueUrl=os.environ["SEEN_URL"], MessageBody=json.dumps(event))
+"""
+
+
+def test_what_a_function_publishes_while_the_run_goes_on_is_delivered_before_it_is_idle(tmp_path):
+    template = write_app(tmp_path, CHAIN, {"src/app.py": CHAIN_APP})
+    with LocalStack(template) as stack:
+        publish(stack, "disk full")
+        assert stack.run_until_idle()
+        escalated = [e["Records"][0]["Sns"]["Message"] for e in seen(stack)]
+        rows = stack.report().data["esm"]
+    assert escalated == ["escalated: disk full"]
+    assert (rows["TakeFromAlerts"]["delivered"], rows["EscalateFromEscalations"]["delivered"]) == (1, 1)
+
+
+def test_a_redrive_policy_that_is_not_json_is_named_and_the_subscription_skipped(tmp_path):
+    template = HAND_WRITTEN.replace("EVENT_PROPERTIES\n", "      RedrivePolicy: '{not json'\n")
+    with LocalStack(str(write_app(tmp_path, template, {"src/app.py": APP}))) as stack:
+        warnings = [w for w in stack.warnings if w.startswith("TakeAlerts:")]
+    assert len(warnings) == 1 and "Invalid parameter: RedrivePolicy: failed to parse JSON" in warnings[0]
