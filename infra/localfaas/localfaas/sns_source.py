@@ -121,15 +121,27 @@ class SnsSubscriptionSource:
         url = self._sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": str(_VISIBILITY_S)})[
             "QueueUrl"
         ]
-        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
+        attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        arn = attributes["QueueArn"]
+        # On AWS (--backend aws) SNS delivers to a queue only if its policy lets the topic send.
+        self._sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": self._queue_policy(arn)})
         sns = self._services.client("sns")
         for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=self.topic_arn):
             if any(s.get("Endpoint") == arn for s in page.get("Subscriptions", [])):
                 return url
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=arn, ReturnSubscriptionArn=True)
         return url
+
+    def _queue_policy(self, queue_arn: str) -> str:
+        """The queue policy SNS needs ("Subscribing an Amazon SQS queue to an Amazon SNS topic")."""
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"Service": _PRINCIPAL},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": self.topic_arn}},
+        }
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
     # -- the contract (localfaas.event_sources) ----------------------------------------------------
 

@@ -407,3 +407,19 @@ def test_a_redrive_policy_that_is_not_json_is_named_and_the_subscription_skipped
     with LocalStack(str(write_app(tmp_path, template, {"src/app.py": APP}))) as stack:
         warnings = [w for w in stack.warnings if w.startswith("TakeAlerts:")]
     assert len(warnings) == 1 and "Invalid parameter: RedrivePolicy: failed to parse JSON" in warnings[0]
+
+
+def test_the_feed_queue_lets_only_its_topic_send_as_aws_requires(tmp_path):
+    with LocalStack(app(tmp_path)) as stack:
+        sqs = stack.client("sqs")
+        url = sqs.get_queue_url(QueueName="localfaas-sns-TakeFromAlerts")["QueueUrl"]
+        policy = json.loads(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+        )
+        topic = topic_arn(stack)
+    (statement,) = policy["Statement"]
+    assert (
+        statement["Principal"] == {"Service": "sns.amazonaws.com"}
+        and statement["Action"] == "sqs:SendMessage"
+    )
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": topic}}
