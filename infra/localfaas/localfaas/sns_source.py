@@ -43,6 +43,8 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from localfaas.esm import PollReport
 from localfaas.event_sources import StackServices, register
 from localfaas.report import source_summary
@@ -74,7 +76,11 @@ def _subscription_source(resource: Resource, services: StackServices) -> SnsSubs
     except ValueError as e:
         services.warn(f"{resource.logical_id}: {e}; skipped")
         return None
-    return SnsSubscriptionSource(resource, services, policy)
+    try:
+        return SnsSubscriptionSource(resource, services, policy)
+    except ClientError as e:  # a topic outside the template that the backend does not have
+        services.warn(f"{resource.logical_id}: cannot subscribe to {props.get('TopicArn')}: {e}; skipped")
+        return None
 
 
 def _dead_letter_arn(redrive: Any) -> str | None:

@@ -423,3 +423,14 @@ def test_the_feed_queue_lets_only_its_topic_send_as_aws_requires(tmp_path):
         and statement["Action"] == "sqs:SendMessage"
     )
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": topic}}
+
+
+def test_a_subscription_to_a_topic_the_backend_does_not_have_is_named_and_skipped(tmp_path):
+    template = TEMPLATE.replace("Topic: !Ref Alerts", "Topic: arn:aws:sns:us-east-1:123456789012:elsewhere")
+    with LocalStack(app(tmp_path, template=template)) as stack:
+        warnings = [w for w in stack.warnings if w.startswith("TakeFromAlerts:")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith(
+        "TakeFromAlerts: cannot subscribe to arn:aws:sns:us-east-1:123456789012:elsewhere"
+    )
+    assert warnings[0].endswith("; skipped")
