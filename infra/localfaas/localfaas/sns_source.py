@@ -24,8 +24,8 @@ Subject and the typed MessageAttributes the Lambda event needs), polled with Rec
 deleted once the message is filtered, dead-lettered or handed to asynchronous invocation (which is
 durable in the store). So whoever publishes (a function, a rule's target, a destination, the AWS CLI)
 is seen, and a message published before a kill of localfaas is still in the queue after it (one
-taken but not yet handed on when it was killed comes back after the queue's 30 s visibility
-timeout: at least once, as SNS delivers). The
+taken but not yet handed on when it was killed comes back after the queue's 5 s visibility
+timeout, which the next poll waits for: at least once, as SNS delivers). The
 backend is never subscribed with protocol lambda (provision.py): it would invoke its own Lambda, which
 has none of these functions, and fail the publish.
 
@@ -58,7 +58,8 @@ __all__ = ["SnsSubscriptionSource", "lambda_event", "sns_may_invoke"]
 
 _PRINCIPAL = "sns.amazonaws.com"
 _BATCH = 10  # ReceiveMessage's most
-_VISIBILITY_S = 30
+# Handing a batch on takes milliseconds; a short timeout brings back soon what a killed run had taken.
+_VISIBILITY_S = 5
 
 
 @register("AWS::SNS::Subscription")
@@ -124,13 +125,14 @@ class SnsSubscriptionSource:
     def _feed_queue(self) -> str:
         """The queue of localfaas's own that the topic delivers to (made once; kept across restarts)."""
         name = f"localfaas-sns-{self.logical_id}"[:80]
-        url = self._sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": str(_VISIBILITY_S)})[
-            "QueueUrl"
-        ]
+        url = self._sqs.create_queue(QueueName=name)["QueueUrl"]
         attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
         arn = attributes["QueueArn"]
         # On AWS (--backend aws) SNS delivers to a queue only if its policy lets the topic send.
-        self._sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": self._queue_policy(arn)})
+        self._sqs.set_queue_attributes(
+            QueueUrl=url,
+            Attributes={"Policy": self._queue_policy(arn), "VisibilityTimeout": str(_VISIBILITY_S)},
+        )
         sns = self._services.client("sns")
         for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=self.topic_arn):
             if any(s.get("Endpoint") == arn for s in page.get("Subscriptions", [])):
@@ -153,9 +155,11 @@ class SnsSubscriptionSource:
 
     def poll_once(self, *, flush: bool = False) -> PollReport:
         report = PollReport()
-        messages = self._sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=_BATCH, WaitTimeSeconds=0
-        ).get("Messages", [])
+        messages = self._receive(wait_s=0)
+        if not messages and self._waiting():
+            # Taken by a run killed before it handed them on: they come back when their visibility
+            # timeout ends, the one wait on the wall clock, and only after a kill.
+            messages = self._receive(wait_s=_VISIBILITY_S)
         done: list[dict[str, str]] = []
         try:
             for message in messages:
@@ -166,6 +170,12 @@ class SnsSubscriptionSource:
                 self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=done)
             self.stats.add(report)
         return report
+
+    def _receive(self, *, wait_s: int) -> list[dict[str, Any]]:
+        answer = self._sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=_BATCH, WaitTimeSeconds=wait_s
+        )
+        return answer.get("Messages", [])
 
     def _deliver(self, body: str, report: PollReport) -> None:
         try:
@@ -202,9 +212,9 @@ class SnsSubscriptionSource:
         report.records_to_destination += 1
 
     def caught_up(self) -> bool:
-        """Nothing visible in the queue: asked of the queue, since a function that ran after the last
-        poll may have published to the topic."""
-        return self._waiting(visible_only=True) == 0
+        """Nothing in the queue: asked of the queue, since a function that ran after the last poll may
+        have published to the topic (and a killed run may have left messages in flight)."""
+        return self._waiting() == 0
 
     def idle_rounds(self) -> int:
         return 1
@@ -217,11 +227,9 @@ class SnsSubscriptionSource:
             self.logical_id, function, topic, self.stats, records, lost, stopped=stopped, unsettled=waiting
         )
 
-    def _waiting(self, *, visible_only: bool = False) -> int:
-        """Messages published but not yet taken from localfaas's queue (visible, and in flight)."""
-        names = ["ApproximateNumberOfMessages"]
-        if not visible_only:
-            names.append("ApproximateNumberOfMessagesNotVisible")
+    def _waiting(self) -> int:
+        """Messages published but not yet settled: visible in localfaas's queue, or in flight."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
         attributes = self._sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=names)[
             "Attributes"
         ]

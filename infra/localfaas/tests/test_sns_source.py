@@ -434,3 +434,58 @@ def test_a_subscription_to_a_topic_the_backend_does_not_have_is_named_and_skippe
         "TakeFromAlerts: cannot subscribe to arn:aws:sns:us-east-1:123456789012:elsewhere"
     )
     assert warnings[0].endswith("; skipped")
+
+
+def test_a_run_killed_after_the_first_invocation_delivers_every_publish_once_resumed(tmp_path, capfd):
+    from localfaas.cli import main
+
+    app(tmp_path)
+    alerts = [{"Topic": "Alerts", "Message": f"alert {n}"} for n in range(3)]
+    (tmp_path / "scenario.json").write_text(json.dumps({"template": "template.yaml", "publish": alerts}))
+    report_path = tmp_path / "report.json"
+    with MotoBackend() as moto:
+        status = main(
+            [
+                "run",
+                "--scenario",
+                str(tmp_path / "scenario.json"),
+                "--json",
+                str(report_path),
+                "--faults",
+                "kill-after=1,seed=1",
+                "--moto-endpoint",
+                moto.endpoint_url,
+            ]
+        )
+        sqs = moto.client("sqs")
+        url = sqs.get_queue_url(QueueName="seen")["QueueUrl"]
+        bodies = []
+        while found := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            bodies += [json.loads(m["Body"])["Records"][0]["Sns"]["Message"] for m in found]
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(found)],
+            )
+    assert "killed after invocation 1; resuming" in capfd.readouterr().err
+    report = json.loads(report_path.read_text())
+    assert set(bodies) == {
+        "alert 0",
+        "alert 1",
+        "alert 2",
+    }  # at least once: the killed invocation may run again
+    assert report["sns"]["Alerts"]["published"] == 3  # the resumed run did not publish them again
+    assert report["esm"]["TakeFromAlerts"]["delivered"] == 3 and report["lost"]["total"] == 0
+    assert status == 0
+
+
+def test_a_message_a_killed_run_had_taken_but_not_handed_on_is_delivered_when_it_comes_back(tmp_path):
+    template = app(tmp_path)
+    with MotoBackend(reset=True) as backend:
+        with LocalStack(template, backend=backend) as stack:
+            publish(stack, "in flight")
+        sqs = backend.client("sqs")
+        feed = sqs.get_queue_url(QueueName="localfaas-sns-TakeFromAlerts")["QueueUrl"]
+        assert sqs.receive_message(QueueUrl=feed)["Messages"]  # taken, as the killed poll took it
+        with LocalStack(template, backend=backend) as stack:
+            assert stack.run_until_idle()
+            assert [e["Records"][0]["Sns"]["Message"] for e in seen(stack)] == ["in flight"]
