@@ -8,7 +8,9 @@ A failure destination is where Lambda or EventBridge puts what it gave up on:
   Lambda asynchronous invocations",
   https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html);
 - an EventBridge rule target's DeadLetterConfig ("Using dead-letter queues to process undelivered
-  events in EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
+  events in EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html);
+- an SNS subscription's RedrivePolicy ("Amazon SNS dead-letter queues",
+  https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html).
 
 Each is read through AWS's APIs, without consuming anything: an SQS queue's
 ApproximateNumberOfMessages, ...NotVisible and ...Delayed (GetQueueAttributes); an S3 bucket's
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +34,7 @@ from localfaas.bus import rules_from_resources
 from localfaas.destinations import KAFKA_PREFIX, parse_destination
 from localfaas.esm import EventSourceMappingConfig, is_kafka_event_source_mapping
 from localfaas.log import Log
+from localfaas.sns_source import UNDELIVERABLE, dead_letter_arn
 from localfaas.template import FunctionNotFound, Stack
 
 __all__ = ["REDRIVE_GROUP", "FailureDestination", "failure_destinations", "kafka_mappings", "parked"]
@@ -99,6 +103,12 @@ def failure_destinations(stack: Stack) -> dict[str, FailureDestination]:
     for rule in rules_from_resources(stack.resources):
         for target in rule.targets:
             add(target.dead_letter_arn, f"{rule.logical_id or rule.name} target {target.id}")
+    for subscription in stack.resources_of_type("AWS::SNS::Subscription"):
+        # What SNS could not deliver (localfaas.sns_source); a RedrivePolicy that does not parse is
+        # named at start, and its subscription not run.
+        with suppress(ValueError):
+            arn = dead_letter_arn(subscription.properties.get("RedrivePolicy"))
+            add(arn, f"{subscription.logical_id} {UNDELIVERABLE}")
     # Lambda and EventBridge destinations pass records on rather than keep them: nothing is parked there.
     return {arn: d for arn, d in found.items() if d.kind in ("sqs", "sns", "s3", "kafka")}
 

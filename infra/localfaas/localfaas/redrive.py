@@ -20,7 +20,9 @@ queues only), so this does what a careful operator would, from the documents AWS
 - an EventBridge target's DLQ message is the event, its RULE_ARN and TARGET_ARN attributes name where
   it was going ("Using dead-letter queues to process undelivered events in EventBridge",
   https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html): the rule's target gets
-  it again, its Input, InputPath or InputTransformer applied.
+  it again, its Input, InputPath or InputTransformer applied;
+- an SNS subscription's dead-letter queue message is the notification ("Amazon SNS dead-letter
+  queues"): the subscription's function is invoked with the event SNS sends (localfaas.sns_source).
 
 Functions are invoked synchronously (RequestResponse), not with InvocationType Event: only an answer
 tells whether the redelivery succeeded, and a message is deleted (an object deleted, a kafka://
@@ -48,6 +50,7 @@ from localfaas.kafka_event import kafka_event, record_payload
 from localfaas.log import Log, LogRecord
 from localfaas.parked import REDRIVE_GROUP, FailureDestination, failure_destinations, kafka_mappings
 from localfaas.pattern import matches_filter_criteria
+from localfaas.sns_source import redelivery
 from localfaas.template import FunctionNotFound, FunctionSpec, Stack
 
 __all__ = ["RedriveError", "Redriven", "Redriver"]
@@ -254,6 +257,13 @@ class Redriver:
                 what,
                 lambda: self._call(function.function_name, body["requestPayload"]),
             )
+        if isinstance(body, dict) and body.get("Type") == "Notification" and "TopicArn" in body:
+            found = redelivery(self.stack, destination.sources, body)
+            if found is None:
+                raise RedriveError(f"no subscription of {body['TopicArn']} in the template parks here")
+            sender, function, event = found
+            what = f"{sender} message {body.get('MessageId')}"
+            return sender, what, lambda: self._call(function, event)
         raise RedriveError("not an invocation record, DLQ message or undelivered event: left where it is")
 
     def _plan_event(

@@ -54,9 +54,17 @@ from localfaas.template import FunctionNotFound
 if TYPE_CHECKING:
     from localfaas.template import Resource, Stack
 
-__all__ = ["SnsSubscriptionSource", "lambda_event", "sns_may_invoke"]
+__all__ = [
+    "UNDELIVERABLE",
+    "SnsSubscriptionSource",
+    "dead_letter_arn",
+    "lambda_event",
+    "sns_may_invoke",
+    "subscription_arn",
+]
 
 _PRINCIPAL = "sns.amazonaws.com"
+UNDELIVERABLE = "(undeliverable)"  # how parked.py and redrive.py name a subscription's dead-letter queue
 _BATCH = 10  # ReceiveMessage's most
 # Handing a batch on takes milliseconds; a short timeout brings back soon what a killed run had taken.
 _VISIBILITY_S = 5
@@ -73,7 +81,7 @@ def _subscription_source(resource: Resource, services: StackServices) -> SnsSubs
             if props.get("FilterPolicy")
             else None
         )
-        _dead_letter_arn(props.get("RedrivePolicy"))
+        dead_letter_arn(props.get("RedrivePolicy"))
     except ValueError as e:
         services.warn(f"{resource.logical_id}: {e}; skipped")
         return None
@@ -84,7 +92,7 @@ def _subscription_source(resource: Resource, services: StackServices) -> SnsSubs
         return None
 
 
-def _dead_letter_arn(redrive: Any) -> str | None:
+def dead_letter_arn(redrive: Any) -> str | None:
     """The subscription's RedrivePolicy ({"deadLetterTargetArn": queue ARN}, or its JSON text)."""
     if isinstance(redrive, str):
         try:
@@ -116,10 +124,8 @@ class SnsSubscriptionSource:
             )
         if self.refusal:
             services.warn(f"{self.logical_id}: SNS cannot invoke {self.function_name}: {self.refusal[1]}")
-        self.dead_letter_arn = _dead_letter_arn(props.get("RedrivePolicy"))
-        # A stable ARN, so a resumed run's events name the same subscription as the killed run's.
-        name = uuid.uuid5(uuid.NAMESPACE_URL, f"{self.topic_arn}/{self.logical_id}")
-        self.subscription_arn = f"{self.topic_arn}:{name}"
+        self.dead_letter_arn = dead_letter_arn(props.get("RedrivePolicy"))
+        self.subscription_arn = subscription_arn(self.topic_arn, self.logical_id)
         self.queue_url = self._feed_queue()
 
     def _feed_queue(self) -> str:
@@ -239,6 +245,12 @@ class SnsSubscriptionSource:
         """The queue and its subscription stay: what is published while localfaas is down waits there."""
 
 
+def subscription_arn(topic_arn: str, logical_id: str) -> str:
+    """The ARN the function's events name the subscription by: stable, so a resumed run's events and a
+    redriven message name the same subscription as the first run's."""
+    return f"{topic_arn}:{uuid.uuid5(uuid.NAMESPACE_URL, f'{topic_arn}/{logical_id}')}"
+
+
 def lambda_event(notification: Mapping[str, Any], subscription_arn: str) -> dict[str, Any]:
     """The event SNS invokes a function with, from the notification SNS sends to a queue (whose URL
     fields are spelled SigningCertURL and UnsubscribeURL; Lambda's are ...Url)."""
@@ -266,6 +278,28 @@ def lambda_event(notification: Mapping[str, Any], subscription_arn: str) -> dict
             }
         ]
     }
+
+
+def redelivery(
+    template: Stack, sources: list[str], notification: Mapping[str, Any]
+) -> tuple[str, str, dict[str, Any]] | None:
+    """For `localfaas redrive`: the subscription among a dead-letter queue's `sources` (parked.py's
+    labels) that parked this notification, as (its logical id, its function's name, the event to
+    invoke it with again); None when none of the template's did."""
+    for source in sources:
+        logical_id = source.removesuffix(f" {UNDELIVERABLE}")
+        if logical_id == source or logical_id not in template.resources:
+            continue
+        props = template.resource(logical_id).properties
+        if props.get("TopicArn") != notification.get("TopicArn"):
+            continue
+        try:
+            function = template.function(str(props.get("Endpoint", "")))
+        except FunctionNotFound:
+            return None
+        event = lambda_event(notification, subscription_arn(str(props["TopicArn"]), logical_id))
+        return logical_id, function.function_name, event
+    return None
 
 
 def sns_may_invoke(template: Stack, function_arn: str, topic_arn: str) -> bool:

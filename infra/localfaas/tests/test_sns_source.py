@@ -489,3 +489,27 @@ def test_a_message_a_killed_run_had_taken_but_not_handed_on_is_delivered_when_it
         with LocalStack(template, backend=backend) as stack:
             assert stack.run_until_idle()
             assert [e["Records"][0]["Sns"]["Message"] for e in seen(stack)] == ["in flight"]
+
+
+def test_what_sns_could_not_deliver_is_parked_in_the_verdict_and_redriven_to_the_function(tmp_path):
+    from localfaas.redrive import Redriver
+
+    redrive = "      RedrivePolicy: {deadLetterTargetArn: !GetAtt Undeliverable.Arn}\n"
+    template = HAND_WRITTEN.replace("EVENT_PROPERTIES\n", redrive)
+    with LocalStack(str(write_app(tmp_path, template, {"src/app.py": APP}))) as stack:
+        message_id = publish(stack, "refused")
+        stack.run_until_idle()
+        report = stack.report()
+        results = Redriver(stack.template, stack.client, stack.log, stack.invoke).redrive()
+        redelivered = seen(stack)
+        left = messages(stack, "undeliverable")
+    parked = report.data["parked"]["destinations"]["arn:aws:sqs:us-east-1:123456789012:undeliverable"]
+    assert (parked["count"], parked["source"]) == (1, "TakeAlerts (undeliverable)")
+    assert (
+        report.render().rstrip().splitlines()[-1].startswith("NOTHING LOST (1 parked in failure destinations")
+    )
+    assert [(r.what, r.ok) for r in results] == [(f"TakeAlerts message {message_id}", True)]
+    (event,) = redelivered
+    assert event["Records"][0]["Sns"]["Message"] == "refused"
+    assert event["Records"][0]["EventSubscriptionArn"].startswith(topic_arn(stack) + ":")
+    assert left == []
