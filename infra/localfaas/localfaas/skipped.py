@@ -9,8 +9,9 @@ kind of localfaas.event_sources runs, read from the template after SAM's transla
   ApproximateNumberOfMessages, with those in flight);
 - an AWS::S3::Bucket's NotificationConfiguration (Lambda, queue, topic or EventBridge; "Amazon S3
   Event Notifications", https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html):
-  the bucket is made, its notifications are not. Its work: the objects put in the bucket since the
-  stack started, within the configuration's prefix and suffix filters (ListObjectsV2);
+  the bucket is made, its notifications are not. Its work, for s3:ObjectCreated:* events: the objects
+  put in the bucket since the stack started, within the configuration's prefix and suffix filters
+  (ListObjectsV2);
 - an AWS::SNS::Topic's inline Subscription with protocol lambda (its AWS::SNS::Subscription form is
   run by localfaas.sns_source), an AWS::Scheduler::Schedule, an AWS::Logs::SubscriptionFilter, an
   AWS::IoT::TopicRule and an AWS::Cognito::UserPool's LambdaConfig: named, their work not measured.
@@ -88,11 +89,13 @@ def _of(resource: Resource) -> Iterable[SkippedTrigger]:
         for key, target in _S3_KINDS.items():
             for configuration in notifications.get(key) or []:
                 prefix, suffix = _key_filter(configuration)
+                # Objects in the bucket measure only what creating them would have notified.
+                created = str(configuration.get("Event", "")).startswith("s3:ObjectCreated:")
                 yield SkippedTrigger(
                     resource.logical_id,
                     f"{resource.logical_id}: S3 event notifications to {target} are not run by localfaas "
                     f"({_S3_PAGE}); skipped",
-                    f"s3:{resource.physical_name}",
+                    f"s3:{resource.physical_name}" if created else "",
                     prefix,
                     suffix,
                 )

@@ -171,3 +171,13 @@ def test_localfaas_run_exits_non_zero_when_a_skipped_trigger_had_work(tmp_path, 
     assert out.rstrip().endswith(
         "TakeFromRequests: 1 message(s) wait in requests, which no running source reads"
     )
+
+
+def test_objects_in_a_bucket_count_only_for_notifications_of_objects_created(tmp_path, no_kinds):
+    removed = TEMPLATE.replace("Events: s3:ObjectCreated:*", "Events: s3:ObjectRemoved:*")
+    with LocalStack(write_app(tmp_path, removed, {"src/app.py": APP})) as stack:
+        stack.client("s3").put_object(Bucket="uploads", Key="day.csv", Body=b"a,b")
+        stack.run_until_idle()
+        report = stack.report()
+        assert any(w.startswith("Uploads: S3 event notifications to Lambda") for w in stack.warnings)
+    assert report.data["skipped"]["total"] == 0
