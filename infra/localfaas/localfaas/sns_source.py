@@ -15,11 +15,12 @@ does not let SNS invoke it; without one the message is gone. Here that is a subs
 function the template does not have, or one no AWS::Lambda::Permission lets sns.amazonaws.com invoke
 from this topic (SAM's `Type: SNS` writes that permission). The dead-lettered message is the
 notification as SNS sends it to a queue; its ErrorCode and ErrorMessage attributes are localfaas's,
-so `parked` can say why (the page documents none).
+so whoever reads the queue can tell why (the page documents none). `localfaas redrive` invokes the
+function again with such a message (`redelivery`).
 
 How localfaas sees a publish, through AWS APIs only, on moto and LocalStack alike: each subscription
-gets a queue of localfaas's own, `localfaas-sns-<logical id>`, subscribed to the topic with protocol
-sqs and the notification envelope (not raw: the envelope is what carries MessageId, Timestamp,
+gets a queue of localfaas's own, `localfaas-sns-<its physical name>`, subscribed to the topic with
+protocol sqs and the notification envelope (not raw: the envelope is what carries MessageId, Timestamp,
 Subject and the typed MessageAttributes the Lambda event needs), polled with ReceiveMessage and
 deleted once the message is filtered, dead-lettered or handed to asynchronous invocation (which is
 durable in the store). So whoever publishes (a function, a rule's target, a destination, the AWS CLI)
@@ -59,6 +60,7 @@ __all__ = [
     "SnsSubscriptionSource",
     "dead_letter_arn",
     "lambda_event",
+    "redelivery",
     "sns_may_invoke",
     "subscription_arn",
 ]
@@ -126,11 +128,11 @@ class SnsSubscriptionSource:
             services.warn(f"{self.logical_id}: SNS cannot invoke {self.function_name}: {self.refusal[1]}")
         self.dead_letter_arn = dead_letter_arn(props.get("RedrivePolicy"))
         self.subscription_arn = subscription_arn(self.topic_arn, self.logical_id)
-        self.queue_url = self._feed_queue()
+        # Named after the subscription's physical name, so two stacks on one backend keep apart.
+        self.queue_url = self._feed_queue(f"localfaas-sns-{resource.physical_name}"[:80])
 
-    def _feed_queue(self) -> str:
+    def _feed_queue(self, name: str) -> str:
         """The queue of localfaas's own that the topic delivers to (made once; kept across restarts)."""
-        name = f"localfaas-sns-{self.logical_id}"[:80]
         url = self._sqs.create_queue(QueueName=name)["QueueUrl"]
         attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
         arn = attributes["QueueArn"]

@@ -412,7 +412,7 @@ def test_a_redrive_policy_that_is_not_json_is_named_and_the_subscription_skipped
 def test_the_feed_queue_lets_only_its_topic_send_as_aws_requires(tmp_path):
     with LocalStack(app(tmp_path)) as stack:
         sqs = stack.client("sqs")
-        url = sqs.get_queue_url(QueueName="localfaas-sns-TakeFromAlerts")["QueueUrl"]
+        url = sqs.get_queue_url(QueueName="localfaas-sns-localfaas-TakeFromAlerts")["QueueUrl"]
         policy = json.loads(
             sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
         )
@@ -484,7 +484,7 @@ def test_a_message_a_killed_run_had_taken_but_not_handed_on_is_delivered_when_it
         with LocalStack(template, backend=backend) as stack:
             publish(stack, "in flight")
         sqs = backend.client("sqs")
-        feed = sqs.get_queue_url(QueueName="localfaas-sns-TakeFromAlerts")["QueueUrl"]
+        feed = sqs.get_queue_url(QueueName="localfaas-sns-localfaas-TakeFromAlerts")["QueueUrl"]
         assert sqs.receive_message(QueueUrl=feed)["Messages"]  # taken, as the killed poll took it
         with LocalStack(template, backend=backend) as stack:
             assert stack.run_until_idle()
