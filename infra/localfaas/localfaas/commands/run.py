@@ -7,7 +7,7 @@ retries in virtual time until nothing is left to do. With a window (--window, or
 windowSeconds), records are released in timestamp order a slice at a time, each slice run to the end
 first, so what happened hours apart on different topics is processed in that order. Prints the report: invocations per function,
 each mapping's records, the bus's events and deliveries, the resources' contents, the scenario's
-checks, and NOTHING LOST or what was lost.
+checks, and NOTHING LOST or what was lost (and NOT RUN for a trigger localfaas skips that had work).
 
 With --state-dir the run keeps its state (the log, by default, accepted events, queued asynchronous
 invocations, how far the scenario was fed) in that folder: started again on it after a crash, it
@@ -15,7 +15,7 @@ delivers again what was accepted and not settled, feeds only what was not fed, a
 of an uninterrupted run. With --moto-endpoint the AWS resources live in a moto server another process
 owns (`moto_server`), so they too outlive the run; it is never reset here.
 
-Exit status: 0 when nothing was lost and every check passed; 1 otherwise; 2 when the scenario, the
+Exit status: 0 when nothing was lost, no skipped trigger had work and every check passed; 1 otherwise; 2 when the scenario, the
 template or the options cannot be used; 130 on Ctrl-C, after the report of what ran so far.
 
 With a fault plan's kill-after=N (--faults, or the scenario's "faults"), this process supervises: it
