@@ -299,7 +299,9 @@ def test_a_scenario_publishes_to_the_topic_through_localfaas_run(tmp_path, capsy
     assert main(["run", "--scenario", str(tmp_path / "scenario.json"), "--json", str(report_path)]) == 0
     report = json.loads(report_path.read_text())
     assert all(check["ok"] for check in report["checks"]), report["checks"]
-    assert capsys.readouterr().out.rstrip().endswith("NOTHING LOST")
+    out, err = capsys.readouterr()
+    assert out.rstrip().endswith("NOTHING LOST")
+    assert "0 records, 0 events, 2 SNS messages" in err
 
 
 def test_a_scenario_publish_naming_an_unknown_field_is_refused(tmp_path, capsys):

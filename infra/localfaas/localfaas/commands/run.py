@@ -140,8 +140,10 @@ def handle(args: argparse.Namespace) -> int:
                 f"{stack.resumed['invocations']} asynchronous invocation(s) left unsettled in {args.state_dir}",
                 file=sys.stderr,
             )
+        published = f", {len(scenario.publish)} SNS messages" if scenario.publish else ""
         print(
-            f"localfaas run: {scenario.name}: {len(scenario.records)} records, {len(scenario.events)} events",
+            f"localfaas run: {scenario.name}: {len(scenario.records)} records, {len(scenario.events)} events"
+            + published,
             file=sys.stderr,
         )
         window = scenario.window_s if args.window is None else args.window
