@@ -164,9 +164,10 @@ class SnsSubscriptionSource:
     def poll_once(self, *, flush: bool = False) -> PollReport:
         report = PollReport()
         messages = self._receive(wait_s=0)
-        if not messages and self._waiting():
+        if not messages and not self._services.real_time and self._waiting():
             # Taken by a run killed before it handed them on: they come back when their visibility
-            # timeout ends, the one wait on the wall clock, and only after a kill.
+            # timeout ends, the one wait on the wall clock, and only after a kill (in real time a
+            # later poll finds them).
             messages = self._receive(wait_s=_VISIBILITY_S)
         done: list[dict[str, str]] = []
         try:
