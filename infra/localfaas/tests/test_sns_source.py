@@ -120,6 +120,27 @@ def test_a_publish_invokes_the_function_with_the_event_sns_sends(tmp_path):
     )
 
 
+def test_the_event_parses_with_powertools_sns_model(tmp_path):
+    # Powertools' parser models the event SNS sends Lambda field by field; a required field missing or
+    # misspelt (UnsubscribeUrl, not the queue envelope's UnsubscribeURL) fails here.
+    from aws_lambda_powertools.utilities.parser.models import SnsModel
+
+    with LocalStack(app(tmp_path)) as stack:
+        publish(stack, "parsed", severity=("String", "high"), count=("Number", "3"))
+        stack.run_until_idle()
+        (event,) = seen(stack)
+    record = SnsModel.model_validate(event).Records[0]
+    assert (record.EventSource, record.Sns.Message, record.Sns.Type) == ("aws:sns", "parsed", "Notification")
+    assert {name: a.Value for name, a in record.Sns.MessageAttributes.items()} == {
+        "severity": "high",
+        "count": "3",
+    }
+    assert str(record.Sns.UnsubscribeUrl).endswith(record.EventSubscriptionArn)
+    assert (
+        record.Sns.SigningCertUrl is not None and record.Sns.Signature
+    )  # optional to the model, sent by SNS
+
+
 def test_a_message_without_a_subject_has_a_null_subject(tmp_path):
     with LocalStack(app(tmp_path)) as stack:
         publish(stack, "plain")
