@@ -4,9 +4,11 @@ the report, each one that had work (so a run that skipped it never says NOTHING 
 A trigger is what makes AWS invoke a function or feed a queue without anyone calling it. Those no
 kind of localfaas.event_sources runs, read from the template after SAM's translation:
 - an AWS::Lambda::EventSourceMapping that is neither Kafka nor run by a kind (SQS, Kinesis,
-  DynamoDB, MQ, DocumentDB; event_sources.not_run_warning). Its work: the messages waiting in its SQS
-  queue, when no running source reads that queue too (GetQueueAttributes
-  ApproximateNumberOfMessages, with those in flight);
+  DynamoDB, MQ, DocumentDB; event_sources.not_run_warning). Its work, when no running source reads
+  the same queue or stream: the messages waiting in its SQS queue (GetQueueAttributes
+  ApproximateNumberOfMessages, with those in flight), or the records written to its Kinesis or
+  DynamoDB stream since the stack started (GetShardIterator TRIM_HORIZON, GetRecords, by arrival
+  or creation time);
 - an AWS::S3::Bucket's NotificationConfiguration (Lambda, queue, topic or EventBridge; "Amazon S3
   Event Notifications", https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html):
   the bucket is made, its notifications are not. Its work, for s3:ObjectCreated:* events: the objects
@@ -82,7 +84,7 @@ def _of(resource: Resource) -> Iterable[SkippedTrigger]:
             return
         arn = str(props.get("EventSourceArn", ""))
         service = arn.split(":")[2] if arn.count(":") >= 5 else ""
-        reads = f"sqs:{arn}" if service == "sqs" else ""
+        reads = f"{service}:{arn}" if service in ("sqs", "kinesis", "dynamodb") else ""
         yield SkippedTrigger(resource.logical_id, not_run_warning(resource.logical_id, service), reads)
     elif kind == "AWS::S3::Bucket":
         notifications = props.get("NotificationConfiguration") or {}
@@ -148,6 +150,13 @@ def skipped_work(
                 lines.append(
                     f"{trigger.logical_id}: {waiting} message(s) wait in {name.rsplit(':', 1)[-1]}, which no running source reads"
                 )
+        elif kind in ("kinesis", "dynamodb") and name not in read_elsewhere:
+            written = _stream_records_since(client, kind, name, since)
+            if written:
+                lines.append(
+                    f"{trigger.logical_id}: {written} record(s) written to {_stream_name(name)} since the "
+                    "start, which no running source reads"
+                )
         elif kind == "s3":
             put = _objects_since(client, name, since, trigger.prefix, trigger.suffix)
             if put:
@@ -179,3 +188,44 @@ def _objects_since(client: Client, bucket: str, since: dt.datetime, prefix: str,
     except Exception:  # no such bucket: nothing was put in it
         return 0
     return count
+
+
+def _stream_records_since(client: Client, service: str, stream_arn: str, since: dt.datetime) -> int:
+    """Records of a Kinesis stream or DynamoDB stream written since `since`, read as a consumer reads
+    them (ListShards/DescribeStream, GetShardIterator, GetRecords), without taking them from anyone."""
+    kinesis = service == "kinesis"
+    streams = client("kinesis" if kinesis else "dynamodbstreams")
+    count = 0
+    try:
+        # By name for Kinesis: moto's GetRecords cannot follow an iterator asked for by StreamARN.
+        where = {"StreamName": _stream_name(stream_arn)} if kinesis else {"StreamArn": stream_arn}
+        if kinesis:
+            shards = streams.list_shards(**where)["Shards"]
+        else:
+            shards = streams.describe_stream(**where)["StreamDescription"]["Shards"]
+        for shard in shards:
+            iterator = streams.get_shard_iterator(
+                **where, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while iterator:
+                answer = streams.get_records(ShardIterator=iterator, Limit=1000)
+                records = answer.get("Records", [])
+                stamps = [
+                    r.get("ApproximateArrivalTimestamp")
+                    if kinesis
+                    else (r.get("dynamodb") or {}).get("ApproximateCreationDateTime")
+                    for r in records
+                ]
+                count += sum(1 for stamp in stamps if stamp is None or stamp >= since)
+                iterator = answer.get("NextShardIterator") if records else None
+    except Exception:  # a stream the backend does not have (or cannot read): nothing waits in it
+        return 0
+    return count
+
+
+def _stream_name(arn: str) -> str:
+    """ "shipments" for a Kinesis stream, "the stream of orders" for a DynamoDB table's."""
+    resource = arn.split(":", 5)[-1]
+    if resource.startswith("table/"):
+        return f"the stream of {resource.split('/')[1]}"
+    return resource.removeprefix("stream/")

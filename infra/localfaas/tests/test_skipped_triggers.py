@@ -5,6 +5,7 @@ in a bucket whose notifications are not sent) names it and never says NOTHING LO
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 
 import pytest
 
@@ -181,3 +182,52 @@ def test_objects_in_a_bucket_count_only_for_notifications_of_objects_created(tmp
         report = stack.report()
         assert any(w.startswith("Uploads: S3 event notifications to Lambda") for w in stack.warnings)
     assert report.data["skipped"]["total"] == 0
+
+
+STREAMS = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Shipments:
+    Type: AWS::Kinesis::Stream
+    Properties: {Name: shipments, ShardCount: 1}
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      TableName: orders
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions: [{AttributeName: id, AttributeType: S}]
+      KeySchema: [{AttributeName: id, KeyType: HASH}]
+      StreamSpecification: {StreamViewType: NEW_IMAGE}
+  Take:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      CodeUri: src/
+      Handler: app.handler
+      Events:
+        FromShipments:
+          Type: Kinesis
+          Properties: {Stream: !GetAtt Shipments.Arn, StartingPosition: TRIM_HORIZON}
+        FromOrders:
+          Type: DynamoDB
+          Properties: {Stream: !GetAtt Orders.StreamArn, StartingPosition: TRIM_HORIZON}
+"""
+
+
+def test_records_written_to_streams_only_skipped_mappings_read_are_named(tmp_path, no_kinds):
+    with LocalStack(write_app(tmp_path, STREAMS, {"src/app.py": APP})) as stack:
+        kinesis = stack.client("kinesis")
+        with suppress(
+            kinesis.exceptions.ResourceInUseException
+        ):  # made by provision.py once it makes streams
+            kinesis.create_stream(StreamName="shipments", ShardCount=1)
+        for n in range(3):
+            kinesis.put_record(StreamName="shipments", Data=b"{}", PartitionKey=str(n))
+        stack.client("dynamodb").put_item(TableName="orders", Item={"id": {"S": "o-1"}})
+        stack.run_until_idle()
+        report = stack.report()
+    assert sorted(report.data["skipped"]["details"]) == [
+        "TakeFromOrders: 1 record(s) written to the stream of orders since the start, which no running source reads",
+        "TakeFromShipments: 3 record(s) written to shipments since the start, which no running source reads",
+    ]
+    assert "NOTHING LOST" not in report.render()
