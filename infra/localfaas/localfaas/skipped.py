@@ -4,11 +4,11 @@ the report, each one that had work (so a run that skipped it never says NOTHING 
 A trigger is what makes AWS invoke a function or feed a queue without anyone calling it. Those no
 kind of localfaas.event_sources runs, read from the template after SAM's translation:
 - an AWS::Lambda::EventSourceMapping that is neither Kafka nor run by a kind (SQS, Kinesis,
-  DynamoDB, MQ, DocumentDB; event_sources.not_run_warning). Its work, when no running source reads
-  the same queue or stream: the messages waiting in its SQS queue (GetQueueAttributes
-  ApproximateNumberOfMessages, with those in flight), or the records written to its Kinesis or
-  DynamoDB stream since the stack started (GetShardIterator TRIM_HORIZON, GetRecords, by arrival
-  or creation time);
+  DynamoDB, MQ, DocumentDB; event_sources.not_run_warning). Its work: the messages waiting in its
+  SQS queue when no running source reads that queue too (consumers of a queue share its messages;
+  GetQueueAttributes ApproximateNumberOfMessages, with those in flight), or the records written to
+  its Kinesis or DynamoDB stream since the stack started, whoever else reads them (each mapping of a
+  stream reads every record; GetShardIterator TRIM_HORIZON, GetRecords, by arrival or creation time);
 - an AWS::S3::Bucket's NotificationConfiguration (Lambda, queue, topic or EventBridge; "Amazon S3
   Event Notifications", https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventNotifications.html):
   the bucket is made, its notifications are not. Its work, for s3:ObjectCreated:* events: the objects
@@ -150,12 +150,12 @@ def skipped_work(
                 lines.append(
                     f"{trigger.logical_id}: {waiting} message(s) wait in {name.rsplit(':', 1)[-1]}, which no running source reads"
                 )
-        elif kind in ("kinesis", "dynamodb") and name not in read_elsewhere:
+        elif kind in ("kinesis", "dynamodb"):  # every mapping reads all of a stream: another's is no excuse
             written = _stream_records_since(client, kind, name, since)
             if written:
                 lines.append(
                     f"{trigger.logical_id}: {written} record(s) written to {_stream_name(name)} since the "
-                    "start, which no running source reads"
+                    "start, which it did not read"
                 )
         elif kind == "s3":
             put = _objects_since(client, name, since, trigger.prefix, trigger.suffix)

@@ -227,7 +227,7 @@ def test_records_written_to_streams_only_skipped_mappings_read_are_named(tmp_pat
         stack.run_until_idle()
         report = stack.report()
     assert sorted(report.data["skipped"]["details"]) == [
-        "TakeFromOrders: 1 record(s) written to the stream of orders since the start, which no running source reads",
-        "TakeFromShipments: 3 record(s) written to shipments since the start, which no running source reads",
+        "TakeFromOrders: 1 record(s) written to the stream of orders since the start, which it did not read",
+        "TakeFromShipments: 3 record(s) written to shipments since the start, which it did not read",
     ]
     assert "NOTHING LOST" not in report.render()
