@@ -231,3 +231,64 @@ def test_records_written_to_streams_only_skipped_mappings_read_are_named(tmp_pat
         "TakeFromShipments: 3 record(s) written to shipments since the start, which it did not read",
     ]
     assert "NOTHING LOST" not in report.render()
+
+
+TWO_CONSUMERS = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function: {Runtime: python3.11, CodeUri: src/, Handler: app.handler}
+Resources:
+  Requests:
+    Type: AWS::SQS::Queue
+    Properties: {QueueName: requests}
+  Run:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        FromRequests: {Type: SQS, Properties: {Queue: !GetAtt Requests.Arn}}
+  Skip:
+    Type: AWS::Serverless::Function
+    Properties:
+      Events:
+        FromRequests: {Type: SQS, Properties: {Queue: !GetAtt Requests.Arn}}
+"""
+
+
+class Idle:
+    """A running source that reads the queue (and, for this test, takes nothing from it)."""
+
+    def __init__(self, logical_id):
+        from localfaas.esm import PollReport
+
+        self.logical_id, self.function_name, self.stats = logical_id, "Run", PollReport()
+
+    def poll_once(self, *, flush=False):
+        return self.stats
+
+    def caught_up(self):
+        return True
+
+    def idle_rounds(self):
+        return 1
+
+    def summary(self, function, lost, *, stopped):
+        return {"function": function, "lost": 0}
+
+    def close(self):
+        pass
+
+
+def test_messages_in_a_queue_a_running_source_reads_are_not_a_skipped_triggers_work(tmp_path, monkeypatch):
+    def run_only(resource, services):  # a kind that declines one of the two mappings of the queue
+        return Idle(resource.logical_id) if resource.logical_id == "RunFromRequests" else None
+
+    monkeypatch.setattr(event_sources, "_FACTORIES", {"AWS::Lambda::EventSourceMapping": [run_only]})
+    monkeypatch.setattr(event_sources, "_import_kinds", lambda: None)
+    with LocalStack(write_app(tmp_path, TWO_CONSUMERS, {"src/app.py": APP})) as stack:
+        assert [w.split(":")[0] for w in stack.warnings if "event source mapping is not run" in w] == [
+            "SkipFromRequests"
+        ]
+        sqs = stack.client("sqs")
+        sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="requests")["QueueUrl"], MessageBody="r")
+        report = stack.report()
+    assert report.data["skipped"]["total"] == 0  # the running RunFromRequests shares the queue's messages
