@@ -3,7 +3,9 @@ archive and replay.
 
 Emulated, following the EventBridge User Guide and API Reference:
 - PutEvents entries are validated per entry as AWS answers them (missing Source/DetailType/Detail,
-  malformed Detail, ``aws.`` sources), the request as a whole for its size (256 KB, computed as
+  malformed Detail, ``aws.`` sources: NotAuthorizedForSourceException, "Not authorized for the
+  source.", unless put `as_service`, as the AWS service itself sends them; see
+  localfaas.service_events), the request as a whole for its size (256 KB, computed as
   "Calculating PutEvents event entry size" describes) and count (1..10); each accepted entry becomes the
   envelope of "Amazon EventBridge events" (version, id, detail-type, source, account, time, region,
   resources, detail).
@@ -58,6 +60,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from localfaas.owner_only import make_directory, open_file
 from localfaas.pattern import MISSING, EventPattern, compile_pattern, loads_bounded
 from localfaas.scheduler import Clock, Scheduler, VirtualScheduler
+from localfaas.service_events import service_resources
 
 if TYPE_CHECKING:
     from localfaas.durable import DurableStore
@@ -463,18 +466,21 @@ class EventBus:
 
     # ------------------------------------------------------------------------------------ PutEvents
 
-    def put_events(self, entries: list[Mapping[str, Any]]) -> dict[str, Any]:
+    def put_events(self, entries: list[Mapping[str, Any]], *, as_service: bool = False) -> dict[str, Any]:
         """PutEvents: accepted entries are archived and routed (delivery runs on the scheduler).
-        Raises EventBridgeError(ValidationException) for a request AWS rejects as a whole."""
+        Raises EventBridgeError(ValidationException) for a request AWS rejects as a whole.
+        `as_service`: the entries come from an AWS service, so an ``aws.`` source is theirs to send."""
         validate_put_events_request(entries)
         results = []
         accepted: list[dict[str, Any]] = []
         for entry in entries:
-            error = self._entry_error(entry)
+            error = self._entry_error(entry, as_service)
             if error:
                 results.append({"ErrorCode": error[0], "ErrorMessage": error[1]})
                 continue
             event = self._envelope(entry)
+            if as_service:
+                event["resources"] = service_resources(event, self.account_id, self.region)
             results.append({"EventId": event["id"]})
             accepted.append(event)
         for event in accepted:  # archived first, so the store's one commit can say so
@@ -488,7 +494,7 @@ class EventBus:
         failed = sum("ErrorCode" in result for result in results)
         return {"FailedEntryCount": failed, "Entries": results}
 
-    def _entry_error(self, entry: Mapping[str, Any]) -> tuple[str, str] | None:
+    def _entry_error(self, entry: Mapping[str, Any], as_service: bool = False) -> tuple[str, str] | None:
         target_bus = entry.get("EventBusName")
         if target_bus and bus_name(target_bus) != self.name:
             return "ResourceNotFoundException", f"Event bus {bus_name(target_bus)} does not exist."
@@ -504,7 +510,7 @@ class EventBus:
             detail = None
         if not isinstance(detail, dict):
             return "MalformedDetail", "Detail is malformed."
-        if str(entry["Source"]).startswith("aws."):
+        if str(entry["Source"]).startswith("aws.") and not as_service:
             return "NotAuthorizedForSourceException", "Not authorized for the source."
         return None
 

@@ -140,5 +140,6 @@ def _import_kinds() -> None:
     # One line per kind of source, e.g. "import localfaas.sqs_source" with noqa F401.
     import localfaas.eventbridge_scheduler
     import localfaas.schedules
+    import localfaas.sns_source
     import localfaas.sqs_source
     import localfaas.stream_source  # noqa: F401

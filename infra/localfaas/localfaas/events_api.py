@@ -11,7 +11,10 @@ LocalStack) when there is one, and otherwise answered with an UnknownOperationEx
 A function reaches it through `AWS_ENDPOINT_URL_EVENTBRIDGE`, the service-specific endpoint variable
 that boto3 honours before `AWS_ENDPOINT_URL` (the suffix is the service id, "EventBridge"):
 https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
-Request signatures are not checked (the backends do not check them either). A `guard` (a fault
+Request signatures are not checked (the backends do not check them either). PutEvents sent to the
+path AS_SERVICE_PATH (only `localfaas put-events --as-service` does) is put as the AWS service itself
+would send it (`put_service_events`; localfaas.service_events), so an ``aws.`` source is accepted
+there; at the root, where functions send theirs, it is refused as AWS refuses it. A `guard` (a fault
 plan's throttling, localfaas.throttling) may refuse a request before it is served or forwarded.
 """
 
@@ -32,12 +35,13 @@ from localfaas.loopback_server import LoopbackServer
 # Set on a request a guard let through (localfaas.throttling.JUDGED_HEADER, which imports this name).
 JUDGED_HEADER = "x-localfaas-fault-judged"
 
-__all__ = ["ENDPOINT_VARIABLE", "PUT_EVENTS", "EventsApi"]
+__all__ = ["AS_SERVICE_PATH", "ENDPOINT_VARIABLE", "PUT_EVENTS", "EventsApi"]
 
 log = logging.getLogger(__name__)
 
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_EVENTBRIDGE"
 PUT_EVENTS = "AWSEvents.PutEvents"
+AS_SERVICE_PATH = "/as-service"
 CONTENT_TYPE = "application/x-amz-json-1.1"
 # Hop-by-hop and recomputed headers are not forwarded to the backend.
 _NOT_FORWARDED = {"host", "content-length", "connection", "keep-alive", "transfer-encoding"}
@@ -60,8 +64,10 @@ class EventsApi(LoopbackServer):
         proxy_url: str | None = None,
         port: int = 0,
         guard: Guard | None = None,
+        put_service_events: PutEvents | None = None,
     ) -> None:
         self.put_events = put_events
+        self.put_service_events = put_service_events
         self.guard = guard
         self.proxy_url = proxy_url.rstrip("/") if proxy_url else None
         super().__init__(port)
@@ -71,8 +77,11 @@ class EventsApi(LoopbackServer):
 
     # -- what one request gets ------------------------------------------------------------------
 
-    def answer(self, body: bytes) -> tuple[int, dict[str, Any]]:
+    def answer(self, body: bytes, *, as_service: bool = False) -> tuple[int, dict[str, Any]]:
         """Status and JSON document for a PutEvents call (anything else is the caller's to forward)."""
+        put_events = self.put_service_events if as_service else self.put_events
+        if put_events is None:
+            return 400, _error("UnknownOperationException", "this endpoint puts no events as an AWS service")
         try:
             request = json.loads(body or b"{}")
         except ValueError:
@@ -85,7 +94,7 @@ class EventsApi(LoopbackServer):
                 "Member must not be null",
             )
         try:
-            return 200, self.put_events(entries)
+            return 200, put_events(entries)
         except EventBridgeError as e:
             return 400, _error(e.code, e.message)
         except Exception as e:  # a bug of localfaas's: the caller gets a 500, the log the traceback
@@ -111,7 +120,8 @@ def _handler_class(api: EventsApi) -> type[BaseHTTPRequestHandler]:
                 return self._send_raw(*refused)
             target = self.headers.get("X-Amz-Target", "")
             if target == PUT_EVENTS:
-                status, document = api.answer(body)
+                as_service = self.path.split("?", 1)[0].rstrip("/") == AS_SERVICE_PATH
+                status, document = api.answer(body, as_service=as_service)
                 return self._send_json(status, document)
             if api.proxy_url is not None:
                 return self._forward(body)

@@ -47,6 +47,7 @@ Not emulated: bus-to-bus targets, S3 on-failure destinations of asynchronous inv
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import math
@@ -61,7 +62,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 
 from localfaas.async_invoke import AsyncInvokeConfig, AsyncInvoker, AsyncOutcome
 from localfaas.backend import DEFAULT_ACCOUNT_ID, DEFAULT_REGION, Backend, MotoBackend, make_backend
@@ -86,7 +87,7 @@ from localfaas.esm import (
     PollReport,
     is_kafka_event_source_mapping,
 )
-from localfaas.event_sources import EventSource, StackServices, build_sources, not_run_warning
+from localfaas.event_sources import EventSource, StackServices, build_sources
 from localfaas.events_api import ENDPOINT_VARIABLE, EventsApi
 from localfaas.faults import Dice, FaultPlan, FaultyRuntime
 from localfaas.feeding import ScenarioFeeding, end_offsets, records_since
@@ -112,6 +113,7 @@ from localfaas.runtime import (
 )
 from localfaas.scenario import span_end
 from localfaas.scheduler import RealTimeScheduler, VirtualScheduler
+from localfaas.skipped import SkippedTrigger, skipped_triggers, skipped_work
 from localfaas.template import FunctionNotFound, FunctionSpec, Stack, load_stack
 
 if TYPE_CHECKING:
@@ -231,6 +233,7 @@ class LocalStack:
         self.sources: list[EventSource] = []  # the other event sources (localfaas.event_sources)
         # The end of the run's span in virtual time: schedules fire their moments up to it (run_scenario).
         self.span_end: float | None = None
+        self.skipped: list[SkippedTrigger] = []  # triggers nothing here runs (localfaas.skipped)
         self.events_api: EventsApi
         self.provisioned: ProvisionReport
         self.warnings: list[str] = []
@@ -286,6 +289,7 @@ class LocalStack:
                 proxy_url=self.backend.endpoint_url,
                 port=self._events_port,
                 guard=self._throttler.decide if self._throttler else None,
+                put_service_events=lambda entries: self.put_events(entries, as_service=True),
             )
             self.events_api.start()
             self._owned.append(self.events_api.stop)
@@ -608,17 +612,12 @@ class LocalStack:
             saved = self.store.get(f"esm-stats:{source.logical_id}")
             if saved:
                 source.stats.add(PollReport(**saved))
-        running = {source.logical_id for source in self.sources}
-        for resource in self.template.event_source_mappings:
-            if resource.logical_id in running or is_kafka_event_source_mapping(resource.properties):
-                continue
-            if any(w.startswith(f"{resource.logical_id}: ") for w in self.warnings):
-                continue  # its kind declined it and said why
-            self.warnings.append(
-                not_run_warning(
-                    resource.logical_id, _service(str(resource.properties.get("EventSourceArn", "")))
-                )
-            )
+        self.skipped = skipped_triggers(self.template, {source.logical_id for source in self.sources})
+        for trigger in self.skipped:
+            if not any(w.startswith(f"{trigger.logical_id}: ") for w in self.warnings):
+                self.warnings.append(trigger.warning)  # else its kind declined it and said why
+        if self.store.get("started-at") is None:  # objects put since the first start are skipped work
+            self.store.put("started-at", int(time.time()))
 
     def _poll_source(self, source: EventSource, *, flush: bool = False) -> PollReport:
         """One poll of another kind of source, its running counts saved as a Kafka mapping's are."""
@@ -742,9 +741,10 @@ class LocalStack:
                 store=self.store,
             )
 
-    def put_events(self, entries: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    def put_events(self, entries: Iterable[Mapping[str, Any]], *, as_service: bool = False) -> dict[str, Any]:
         """PutEvents across the stack's buses: each entry goes to its EventBusName (default "default").
-        Answers as the API does; EventBridgeError for a request rejected as a whole."""
+        Answers as the API does; EventBridgeError for a request rejected as a whole. `as_service`: put
+        as the AWS service itself sends its events (localfaas.service_events), never a function's."""
         entries = [dict(entry) for entry in entries]
         validate_put_events_request(entries)
         results: list[dict[str, Any]] = [{} for _ in entries]
@@ -759,7 +759,7 @@ class LocalStack:
                     "ErrorMessage": f"Event bus {name} does not exist.",
                 }
         for name, indexes in by_bus.items():
-            answer = self.buses[name].put_events([entries[i] for i in indexes])
+            answer = self.buses[name].put_events([entries[i] for i in indexes], as_service=as_service)
             for index, result in zip(indexes, answer["Entries"], strict=True):
                 results[index] = result
         refused = sum("ErrorCode" in result for result in results)
@@ -865,7 +865,40 @@ class LocalStack:
         self.send_messages(scenario.messages)
         events = list(scenario.events)
         for start in range(0, len(events), 10):
-            self.put_events(events[start : start + 10])
+            self.put_scenario_events(events[start : start + 10])
+        self.publish(scenario.publish)
+
+    def put_scenario_events(self, entries: list[dict[str, Any]]) -> None:
+        """A scenario's PutEvents entries; those marked "asService" are put as the AWS service would."""
+        start = 0
+        while start < len(entries):
+            as_service = bool(entries[start].get("asService"))
+            end = start + 1
+            while end < len(entries) and bool(entries[end].get("asService")) == as_service:
+                end += 1
+            batch = [{k: v for k, v in entry.items() if k != "asService"} for entry in entries[start:end]]
+            self.put_events(batch, as_service=as_service)
+            start = end
+
+    def publish(self, requests: Iterable[Mapping[str, Any]], *, first: int = 0) -> None:
+        """SNS Publish requests whose "Topic" is a logical id, a topic name or its ARN; the count of
+        those published is kept, so a resumed scenario does not publish them again."""
+        sns = self.backend.client("sns")
+        requests = list(requests)
+        for index in range(first, len(requests)):
+            request = dict(requests[index])
+            request["TopicArn"] = self._topic_arn(str(request.pop("Topic")))
+            try:
+                sns.publish(**request)
+            except (ClientError, ParamValidationError) as e:  # the scenario's mistake, said in one line
+                raise StackError(f"publish[{index}]: {e}".replace("\n", " ")) from None
+            self.store.put("scenario-published", index + 1)
+
+    def _topic_arn(self, topic: str) -> str:
+        if topic.startswith("arn:"):
+            return topic
+        name = self.template.physical_names.get(topic, topic)
+        return f"arn:aws:sns:{self.region}:{self.account_id}:{name}"
 
     def send_messages(self, messages: Iterable[ScenarioMessage]) -> int:
         """SendMessage for each of a scenario's messages, to the queue it names (logical id, name or ARN)."""
@@ -912,7 +945,7 @@ class LocalStack:
         The run's span, in which schedules fire, is from that beginning (or the scenario's `start`)
         to `until` (epoch seconds), else the scenario's `until`, else its last record or event time."""
         assert isinstance(self.scheduler, VirtualScheduler)
-        feeding = ScenarioFeeding(self.store, self.log, scenario, window_s, resume, self.put_events)
+        feeding = ScenarioFeeding(self.store, self.log, scenario, window_s, resume, self.put_scenario_events)
         if not feeding.resumed:  # a resumed run's queues kept what the killed run sent them
             self.send_messages(scenario.messages)
         stamps = [r.timestamp_ms for r in scenario.records if r.timestamp_ms is not None]
@@ -922,11 +955,14 @@ class LocalStack:
         for topic, partitions in scenario.topics.items():
             if topic not in self.log.topics():
                 self.log.create_topic(topic, partitions)
+        published = self.store.get("scenario-published", 0) if feeding.resumed else 0
         if not window_s:
             self.produce_records(feeding.records_left())
             feeding.put_events_left()
+            self.publish(scenario.publish, first=published)
             return self.run_until_idle(progress=progress)
         feeding.put_events_left()
+        self.publish(scenario.publish, first=published)
         timed = feeding.records_left()
         readers = Counter(topic for m in self.mappings for topic in m.config.topics)
         unreleased = sum(readers[r.topic] for r in timed)  # records the mappings have yet to see
@@ -1150,6 +1186,14 @@ class LocalStack:
             }
         total = sum(m["lost"] for m in mappings.values()) + data["async"]["lost"] + data["bus"]["dropped"]
         data["lost"] = {"total": total, "details": lost}
+        started = dt.datetime.fromtimestamp(self.store.get("started-at", 0), dt.UTC)
+        resources = self.template.resources
+        read = {
+            str((resources.get(s.logical_id) or {}).get("Properties", {}).get("EventSourceArn", ""))
+            for s in self.sources
+        }
+        not_run = skipped_work(self.skipped, self.backend.client, since=started, read_elsewhere=read)
+        data["skipped"] = {"total": len(not_run), "details": not_run}
         report = Report(data)
         if scenario is not None:
             report.evaluate(scenario.checks)

@@ -12,6 +12,8 @@ A failure destination is where Lambda or EventBridge puts what it gave up on:
 - an SQS queue's RedrivePolicy dead-letter queue, where SQS moves a message received maxReceiveCount
   times (an SQS mapping's failures; "Using dead-letter queues in Amazon SQS",
   https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html).
+- an SNS subscription's RedrivePolicy ("Amazon SNS dead-letter queues",
+  https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html).
 
 Each is read through AWS's APIs, without consuming anything: an SQS queue's
 ApproximateNumberOfMessages, ...NotVisible and ...Delayed (GetQueueAttributes); an S3 bucket's
@@ -27,6 +29,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +38,7 @@ from localfaas.bus import rules_from_resources
 from localfaas.destinations import KAFKA_PREFIX, parse_destination
 from localfaas.esm import EventSourceMappingConfig, is_kafka_event_source_mapping
 from localfaas.log import Log
+from localfaas.sns_source import UNDELIVERABLE, dead_letter_arn
 from localfaas.stream_config import StreamMappingConfig, stream_service
 from localfaas.template import FunctionNotFound, Stack
 
@@ -136,6 +140,12 @@ def failure_destinations(stack: Stack) -> dict[str, FailureDestination]:
         if isinstance(redrive, str):
             redrive = json.loads(redrive)
         add(redrive.get("deadLetterTargetArn"), f"{queue.logical_id} (redrive)")
+    for subscription in stack.resources_of_type("AWS::SNS::Subscription"):
+        # What SNS could not deliver (localfaas.sns_source); a RedrivePolicy that does not parse is
+        # named at start, and its subscription not run.
+        with suppress(ValueError):
+            arn = dead_letter_arn(subscription.properties.get("RedrivePolicy"))
+            add(arn, f"{subscription.logical_id} {UNDELIVERABLE}")
     # Lambda and EventBridge destinations pass records on rather than keep them: nothing is parked there.
     return {arn: d for arn, d in found.items() if d.kind in ("sqs", "sns", "s3", "kafka")}
 

@@ -297,8 +297,13 @@ def _topic(clients: Clients, name: str, props: Props) -> bool:
         request["Tags"] = _tags(props)
     topic_arn = sns.create_topic(**request)["TopicArn"]
     for subscription in props.get("Subscription") or []:
-        _subscribe(sns, topic_arn, subscription)
+        if not _delivered_by_localfaas(subscription):
+            _subscribe(sns, topic_arn, subscription)
     return True
+
+
+def _delivered_by_localfaas(subscription: Props) -> bool:
+    return str(subscription.get("Protocol", "")).lower() == "lambda"
 
 
 def _topic_arn(sns: Any, name: str) -> str | None:
@@ -310,7 +315,11 @@ def _topic_arn(sns: Any, name: str) -> str | None:
 
 
 def _subscription(clients: Clients, name: str, props: Props) -> bool:
-    """AWS::SNS::Subscription -> Subscribe, unless the topic has that protocol and endpoint already."""
+    """AWS::SNS::Subscription -> Subscribe, unless the topic has that protocol and endpoint already.
+    A lambda endpoint is localfaas's to deliver to (localfaas.sns_source): subscribed in the backend,
+    the backend would invoke its own Lambda, which has no such function, and fail the publish."""
+    if _delivered_by_localfaas(props):
+        return False
     sns = clients("sns")
     topic_arn = props["TopicArn"]
     for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):

@@ -26,6 +26,8 @@ queues only), so this does what a careful operator would, from the documents AWS
   source queue" does ("Learn how to configure a dead-letter queue redrive in Amazon SQS",
   https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-configure-dead-letter-queue-redrive.html),
   for the queue's consumers to receive again.
+- an SNS subscription's dead-letter queue message is the notification ("Amazon SNS dead-letter
+  queues"): the subscription's function is invoked with the event SNS sends (localfaas.sns_source).
 
 Functions are invoked synchronously (RequestResponse), not with InvocationType Event: only an answer
 tells whether the redelivery succeeded, and a message is deleted (an object deleted, a kafka://
@@ -53,6 +55,7 @@ from localfaas.kafka_event import kafka_event, record_payload
 from localfaas.log import Log, LogRecord
 from localfaas.parked import REDRIVE_GROUP, FailureDestination, failure_destinations, kafka_mappings
 from localfaas.pattern import matches_filter_criteria
+from localfaas.sns_source import redelivery
 from localfaas.template import FunctionNotFound, FunctionSpec, Stack
 
 __all__ = ["RedriveError", "Redriven", "Redriver"]
@@ -266,6 +269,13 @@ class Redriver:
         queues = [s.removesuffix(" (redrive)") for s in destination.sources if s.endswith(" (redrive)")]
         if len(queues) == 1:
             return queues[0], f"{queues[0]} message", lambda: self._send_back(queues[0], message)
+        if isinstance(body, dict) and body.get("Type") == "Notification" and "TopicArn" in body:
+            found = redelivery(self.stack, destination.sources, body)
+            if found is None:
+                raise RedriveError(f"no subscription of {body['TopicArn']} in the template parks here")
+            sender, function, event = found
+            what = f"{sender} message {body.get('MessageId')}"
+            return sender, what, lambda: self._call(function, event)
         raise RedriveError("not an invocation record, DLQ message or undelivered event: left where it is")
 
     def _send_back(self, queue: str, message: _Message) -> None:

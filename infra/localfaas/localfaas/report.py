@@ -16,6 +16,7 @@
     ses        {"sent"}
     parked     {"total", "destinations": {ARN: {"name", "kind", "count", "source", "reason"}}}  (parked.py)
     lost       {"total", "details": [text]}
+    skipped    {"total", "details": [text]}  triggers localfaas skips that had work (localfaas.skipped)
 
 A record is lost when it was neither processed, filtered out, nor put in an on-failure destination;
 an event is lost when a target never got it and no dead-letter queue or destination did either.
@@ -103,8 +104,14 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        """Nothing lost, every check passed, and the run was not interrupted."""
-        return self.lost == 0 and all(check["ok"] for check in self.checks) and not self.interrupted
+        """Nothing lost, no skipped trigger had work, every check passed, and the run was not interrupted."""
+        skipped = int(self.data.get("skipped", {}).get("total", 0))
+        return (
+            self.lost == 0
+            and not skipped
+            and all(check["ok"] for check in self.checks)
+            and not self.interrupted
+        )
 
     @property
     def interrupted(self) -> bool:
@@ -445,8 +452,11 @@ def _render(data: dict[str, Any]) -> Iterable[str]:
     lost = data.get("lost", {})
     yield ""
     parked = (data.get("parked") or {}).get("total", 0)
+    skipped = data.get("skipped") or {}
     if run.get("interrupted"):
         yield from _interrupted(data)
+    elif not lost.get("total") and skipped.get("total"):  # nothing lost of what ran; some did not run
+        yield from _skipped(skipped)
     elif not lost.get("total"):
         yield (
             f"NOTHING LOST ({_parked_note(parked, bool(run.get('backend_kept')))})"
@@ -462,6 +472,15 @@ def _render(data: dict[str, Any]) -> Iterable[str]:
         )
         for line in lost.get("details", []):
             yield f"  {line}"
+        if skipped.get("total"):
+            yield from _skipped(skipped)
+
+
+def _skipped(skipped: dict[str, Any]) -> Iterable[str]:
+    """Triggers localfaas skipped that had work (localfaas.skipped): not lost, not run either."""
+    yield f"NOT RUN: {skipped['total']} trigger(s) localfaas skips had work"
+    for line in skipped.get("details", []):
+        yield f"  {line}"
 
 
 def _parked_note(parked: int, backend_kept: bool) -> str:

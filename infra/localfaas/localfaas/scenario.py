@@ -14,6 +14,12 @@ A scenario is one JSON object:
                    "attributes": {"name": "text"},  after the records, before the events (optional;
                    "groupId", "deduplicationId"}],  the ids for a FIFO queue)
      "events": [PutEvents entries],                 put after the records (optional)
+     "events": [PutEvents entries],                 put after the records (optional); an entry with
+                                                    "asService": true is put as the AWS service itself
+                                                    would, so a Source aws.* is accepted (see bus.py)
+     "publish": [{"Topic": logical id, name or ARN,  SNS Publish requests, sent after the events
+                  "Message": text or JSON, "Subject", (optional)
+                  "MessageAttributes": {name: {"DataType", "StringValue"}}}],
      "faults": {"throttle": 0.2, "seed": 7},        a fault plan, as --faults spells it (optional)
      "windowSeconds": 3600,                         release records in timestamp order, this much
                                                     scenario time at a time (optional; default: all at once)
@@ -61,6 +67,7 @@ __all__ = [
 _VALUE_FIELDS = ("value", "valueText", "valueBase64")
 _RECORD_FIELDS = {"topic", "key", "headers", "timestamp", "partition", *_VALUE_FIELDS}
 _MESSAGE_FIELDS = {"queue", "body", "value", "attributes", "groupId", "deduplicationId"}
+_PUBLISH_FIELDS = {"Topic", "Message", "Subject", "MessageAttributes"}
 _COMPARISONS = ("equals", "min", "max", "expected")
 _TOP_LEVEL = {
     "name",
@@ -72,6 +79,7 @@ _TOP_LEVEL = {
     "records",
     "events",
     "messages",
+    "publish",
     "expected",
     "checks",
     "windowSeconds",
@@ -129,6 +137,7 @@ class Scenario:
     records: tuple[ScenarioRecord, ...] = ()
     events: tuple[dict[str, Any], ...] = ()
     messages: tuple[ScenarioMessage, ...] = ()
+    publish: tuple[dict[str, Any], ...] = ()  # SNS Publish requests, "Topic" naming the topic
     expected: dict[str, Any] = field(default_factory=dict)
     checks: tuple[Check, ...] = ()
     window_s: float | None = None
@@ -170,6 +179,7 @@ def parse_scenario(data: Any, *, base_dir: Path | None = None, source: str | Pat
         records=tuple(reader.record(r, i) for i, r in enumerate(reader.sequence(data, "records"))),
         events=tuple(reader.event(e, i) for i, e in enumerate(reader.sequence(data, "events"))),
         messages=tuple(reader.message(m, i) for i, m in enumerate(reader.sequence(data, "messages"))),
+        publish=tuple(reader.publish(p, i) for i, p in enumerate(reader.sequence(data, "publish"))),
         expected=expected,
         checks=tuple(reader.check(c, i, expected) for i, c in enumerate(reader.sequence(data, "checks"))),
         window_s=reader.window(data),
@@ -347,6 +357,8 @@ class _Reader:
         entry = dict(raw)
         if not isinstance(entry["Detail"], str):
             entry["Detail"] = json.dumps(entry["Detail"], separators=(",", ":"))
+        if not isinstance(entry.get("asService", False), bool):
+            raise self.error(f"{where}.asService", "must be true or false")
         return entry
 
     def message(self, raw: Any, index: int) -> ScenarioMessage:
@@ -378,6 +390,30 @@ class _Reader:
                 raise self.error(f"{where}.{name}", f"must be a string, not {type(raw[name]).__name__}")
             ids[name] = raw.get(name)
         return ScenarioMessage(queue, body, tuple(attributes.items()), ids["groupId"], ids["deduplicationId"])
+
+    def publish(self, raw: Any, index: int) -> dict[str, Any]:
+        """An SNS Publish request; a Message given as JSON other than text is sent as its text."""
+        where = f"publish[{index}]"
+        if not isinstance(raw, dict):
+            raise self.error(where, "a publish must be a JSON object")
+        unknown = sorted(set(raw) - _PUBLISH_FIELDS)
+        if unknown:
+            raise self.error(
+                f"{where}.{unknown[0]}", f"unknown field (known: {', '.join(sorted(_PUBLISH_FIELDS))})"
+            )
+        for name in ("Topic", "Message"):
+            if name not in raw:
+                raise self.error(f"{where}.{name}", "is required")
+        request = dict(raw)
+        if not isinstance(request["Message"], str):
+            request["Message"] = json.dumps(request["Message"], separators=(",", ":"))
+        attributes = request.get("MessageAttributes", {})
+        if not isinstance(attributes, dict):
+            raise self.error(f"{where}.MessageAttributes", "must be {name: {DataType, StringValue}}")
+        for name, attribute in attributes.items():
+            if not isinstance(attribute, dict) or not isinstance(attribute.get("DataType"), str):
+                raise self.error(f"{where}.MessageAttributes.{name}", "must be {DataType, StringValue}")
+        return request
 
     def check(self, raw: Any, index: int, expected: Mapping[str, Any]) -> Check:
         where = f"checks[{index}]"

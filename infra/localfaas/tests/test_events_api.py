@@ -115,3 +115,21 @@ def test_a_body_that_is_not_json_is_a_serialization_error(api):
         urllib.request.urlopen(request, timeout=10)
     assert raised.value.code == 400
     assert json.loads(raised.value.read())["__type"] == "SerializationException"
+
+
+def test_only_the_as_service_path_puts_an_aws_source_and_only_when_the_stack_serves_it(bus):
+    from localfaas.events_api import AS_SERVICE_PATH
+
+    service_entry = entry(Source="aws.ec2", DetailType="EC2 Instance State-change Notification")
+    as_service = lambda entries: bus.put_events(entries, as_service=True)  # noqa: E731
+    with EventsApi(bus.put_events, put_service_events=as_service) as api:
+        root = boto3.client("events", endpoint_url=api.endpoint_url, **CREDENTIALS)
+        service = boto3.client("events", endpoint_url=api.endpoint_url + AS_SERVICE_PATH, **CREDENTIALS)
+        refused = root.put_events(Entries=[service_entry])["Entries"][0]
+        accepted = service.put_events(Entries=[service_entry])["Entries"][0]
+    assert refused["ErrorCode"] == "NotAuthorizedForSourceException"
+    assert "EventId" in accepted
+    with EventsApi(bus.put_events) as api:
+        service = boto3.client("events", endpoint_url=api.endpoint_url + AS_SERVICE_PATH, **CREDENTIALS)
+        with pytest.raises(ClientError, match="UnknownOperationException"):
+            service.put_events(Entries=[service_entry])

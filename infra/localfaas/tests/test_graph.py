@@ -202,6 +202,40 @@ def test_database_named_by_its_endpoint_is_connected_without_iam():
     assert build_graph(stack).edge("Fn", "Db") == Edge("Fn", "Db", "connects")
 
 
+def test_a_lambda_subscription_is_drawn_with_its_filter_and_its_dead_letter_queue_dashed():
+    topic_arn = "arn:aws:sns:us-east-1:123456789012:s-Alerts"
+    stack = SimpleNamespace(
+        resources={
+            "Alerts": {"Type": "AWS::SNS::Topic", "Properties": {}},
+            "Undeliverable": {"Type": "AWS::SQS::Queue", "Properties": {}},
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {}},
+            "FnAlerts": {
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {
+                    "TopicArn": topic_arn,
+                    "Protocol": "lambda",
+                    "Endpoint": "arn:aws:lambda:us-east-1:123456789012:function:s-Fn",
+                    "FilterPolicy": {"severity": ["high"]},
+                    "RedrivePolicy": {
+                        "deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:s-Undeliverable"
+                    },
+                },
+            },
+        },
+        physical_names={
+            "Alerts": "s-Alerts",
+            "Undeliverable": "s-Undeliverable",
+            "Fn": "s-Fn",
+            "FnAlerts": "x",
+        },
+    )
+    graph = build_graph(stack)
+    assert graph.edge("Alerts", "Fn") == Edge("Alerts", "Fn", "subscription\nseverity: high")
+    assert graph.edge("Alerts", "Undeliverable") == Edge(
+        "Alerts", "Undeliverable", "undeliverable", dashed=True
+    )
+
+
 def test_mermaid_has_every_edge_with_dashes_for_failures(graph):
     text = to_mermaid(graph)
     assert text.splitlines()[3] == "flowchart LR"

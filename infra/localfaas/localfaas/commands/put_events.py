@@ -4,7 +4,9 @@ The entries are a JSON list of PutEvents entries (or {"Entries": [...]}), given 
 path, - for stdin, or inline JSON; a Detail written as a JSON object is sent as its text, as the API
 wants. The endpoint is --endpoint-url, else the "events" endpoint `localfaas up` wrote to
 --endpoints-file. Prints the API's answer ({"FailedEntryCount", "Entries"}) as the AWS CLI does, and
-exits 0 even when entries failed, as the AWS CLI does; a request rejected as a whole prints
+exits 0 even when entries failed, as the AWS CLI does. `--as-service` puts the entries as the AWS
+service of their Source would send them (an aws.* source, refused otherwise as PutEvents refuses it;
+localfaas.service_events); a request rejected as a whole prints
 "An error occurred (Code) when calling the PutEvents operation: ..." on stderr and exits 2.
 """
 
@@ -42,6 +44,11 @@ def register(subparsers: Any) -> None:
         f"a {STATE_DIR}, as git finds .git)",
     )
     parser.add_argument("--region", help="(default: the running stack's, else us-east-1)")
+    parser.add_argument(
+        "--as-service",
+        action="store_true",
+        help="put the entries as the AWS service of their Source sends them, so aws.* sources are accepted",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -51,6 +58,10 @@ def handle(args: argparse.Namespace) -> int:
         endpoint, region = _endpoint(args)
     except _InputError as e:
         return usage_error("put-events", e)
+    if args.as_service:
+        from localfaas.events_api import AS_SERVICE_PATH
+
+        endpoint = endpoint.rstrip("/") + AS_SERVICE_PATH
     return put_events(entries, endpoint, region)
 
 

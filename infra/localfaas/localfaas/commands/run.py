@@ -7,7 +7,7 @@ retries in virtual time until nothing is left to do. With a window (--window, or
 windowSeconds), records are released in timestamp order a slice at a time, each slice run to the end
 first, so what happened hours apart on different topics is processed in that order. Prints the report: invocations per function,
 each mapping's records, the bus's events and deliveries, the resources' contents, the scenario's
-checks, and NOTHING LOST or what was lost.
+checks, and NOTHING LOST or what was lost (and NOT RUN for a trigger localfaas skips that had work).
 
 With --state-dir the run keeps its state (the log, by default, accepted events, queued asynchronous
 invocations, how far the scenario was fed) in that folder: started again on it after a crash, it
@@ -15,7 +15,7 @@ delivers again what was accepted and not settled, feeds only what was not fed, a
 of an uninterrupted run. With --moto-endpoint the AWS resources live in a moto server another process
 owns (`moto_server`), so they too outlive the run; it is never reset here.
 
-Exit status: 0 when nothing was lost and every check passed; 1 otherwise; 2 when the scenario, the
+Exit status: 0 when nothing was lost, no skipped trigger had work and every check passed; 1 otherwise; 2 when the scenario, the
 template or the options cannot be used; 130 on Ctrl-C, after the report of what ran so far.
 
 With a fault plan's kill-after=N (--faults, or the scenario's "faults"), this process supervises: it
@@ -102,7 +102,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from localfaas.local_stack import LocalStack
+    from localfaas.local_stack import LocalStack, StackError
     from localfaas.scenario import ScenarioError, load_scenario
 
     try:
@@ -147,9 +147,12 @@ def handle(args: argparse.Namespace) -> int:
                 f"{stack.resumed['invocations']} asynchronous invocation(s) left unsettled in {args.state_dir}",
                 file=sys.stderr,
             )
+        sent = f", {len(scenario.messages)} SQS messages" if scenario.messages else ""
+        published = f", {len(scenario.publish)} SNS messages" if scenario.publish else ""
         print(
             f"localfaas run: {scenario.name}: {len(scenario.records)} records, {len(scenario.events)} events"
-            + (f", {len(scenario.messages)} messages" if scenario.messages else ""),
+            + sent
+            + published,
             file=sys.stderr,
         )
         window = scenario.window_s if args.window is None else args.window
@@ -158,6 +161,9 @@ def handle(args: argparse.Namespace) -> int:
             finished = stack.run_scenario(scenario, window_s=window, progress=progress.update, until=until)
         except KeyboardInterrupt:  # Ctrl-C: the report of what ran so far, exit 130
             finished = None
+        except StackError as e:  # what the scenario feeds cannot be fed (a publish to no such topic)
+            progress.done()
+            return usage_error("run", e)
         progress.done()
         if finished is False:
             print("localfaas run: stopped: records stopped settling (see LOST below)", file=sys.stderr)

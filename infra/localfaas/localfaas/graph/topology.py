@@ -229,6 +229,11 @@ class _Builder:
         if props.get("FilterPolicy"):
             label += "\n" + summarise_pattern(props["FilterPolicy"], lines=1)
         self._edge(topic, target, label)
+        redrive = props.get("RedrivePolicy") or {}
+        if isinstance(redrive, str):
+            redrive = json.loads(redrive)
+        if redrive.get("deadLetterTargetArn"):  # what SNS could not deliver ("Amazon SNS dead-letter queues")
+            self._edge(topic, self._target(redrive["deadLetterTargetArn"]), "undeliverable", dashed=True)
 
     def _notifications(self, logical_id: str, props: dict[str, Any]) -> None:
         notifications = props.get("NotificationConfiguration") or {}
