@@ -23,7 +23,7 @@ import hashlib
 import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import AwareDatetime, Field, SecretStr, ValidationError
 
@@ -58,6 +58,8 @@ class BadRequest(ValueError):
 class AccountApplication(WireModel):
     """What a customer sends to ask for an account."""
 
+    NAME: ClassVar[str] = "account request"
+
     email: Email
     full_name: str = Field(min_length=1, max_length=200)
     password: SecretStr = Field(min_length=12, max_length=1024)
@@ -66,6 +68,8 @@ class AccountApplication(WireModel):
 
 class InventoryCount(WireModel):
     """What a warehouse sends after counting a sku."""
+
+    NAME: ClassVar[str] = "inventory count"
 
     sku: Sku
     warehouse_id: str = Field(min_length=1, max_length=64)
@@ -95,7 +99,7 @@ def _validated(model: type[WireModel], body: dict[str, Any]) -> Any:
     try:
         return model.model_validate(body)
     except ValidationError as error:
-        raise BadRequest(f"invalid {model.__name__}: {validation_problems(error)}") from None
+        raise BadRequest(f"invalid {model.NAME}: {validation_problems(error)}") from None
 
 
 def customer_id_for(email: str) -> str:
