@@ -53,10 +53,14 @@ def take_request(request_id: str, request: FulfilmentRequest) -> str | None:
 
 def record_handler(record: SQSRecord) -> str:
     request = assembly_request(record.body)
-    return "announced" if take_request(request_id=request.request_id, request=request) else "assembled already"
+    return (
+        "announced" if take_request(request_id=request.request_id, request=request) else "assembled already"
+    )
 
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     config.register_lambda_context(context)
-    return process_sqs_batch(event, context, record_handler=record_handler, processor=processor, logger=logger)
+    return process_sqs_batch(
+        event, context, record_handler=record_handler, processor=processor, logger=logger
+    )

@@ -68,7 +68,11 @@ def _functions():
 def _kafka_functions():
     stack = storefront_stack()
     folder_of = {fn.function_name: fn.code_dir.name for fn in stack.functions.values()}
-    return {folder_of[m.properties["FunctionName"]] for m in stack.event_source_mappings if "Topics" in m.properties}
+    return {
+        folder_of[m.properties["FunctionName"]]
+        for m in stack.event_source_mappings
+        if "Topics" in m.properties
+    }
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -81,7 +85,7 @@ def test_sample_parses_as_the_aws_event_model(path):
     elif _is_sqs(sample):
         event = SqsModel.model_validate(sample)
         for record in event.Records:
-            assert hashlib.md5(record.body.encode()).hexdigest() == record.md5OfBody  # noqa: S324 - SQS's own digest
+            assert hashlib.md5(record.body.encode()).hexdigest() == record.md5OfBody
     elif _is_http_api(sample):
         event = APIGatewayProxyEventV2Model.model_validate(sample)
         assert event.routeKey == f"{event.requestContext.http.method} {event.rawPath}"

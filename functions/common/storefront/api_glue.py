@@ -49,7 +49,11 @@ def front_door(app: APIGatewayHttpResolver, logger: Logger) -> None:
     @app.exception_handler(PublishFailed)
     def not_published(error: PublishFailed) -> Response:
         logger.warning("event not published", extra={"error": str(error)})
-        return _answer(503, {"message": "the storefront cannot take requests right now; try again"}, {"Retry-After": RETRY_AFTER_S})
+        return _answer(
+            503,
+            {"message": "the storefront cannot take requests right now; try again"},
+            {"Retry-After": RETRY_AFTER_S},
+        )
 
 
 def accepted(topics: EventTopics, event: DomainEvent, logger: Logger, **ids: str) -> Response:
@@ -57,6 +61,11 @@ def accepted(topics: EventTopics, event: DomainEvent, logger: Logger, **ids: str
     published = topics.publish(event)
     logger.info(
         "event published",
-        extra={**log_fields(event), "topic": published.topic, "partition": published.partition, "offset": published.offset},
+        extra={
+            **log_fields(event),
+            "topic": published.topic,
+            "partition": published.partition,
+            "offset": published.offset,
+        },
     )
     return _answer(202, {"eventId": event.event_id, **ids})

@@ -29,11 +29,12 @@ from pydantic import AwareDatetime, Field, SecretStr, ValidationError
 
 from storefront.events import (
     AccountRequested,
+    Email,
     InventoryUpdated,
+    Sku,
     WireModel,
     validation_problems,
 )
-from storefront.events import Email, Sku
 
 __all__ = [
     "AccountApplication",
@@ -163,5 +164,3 @@ def _event(cls: type, **fields: Any) -> Any:
         return cls(**fields)
     except ValidationError as error:
         raise BadRequest(f"invalid {cls.__name__}: {validation_problems(error)}") from None
-
-

@@ -90,7 +90,9 @@ def test_an_account_request_is_accepted_and_produced_keyed_by_customer(front_doo
     producer = FakeProducer()
     app = front_door("RequestAccount", producer)
 
-    status, body = answer(app.lambda_handler(http_request("request_account/account-request.json"), lambda_context))
+    status, body = answer(
+        app.lambda_handler(http_request("request_account/account-request.json"), lambda_context)
+    )
 
     assert status == 202
     [record] = producer.records
@@ -109,13 +111,13 @@ def test_a_bad_account_request_gets_400_with_one_line_and_produces_nothing(front
     producer = FakeProducer()
     app = front_door("RequestAccount", producer)
 
-    response = app.lambda_handler(http_request("request_account/account-request-invalid.json"), lambda_context)
+    response = app.lambda_handler(
+        http_request("request_account/account-request-invalid.json"), lambda_context
+    )
 
     status, body = answer(response)
     assert status == 400
-    assert body["message"] == (
-        "invalid account request: email: string_pattern_mismatch; password: too_short"
-    )
+    assert body["message"] == ("invalid account request: email: string_pattern_mismatch; password: too_short")
     assert response["headers"]["Content-Type"] == "application/json"
     assert producer.records == []
 
@@ -123,7 +125,9 @@ def test_a_bad_account_request_gets_400_with_one_line_and_produces_nothing(front
 def test_a_body_that_is_not_json_gets_400(front_door, lambda_context):
     app = front_door("RequestAccount", FakeProducer())
 
-    status, body = answer(app.lambda_handler(http_request("request_account/account-request.json", "{nope"), lambda_context))
+    status, body = answer(
+        app.lambda_handler(http_request("request_account/account-request.json", "{nope"), lambda_context)
+    )
 
     assert (status, body) == (400, {"message": "the body is not JSON"})
 
@@ -144,7 +148,9 @@ def test_an_inventory_count_is_accepted_and_produced_keyed_by_sku(front_door, la
     producer = FakeProducer()
     app = front_door("PostInventoryCount", producer)
 
-    status, body = answer(app.lambda_handler(http_request("post_inventory_count/inventory-count.json"), lambda_context))
+    status, body = answer(
+        app.lambda_handler(http_request("post_inventory_count/inventory-count.json"), lambda_context)
+    )
 
     assert (status, body["sku"]) == (202, "MUG-BLUE-350")
     [record] = producer.records
@@ -158,7 +164,9 @@ def test_a_bad_count_gets_400_naming_each_field(front_door, lambda_context):
     producer = FakeProducer()
     app = front_door("PostInventoryCount", producer)
 
-    response = app.lambda_handler(http_request("post_inventory_count/inventory-count-invalid.json"), lambda_context)
+    response = app.lambda_handler(
+        http_request("post_inventory_count/inventory-count-invalid.json"), lambda_context
+    )
 
     status, body = answer(response)
     assert status == 400

@@ -68,7 +68,11 @@ def test_sample_request_assembles_its_order_and_announces_it(app, assemblies, bu
     [announced] = bus_spy.events()
     assert (announced["source"], announced["detail-type"]) == ("storefront.fulfilment", "OrderAssembled")
     assert announced["detail"]["orderId"] == "ord-2026-000481"
-    assert announced["detail"]["lines"][1] == {"sku": "TEA-EARL-GREY-250", "quantity": 1, "unitPriceCents": 650}
+    assert announced["detail"]["lines"][1] == {
+        "sku": "TEA-EARL-GREY-250",
+        "quantity": 1,
+        "unitPriceCents": 650,
+    }
     assert "shippingAddress" not in announced["detail"]
 
 
@@ -82,7 +86,9 @@ def test_a_request_sent_twice_is_assembled_and_announced_once(app, assemblies, b
     assert bus_spy.detail_types() == ["OrderAssembled"]
 
 
-def test_another_request_for_an_assembled_order_is_dropped_not_failed(app, assemblies, bus_spy, lambda_context):
+def test_another_request_for_an_assembled_order_is_dropped_not_failed(
+    app, assemblies, bus_spy, lambda_context
+):
     app.lambda_handler(sqs_event(request(1)), lambda_context)
 
     response = app.lambda_handler(sqs_event(request(1, request_id="FR-other")), lambda_context)
@@ -140,11 +146,12 @@ def test_any_call_failing_then_the_retry_assembles_once_and_announces_one_event(
     app, assemblies, bus_spy, lambda_context, monkeypatch, fault
 ):
     tried = set()
-    for trial in each_call_failing(monkeypatch, fault, app.lambda_handler, lambda n: sqs_event(request(n)), lambda_context):
+    for trial in each_call_failing(
+        monkeypatch, fault, app.lambda_handler, lambda n: sqs_event(request(n)), lambda_context
+    ):
         assert trial.answer == {"batchItemFailures": []}, trial.failed
         tried.add(trial.failed)
         assert assemblies.get_item(Key={"orderId": f"o-{trial.n}"})["Item"]["requestId"] == f"FR-{trial.n}"
         # A failure after PutEvents is followed by a second copy: the same event, which consumers drop.
         assert copies([e for e in bus_spy.events() if e["detail"]["orderId"] == f"o-{trial.n}"]) in (1, 2)
     assert {("dynamodb", "PutItem"), ("events", "PutEvents")} <= tried
-

@@ -106,7 +106,10 @@ def test_an_inventory_count_becomes_inventory_updated_at_the_time_it_was_counted
 
 def test_the_same_count_posted_twice_is_the_same_event_and_a_new_count_is_not():
     assert inventory_updated(count()).event_id == inventory_updated(count()).event_id
-    assert inventory_updated(count()).event_id != inventory_updated(count(countedAt="2026-11-26T10:15:00Z")).event_id
+    assert (
+        inventory_updated(count()).event_id
+        != inventory_updated(count(countedAt="2026-11-26T10:15:00Z")).event_id
+    )
     assert inventory_updated(count()).event_id != inventory_updated(count(warehouseId="WH-YORK")).event_id
 
 

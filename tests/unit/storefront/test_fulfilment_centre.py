@@ -19,7 +19,9 @@ REQUEST = FulfilmentRequest(
     order_id="o-1",
     customer_id="c-1",
     lines=(OrderLine(sku="MUG-BLUE-350", quantity=2, unit_price_cents=1299),),
-    shipping_address=Address(name="Ann Lee", line1="1 High St", city="Leeds", postal_code="LS1 1AA", country="GB"),
+    shipping_address=Address(
+        name="Ann Lee", line1="1 High St", city="Leeds", postal_code="LS1 1AA", country="GB"
+    ),
     requested_at=NOW - timedelta(minutes=1),
 )
 

@@ -47,7 +47,9 @@ class Published:
 def producer_config(bootstrap_servers: str, *, authentication: str, region: str) -> dict[str, Any]:
     """librdkafka properties for a producer at `bootstrap_servers`, authenticating as `authentication`."""
     if authentication not in AUTHENTICATIONS:
-        raise ValueError(f"KAFKA_AUTHENTICATION must be one of {', '.join(AUTHENTICATIONS)}, not {authentication!r}")
+        raise ValueError(
+            f"KAFKA_AUTHENTICATION must be one of {', '.join(AUTHENTICATIONS)}, not {authentication!r}"
+        )
     config: dict[str, Any] = {
         "bootstrap.servers": bootstrap_servers,
         "enable.idempotence": True,  # implies acks=all
