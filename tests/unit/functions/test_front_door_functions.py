@@ -4,10 +4,13 @@ a broker that does not take it -> 503. The Kafka producer is a fake that acknowl
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import sys
+import time
 import types
+from urllib.parse import unquote
 
 import pytest
 
@@ -206,6 +209,19 @@ def test_iam_authentication_signs_in_with_an_msk_iam_token(monkeypatch):
     assert config["enable.idempotence"] is True
     assert config["oauth_cb"]("") == ("signed-token", 1_795_684_500.0)  # seconds, as librdkafka wants
     assert calls == ["eu-west-2"]
+
+
+def test_the_real_signer_makes_a_token_for_the_functions_credentials(monkeypatch):
+    """aws-msk-iam-sasl-signer-python signs locally (a presigned kafka-cluster:Connect URL), no network."""
+    pytest.importorskip("aws_msk_iam_sasl_signer", reason="a dev dependency in pyproject.toml, not installed")
+    for name, value in {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}.items():
+        monkeypatch.setenv(name, value)
+
+    token, expiry_s = producer_config("b-1:9098", authentication="IAM", region="us-east-1")["oauth_cb"]("")
+
+    url = unquote(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode())
+    assert "kafka-cluster:Connect" in url and "X-Amz-Signature=" in url
+    assert expiry_s > time.time()
 
 
 def test_no_authentication_is_a_plain_connection():
