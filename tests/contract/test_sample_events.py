@@ -133,3 +133,22 @@ def test_every_sqs_and_api_function_has_a_sample_it_refuses(folder):
         assert outcomes == {"valid", "malformed"}
     else:
         assert not all(_valid(s) for s in samples), f"events/{folder}/ needs a request the front door refuses"
+
+
+def test_every_http_api_sample_is_a_route_of_its_function():
+    """A sample's routeKey and payload version are what the template's HttpApi sends that function."""
+    from localfaas.api_routes import apis_from_stack
+
+    stack = storefront_stack()
+    folder_of = {fn.arn: fn.code_dir.name for fn in stack.functions.values()}
+    routes = {
+        (folder_of[r.function_arn], f"{r.method} {r.path}", r.payload_format)
+        for api in apis_from_stack(stack)
+        for r in api.routes
+    }
+    samples = {
+        (path.parent.name, sample["routeKey"], sample["version"])
+        for path in SAMPLES
+        if _is_http_api(sample := json.loads(path.read_text()))
+    }
+    assert samples == routes
