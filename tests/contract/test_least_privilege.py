@@ -6,9 +6,11 @@ calls their methods; each adapter method's boto3 calls (`self._table.update_item
 functions/common/storefront/adapters. A method name is its IAM action (update_item ->
 dynamodb:UpdateItem), on the resource the template puts behind the environment variable. Added to
 that: Powertools idempotency (GetItem/PutItem/UpdateItem/DeleteItem on the idempotency table),
-ProjectSql's secret read (storefront/read_model/database.py), and what each MSK event source
+ProjectSql's secret read (storefront/read_model/database.py), what each MSK event source
 mapping needs (the kafka-cluster IAM-authentication actions on its cluster, topics and consumer
-groups; sqs:SendMessage to its on-failure destination).
+groups; sqs:SendMessage to its on-failure destination), and what a front door function's producer
+needs (`EventTopics(Producer(producer_config(...)), topic=...)`: Connect and WriteDataIdempotently
+on the cluster, DescribeTopic and WriteData on the topic its environment names).
 
 The grants are read from the template as aws-sam-translator expands it (localfaas's load_stack):
 every inline statement of each function's role, resources reduced to the logical id (or topic /
@@ -34,6 +36,11 @@ IDEMPOTENCY_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateI
 MSK_CLUSTER_ACTIONS = {"kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"}
 MSK_TOPIC_ACTIONS = {"kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"}
 MSK_GROUP_ACTIONS = {"kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"}
+# An idempotent producer ("Common use cases for client authorization policy", Amazon MSK Developer Guide).
+MSK_PRODUCER_CLUSTER_ACTIONS = {"kafka-cluster:Connect", "kafka-cluster:WriteDataIdempotently"}
+MSK_PRODUCER_TOPIC_ACTIONS = {"kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"}
+# The parameter naming a producer's brokers -> the cluster (parameter) they belong to.
+CLUSTER_OF_BROKERS = {"KafkaBootstrapServers": "KafkaClusterArn"}
 # boto3 service name -> IAM prefix, where they differ.
 IAM_PREFIX = {"events": "events", "secretsmanager": "secretsmanager"}
 S3_OBJECT_ACTIONS = {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}
@@ -45,6 +52,7 @@ ALLOWED_MANAGED = {
     "AWSXrayWriteOnlyAccess",
     "AWSLambdaMSKExecutionRole",
     "AWSLambdaVPCAccessExecutionRole",
+    "AWSLambdaSQSQueueExecutionRole",  # the SQS poller's receive/delete/get-attributes (SAM's Type: SQS)
 }
 
 Grants = dict[str, set[str]]  # resource -> actions
@@ -126,6 +134,16 @@ def code_needs(app: Path, env: dict[str, str]) -> Grants:
                 action = _action(service, boto_method)
                 resource = env[key] + ("/*" if action in S3_OBJECT_ACTIONS else "")
                 needs[resource].add(action)
+    for stmt in tree.body:
+        if (
+            isinstance(stmt, ast.Assign)
+            and isinstance(stmt.value, ast.Call)
+            and getattr(stmt.value.func, "id", None) == "EventTopics"
+        ):
+            brokers, *_ = _environ_keys(stmt.value.args[0])
+            (topic,) = [k.value for k in stmt.value.keywords if k.arg == "topic"]
+            needs[CLUSTER_OF_BROKERS[env[brokers]]] |= MSK_PRODUCER_CLUSTER_ACTIONS
+            needs[f"topic:{env[_environ_keys(topic)[0]]}"] |= MSK_PRODUCER_TOPIC_ACTIONS
     source = app.read_text()
     if "idempotent_function" in source:
         needs[env["IDEMPOTENCY_TABLE_NAME"]] |= IDEMPOTENCY_ACTIONS
@@ -273,6 +291,14 @@ def test_the_derivation_sees_the_narrow_cases(stack):
     assert needed(stack, "SendAccountConfirmation", functions["SendAccountConfirmation"])[
         "SenderEmailAddress"
     ] == {"ses:SendEmail"}
+    assert needed(stack, "RequestAccount", functions["RequestAccount"]) == {
+        "KafkaClusterArn": MSK_PRODUCER_CLUSTER_ACTIONS,
+        "topic:CustomerAccountsTopic": MSK_PRODUCER_TOPIC_ACTIONS,
+    }
+    assert needed(stack, "FulfilOrder", functions["FulfilOrder"])["AssembliesTable"] == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+    }
 
 
 def test_a_broader_grant_is_caught(stack):

@@ -23,7 +23,8 @@ EVENTS = Path(__file__).parents[2] / "events"
 
 
 def _sample_wires() -> dict[str, dict]:
-    """One wire form per event type found in events/ (Kafka values and EventBridge details)."""
+    """One wire form per event type found in events/ (Kafka values and EventBridge details; the SQS
+    and HTTP API samples carry requests, not events)."""
     found: dict[str, dict] = {}
     for path in sorted(EVENTS.glob("*/*.json")):
         if path.parent.name in ("schemas", "scenarios"):
@@ -33,8 +34,10 @@ def _sample_wires() -> dict[str, dict]:
             raws = [
                 base64.b64decode(r["value"]) for rs in sample["records"].values() for r in rs if "value" in r
             ]
-        else:
+        elif "detail" in sample:
             raws = [sample["detail"]]
+        else:
+            continue
         for raw in raws:
             try:
                 event = parse_event(raw)

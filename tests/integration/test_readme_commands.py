@@ -77,6 +77,26 @@ NOT_RUN: dict[str, tuple[str, Callable[[list[str]], None]]] = {
         "HOST is a placeholder for your broker",
         _parses("localfaas"),
     ),
+    "localfaas up --log kafka --bootstrap-servers 127.0.0.1:9092 --api-port 3000 --parameter-overrides "
+    "KafkaBootstrapServers=127.0.0.1:9092 KafkaClientAuthentication=NONE": (
+        "needs a broker on 127.0.0.1:9092 (test_front_door_on_localfaas runs this flow on Tansu)",
+        _parses("localfaas"),
+    ),
+    "curl -s -X POST http://127.0.0.1:3000/accounts -H content-type: application/json -d "
+    '{"email": "grace@example.com", "fullName": "Grace Hopper", "password": "correct horse battery staple"}': (
+        "talks to the front door of the Kafka `up` above",
+        _on_path,
+    ),
+    "curl -s -X POST http://127.0.0.1:3000/inventory-counts -H content-type: application/json -d "
+    '{"sku": "MUG-BLUE-350", "warehouseId": "WH-LEEDS", "onHand": 4, "reorderPoint": 10, '
+    '"reorderQuantity": 50, "countedAt": "2026-11-26T09:15:00Z"}': (
+        "talks to the front door of the Kafka `up` above",
+        _on_path,
+    ),
+    'curl -s -X POST http://127.0.0.1:3000/accounts -H content-type: application/json -d {"email": "nope"}': (
+        "talks to the front door of the Kafka `up` above",
+        _on_path,
+    ),
     "moto_server -p 5000 &": ("starts a moto server and leaves it running", _on_path),
     "localfaas run --scenario events/scenarios/business-day.json --state-dir .localfaas/day "
     "--moto-endpoint http://127.0.0.1:5000": (

@@ -7,15 +7,18 @@ import base64
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from localfaas.local_stack import LocalStack
 from storefront.events import MalformedEvent, parse_event
+from storefront.front_door import BadRequest, account_requested, inventory_updated, request_body
+from storefront.fulfilment_centre import assembly_request
 from tests.support.stack import EVENTS, ROOT, TEMPLATE, storefront_stack
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.kafka]
 
 
 def samples() -> list[tuple[str, Path]]:
@@ -39,10 +42,38 @@ def malformed_offsets(sample: dict) -> set[int]:
     return offsets
 
 
+def malformed_messages(sample: dict) -> set[str]:
+    ids = set()
+    for record in sample["Records"]:
+        try:
+            assembly_request(record["body"])
+        except MalformedEvent:
+            ids.add(record["messageId"])
+    return ids
+
+
+def front_door_status(sample: dict) -> int:
+    """What API Gateway should answer the sample: 202 for a request the front door takes, else 400."""
+    body = request_body(sample["body"], is_base64_encoded=sample["isBase64Encoded"])
+    make = {"POST /accounts": lambda b: account_requested(b, now=datetime.now(UTC), salt=bytes(16))}
+    try:
+        make.get(sample["routeKey"], inventory_updated)(body)
+    except BadRequest:
+        return 400
+    return 202
+
+
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, tansu_bootstrap):
     database = tmp_path_factory.mktemp("read-model") / "read-model.db"
-    with LocalStack(TEMPLATE, environment={"ProjectSql": {"DATABASE_URL": f"sqlite:///{database}"}}) as local:
+    # The front door produces to a real broker (Tansu) without IAM, as `localfaas up --log kafka` runs it.
+    kafka = {"KAFKA_BOOTSTRAP_SERVERS": tansu_bootstrap, "KAFKA_AUTHENTICATION": "NONE"}
+    environment = {
+        "ProjectSql": {"DATABASE_URL": f"sqlite:///{database}"},
+        "RequestAccount": kafka,
+        "PostInventoryCount": kafka,
+    }
+    with LocalStack(TEMPLATE, environment=environment) as local:
         yield local
 
 
@@ -56,6 +87,11 @@ def test_sample_event_runs_through_its_function(stack, function, path):
     if sample.get("eventSource") == "aws:kafka":
         failed = {f["itemIdentifier"]["offset"] for f in result.payload["batchItemFailures"]}
         assert failed == malformed_offsets(sample)
+    elif "Records" in sample:  # SQS: failures are named by messageId
+        failed = {f["itemIdentifier"] for f in result.payload["batchItemFailures"]}
+        assert failed == malformed_messages(sample)
+    elif sample.get("version") == "2.0":  # an HTTP API request
+        assert result.payload["statusCode"] == front_door_status(sample), result.payload
 
 
 def test_localfaas_invoke_command_keeps_the_sam_local_invoke_contract():

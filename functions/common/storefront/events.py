@@ -29,15 +29,18 @@ __all__ = [
     "InventoryUpdated",
     "LoginSucceeded",
     "MalformedEvent",
+    "OrderAssembled",
     "OrderAssemblyRequested",
     "OrderLine",
     "PaymentCompleted",
     "ShipmentArrived",
     "SupplyOrderPlaced",
     "TicketClosed",
+    "WireModel",
     "announcement_id",
     "event_classes",
     "parse_event",
+    "validation_problems",
 ]
 
 # Fields that are personal data or secrets: never logged, emailed or archived unmasked.
@@ -53,6 +56,10 @@ class _Model(BaseModel):
         populate_by_name=True,
         str_strip_whitespace=True,
     )
+
+
+# The base of every wire shape beside the events (an HTTP request's body, a queue message's).
+WireModel = _Model
 
 
 class DomainEvent(_Model):
@@ -273,6 +280,22 @@ class OrderAssemblyRequested(DomainEvent):
         return self.order_id
 
 
+class OrderAssembled(DomainEvent):
+    """The fulfilment centre took the order's assembly request and assembled it, once per order."""
+
+    BUS_SOURCE: ClassVar[str] = "storefront.fulfilment"
+    event_type: Literal["OrderAssembled"] = "OrderAssembled"
+    schema_version: Literal[1] = 1
+    order_id: OrderId
+    customer_id: CustomerId
+    request_id: str = Field(min_length=1, max_length=64)
+    lines: tuple[OrderLine, ...] = Field(min_length=1)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.order_id
+
+
 # --- shipping and sales -------------------------------------------------------------------------
 
 
@@ -313,6 +336,7 @@ AnyEvent = Annotated[
     | SupplyOrderPlaced
     | PaymentCompleted
     | OrderAssemblyRequested
+    | OrderAssembled
     | ShipmentArrived
     | TicketClosed,
     Field(discriminator="event_type"),
@@ -346,9 +370,14 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> DomainEvent:
     try:
         return _ANY_EVENT.validate_python(upcast(raw))
     except ValidationError as error:
-        # Name the fields that failed, never their values: they may be personal data.
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in error.errors())
-        raise MalformedEvent(f"invalid {_type_name(raw.get('eventType'))}: {problems}") from None
+        raise MalformedEvent(
+            f"invalid {_type_name(raw.get('eventType'))}: {validation_problems(error)}"
+        ) from None
+
+
+def validation_problems(error: ValidationError) -> str:
+    """The fields that failed and how, on one line; never their values: they may be personal data."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['type']}" for e in error.errors())
 
 
 _EVENT_TYPE_SHAPE = re.compile(r"[A-Z][A-Za-z0-9]{0,63}")

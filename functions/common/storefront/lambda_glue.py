@@ -1,5 +1,6 @@
 """What every reaction's handler shares: reading events out of Kafka records and EventBridge
-envelopes, idempotency per event id, remembering effects, and masking before anything is logged.
+envelopes, partial batch responses for Kafka and SQS batches, idempotency per event id, remembering
+effects, and masking before anything is logged.
 
 This is glue over Powertools, not the domain: the domain modules never import it.
 """
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
     from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 E = TypeVar("E", bound=DomainEvent)
@@ -103,15 +105,32 @@ def process_kafka_batch(
     AuditLog: a line per record here would repeat it at up to 10,000 lines a batch (a Powertools
     line costs as much as the record's own work). A failed record still gets its WARNING line.
     """
+    return _process_batch(event, context, record_handler, processor, logger, record_coordinates)
+
+
+def process_sqs_batch(
+    event: dict[str, Any],
+    context: LambdaContext,
+    *,
+    record_handler: Callable[[SQSRecord], str],
+    processor: BatchProcessor,
+    logger: Logger,
+) -> dict[str, Any]:
+    """process_kafka_batch for an SQS event: a failed message is named by its messageId, the
+    itemIdentifier Lambda's partial batch response reports it by."""
+    return _process_batch(event, context, record_handler, processor, logger, message_coordinates)
+
+
+def _process_batch(event, context, record_handler, processor, logger, coordinates) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import process_partial_response  # loaded by the caller already
 
     outcomes: Counter[str] = Counter()
 
-    def counted(record: KafkaEventRecord) -> None:
+    def counted(record) -> None:
         try:
             outcome = record_handler(record)
         except Exception as error:
-            logger.warning("record failed", extra={**record_coordinates(record), "error": _safe_error(error)})
+            logger.warning("record failed", extra={**coordinates(record), "error": _safe_error(error)})
             raise
         outcomes[outcome] += 1
 
@@ -124,6 +143,13 @@ def process_kafka_batch(
         extra={"records": outcomes.total() + failed, "failed": failed, "outcomes": dict(outcomes)},
     )
     return response
+
+
+def message_coordinates(record: SQSRecord) -> dict[str, Any]:
+    return {
+        "message_id": record.message_id,
+        "receive_count": record.attributes.approximate_receive_count,
+    }
 
 
 def record_coordinates(record: KafkaEventRecord) -> dict[str, Any]:
