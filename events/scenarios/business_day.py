@@ -312,9 +312,20 @@ CHECKS = [
     },
     {"name": "orders assembled", "metric": "dynamodb.items[OrdersTable]", "expected": "orders_assembled"},
     {
-        "name": "fulfilment requests",
-        "metric": "sqs.messages[FulfilmentRequestsQueue]",
+        # Every fulfilment request taken by the fulfilment centre (FulfilOrder, on its SQS queue) once.
+        "name": "orders taken by the fulfilment centre",
+        "metric": "dynamodb.items[AssembliesTable]",
         "expected": "orders_assembled",
+    },
+    {
+        "name": "orders assembled announced",
+        "metric": "bus.events[storefront.fulfilment/OrderAssembled]",
+        "expected": "orders_assembled",
+    },
+    {
+        "name": "fulfilment requests left waiting",
+        "metric": "sqs.messages[FulfilmentRequestsQueue]",
+        "equals": 0,
     },
     {
         "name": "tickets closed",
