@@ -8,6 +8,14 @@ SAM_VERSION := 1.170.0
 CHECKOV_VENV    := .tools/checkov
 CHECKOV         := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_VERSION := 3.3.30
+# LocalStack needs Python 3.12 or later: the first interpreter of these that runs (pyenv's shims
+# exist for every installed version but run only the selected ones, hence the trial run).
+LOCALSTACK_VENV ?= .tools/localstack
+LOCALSTACK      := $(LOCALSTACK_VENV)/bin/localstack-supervisor
+ifndef LOCALSTACK_PYTHON
+LOCALSTACK_PYTHON := $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python3) \
+    python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12.*/bin/python3),$(shell $(p) -c '' >/dev/null 2>&1 && echo $(p))))
+endif
 REGION      ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(REGION)
@@ -30,7 +38,17 @@ $(CHECKOV):
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install -q --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 
-setup: $(BIN)/.installed $(SAM) $(CHECKOV)
+# LocalStack (for the integration suite's second backend) pins a boto3 and a moto of its own: its own
+# environment, from a frozen constraints file, with the provider that serves DynamoDB from its moto
+# (DynamoDB Local is a download at start, which cannot happen here). tests/support/localstack.py starts it.
+$(LOCALSTACK): infra/localstack/constraints.txt infra/localstack/pyproject.toml
+	@test -n "$(LOCALSTACK_PYTHON)" || { echo "LocalStack needs python3.13 or python3.12; none found" >&2; exit 1; }
+	@test -x $(LOCALSTACK_VENV)/bin/python || $(LOCALSTACK_PYTHON) -m venv $(LOCALSTACK_VENV)
+	$(LOCALSTACK_VENV)/bin/pip install -q --disable-pip-version-check -c infra/localstack/constraints.txt \
+	    "localstack-core[runtime]" cbor2 pyopenssl service-identity ./infra/localstack
+	@touch $@
+
+setup: $(BIN)/.installed $(SAM) $(CHECKOV) $(LOCALSTACK)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
