@@ -10,7 +10,7 @@ CHECKOV         := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_VERSION := 3.3.30
 # LocalStack needs Python 3.12 or later: the first interpreter of these that runs (pyenv's shims
 # exist for every installed version but run only the selected ones, hence the trial run).
-LOCALSTACK_VENV ?= .tools/localstack
+export LOCALSTACK_VENV ?= .tools/localstack
 LOCALSTACK      := $(LOCALSTACK_VENV)/bin/localstack-supervisor
 ifndef LOCALSTACK_PYTHON
 LOCALSTACK_PYTHON := $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python3) \
