@@ -1,5 +1,6 @@
 """Every sample event in events/ runs through its function on localfaas, as `sam local invoke -e`
-would run it with Docker: valid records succeed, and exactly the malformed ones are reported."""
+would run it with Docker: valid records succeed, and exactly the malformed ones are reported. On
+both backends: moto, and LocalStack (tests/support/localstack.py) in an account of the module's own."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from localfaas.local_stack import LocalStack
 from storefront.events import MalformedEvent, parse_event
+from tests.support.localstack import backend_on
 from tests.support.stack import EVENTS, ROOT, TEMPLATE, storefront_stack
 
 pytestmark = pytest.mark.slow
@@ -39,10 +41,13 @@ def malformed_offsets(sample: dict) -> set[int]:
     return offsets
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+@pytest.fixture(scope="module", params=["moto", pytest.param("localstack", marks=pytest.mark.localstack)])
+def stack(request, tmp_path_factory):
     database = tmp_path_factory.mktemp("read-model") / "read-model.db"
-    with LocalStack(TEMPLATE, environment={"ProjectSql": {"DATABASE_URL": f"sqlite:///{database}"}}) as local:
+    backend = backend_on(request.param, request, __name__)
+    environment = {"ProjectSql": {"DATABASE_URL": f"sqlite:///{database}"}}
+    options = {"backend": backend, "account_id": backend.account_id, "stack_name": "samples"}
+    with backend, LocalStack(TEMPLATE, environment=environment, **options) as local:
         yield local
 
 

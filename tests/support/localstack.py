@@ -36,7 +36,7 @@ from tests.support.stack import ROOT
 # What template.yaml's resources and localfaas's own calls need; nothing else is started.
 SERVICES = ("dynamodb", "events", "s3", "ses", "sns", "sqs", "sts")
 _START_TIMEOUT_S = 180.0
-_STOP_TIMEOUT_S = 20.0
+_STOP_TIMEOUT_S = 5.0  # its state is the session's alone: nothing to flush
 
 
 class LocalStackNotStarted(RuntimeError):
@@ -106,6 +106,8 @@ class LocalStackProcess:
                 "(or point LOCALSTACK_VENV at its tool environment)"
             )
         self.port = _free_port()
+        tmp = self.workdir / "tmp"
+        tmp.mkdir(exist_ok=True)
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "LOCALSTACK_"))},
             "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
@@ -113,7 +115,12 @@ class LocalStackProcess:
             "SERVICES": ",".join(SERVICES),
             "DNS_ADDRESS": "0",
             "PROVIDER_OVERRIDE_DYNAMODB": "moto",
+            # Host mode, every folder under the workdir: in a container LocalStack takes the machine's
+            # /tmp/localstack and /var/lib/localstack, which another LocalStack clears when it stops.
+            "OVERRIDE_IN_DOCKER": "0",
+            "FILESYSTEM_ROOT": str(self.workdir / "filesystem"),
             "LOCALSTACK_VOLUME_DIR": str(self.workdir / "volume"),
+            "TMPDIR": str(tmp),
             "DISABLE_EVENTS": "1",  # no analytics calls home
             "SKIP_SSL_CERT_DOWNLOAD": "1",
         }
