@@ -20,7 +20,7 @@ REGION      ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(REGION)
 
-.PHONY: setup lint template-checks build test unit demo bench bench-quick clean
+.PHONY: setup lint template-checks build test unit demo bench bench-quick localstack clean
 
 $(BIN)/.installed: pyproject.toml infra/localfaas/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ $(LOCALSTACK): infra/localstack/constraints.txt infra/localstack/pyproject.toml
 	@touch $@
 
 setup: $(BIN)/.installed $(SAM) $(CHECKOV) $(LOCALSTACK)
+
+# LocalStack as the tests start it, on 127.0.0.1:4566 until Ctrl-C, where `--backend localstack` looks.
+localstack: $(BIN)/.installed $(LOCALSTACK)
+	$(BIN)/python -m tests.support.localstack --port 4566
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""LocalStack for the tests: started from `.tools/localstack` (make setup) on a free 127.0.0.1 port.
+"""LocalStack for the tests: started from `.tools/localstack` (make setup) on a free 127.0.0.1 port;
+`python -m tests.support.localstack` (make localstack) starts the same one on 127.0.0.1:4566.
 
 Started as LocalStack runs without Docker (`python -m localstack.runtime.main`, its host mode):
 hypercorn as the gateway server, because the default one binds every interface whatever
@@ -15,12 +16,14 @@ start, the tests that need it fail with its output: they never skip.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -87,10 +90,10 @@ def _address(hex_address: str) -> str:
 class LocalStackProcess:
     """One LocalStack runtime in its own process group, its state and output in `workdir`."""
 
-    def __init__(self, workdir: Path, python: Path | None = None) -> None:
+    def __init__(self, workdir: Path, python: Path | None = None, *, port: int = 0) -> None:
         self.workdir = workdir
         self.python = python or tool_python()
-        self.port = 0
+        self.port = port  # 0: a free one
         self.process: subprocess.Popen | None = None
         self.output = workdir / "localstack.log"
         self.started_in_s = 0.0
@@ -105,7 +108,8 @@ class LocalStackProcess:
                 f"LocalStack is not installed at {self.python.parent.parent}: run `make setup` "
                 "(or point LOCALSTACK_VENV at its tool environment)"
             )
-        self.port = _free_port()
+        self.port = self.port or _free_port()
+        self.workdir.mkdir(parents=True, exist_ok=True)
         tmp = self.workdir / "tmp"
         tmp.mkdir(exist_ok=True)
         env = {
@@ -223,3 +227,32 @@ def backend_on(kind: str, request: pytest.FixtureRequest, scope: str) -> Any:
         return MotoBackend(reset=True)
     endpoint = request.getfixturevalue("localstack").endpoint_url
     return LocalStackBackend(endpoint, account_id=account_for(scope))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.support.localstack",
+        description="Start LocalStack as the tests start it, on 127.0.0.1, until Ctrl-C.",
+    )
+    parser.add_argument("--port", type=int, default=4566, help="(default: %(default)s; 0: a free one)")
+    parser.add_argument(
+        "--workdir", default=".localfaas/localstack", help="its state and output (default: %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        process = LocalStackProcess(Path(args.workdir).resolve(), port=args.port).start()
+    except LocalStackNotStarted as e:
+        print(f"localstack: error: {e}", file=sys.stderr)
+        return 1
+    print(f"LocalStack at {process.endpoint_url} (output in {process.output}); Ctrl-C stops it", flush=True)
+    try:
+        process.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        process.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
