@@ -37,6 +37,7 @@ class Sizes:
     replay_runs: int
     durability_runs: int  # business days each side (durable store on disk, then in memory)
     durability_records: int = 0  # the first N records of each topic only (0: the whole day)
+    backends_runs: int = 0  # business days each side (LocalStack, then moto); 0: not run
     profile: bool = True  # profile the figures that miss their targets
     functions: tuple[str, ...] = ()  # limit batch and cold start to these functions (empty: all)
 
@@ -54,6 +55,7 @@ FULL = Sizes(
     replay_events=1_000_000,
     replay_runs=1,
     durability_runs=3,
+    backends_runs=2,
 )
 QUICK = Sizes(
     batch_records=500,
