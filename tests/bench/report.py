@@ -307,7 +307,7 @@ def _backends(figures: list[dict[str, Any]]) -> list[str]:
         lines += [
             "",
             f"The business day ({context['events']:,} records) on LocalStack: {context['day_s']} s, on moto "
-            f"{context['baseline_day_s']} s: **{f['ratio']:.2f}x** (medians of {f['spread']['runs']} runs each; "
+            f"{context['baseline_day_s']} s: **{f['ratio']:.2f}x** (medians of {f['spread']['runs']} run(s) each; "
             f"every check passed on both: {'yes' if context.get('checks_ok') else 'no'}). LocalStack itself "
             f"started in {context.get('localstack_start_s')} s, untimed.",
         ]
