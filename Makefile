@@ -41,11 +41,14 @@ $(CHECKOV):
 # LocalStack (for the integration suite's second backend) pins a boto3 and a moto of its own: its own
 # environment, from a frozen constraints file, with the provider that serves DynamoDB from its moto
 # (DynamoDB Local is a download at start, which cannot happen here). tests/support/localstack.py starts it.
-$(LOCALSTACK): infra/localstack/constraints.txt infra/localstack/pyproject.toml
+$(LOCALSTACK): infra/localstack/constraints.txt infra/localstack/pyproject.toml \
+    infra/localstack/localstack_moto_dynamodb/__init__.py
 	@test -n "$(LOCALSTACK_PYTHON)" || { echo "LocalStack needs python3.13 or python3.12; none found" >&2; exit 1; }
 	@test -x $(LOCALSTACK_VENV)/bin/python || $(LOCALSTACK_PYTHON) -m venv $(LOCALSTACK_VENV)
 	$(LOCALSTACK_VENV)/bin/pip install -q --disable-pip-version-check -c infra/localstack/constraints.txt \
-	    "localstack-core[runtime]" cbor2 pyopenssl service-identity ./infra/localstack
+	    "localstack-core[runtime]" cbor2 pyopenssl service-identity
+	@# Its version does not change with its code: reinstalled whenever it is newer than the install.
+	$(LOCALSTACK_VENV)/bin/pip install -q --disable-pip-version-check --no-deps --force-reinstall ./infra/localstack
 	@touch $@
 
 setup: $(BIN)/.installed $(SAM) $(CHECKOV) $(LOCALSTACK)
