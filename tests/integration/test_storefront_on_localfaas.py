@@ -205,7 +205,8 @@ def run_day(
             "topics": TOPICS,
             "environment": environment,
             "account_id": backend.account_id,
-            "stack_name": "storefront-day",
+            # S3 bucket names are global, across accounts: a stack name of its own keeps them apart.
+            "stack_name": f"day-{runtime}-{log_kind}",
         }
         with LocalStack(TEMPLATE, **options) as stack:
             alerts_queue = subscribe_alerts(stack)
