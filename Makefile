@@ -11,11 +11,19 @@ CHECKOV_VERSION := 3.3.30
 UV_VENV     := .tools/uv
 UV          := $(UV_VENV)/bin/uv
 UV_VERSION  := 0.13.8
+# LocalStack needs Python 3.12 or later: the first interpreter of these that runs (pyenv's shims
+# exist for every installed version but run only the selected ones, hence the trial run).
+export LOCALSTACK_VENV ?= .tools/localstack
+LOCALSTACK      := $(LOCALSTACK_VENV)/bin/localstack-supervisor
+ifndef LOCALSTACK_PYTHON
+LOCALSTACK_PYTHON := $(firstword $(foreach p,python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python3) \
+    python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12.*/bin/python3),$(shell $(p) -c '' >/dev/null 2>&1 && echo $(p))))
+endif
 REGION      ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= $(REGION)
 
-.PHONY: setup lint template-checks build test unit demo bench bench-quick clean
+.PHONY: setup lint template-checks build test unit demo bench bench-quick localstack clean
 
 $(BIN)/.installed: pyproject.toml infra/localfaas/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +47,25 @@ $(UV):
 	@test -x $(UV_VENV)/bin/python || $(PYTHON) -m venv $(UV_VENV)
 	$(UV_VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
-setup: $(BIN)/.installed $(SAM) $(CHECKOV) $(UV)
+
+# LocalStack (for the integration suite's second backend) pins a boto3 and a moto of its own: its own
+# environment, from a frozen constraints file, with the provider that serves DynamoDB from its moto
+# (DynamoDB Local is a download at start, which cannot happen here). tests/support/localstack.py starts it.
+$(LOCALSTACK): infra/localstack/constraints.txt infra/localstack/pyproject.toml \
+    infra/localstack/localstack_moto_dynamodb/__init__.py
+	@test -n "$(LOCALSTACK_PYTHON)" || { echo "LocalStack needs python3.13 or python3.12; none found" >&2; exit 1; }
+	@test -x $(LOCALSTACK_VENV)/bin/python || $(LOCALSTACK_PYTHON) -m venv $(LOCALSTACK_VENV)
+	$(LOCALSTACK_VENV)/bin/pip install -q --disable-pip-version-check -c infra/localstack/constraints.txt \
+	    "localstack-core[runtime]" cbor2 pyopenssl service-identity
+	@# Its version does not change with its code: reinstalled whenever it is newer than the install.
+	$(LOCALSTACK_VENV)/bin/pip install -q --disable-pip-version-check --no-deps --force-reinstall ./infra/localstack
+	@touch $@
+
+setup: $(BIN)/.installed $(SAM) $(CHECKOV) $(UV) $(LOCALSTACK)
+
+# LocalStack as the tests start it, on 127.0.0.1:4566 until Ctrl-C, where `--backend localstack` looks.
+localstack: $(BIN)/.installed $(LOCALSTACK)
+	$(BIN)/python -m tests.support.localstack --port 4566
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -41,6 +41,7 @@ class Sizes:
     replay_runs: int
     durability_runs: int  # business days each side (durable store on disk, then in memory)
     durability_records: int = 0  # the first N records of each topic only (0: the whole day)
+    backends_runs: int = 0  # business days each side (LocalStack, then moto); 0: not run
     profile: bool = True  # profile the figures that miss their targets
     functions: tuple[str, ...] = ()  # limit batch and cold start to these functions (empty: all)
     # This machine's yardstick (measure_yardstick), set when a run starts: the budgets scale with it.
@@ -100,6 +101,7 @@ FULL = Sizes(
     replay_events=1_000_000,
     replay_runs=1,
     durability_runs=3,
+    backends_runs=2,
 )
 # CI-sized, yet each figure the same work as the full run's (the same batch sizes, calls per run and
 # business day), so quick and full figures compare; only the repetitions are fewer, and no profiles.

@@ -169,6 +169,9 @@ spread, are in `bench/results.json`. Do not edit by hand: change `tests/bench/` 
   invocation committed and fsynced before the call answers), against the same stack with
   `durable=False` (that store in memory; the log and archives on disk on both sides). The ratio is
   the cost of durability. Full runs only (a day is 30 s to a minute on this machine).
+- **Backends**: the same business day on LocalStack (`.tools/localstack`, started once, untimed,
+  each day a stack of its own name) against moto, interleaved after a warm-up day on moto, each
+  timed from feeding to idle. Full runs only.
 - Where a figure misses its target, the run profiles it with pyinstrument (self time per function
   and per package, below) and the benchmark's module states what bounds the rest.
 - Benchmarks never fail the test suite on time: `tests/bench/test_bench_smoke.py` checks only the
@@ -305,6 +308,23 @@ def _durability(figures: list[dict[str, Any]]) -> list[str]:
     return ["", "## Durability", *lines] if lines else []
 
 
+def _backends(figures: list[dict[str, Any]]) -> list[str]:
+    """The business day on LocalStack beside moto, in seconds (issue 13's terms)."""
+    lines: list[str] = []
+    for f in figures:
+        if f["benchmark"] != "backends" or f["status"] != "measured":
+            continue
+        context = f["context"]
+        lines += [
+            "",
+            f"The business day ({context['events']:,} records) on LocalStack: {context['day_s']} s, on moto "
+            f"{context['baseline_day_s']} s: **{f['ratio']:.2f}x** (medians of {f['spread']['runs']} run(s) each; "
+            f"every check passed on both: {'yes' if context.get('checks_ok') else 'no'}). LocalStack itself "
+            f"started in {context.get('localstack_start_s')} s, untimed.",
+        ]
+    return ["", "## Backends", *lines] if lines else []
+
+
 PEERS = """## Against its peers
 
 Not measured here (this machine has no Docker; LocalStack's Kafka event source mapping is a paid
@@ -356,6 +376,7 @@ def render(document: dict[str, Any]) -> str:
         lines += ["", "## Misses: profiles and what bounds them", *misses]
     lines += _end_to_end(figures)
     lines += _durability(figures)
+    lines += _backends(figures)
     lines += _pending(figures)
     return "\n".join(lines) + "\n"
 

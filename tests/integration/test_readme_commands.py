@@ -73,6 +73,11 @@ NOT_RUN: dict[str, tuple[str, Callable[[list[str]], None]]] = {
     ".tools/sam/bin/sam build": ("make test runs it (minutes of dependency builds)", _sam_help),
     ".tools/sam/bin/sam deploy --guided": ("deploys to AWS, and asks questions", _sam_help),
     "localfaas up --backend localstack": ("needs a LocalStack you run", _parses("localfaas")),
+    "make localstack": ("runs LocalStack until Ctrl-C (the integration suite starts its own)", _make_target),
+    "localfaas run --scenario events/scenarios/business-day.json --backend localstack --stack-name day-2": (
+        "the business day on LocalStack (test_business_day_on_localstack runs it twice)",
+        _parses("localfaas"),
+    ),
     "localfaas up --log kafka --bootstrap-servers HOST:9092": (
         "HOST is a placeholder for your broker",
         _parses("localfaas"),

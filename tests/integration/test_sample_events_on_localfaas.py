@@ -1,5 +1,6 @@
 """Every sample event in events/ runs through its function on localfaas, as `sam local invoke -e`
-would run it with Docker: valid records succeed, and exactly the malformed ones are reported."""
+would run it with Docker: valid records succeed, and exactly the malformed ones are reported. On
+both backends: moto, and LocalStack (tests/support/localstack.py) in an account of the module's own."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from localfaas.local_stack import LocalStack
 from storefront.events import MalformedEvent, parse_event
 from storefront.front_door import BadRequest, account_requested, inventory_updated, request_body
 from storefront.fulfilment_centre import assembly_request
+from tests.support.localstack import backend_on
 from tests.support.stack import EVENTS, ROOT, TEMPLATE, storefront_stack
 
 pytestmark = [pytest.mark.slow, pytest.mark.kafka]
@@ -63,9 +65,10 @@ def front_door_status(sample: dict) -> int:
     return 202
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, tansu_bootstrap):
+@pytest.fixture(scope="module", params=["moto", pytest.param("localstack", marks=pytest.mark.localstack)])
+def stack(request, tmp_path_factory, tansu_bootstrap):
     database = tmp_path_factory.mktemp("read-model") / "read-model.db"
+    backend = backend_on(request.param, request, __name__)
     # The front door produces to a real broker (Tansu) without IAM, as `localfaas up --log kafka` runs it.
     kafka = {"KAFKA_BOOTSTRAP_SERVERS": tansu_bootstrap, "KAFKA_AUTHENTICATION": "NONE"}
     environment = {
@@ -73,7 +76,8 @@ def stack(tmp_path_factory, tansu_bootstrap):
         "RequestAccount": kafka,
         "PostInventoryCount": kafka,
     }
-    with LocalStack(TEMPLATE, environment=environment) as local:
+    options = {"backend": backend, "account_id": backend.account_id, "stack_name": "samples"}
+    with backend, LocalStack(TEMPLATE, environment=environment, **options) as local:
         yield local
 
 

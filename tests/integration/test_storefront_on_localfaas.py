@@ -1,9 +1,10 @@
-"""The storefront end to end on localfaas: template.yaml as deployed, Kafka topics, the bus, moto.
+"""The storefront end to end on localfaas: template.yaml as deployed, Kafka topics, the bus, and
+the AWS services on moto or on LocalStack (tests/support/localstack.py).
 
 One short day is produced and run to the end; each test then checks one promise of the topology.
-It runs on the embedded log with both runtimes, and on a real Kafka broker (Tansu). A second
-stack on the same backend and log then resets every consumer group to the start of its topics,
-so every batch is delivered again: nothing may change.
+It runs on the embedded log with both runtimes on both backends, and on a real Kafka broker (Tansu)
+on moto. A second stack on the same backend and log then resets every consumer group to the start
+of its topics, so every batch is delivered again: nothing may change.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 import pytest
 
-from localfaas.backend import MotoBackend
 from localfaas.embedded_log import EmbeddedLog
 from localfaas.kafka_log import KafkaLog
 from localfaas.local_stack import LocalStack
@@ -30,6 +30,7 @@ from storefront.events import (
     PaymentCompleted,
     ShipmentArrived,
 )
+from tests.support.localstack import backend_on
 from tests.support.stack import TEMPLATE
 
 pytestmark = pytest.mark.slow
@@ -198,11 +199,10 @@ def subscribe_alerts(stack: LocalStack) -> str:
 
 
 def run_day(
-    tmp_path_factory, *, runtime: str, log_kind: str, bootstrap: str | None
+    tmp_path_factory, backend, *, runtime: str, log_kind: str, bootstrap: str | None
 ) -> tuple[Outcome, Outcome]:
-    workdir = tmp_path_factory.mktemp(f"day-{runtime}-{log_kind}")
+    workdir = tmp_path_factory.mktemp(f"day-{runtime}-{log_kind}-{backend.kind}")
     environment = {"ProjectSql": {"DATABASE_URL": f"sqlite:///{workdir / 'read-model.db'}"}}
-    backend = MotoBackend(reset=True)
     backend.start()
     log = EmbeddedLog(workdir / "log") if log_kind == "embedded" else KafkaLog(bootstrap)
     try:
@@ -212,6 +212,9 @@ def run_day(
             "backend": backend,
             "topics": TOPICS,
             "environment": environment,
+            "account_id": backend.account_id,
+            # S3 bucket names are global, across accounts: a stack name of its own keeps them apart.
+            "stack_name": f"day-{runtime}-{log_kind}",
         }
         with LocalStack(TEMPLATE, **options) as stack:
             alerts_queue = subscribe_alerts(stack)
@@ -232,17 +235,27 @@ def run_day(
 
 
 CONFIGURATIONS = [
-    pytest.param(("in-process", "embedded"), id="in-process-embedded"),
-    pytest.param(("worker", "embedded"), id="worker-embedded"),
-    pytest.param(("in-process", "kafka"), id="in-process-tansu", marks=pytest.mark.kafka),
+    pytest.param(("in-process", "embedded", "moto"), id="in-process-embedded-moto"),
+    pytest.param(("worker", "embedded", "moto"), id="worker-embedded-moto"),
+    pytest.param(("in-process", "kafka", "moto"), id="in-process-tansu-moto", marks=pytest.mark.kafka),
+    pytest.param(
+        ("in-process", "embedded", "localstack"),
+        id="in-process-embedded-localstack",
+        marks=pytest.mark.localstack,
+    ),
+    pytest.param(
+        ("worker", "embedded", "localstack"), id="worker-embedded-localstack", marks=pytest.mark.localstack
+    ),
 ]
 
 
 @pytest.fixture(scope="module", params=CONFIGURATIONS)
 def day(request, tmp_path_factory):
-    runtime, log_kind = request.param
+    runtime, log_kind, kind = request.param
     bootstrap = request.getfixturevalue("tansu_bootstrap") if log_kind == "kafka" else None
-    return run_day(tmp_path_factory, runtime=runtime, log_kind=log_kind, bootstrap=bootstrap)
+    # Each configuration in an account of its own on the session's LocalStack: no day sees another's.
+    backend = backend_on(kind, request, f"{__name__}/{runtime}-{log_kind}")
+    return run_day(tmp_path_factory, backend, runtime=runtime, log_kind=log_kind, bootstrap=bootstrap)
 
 
 def by_key(items: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
@@ -297,5 +310,5 @@ def test_delivering_every_batch_again_changes_nothing(day):
     first, again = day
     assert again.items == first.items
     assert again.fulfilment_order_ids == first.fulfilment_order_ids
-    assert again.emails_sent == first.emails_sent
+    assert again.emails_sent == 0  # since the second stack started: no confirmation goes out twice
     assert again.alerts == first.alerts

@@ -38,6 +38,7 @@ __all__ = [
     "LocalStackBackend",
     "MotoBackend",
     "RemoteMotoBackend",
+    "local_credentials",
     "make_backend",
 ]
 
@@ -50,6 +51,16 @@ _DUMMY_SECRET = "localfaas"  # noqa: S105 - local emulators accept any secret; t
 # localfaas's own calls say so in their user agent: a fault plan never throttles them (throttling.py).
 LOCALFAAS_USER_AGENT = "localfaas/internal"
 _OWN_CLIENTS = Config(user_agent_extra=LOCALFAAS_USER_AGENT)
+
+
+def local_credentials(account_id: str | None = None) -> dict[str, str]:
+    """The variables a process outside a stack (invoke, redrive) signs with against its local backend:
+    the stack's account as the access key id, as the stack's own clients sign (LocalStackBackend)."""
+    return {
+        "AWS_ACCESS_KEY_ID": account_id or DEFAULT_ACCOUNT_ID,
+        "AWS_SECRET_ACCESS_KEY": _DUMMY_SECRET,
+        "AWS_SESSION_TOKEN": _DUMMY_SECRET,
+    }
 
 
 class BackendError(RuntimeError):

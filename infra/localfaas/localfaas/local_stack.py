@@ -94,6 +94,7 @@ from localfaas.feeding import ScenarioFeeding, end_offsets, records_since
 from localfaas.lambda_api import ENDPOINT_VARIABLE as LAMBDA_ENDPOINT_VARIABLE
 from localfaas.lambda_api import lambda_api_for
 from localfaas.log import Log, LogRecord, payload_bytes
+from localfaas.outbound import Outbound
 from localfaas.parked import parked
 from localfaas.provision import ProvisionReport, provision
 from localfaas.report import (
@@ -279,6 +280,7 @@ class LocalStack:
                 for kind in self.provisioned.unsupported
             )
             self._open_store()
+            self._start_outbound()
             self._open_log()
             self._take_log_baseline()
             self._start_scheduler()
@@ -378,6 +380,12 @@ class LocalStack:
         if self.run_number == 1:
             return 0 if name == f"bus/{DEFAULT_BUS}" else name
         return f"{name}/run-{self.run_number}"
+
+    def _start_outbound(self) -> None:
+        """Emails and publishes are counted from here (or from the state folder's first run on)."""
+        topics = [r.physical_name for r in self.template.resources_of_type("AWS::SNS::Topic")]
+        self.outbound = Outbound(self.backend.client, topics, tap=self.backend.kind != "aws")
+        self.store.put("outbound-baseline", self.outbound.start(self.store.get("outbound-baseline")))
 
     def _take_log_baseline(self) -> None:
         """Where every partition ended when this state folder was first used: records counted as
@@ -1113,6 +1121,7 @@ class LocalStack:
             "backend": self.backend.endpoint_url,
             "backendKind": self.backend.kind,
             "region": self.region,
+            "account": self.account_id,  # what clients outside the stack sign as (invoke, redrive)
             "logDir": str(self._log_dir.resolve())
             if self._log_dir and self._log_choice == "embedded"
             else None,
@@ -1176,8 +1185,7 @@ class LocalStack:
             "bus": bus_summary(outcomes, events, events_failed, lost),
             "async": async_summary(async_outcomes, async_delivered, lost),
         }
-        moto_endpoint = self.backend.endpoint_url if self.backend.kind == "moto" else None
-        data.update(resource_summary(list(self._resources()), self.backend.client, moto_endpoint))
+        data.update(resource_summary(list(self._resources()), self.backend.client, self.outbound))
         data["parked"] = parked(self.template, self.backend.client, log=self.log, sent=parked_sent)
         if self.faults is not None:
             data["faults"] = {

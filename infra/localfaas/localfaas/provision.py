@@ -415,11 +415,14 @@ def _email_identity(clients: Clients, name: str, props: Props) -> bool:
     """AWS::SES::EmailIdentity -> VerifyEmailIdentity (an address) or VerifyDomainIdentity (a domain).
 
     Local backends treat the identity as verified at once; on AWS an address gets a verification email.
+    Whether it exists is ListIdentities' answer ("all of the identities ... regardless of verification
+    status", https://docs.aws.amazon.com/ses/latest/APIReference/API_ListIdentities.html), not
+    GetIdentityVerificationAttributes', which LocalStack answers Success for any identity, never created.
     """
     ses = clients("ses")
     identity = props["EmailIdentity"]
-    known = ses.get_identity_verification_attributes(Identities=[identity])["VerificationAttributes"]
-    if identity in known:
+    pages = ses.get_paginator("list_identities").paginate()
+    if any(identity in page["Identities"] for page in pages):
         return False
     if "@" in identity:
         ses.verify_email_identity(EmailAddress=identity)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -345,12 +344,10 @@ def async_summary(outcomes: list[AsyncOutcome], delivered: set[str], lost: list[
 # -- the resources' side of the report ---------------------------------------------------------------
 
 
-def resource_summary(
-    resources: list[Resource], client: Callable[[str], Any], moto_endpoint: str | None
-) -> dict:
+def resource_summary(resources: list[Resource], client: Callable[[str], Any], outbound: Any) -> dict:
     """Items per table, messages per queue, published messages per topic, objects per bucket and emails
-    sent, read back from the backend. A number the backend cannot tell is None (SNS keeps no count of
-    published messages; moto's does, at /moto-api/data.json)."""
+    sent, read back from the backend through AWS's APIs; publishes and emails since the stack's
+    baseline (`outbound`, an outbound.Outbound). A number the backend cannot tell is None."""
     by_type: dict[str, list[Resource]] = {}
     for resource in resources:
         by_type.setdefault(resource.type, []).append(resource)
@@ -363,14 +360,13 @@ def resource_summary(
     summary["sqs"] = {
         r.logical_id: {"name": r.physical_name, "messages": _messages(client, r)} for r in queues
     }
-    published = _moto_published(moto_endpoint) if moto_endpoint else {}
     summary["sns"] = {
-        r.logical_id: {"name": r.physical_name, "published": published.get(r.physical_name)}
+        r.logical_id: {"name": r.physical_name, "published": outbound.published(r.physical_name)}
         for r in by_type.get("AWS::SNS::Topic", [])
     }
     buckets = by_type.get("AWS::S3::Bucket", [])
     summary["s3"] = {r.logical_id: {"name": r.physical_name, "objects": _objects(client, r)} for r in buckets}
-    summary["ses"] = {"sent": _emails_sent(client)}
+    summary["ses"] = {"sent": outbound.emails_sent()}
     return summary
 
 
@@ -406,24 +402,6 @@ def _objects(client: Callable[[str], Any], bucket: Resource) -> int | None:
         return sum(page.get("KeyCount", 0) for page in pages)
     except Exception:
         return None
-
-
-def _emails_sent(client: Callable[[str], Any]) -> int | None:
-    try:
-        return int(client("ses").get_send_quota()["SentLast24Hours"])
-    except Exception:
-        return None
-
-
-def _moto_published(endpoint: str) -> dict[str, int]:
-    """Topic name -> messages published, from moto's model dump (moto's own API, not AWS's)."""
-    try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=30) as response:  # noqa: S310
-            data = json.load(response)
-    except (OSError, ValueError):
-        return {}
-    topics = data.get("sns", {}).get("Topic", [])
-    return {t["arn"].rsplit(":", 1)[-1]: len(t.get("sent_notifications") or []) for t in topics if "arn" in t}
 
 
 # -- rendering ---------------------------------------------------------------------------------------

@@ -325,6 +325,10 @@ _PER_ENVIRONMENT_GLOBALS = {
     ("aws_lambda_powertools.tracing.tracer", "is_cold_start"): True,
     ("aws_lambda_powertools.metrics.provider.cold_start", "is_cold_start"): True,
     ("aws_lambda_powertools.metrics.base", "is_cold_start"): True,
+    # boto3.client() at a handler's module scope makes boto3's default session from os.environ once
+    # per process: kept across sandboxes, a second stack's functions would sign with the first one's
+    # credentials, and on LocalStack (which takes the access key as the account) write into it.
+    ("boto3", "DEFAULT_SESSION"): None,
 }
 
 

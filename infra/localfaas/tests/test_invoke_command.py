@@ -161,6 +161,23 @@ def test_endpoint_url_reaches_the_sdk_and_queue_urls(project, capsys):
     assert env["AWS_ACCESS_KEY_ID"] is not None
 
 
+def test_endpoint_url_signs_in_the_account_up_and_run_provision_in(project, capsys):
+    # LocalStack takes the key id as the account: any other key would find none of the stack's resources.
+    _, out, _ = invoke(capsys, "Echo", "--endpoint-url", "http://127.0.0.1:4566")
+
+    assert json.loads(out)["env"]["AWS_ACCESS_KEY_ID"] == "123456789012"
+
+
+def test_an_env_vars_file_may_sign_the_call_in_another_account(project, capsys):
+    (project / "env.json").write_text(
+        json.dumps({"Parameters": {"AWS_ACCESS_KEY_ID": "000000000000"}, "Fail": {"AWS_ACCESS_KEY_ID": "1"}})
+    )
+
+    _, out, _ = invoke(capsys, "Echo", "--endpoint-url", "http://127.0.0.1:4566", "-n", "env.json")
+
+    assert json.loads(out)["env"]["AWS_ACCESS_KEY_ID"] == "000000000000"
+
+
 def test_event_from_stdin_in_a_worker_process(project):
     done = subprocess.run(
         [sys.executable, "-m", "localfaas.cli", "invoke", "Echo", "-e", "-", "--runtime", "worker"],

@@ -141,6 +141,29 @@ def test_each_function_sees_only_its_own_environment_and_modules(runtime, tmp_pa
     assert again_a == {"who": "a", "init_who": "a", "helper": "a", "calls": 2, "only_b": None}
 
 
+SIGNING_APP = """\
+import boto3
+
+SQS = boto3.client("sqs")  # at module scope, as handlers make their clients: boto3's default session
+
+
+def handler(event, context):
+    return SQS._request_signer._credentials.access_key
+"""
+
+
+def test_a_second_stacks_functions_sign_with_their_own_credentials_not_the_first_ones(tmp_path):
+    # On LocalStack the access key is the account: a default session kept from the first stack
+    # would put the second stack's writes into the first stack's account.
+    fn = app(tmp_path, SIGNING_APP)
+    signed = []
+    for account in ("111111111111", "222222222222"):
+        with InProcessRuntime({"AWS_ACCESS_KEY_ID": account, "AWS_SECRET_ACCESS_KEY": "x"}) as runtime:
+            signed.append(runtime.invoke(fn, {}).payload)
+
+    assert signed == ["111111111111", "222222222222"]
+
+
 def test_cold_start_happens_once_then_the_environment_is_reused(runtime, tmp_path):
     fn = app(tmp_path, BEHAVIOUR_APP)
 

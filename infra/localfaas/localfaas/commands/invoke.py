@@ -45,12 +45,13 @@ from localfaas.commands._options import (
 )
 
 EXIT_FUNCTION_ERROR = 1
-# Any key works against moto or LocalStack; these only have to be present for boto3 to sign.
-_LOCAL_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "localfaas",
-    "AWS_SECRET_ACCESS_KEY": "localfaas",
-    "AWS_SESSION_TOKEN": "localfaas",
-}
+# Against moto or LocalStack any secret works; the access key id is the account, as `up` and `run`
+# sign (localfaas.backend.local_credentials: LocalStack takes a 12-digit key id as the account to
+# namespace resources in, https://docs.localstack.cloud/aws/capabilities/config/credentials). An
+# env-vars file may set these names for the function (Parameters or its own scope) to sign otherwise.
+_LOCAL_CREDENTIAL_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
 # Against AWS the function uses the caller's credentials, as under sam local.
 _HOST_CREDENTIALS = (
     "AWS_PROFILE",
@@ -123,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
         event = _read_event(args.event)
         target = _target(args)
         function = _prepare(args, target)
+        if "AWS_ENDPOINT_URL" in target.env:
+            target.env.update(_credentials_override(args, function))
     except UsageError as e:
         return usage_error("invoke", e)
     if args.runtime == "in-process":
@@ -187,7 +190,7 @@ def _project_template(template: str) -> str:
 def _target(args: argparse.Namespace) -> _Target:
     if args.endpoint_url:
         return _Target(
-            {"AWS_ENDPOINT_URL": args.endpoint_url, **_LOCAL_CREDENTIALS}, args.endpoint_url, args.region
+            {"AWS_ENDPOINT_URL": args.endpoint_url, **_local_credentials()}, args.endpoint_url, args.region
         )
     if args.backend == "aws":
         return _Target(_host_credentials(), None, args.region)
@@ -219,7 +222,8 @@ def _running_up(endpoints_file: Path, template: Path) -> _Target | None:
     if not _answers(events):
         return None  # a file left by an `up` that did not stop cleanly
     backend = endpoints.get("backend")
-    env = {"AWS_ENDPOINT_URL": backend, **_LOCAL_CREDENTIALS} if backend else _host_credentials()
+    account = endpoints.get("account")
+    env = {"AWS_ENDPOINT_URL": backend, **_local_credentials(account)} if backend else _host_credentials()
     env[_EVENTS_ENDPOINT_VARIABLE] = events
     if endpoints.get("lambda"):  # issue 12: the up's Invoke API, for functions that invoke functions
         env["AWS_ENDPOINT_URL_LAMBDA"] = endpoints["lambda"]
@@ -238,6 +242,23 @@ def _answers(url: str) -> bool:
             return True
     except (OSError, ValueError):
         return False
+
+
+def _local_credentials(account_id: str | None = None) -> dict[str, str]:
+    from localfaas.backend import local_credentials  # boto3 only once a backend is wanted
+
+    return local_credentials(account_id)
+
+
+def _credentials_override(args: argparse.Namespace, function: Any) -> dict[str, str]:
+    """The credentials the env-vars file gives the function (Parameters, then its FunctionName, then
+    its logical id, the most specific winning, as for its other variables)."""
+    variables = function_variables(args, args.template)
+    chosen: dict[str, str] = {}
+    for scope in ("Parameters", function.function_name, function.logical_id):
+        given = variables.get(scope) or {}
+        chosen.update({k: str(given[k]) for k in _LOCAL_CREDENTIAL_NAMES if given.get(k) is not None})
+    return chosen
 
 
 def _host_credentials() -> dict[str, str]:

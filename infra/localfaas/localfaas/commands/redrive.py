@@ -40,12 +40,6 @@ from localfaas.commands._options import (
 )
 
 EXIT_SOME_FAILED = 1
-# Any key works against moto or LocalStack; boto3 only needs some to sign with.
-_LOCAL_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "localfaas",
-    "AWS_SECRET_ACCESS_KEY": "localfaas",
-    "AWS_SESSION_TOKEN": "localfaas",
-}
 
 
 def register(subparsers: Any) -> None:
@@ -139,6 +133,7 @@ def _where(args: argparse.Namespace) -> dict[str, Any]:
         "backend": args.endpoint_url or up.get("backend"),
         "events": args.events_endpoint_url or up.get("events"),
         "region": up.get("region") or args.region,
+        "account": up.get("account"),
         "bootstrap_servers": args.bootstrap_servers or (None if args.log_dir else up.get("bootstrapServers")),
         "log_dir": log_dir
         or (None if args.bootstrap_servers or up.get("bootstrapServers") else str(LOG_DIR)),
@@ -189,9 +184,12 @@ def _open_log(where: dict[str, Any]) -> Any:
 def _clients(where: dict[str, Any]) -> Any:
     import boto3
 
+    from localfaas.backend import local_credentials
+
     options: dict[str, Any] = {"region_name": where["region"]}
     if where["backend"]:
-        options.update(endpoint_url=where["backend"], **{k.lower(): v for k, v in _LOCAL_CREDENTIALS.items()})
+        signing = local_credentials(where.get("account"))  # the stack's account, as it signs
+        options.update(endpoint_url=where["backend"], **{k.lower(): v for k, v in signing.items()})
     cache: dict[str, Any] = {}
 
     def client(service: str) -> Any:
@@ -203,11 +201,12 @@ def _clients(where: dict[str, Any]) -> Any:
 
 
 def _runtime(choice: str, where: dict[str, Any]) -> Any:
+    from localfaas.backend import local_credentials
     from localfaas.runtime import InProcessRuntime, WorkerProcessRuntime
 
     env: dict[str, str] = {"AWS_DEFAULT_REGION": where["region"], "AWS_REGION": where["region"]}
     if where["backend"]:
-        env.update(AWS_ENDPOINT_URL=where["backend"], **_LOCAL_CREDENTIALS)
+        env.update(AWS_ENDPOINT_URL=where["backend"], **local_credentials(where.get("account")))
     if where["events"]:
         env["AWS_ENDPOINT_URL_EVENTBRIDGE"] = where["events"]
     return (InProcessRuntime if choice == "in-process" else WorkerProcessRuntime)(env)
