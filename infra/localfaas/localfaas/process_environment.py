@@ -105,8 +105,11 @@ class ProcessEnvironment:
         self._variables = dict(variables)  # for the by-name switch only
         self._array = 0
         self._depth = 0
+        # The "name=value" strings live as long as the environment: arrays grown or copied from its
+        # first one point at them.
+        self._strings = [k + b"=" + v for k, v in self._data.items()]
         if _ENVIRON is not None:
-            self._array = _array_of([k + b"=" + v for k, v in self._data.items()])
+            self._array = _array_of(self._strings)
 
     def __del__(self) -> None:
         if self._depth == 0:
