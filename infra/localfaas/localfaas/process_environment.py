@@ -108,8 +108,43 @@ class ProcessEnvironment:
         # The "name=value" strings live as long as the environment: arrays grown or copied from its
         # first one point at them.
         self._strings = [k + b"=" + v for k, v in self._data.items()]
+        self._put_lines: dict[bytes, bytes] = {}
+        self._slots: dict[bytes, tuple[int, int]] = {}  # name -> (index, string address) last seen
         if _ENVIRON is not None:
             self._array = _array_of(self._strings)
+
+    def put(self, name: str, value: str) -> None:
+        """os.environ[name] = value in this installed environment, for a variable set on every call
+        (the trace header): where the name's slot in the array is known, the slot is pointed at the
+        new string directly, since setenv would walk the whole array to find it."""
+        key, encoded = os.environ.encodekey(name), os.environ.encodevalue(value)  # type: ignore[attr-defined]
+        slot = self._slot_of(key)
+        if slot is None:
+            os.environ[name] = value
+            return
+        line = key + b"=" + encoded
+        address = ctypes.cast(ctypes.c_char_p(line), _POINTER).value
+        self._put_lines[key] = line  # alive while the slot points at it; the one before is let go
+        ctypes.cast(self._array, ctypes.POINTER(_POINTER))[slot] = address
+        self._slots[key] = (slot, address)
+        os.environ._data[key] = encoded  # type: ignore[attr-defined]
+
+    def _slot_of(self, key: bytes) -> int | None:
+        """The index of `key` in the installed array, if this environment's array is installed; a
+        remembered index is trusted only while its slot still holds the string last seen there."""
+        if _ENVIRON is None or self._depth == 0 or _ENVIRON.value != self._array:
+            return None
+        cells = ctypes.cast(self._array, ctypes.POINTER(_POINTER))
+        known = self._slots.get(key)
+        if known is not None and cells[known[0]] == known[1]:
+            return known[0]
+        prefix, index = key + b"=", 0
+        while cells[index]:
+            if ctypes.string_at(cells[index], len(prefix)) == prefix:
+                self._slots[key] = (index, cells[index])
+                return index
+            index += 1
+        return None
 
     def __del__(self) -> None:
         if self._depth == 0:
@@ -136,7 +171,9 @@ class ProcessEnvironment:
             self._depth -= 1
             _State.depth -= 1
             # A function that set a new name left the C library's grown array installed.
-            self._array = _owned_installed(self._array if self._depth == 0 else 0)
+            array = _owned_installed(self._array if self._depth == 0 else 0)
+            if array != self._array:
+                self._array, self._slots = array, {}
             self._install(host_data, host_array)
             if outermost:
                 _State.host_array = host_array

@@ -506,7 +506,7 @@ class InProcessRuntime:
                     result.init_duration_ms, result.error = self._init(sandbox)
                     if result.error is not None:
                         return result
-                os.environ["_X_AMZN_TRACE_ID"] = _trace_header()
+                sandbox.process_env.put("_X_AMZN_TRACE_ID", _trace_header())
                 deadline = int(time.time() * 1000) + sandbox.function.timeout * 1000
                 context = LambdaContext(
                     aws_request_id=request_id, deadline_epoch_ms=deadline, **sandbox.context_fields

@@ -110,3 +110,26 @@ def test_the_hosts_own_variables_are_unchanged_after_many_calls(name):
         with environment.installed():
             os.environ["_X_AMZN_TRACE_ID"] = f"Root={time.monotonic_ns()}"
     assert os.environ.get(name) == before and child_environment().get(name) == before
+
+
+def test_a_variable_put_on_every_call_is_seen_whole_whatever_the_function_does_around_it():
+    host = dict(os.environ)
+    environment = ProcessEnvironment({**BASE, "WHO": "fn"})
+    seen = []
+    for call in range(6):
+        with environment.installed():
+            environment.put("_X_AMZN_TRACE_ID", f"Root=1-{call}")
+            if call == 2:
+                os.environ["GROWN"] = "1"  # a new name: the array is the C library's for a while
+            if call == 3:
+                del os.environ["WHO"]  # shifts the slots after it
+            seen.append((os.environ["_X_AMZN_TRACE_ID"], child_environment()["_X_AMZN_TRACE_ID"]))
+    assert seen == [(f"Root=1-{call}", f"Root=1-{call}") for call in range(6)]
+    assert dict(os.environ) == host
+
+
+def test_putting_a_variable_outside_its_installation_sets_it_as_os_environ_would(monkeypatch):
+    monkeypatch.setenv("LOCALFAAS_PUT", "before")  # put back as it was (absent) after the test
+    environment = ProcessEnvironment(BASE)
+    environment.put("LOCALFAAS_PUT", "host")  # not installed: an ordinary setenv of the host's
+    assert os.environ["LOCALFAAS_PUT"] == "host" and child_environment()["LOCALFAAS_PUT"] == "host"
