@@ -7,11 +7,14 @@ name, and glibc's `setenv` walks the whole `environ` array: 5 to 6 us a name wit
 so even a diff of 20 names each way outweighed the rest of an invocation. Instead each environment
 keeps its variables ready in both forms (the mapping behind `os.environ`, a NULL-terminated
 `char *` array) and a switch swaps two references: `os.environ`'s mapping and `environ` itself,
-which POSIX lets a program point at an array of its own ("the environ variable ... may be
-assigned", System Interfaces, exec). `time.tzset` runs only when TZ changes.
+which a program may point at an array of its own to change the whole environment at once (POSIX,
+exec, application usage). `time.tzset` runs only when TZ changes. What a function sets or unsets
+stays for its next call, as in the one process of a Lambda execution environment; the variable
+set on every call (the trace header) goes straight into its slot of the array.
 https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html (Working with Lambda
 environment variables: a function's variables are fixed for its execution environment)
 https://pubs.opengroup.org/onlinepubs/9699919799/functions/exec.html (exec: environ)
+https://man7.org/linux/man-pages/man7/environ.7.html (environ(7): the array and setenv)
 https://docs.python.org/3/library/os.html#os.environ (os.environ mirrors the process environment)
 
 glibc and musl copy an array they did not allocate before `setenv` grows it, and `realloc` only the
