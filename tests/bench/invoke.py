@@ -56,17 +56,19 @@ DESCRIPTIONS = {
     "worker_process": "localfaas worker-process runtime: warm invoke of a no-op handler",
 }
 LARGE_ENVIRON = 500  # variables added to the host's environment for invoke.in_process_large_environ
-# Measured here (2 cores shared, yardstick x3.98), per warm no-op call, before -> after issue 15
-# item 3: in-process 0.82 -> 0.11 ms (0.89 -> 0.11 in a plain loop); with 500 more variables
-# 3.2 -> 0.13 ms. Each piece, per call: os.environ copied twice and switched by name (500
-# variables: ~2.3 ms; glibc's setenv walks the whole array for each name) -> two reference swaps;
-# sys.modules listed and diffed three times (~0.12 ms at 670 modules) -> a (count, imports) mark;
-# the root level set twice, each clearing every logger's cache -> set only when it differs; tzset
-# twice -> only when TZ differs (it does: the host has none, functions :UTC; ~10 us).
+# Measured here (2 cores shared by 8 sessions: yardstick x2 to x4, so ratios, same run for each),
+# warm no-op call, before -> after issue 15 item 3: in-process 0.44 ms (19.0x the direct call) ->
+# 0.11 ms (6.8x); with 500 more variables 1.81 ms (80.4x) -> 0.10 ms (4.9x). Each piece, per call,
+# at 670 host modules, 36 variables (500 more): sys.modules listed and diffed three times 41 us ->
+# 2.3 us, now a (count, imports) mark; os.environ copied twice and switched by name, tzset twice,
+# the root level set twice (each clearing every logger's cache), sys.path, cwd, streams: 96 us
+# (1,034 us) -> 25 us (32 us), now two reference swaps, tzset only when TZ differs, the level only
+# when it differs; the trace header's setenv 8 us (22 us, glibc walks the array) -> a slot write.
 BOUNDS: dict[str, str] = {
-    "in_process": "what is left per call: two tzset calls (host and function zones differ), the "
-    "context managers, START/END/REPORT lines, json round trip of the event, uuid4 for ids",
-    "in_process_large_environ": "setenv of _X_AMZN_TRACE_ID each call walks the C environ (glibc)",
+    "in_process": "what is left per call: two tzset calls (the host's zone and the function's :UTC "
+    "differ), three context managers, START/END/REPORT lines, the event's JSON round trip, uuid4 ids",
+    "in_process_large_environ": "as invoke.in_process; nothing left grows with the environment, "
+    "except a call after the function set a new name (its array is copied once)",
 }
 
 
