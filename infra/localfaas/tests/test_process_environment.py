@@ -133,3 +133,22 @@ def test_putting_a_variable_outside_its_installation_sets_it_as_os_environ_would
     environment = ProcessEnvironment(BASE)
     environment.put("LOCALFAAS_PUT", "host")  # not installed: an ordinary setenv of the host's
     assert os.environ["LOCALFAAS_PUT"] == "host" and child_environment()["LOCALFAAS_PUT"] == "host"
+
+
+def test_without_the_c_librarys_environ_variables_are_switched_by_name(monkeypatch):
+    from localfaas import process_environment
+
+    monkeypatch.setattr(process_environment, "_ENVIRON", None)  # as where environ is out of reach
+    host = dict(os.environ)
+    environment = ProcessEnvironment({**BASE, "TZ": "EST5", "WHO": "fn"})
+
+    with environment.installed():
+        first = dict(os.environ), child_environment()["WHO"], time.timezone
+        environment.put("_X_AMZN_TRACE_ID", "Root=1")
+    after_first = dict(os.environ)
+    with environment.installed():
+        again = os.environ.get("_X_AMZN_TRACE_ID")
+
+    assert first == ({**BASE, "TZ": "EST5", "WHO": "fn"}, "fn", 5 * 3600)
+    assert again == "Root=1"
+    assert after_first == host == dict(os.environ) and "WHO" not in child_environment()
