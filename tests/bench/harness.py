@@ -239,7 +239,7 @@ def repeated(work: Callable[[], object], *, runs: int, warmup: int = 1) -> Serie
 class Target:
     """What a figure must reach: a ratio to its baseline at most `limit`, or a value at most `limit`."""
 
-    kind: str  # "ratio_max" | "value_max"
+    kind: str  # "ratio_max" | "value_max" | "overhead_max"
     limit: float
     text: str
 
@@ -251,7 +251,14 @@ class Target:
     def value_below(cls, limit: float, unit: str) -> Target:
         return cls("value_max", limit, f"under {limit:g} {unit}")
 
+    @classmethod
+    def overhead_below(cls, limit: float, unit: str) -> Target:
+        """The value less its baseline's (what the subject adds to the same work) under `limit`."""
+        return cls("overhead_max", limit, f"under {limit:g} {unit} over the baseline")
+
     def met_by(self, value: float, ratio: float | None) -> bool:
+        if self.kind == "overhead_max":
+            return bool(ratio) and value - value / ratio <= self.limit  # type: ignore[operator]
         measured = ratio if self.kind == "ratio_max" else value
         return measured is not None and measured <= self.limit
 

@@ -106,3 +106,13 @@ def test_an_end_to_end_run_over_budget_is_a_figure_without_a_number_not_an_error
     figure = end_to_end._measured("embedded", "localfaas run", 0.5, TINY, tmp_path)
     assert figure.status == "pending" and figure.value is None
     assert figure.reason.startswith("over budget: had not settled after 0 s (budgets x")
+
+
+def test_an_overhead_target_holds_what_the_subject_adds_to_its_baseline():
+    from tests.bench.harness import Target
+
+    target = Target.overhead_below(0.2, "ms")
+    assert target.met_by(0.25, ratio=0.25 / 0.1)  # 0.15 ms over a 0.1 ms baseline
+    assert not target.met_by(0.35, ratio=0.35 / 0.1)  # 0.25 ms over it
+    assert not target.met_by(0.1, ratio=None)  # no baseline, no verdict of met
+    assert target.text == "under 0.2 ms over the baseline"

@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from localfaas.context import LambdaContext
+from localfaas.import_watch import modules_mark, watch_imports
+from localfaas.process_environment import ProcessEnvironment
 from localfaas.python_runtimes import (
     HOST_VERSION,
     interpreter_for,
@@ -262,6 +264,7 @@ class _Sandbox:
     def __init__(self, function: FunctionSpec, extra_env: dict[str, str] | None) -> None:
         self.function = function
         self.env = lambda_environment(function, extra_env, log_stream_name=new_log_stream_name())
+        self.process_env = ProcessEnvironment(self.env)
         self.context_fields = _context_fields(function, self.env)
         self.import_dirs = [str(function.code_dir), *map(str, function.layer_dirs)]
         # Built packages go after the interpreter's own: see localfaas.build.BuildResult.apply.
@@ -279,14 +282,16 @@ class _Sandbox:
         # module from elsewhere is assumed to keep doing so.
         self.seen: dict[str, Any] = {}
         self.owned: set[str] = set()
+        # sys.modules as this sandbox last left it: while the mark is the same, nothing is new.
+        self.mark: tuple[int, int] | None = None
+        watch_imports()
         self.library_state: dict[tuple[str, str], Any] = {}
 
     def owned_names(self) -> list[str]:
         """The names in sys.modules now holding a module from this function's folders."""
-        for name in sys.modules.keys() - self.seen.keys():
-            module = self.seen[name] = sys.modules[name]
-            if self.owns(module):
-                self.owned.add(name)
+        if modules_mark() != self.mark:
+            for name in sys.modules.keys() - self.seen.keys():
+                self.note(name, sys.modules[name])
         present = []
         for name in list(self.owned):
             module = sys.modules.get(name)
@@ -298,6 +303,11 @@ class _Sandbox:
             if module is not None:
                 present.append(name)
         return present
+
+    def note(self, name: str, module: Any) -> None:
+        self.seen[name] = module
+        if self.owns(module):
+            self.owned.add(name)
 
     def owns(self, module: Any) -> bool:
         """Whether the module was loaded from this function's code or layers (not the interpreter's)."""
@@ -366,59 +376,59 @@ def _sandbox_modules(sandbox: _Sandbox) -> Iterator[None]:
     for name, module in sandbox.modules.items():
         saved.setdefault(name, sys.modules.get(name, _ABSENT))
         sys.modules[name] = module
-    present = set(sys.modules)
+    entered = modules_mark()
     try:
         yield
     finally:
-        for name in sys.modules.keys() - present:  # imported during the call
-            module = sys.modules[name]
-            if name.startswith(sandbox.module_prefix) or sandbox.owns(module):
-                sandbox.modules[name] = module
+        if modules_mark() != entered:  # something was imported during the call: find what
+            seen, own = sandbox.seen, sandbox.modules
+            fresh = [(n, m) for n, m in sys.modules.items() if n not in own and seen.get(n, _ABSENT) is not m]
+            for name, module in fresh:
+                if name.startswith(sandbox.module_prefix) or sandbox.owns(module):
+                    sandbox.modules[name] = module
+                else:
+                    sandbox.seen[name] = module
         for name in sandbox.modules:
             sandbox.modules[name] = sys.modules.pop(name, sandbox.modules[name])
         sys.modules.update({k: v for k, v in saved.items() if v is not _ABSENT})
+        sandbox.mark = modules_mark()
 
 
 @contextmanager
 def _sandbox_process_state(sandbox: _Sandbox, sink: Callable[[str], None]) -> Iterator[None]:
-    """os.environ, sys.path, cwd, std streams and the root logger as the function should see them."""
-    saved_env, saved_path, saved_cwd = dict(os.environ), list(sys.path), os.getcwd()
+    """os.environ, sys.path, cwd, std streams and the root logger as the function should see them.
+
+    Each piece is switched only where it differs from the host's: a level set on the root logger
+    clears every logger's cache (logging.Manager._clear_cache), so it is set only when it changes.
+    """
+    saved_path, saved_cwd = list(sys.path), os.getcwd()
     saved_out, saved_err = sys.stdout, sys.stderr
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
-    try:
-        _switch_environ(saved_env, sandbox.env)
-        time.tzset()
-        sys.path[:0] = sandbox.import_dirs
-        sys.path.extend(sandbox.package_dirs)
-        if sandbox.function.code_dir.is_dir():  # a missing folder fails at import, as on Lambda
-            os.chdir(sandbox.function.code_dir)
-        _STDOUT.sink = _STDERR.sink = sink
-        sys.stdout, sys.stderr = _STDOUT, _STDERR
-        root.handlers = [sandbox.log_handler, *sandbox.root_handlers]
-        root.setLevel(sandbox.root_level)
-        yield
-    finally:
-        sandbox.root_handlers = [h for h in root.handlers if h is not sandbox.log_handler]
-        sandbox.root_level = root.level
-        root.handlers = saved_handlers
-        root.setLevel(saved_level)
-        sys.stdout, sys.stderr = saved_out, saved_err
-        _STDOUT.sink, _STDERR.sink = saved_out.write, saved_err.write
-        os.chdir(saved_cwd)
-        sys.path[:] = saved_path
-        _switch_environ(dict(os.environ), saved_env)
-        time.tzset()
-
-
-def _switch_environ(current: dict[str, str], wanted: dict[str, str]) -> None:
-    """Turn os.environ (equal to `current`) into `wanted`, setting and unsetting only the names that
-    differ: each change is a putenv or unsetenv call, and most of the host's variables stay."""
-    for name in current.keys() - wanted.keys():
-        del os.environ[name]
-    for name, value in wanted.items():
-        if current.get(name) != value:
-            os.environ[name] = value
+    with sandbox.process_env.installed():
+        try:
+            sys.path[:0] = sandbox.import_dirs
+            sys.path.extend(sandbox.package_dirs)
+            code_dir = str(sandbox.function.code_dir)
+            if code_dir != saved_cwd and os.path.isdir(code_dir):  # a missing one fails at import
+                os.chdir(code_dir)
+            _STDOUT.sink = _STDERR.sink = sink
+            sys.stdout, sys.stderr = _STDOUT, _STDERR
+            root.handlers = [sandbox.log_handler, *sandbox.root_handlers]
+            if root.level != sandbox.root_level:
+                root.setLevel(sandbox.root_level)
+            yield
+        finally:
+            sandbox.root_handlers = [h for h in root.handlers if h is not sandbox.log_handler]
+            sandbox.root_level = root.level
+            root.handlers = saved_handlers
+            if root.level != saved_level:
+                root.setLevel(saved_level)
+            sys.stdout, sys.stderr = saved_out, saved_err
+            _STDOUT.sink, _STDERR.sink = saved_out.write, saved_err.write
+            if os.getcwd() != saved_cwd:
+                os.chdir(saved_cwd)
+            sys.path[:] = saved_path
 
 
 # Said once when a stack or an invocation starts on the in-process runtime, since nothing at run time
@@ -500,7 +510,7 @@ class InProcessRuntime:
                     result.init_duration_ms, result.error = self._init(sandbox)
                     if result.error is not None:
                         return result
-                os.environ["_X_AMZN_TRACE_ID"] = _trace_header()
+                sandbox.process_env.put("_X_AMZN_TRACE_ID", _trace_header())
                 deadline = int(time.time() * 1000) + sandbox.function.timeout * 1000
                 context = LambdaContext(
                     aws_request_id=request_id, deadline_epoch_ms=deadline, **sandbox.context_fields

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pytest
 
@@ -162,6 +163,106 @@ def test_a_second_stacks_functions_sign_with_their_own_credentials_not_the_first
             signed.append(runtime.invoke(fn, {}).payload)
 
     assert signed == ["111111111111", "222222222222"]
+
+
+ZONE_APP = """\
+import os
+import subprocess
+import time
+
+if "ZONE" in os.environ:  # a function choosing its time zone at Init, as Lambda code does
+    os.environ["TZ"] = os.environ["ZONE"]
+    time.tzset()
+
+
+def handler(event, context):
+    os.environ["CALLS"] = str(int(os.environ.get("CALLS", "0")) + 1)  # stays for the next call
+    child = subprocess.run(["sh", "-c", "echo $WHO"], capture_output=True, text=True).stdout.strip()
+    return {"who": os.environ["WHO"], "child_who": child, "tz": os.environ["TZ"],
+            "offset": time.timezone, "calls": os.environ["CALLS"], "other": os.environ.get("ONLY_B")}
+"""
+
+
+def test_alternating_warm_calls_each_see_their_own_variables_and_time_zone(runtime, tmp_path):
+    east = app(tmp_path, ZONE_APP, name="East", environment={"WHO": "east", "ZONE": "EST5"})
+    tokyo = app(tmp_path, ZONE_APP, name="Tokyo", environment={"WHO": "tokyo", "ONLY_B": "b"})
+    host_env, host_offset = dict(os.environ), time.timezone
+
+    payloads, host_between = [], []
+    for fn in (east, tokyo, east, tokyo, east):
+        payloads.append(runtime.invoke(fn, {}).payload)
+        host_between.append((dict(os.environ) == host_env, time.timezone == host_offset))
+
+    east_calls = [p for p in payloads if p["who"] == "east"]
+    tokyo_calls = [p for p in payloads if p["who"] == "tokyo"]
+    assert [(p["child_who"], p["tz"], p["offset"], p["other"]) for p in east_calls] == [
+        ("east", "EST5", 5 * 3600, None)
+    ] * 3
+    assert [(p["child_who"], p["tz"], p["offset"], p["other"]) for p in tokyo_calls] == [
+        ("tokyo", ":UTC", 0, "b")
+    ] * 2
+    assert [p["calls"] for p in east_calls] == ["1", "2", "3"]
+    assert [p["calls"] for p in tokyo_calls] == ["1", "2"]
+    assert host_between == [(True, True)] * 5
+
+
+LOUD_APP = """\
+import logging
+
+logging.getLogger().setLevel(logging.INFO)  # this function's own logging configuration
+
+
+def handler(event, context):
+    logging.getLogger("shared").info("loud info")
+    return "ok"
+"""
+
+QUIET_APP = """\
+import logging
+
+
+def handler(event, context):
+    logging.getLogger("shared").info("quiet info")
+    return "ok"
+"""
+
+
+def test_each_function_keeps_its_own_root_logger_level_across_alternating_calls(tmp_path):
+    import logging
+
+    loud, quiet = app(tmp_path, LOUD_APP, name="Loud"), app(tmp_path, QUIET_APP, name="Quiet")
+    shared, root_level = logging.getLogger("shared"), logging.getLogger().level
+
+    with InProcessRuntime() as runtime:
+        logs, host_sees_info = [], []
+        for fn in (loud, quiet, loud, quiet):
+            logs.append(runtime.invoke(fn, {}).logs)
+            host_sees_info.append(shared.isEnabledFor(logging.INFO))  # logging's cache, cleared
+
+    assert ["loud info" in text for text in logs[::2]] == [True, True]
+    assert ["quiet info" in text for text in logs[1::2]] == [False, False]
+    assert host_sees_info == [shared.getEffectiveLevel() <= logging.INFO] * 4
+    assert logging.getLogger().level == root_level
+
+
+LATE_HELPER_APP = """\
+def handler(event, context):
+    import late  # each function's own, first imported on a warm call
+
+    return late.NAME
+"""
+
+
+def test_modules_first_imported_on_warm_calls_stay_each_functions_own(tmp_path):
+    for name in ("one", "two"):
+        write_files(tmp_path / name, {"app.py": LATE_HELPER_APP, "late.py": f"NAME = {name!r}\n"})
+    one, two = function_spec(tmp_path / "one", "One"), function_spec(tmp_path / "two", "Two")
+
+    with InProcessRuntime() as runtime:
+        names = [runtime.invoke(fn, {}).payload for fn in (one, two, one, two, one)]
+        assert "late" not in sys.modules
+
+    assert names == ["one", "two", "one", "two", "one"]
 
 
 def test_cold_start_happens_once_then_the_environment_is_reused(runtime, tmp_path):
