@@ -8,6 +8,7 @@ import base64
 import json
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,7 +78,11 @@ def stack(request, tmp_path_factory, tansu_bootstrap):
         "PostInventoryCount": kafka,
     }
     options = {"backend": backend, "account_id": backend.account_id, "stack_name": "samples"}
-    with backend, LocalStack(TEMPLATE, environment=environment, **options) as local:
+    # The session's broker is shared: the front door's samples go to topics of this module's own, not
+    # to the ones other modules' days read from the beginning.
+    run = uuid.uuid4().hex[:8]
+    topics = {"CustomerAccountsTopic": f"customer-accounts-{run}", "InventoryTopic": f"inventory-{run}"}
+    with backend, LocalStack(TEMPLATE, environment=environment, parameters=topics, **options) as local:
         yield local
 
 
