@@ -302,10 +302,13 @@ def _hook_default_session() -> None:
     import boto3
 
     if boto3.DEFAULT_SESSION is not None:
-        # Once per session: a session made after the built-in hook holds it already, and a second
-        # copy would judge each attempt twice (and forget the first copy's refusal).
-        boto3.DEFAULT_SESSION.events.unregister("before-send", _before_send)
-        boto3.DEFAULT_SESSION.events.register_first("before-send", _before_send, unique_id=_HOOK_ID)
+        # Once per session, first: drop the copy an earlier install put first and the built-in copy of
+        # a session made after the hook. Two copies would judge each attempt twice, the second
+        # forgetting the first's refusal, so moto would serve a request refused.
+        events = boto3.DEFAULT_SESSION.events
+        events.unregister("before-send", unique_id=_HOOK_ID)
+        events.unregister("before-send", _before_send)
+        events.register_first("before-send", _before_send, unique_id=_HOOK_ID)
 
 
 _HOOK_ID = "localfaas-throttling"

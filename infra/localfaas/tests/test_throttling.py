@@ -143,6 +143,27 @@ def test_a_throttled_call_in_process_is_refused_not_performed_so_its_retry_is_no
         assert moto_client.scan(TableName="records")["Count"] == 40
 
 
+def test_boto3s_default_session_holds_the_hook_once_however_often_it_is_installed():
+    """In-process functions share boto3's default session; each stack under a fault plan installs
+    the hook again. One copy draws once per attempt; none would throttle nothing."""
+    from moto import mock_aws
+
+    with mock_aws():
+        boto3.setup_default_session(region_name="us-east-1")
+        for _ in range(3):
+            dice = Dice(0)
+            uninstall = install_in_process(Throttler(1.0, dice))
+            try:
+                client = boto3.client(
+                    "sqs", config=Config(retries={"mode": "standard", "total_max_attempts": 2})
+                )
+                with pytest.raises(ClientError, match="RequestThrottled"):
+                    client.list_queues()
+            finally:
+                uninstall()
+            assert dice.counts["throttled sqs"] == 2  # two attempts, one draw each
+
+
 def test_a_call_let_through_in_process_is_not_drawn_again_by_the_server(throttled_moto):
     uninstall = install_in_process(Throttler(0.0, Dice(0)))
     try:
