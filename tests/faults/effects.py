@@ -165,7 +165,8 @@ def _archived_record(line: bytes) -> str:
         return f"not an archive line {line[:60]!r}"
     if "topic" in body:
         return f"{body['topic']}-{body.get('partition')}@{body.get('offset')}"
-    return f"bus {body.get('bus', {}).get('id')}"
+    # By the event's own id, as the archive keys it: each run draws its own envelope ids.
+    return f"bus {(body.get('event') or {}).get('eventId')}"
 
 
 def _published(endpoint: str) -> dict[str, int]:
