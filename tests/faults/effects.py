@@ -93,6 +93,18 @@ def counts(effects: dict[str, Any]) -> dict[str, int]:
     return figures
 
 
+def bus_objects(effects: dict[str, Any]) -> Counter:
+    """The audit archive's objects of bus events, by source and name (event id and digest), so each
+    event's count of objects shows. Not by folder: date=/hour= is the hour of the event's own time,
+    which for an announcement is when the run made it, so runs either side of an hour differ there."""
+    objects: Counter = Counter()
+    for key, n in effects["s3"]["AuditArchiveBucket"].items():
+        if key.startswith("bus="):
+            source, *_, name = key.split("/")
+            objects[f"{source}/{name}"] += n
+    return objects
+
+
 def _describe(want: Any, got: Any) -> str:
     if isinstance(want, Counter) and isinstance(got, Counter):
         extra, missing = got - want, want - got

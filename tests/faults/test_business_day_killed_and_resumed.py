@@ -26,7 +26,7 @@ from localfaas.backend import MotoBackend
 from localfaas.report import Report
 from localfaas.template import load_stack
 from tests.faults.day import BUSINESS_DAY, DayRun, business_day
-from tests.faults.effects import differences, read_effects
+from tests.faults.effects import bus_objects, differences, read_effects
 from tests.support.stack import ROOT
 
 # About one day run and three restarts, after the uninterrupted day when it runs first: see
@@ -66,7 +66,7 @@ def test_the_day_killed_at_three_points_and_resumed_ends_as_if_it_ran_through(
     report = json.loads((tmp_path / "report.json").read_text())
     assert statuses[3] == 0, json.dumps(report["lost"])
     assert differences(uninterrupted.effects, effects, ignore=ARCHIVE) == []
-    assert _bus_objects(effects) == _bus_objects(uninterrupted.effects)
+    assert bus_objects(effects) == bus_objects(uninterrupted.effects)
     expected = json.loads(uninterrupted.report.to_json())
     for section in ("records", "lost", "dynamodb", "sqs", "sns", "s3"):
         assert report.get(section) == expected.get(section), section
@@ -97,8 +97,3 @@ def _child(folder: Path, moto_endpoint: str, *, kill_after: int | None) -> int:
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     with open(folder / "children.log", "a") as output:
         return subprocess.call(command, cwd=ROOT, env=environment, stdout=output, stderr=output)
-
-
-def _bus_objects(effects: dict[str, Any]) -> dict[str, int]:
-    keys = effects["s3"]["AuditArchiveBucket"]
-    return {key: n for key, n in keys.items() if key.startswith("bus=")}

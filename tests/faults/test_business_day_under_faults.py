@@ -16,7 +16,7 @@ import pytest
 
 from localfaas.faults import FaultPlan
 from tests.faults.day import DayRun, business_day, poison_per_partition, run_day
-from tests.faults.effects import differences
+from tests.faults.effects import bus_objects, differences
 
 # A day run is about a minute; the first test also runs the uninterrupted day, and a machine shared
 # with other jobs can make both three times slower than that: the suite's 300 s would cut it short.
@@ -88,9 +88,7 @@ def test_a_fifth_of_the_functions_aws_calls_throttled_changes_no_effect(
 
 
 def _bus_objects(run: DayRun) -> Counter:
-    """The audit archive's objects of bus events (keyed by event id, not by offset)."""
-    keys = run.effects["s3"]["AuditArchiveBucket"]
-    return Counter({key: n for key, n in keys.items() if key.startswith("bus=")})
+    return bus_objects(run.effects)
 
 
 def _archived(run: DayRun) -> int:
