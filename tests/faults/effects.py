@@ -2,8 +2,11 @@
 
 A run's effects are what its customers and staff would see: items in each DynamoDB table (by key),
 emails sent, messages published per SNS topic, messages waiting per SQS queue (the fulfilment
-requests by body), objects per S3 bucket (by key) and the read model's rows (by table, without the
-bookkeeping of which offsets were applied, which differs when records are delivered again). Lambda's
+requests by body), objects per S3 bucket (by key), the records an archive holds (by Kafka
+coordinates or bus event id, each once: storefront.audit lets a batch retried with other bounds
+archive a record again in another object, and readers drop such duplicates) and the read model's
+rows (by table, without the bookkeeping of which offsets were applied, which differs when records
+are delivered again). Lambda's
 own bookkeeping is left out: idempotency records and on-failure destinations, whose invocation
 records carry request ids and timestamps.
 """
@@ -33,7 +36,14 @@ def read_effects(
     read_model_url: str | None = None,
 ) -> dict[str, Any]:
     """{store: {resource: what it holds}} for the template's tables, queues, topics and buckets."""
-    effects: dict[str, Any] = {"dynamodb": {}, "sqs": {}, "sns": {}, "s3": {}, "s3_lines": {}}
+    effects: dict[str, Any] = {
+        "dynamodb": {},
+        "sqs": {},
+        "sns": {},
+        "s3": {},
+        "s3_lines": {},
+        "s3_records": {},
+    }
     published = _published(moto_endpoint)
     for logical_id, resource in sorted(resources.items()):
         kind, name = resource.get("Type"), physical_names.get(logical_id)
@@ -45,7 +55,9 @@ def read_effects(
             effects["sns"][logical_id] = published.get(name, 0)
         elif kind == "AWS::S3::Bucket":
             effects["s3"][logical_id] = _object_keys(client("s3"), name)
-            effects["s3_lines"][logical_id] = _lines(client("s3"), name)
+            lines = _lines(client("s3"), name)
+            effects["s3_lines"][logical_id] = len(lines)
+            effects["s3_records"][logical_id] = Counter(set(map(_archived_record, lines)))
     effects["ses"] = int(client("ses").get_send_quota()["SentLast24Hours"])
     if read_model_url:
         effects["read_model"] = _read_model_rows(read_model_url)
@@ -73,11 +85,24 @@ def counts(effects: dict[str, Any]) -> dict[str, int]:
     """How many effects each store holds, for printing a run's figures."""
     figures = {"ses emails": effects["ses"]}
     figures.update({f"s3 lines {name}": n for name, n in effects["s3_lines"].items()})
+    figures.update({f"s3 records {name}": len(held) for name, held in effects["s3_records"].items()})
     for store in ("dynamodb", "sqs", "s3", "read_model"):
         for name, held in effects.get(store, {}).items():
             figures[f"{store} {name}"] = sum(held.values()) if isinstance(held, Counter) else len(held)
     figures.update({f"sns {name}": n for name, n in effects["sns"].items()})
     return figures
+
+
+def bus_objects(effects: dict[str, Any]) -> Counter:
+    """The audit archive's objects of bus events, by source and name (event id and digest), so each
+    event's count of objects shows. Not by folder: date=/hour= is the hour of the event's own time,
+    which for an announcement is when the run made it, so runs either side of an hour differ there."""
+    objects: Counter = Counter()
+    for key, n in effects["s3"]["AuditArchiveBucket"].items():
+        if key.startswith("bus="):
+            source, *_, name = key.split("/")
+            objects[f"{source}/{name}"] += n
+    return objects
 
 
 def _describe(want: Any, got: Any) -> str:
@@ -134,12 +159,26 @@ def _object_keys(s3: Any, bucket: str) -> Counter:
     return keys
 
 
-def _lines(s3: Any, bucket: str) -> int:
+def _lines(s3: Any, bucket: str) -> list[bytes]:
     """JSON lines in the bucket's objects: records archived, however they are grouped into objects."""
-    lines = 0
+    lines: list[bytes] = []
     for key in _object_keys(s3, bucket):
-        lines += s3.get_object(Bucket=bucket, Key=key)["Body"].read().count(b"\n")
+        lines.extend(s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines())
     return lines
+
+
+def _archived_record(line: bytes) -> str:
+    """Which record or event an archive line holds: its Kafka coordinates, else its bus event id."""
+    try:
+        body = json.loads(line)
+    except ValueError:
+        return f"unreadable {line[:60]!r}"
+    if not isinstance(body, dict):
+        return f"not an archive line {line[:60]!r}"
+    if "topic" in body:
+        return f"{body['topic']}-{body.get('partition')}@{body.get('offset')}"
+    # By the event's own id, as the archive keys it: each run draws its own envelope ids.
+    return f"bus {(body.get('event') or {}).get('eventId')}"
 
 
 def _published(endpoint: str) -> dict[str, int]:

@@ -16,20 +16,24 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from localfaas.backend import MotoBackend
+from localfaas.report import Report
 from localfaas.template import load_stack
 from tests.faults.day import BUSINESS_DAY, DayRun, business_day
-from tests.faults.effects import differences, read_effects
+from tests.faults.effects import bus_objects, differences, read_effects
 from tests.support.stack import ROOT
 
-pytestmark = pytest.mark.slow
+# About one day run and three restarts, after the uninterrupted day when it runs first: see
+# test_business_day_under_faults for the timeout.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 # S3 keys of the audit archive name the first and last offsets of a batch, and a restart cuts the
-# batches elsewhere: its objects are compared by the bus events they hold, not by key.
+# batches elsewhere: the archive is compared by the records and bus events it holds, not by key.
 ARCHIVE = {"s3", "s3_lines"}
 # Where the three kills fall, as shares of the uninterrupted day's invocations, each counted from
 # the restart before it: about a quarter, a half and nine tenths of the day.
@@ -37,7 +41,7 @@ KILL_SHARES = (0.25, 0.25, 0.4)
 
 
 def test_the_day_killed_at_three_points_and_resumed_ends_as_if_it_ran_through(
-    uninterrupted: DayRun, tmp_path: Path
+    uninterrupted: DayRun, tmp_path: Path, figures: Callable[[str], None]
 ) -> None:
     invocations = sum(f["invocations"] for f in uninterrupted.report.data["functions"].values())
     kills = [max(1, int(invocations * share)) for share in KILL_SHARES]
@@ -57,20 +61,29 @@ def test_the_day_killed_at_three_points_and_resumed_ends_as_if_it_ran_through(
             read_model_url=read_model,
         )
     seconds = time.perf_counter() - started
-    print(f"\nday killed after invocations {kills} and resumed: {seconds:.1f} s")
+    figures(f"day killed after invocations {kills} and resumed: {seconds:.1f} s")
     assert statuses[:3] == [-signal.SIGKILL] * 3, "each child was to be killed"
     report = json.loads((tmp_path / "report.json").read_text())
     assert statuses[3] == 0, json.dumps(report["lost"])
     assert differences(uninterrupted.effects, effects, ignore=ARCHIVE) == []
-    assert _bus_objects(effects) == _bus_objects(uninterrupted.effects)
+    assert bus_objects(effects) == bus_objects(uninterrupted.effects)
     expected = json.loads(uninterrupted.report.to_json())
     for section in ("records", "lost", "dynamodb", "sqs", "sns", "s3"):
         assert report.get(section) == expected.get(section), section
-    assert report["parked"]["total"] == expected["parked"]["total"]
+    # Counts and reasons: an SNS destination's count and every reason are kept in the state folder.
+    assert report["parked"] == expected["parked"]
     assert [(c["name"], c["ok"]) for c in report["checks"]] == [
         (c["name"], c["ok"]) for c in expected["checks"]
     ]
     assert report["functions"].keys() == expected["functions"].keys()
+    assert _verdict(report) == _verdict(expected)
+
+
+def _verdict(data: dict[str, Any]) -> str:
+    """The report's verdict line. The one run fact it reads, whether the backend outlives the run
+    (for the redrive hint), differs here by design: this day ran on the test's moto server."""
+    text = Report({**data, "run": {**data["run"], "backend_kept": True}}).render()
+    return next(line for line in text.splitlines() if line.startswith(("NOTHING LOST", "LOST:")))
 
 
 def _child(folder: Path, moto_endpoint: str, *, kill_after: int | None) -> int:
@@ -84,8 +97,3 @@ def _child(folder: Path, moto_endpoint: str, *, kill_after: int | None) -> int:
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     with open(folder / "children.log", "a") as output:
         return subprocess.call(command, cwd=ROOT, env=environment, stdout=output, stderr=output)
-
-
-def _bus_objects(effects: dict[str, Any]) -> dict[str, int]:
-    keys = effects["s3"]["AuditArchiveBucket"]
-    return {key: n for key, n in keys.items() if key.startswith("bus=")}

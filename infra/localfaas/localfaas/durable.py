@@ -1,6 +1,7 @@
 """What AWS keeps durably once it has said yes, kept in the stack's state folder so a crash of
 localfaas loses none of it: the entries PutEvents accepted and the asynchronous invocations Lambda
-accepted, until each is settled, and what became of them (for the report).
+accepted, until each is settled, and what became of them (for the report), and what the stack sent
+to each failure destination, by reason (an SNS topic keeps nothing a report could read back).
 
 AWS's promises this honours:
 - EventBridge: once an entry is accepted, "By default, EventBridge retries sending the event for 24
@@ -26,6 +27,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +69,12 @@ CREATE TABLE IF NOT EXISTS invocation (
     delivered INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS invocation_unsettled ON invocation (condition);
+CREATE TABLE IF NOT EXISTS parked_sent (
+    destination TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (destination, reason)
+);
 CREATE TABLE IF NOT EXISTS progress (
     name TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -258,6 +266,23 @@ class DurableStore:
             (rid, fn, condition, attempts, bool(delivered))
             for rid, fn, condition, attempts, delivered in rows
         ]
+
+    # -- failure destinations ------------------------------------------------------------------
+
+    def note_parked(self, destination: str, reason: str) -> None:
+        """One more document sent to a failure destination (an ARN) for `reason`."""
+        self._write(
+            "INSERT INTO parked_sent VALUES (?, ?, 1) "
+            "ON CONFLICT (destination, reason) DO UPDATE SET count = count + 1",
+            [(destination, reason)],
+        )
+
+    def parked_sent(self) -> dict[str, Counter[str]]:
+        """{destination: Counter(reason: documents sent)}, over every run on this state."""
+        sent: dict[str, Counter[str]] = {}
+        for destination, reason, count in self._read("SELECT destination, reason, count FROM parked_sent"):
+            sent.setdefault(destination, Counter())[reason] = count
+        return sent
 
 
 def offsets_to_json(offsets: Mapping[tuple[str, int], int]) -> list[list[Any]]:

@@ -216,8 +216,6 @@ class LocalStack:
         self._lock = threading.Lock()  # counters, touched by pollers, the scheduler and the endpoint
         self._stats: dict[str, FunctionStats] = {}
         self._produced_topics: set[str] = set()
-        # What this stack parked in each failure destination, by reason: SNS keeps no count to read back.
-        self._parked_sent: dict[str, Counter[str]] = {}
         self._start_offsets: dict[str, dict[tuple[str, int], int]] = {}
         self.store: DurableStore
         self.run_number = 0  # 1 on a fresh state folder, one more on each restart on it
@@ -716,8 +714,8 @@ class LocalStack:
         self._note_parked(arn, why.get("StringValue", ""))
 
     def _note_parked(self, arn: str, reason: str) -> None:
-        with self._lock:
-            self._parked_sent.setdefault(arn, Counter())[reason or "unknown"] += 1
+        # Durable: SNS keeps no count to read back, and a resumed run reports what the killed one sent.
+        self.store.note_parked(arn, reason or "unknown")
 
     # -- the buses ----------------------------------------------------------------------------------
 
@@ -1137,7 +1135,6 @@ class LocalStack:
         not yet settled are pending (uncommitted, delivered again on the next start), not lost."""
         with self._lock:
             functions = {name: stats.to_dict() for name, stats in sorted(self._stats.items())}
-            parked_sent = {arn: Counter(reasons) for arn, reasons in self._parked_sent.items()}
         produced = self._produced_counts()
         events = dict(sorted(self.store.event_counts().items()))
         events_failed = self.store.get("events-refused", 0)
@@ -1186,7 +1183,9 @@ class LocalStack:
             "async": async_summary(async_outcomes, async_delivered, lost),
         }
         data.update(resource_summary(list(self._resources()), self.backend.client, self.outbound))
-        data["parked"] = parked(self.template, self.backend.client, log=self.log, sent=parked_sent)
+        data["parked"] = parked(
+            self.template, self.backend.client, log=self.log, sent=self.store.parked_sent()
+        )
         if self.faults is not None:
             data["faults"] = {
                 "plan": self.faults.text(),

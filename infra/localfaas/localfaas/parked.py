@@ -19,8 +19,8 @@ Each is read through AWS's APIs, without consuming anything: an SQS queue's
 ApproximateNumberOfMessages, ...NotVisible and ...Delayed (GetQueueAttributes); an S3 bucket's
 objects under ``aws/lambda/<ESM UUID>/``, the key layout destinations.py writes; a ``kafka://`` topic's
 messages past what `localfaas redrive` has committed (its consumer group, REDRIVE_GROUP). SNS keeps
-nothing to read back, so an SNS destination counts what this stack published to it (`sent`), and
-only for this run. Each count is of documents (one message per failed batch, per event), not of the
+nothing to read back, so an SNS destination counts what the stack published to it (`sent`), as
+its state folder keeps it (durable.py): a resumed run counts what the killed one sent too. Each count is of documents (one message per failed batch, per event), not of the
 records inside them.
 """
 

@@ -32,15 +32,22 @@ the report) carry LOCALFAAS_USER_AGENT and are never throttled. Two ways in, bot
 middleware around moto's server (functions in worker processes, or any process, calling it over
 HTTP) and a botocore `before-send` handler for calls made in this process, which runs before
 moto's in-process mock answers them; a call it let through is marked, so it is not drawn again.
-Services not listed are never throttled. In virtual time, the SDK's backoff sleeps are skipped
+A throttled request is refused, not served: AWS rejects it before doing anything, and botocore's
+retry modes resend it as safe to repeat. botocore calls every before-send handler, not only until
+one answers (botocore.endpoint: `emit`, then `first_non_none_response`), so moto's stubber is told
+to leave a refused request alone; it would otherwise perform the write behind the refusal (an
+idempotency record put, then "already exists" on the SDK's retry). Services not listed are never
+throttled. In virtual time, the SDK's backoff sleeps are skipped
 (`skip_sdk_backoff`), as localfaas skips its own waits.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -203,6 +210,7 @@ class Throttler:
             return None
         from botocore.awsrequest import AWSResponse
 
+        _refuse(request)
         status, headers, body = refused
         return AWSResponse(request.url, status, dict(headers), _Raw(body))
 
@@ -227,8 +235,35 @@ _registered = threading.Lock()
 _hooked = False
 
 
+# Requests refused at this attempt. botocore sends the same request object again on a retry, and
+# this hook runs first on every attempt, so it forgets the last attempt's refusal before judging.
+_refused: weakref.WeakSet[Any] = weakref.WeakSet()
+_guarded_stubbers: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 def _before_send(request: Any, **kwargs: Any) -> Any:
+    _refused.discard(request)
     return _active[-1].before_send(request, **kwargs) if _active else None
+
+
+def _refuse(request: Any) -> None:
+    _refused.add(request)
+    _guard_moto_stubber()
+
+
+def _guard_moto_stubber() -> None:
+    """moto's in-process stubber (one per process, moto.core.models) skips refused requests."""
+    models = sys.modules.get("moto.core.models")
+    stubber = getattr(models, "botocore_stubber", None)
+    if stubber is None or stubber in _guarded_stubbers:
+        return
+    process_request = stubber.process_request
+
+    def unless_refused(request: Any) -> Any:
+        return None if request in _refused else process_request(request)
+
+    stubber.process_request = unless_refused
+    _guarded_stubbers.add(stubber)
 
 
 def install_in_process(throttler: Throttler) -> Callable[[], None]:
@@ -267,7 +302,13 @@ def _hook_default_session() -> None:
     import boto3
 
     if boto3.DEFAULT_SESSION is not None:
-        boto3.DEFAULT_SESSION.events.register_first("before-send", _before_send, unique_id=_HOOK_ID)
+        # Once per session, first: drop the copy an earlier install put first and the built-in copy of
+        # a session made after the hook. Two copies would judge each attempt twice, the second
+        # forgetting the first's refusal, so moto would serve a request refused.
+        events = boto3.DEFAULT_SESSION.events
+        events.unregister("before-send", unique_id=_HOOK_ID)
+        events.unregister("before-send", _before_send)
+        events.register_first("before-send", _before_send, unique_id=_HOOK_ID)
 
 
 _HOOK_ID = "localfaas-throttling"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import threading
+from collections import Counter
 
 from localfaas.durable import STORE_FILE, DurableStore
 
@@ -100,3 +101,18 @@ def test_a_store_in_memory_keeps_nothing_on_disk(tmp_path, monkeypatch):
     store.accept_events("default", [envelope("e-1")])
     assert [event["id"] for event, _ in store.unsettled_events("default")] == ["e-1"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_what_was_sent_to_failure_destinations_is_counted_by_reason_across_reopening(tmp_path):
+    topic = "arn:aws:sns:us-east-1:123456789012:parked"
+    store = DurableStore(tmp_path)
+    store.note_parked(topic, "RetryAttemptsExhausted")
+    store.note_parked(topic, "RetryAttemptsExhausted")
+    store.close()
+    store = DurableStore(tmp_path)
+    store.note_parked(topic, "RecordAgeExceeded")
+    store.note_parked("arn:aws:sqs:us-east-1:123456789012:q", "NO_RESOURCE")
+    assert store.parked_sent() == {
+        topic: Counter({"RetryAttemptsExhausted": 2, "RecordAgeExceeded": 1}),
+        "arn:aws:sqs:us-east-1:123456789012:q": Counter({"NO_RESOURCE": 1}),
+    }

@@ -17,6 +17,7 @@ import pytest
 
 from infra.localfaas.tests.parked_app import TOPICS, effects, environment, write_parked_app
 from infra.localfaas.tests.test_up import WAIT_S, localfaas, wait_for
+from localfaas.backend import MotoBackend
 from localfaas.cli import main
 from localfaas.local_stack import LocalStack
 from localfaas.parked import parked
@@ -85,6 +86,30 @@ def test_each_kind_of_failure_destination_is_counted_from_what_it_holds(stack):
     assert by_name["ParkedEvents"]["source"] == "Count (on-failure)"
     assert by_name["Undelivered"]["source"] == "ToMissingQueue target Shipments"
     assert by_name["LateLetters"]["source"] == "Late (DLQ)"
+
+
+def test_a_stack_resumed_on_its_state_folder_counts_what_the_stopped_one_parked_sns_included(tmp_path):
+    """SNS keeps nothing to read back, so what a stack published to an SNS failure destination (and
+    why it parked anything) is kept in its state folder: a run resumed there reports the same."""
+    template = write_parked_app(tmp_path)
+    options = {
+        "topics": TOPICS,
+        "environment": environment(tmp_path / "fixed"),
+        "state_dir": tmp_path / "state",
+        "log_dir": tmp_path / "log",
+    }
+    with MotoBackend(reset=True) as moto:
+        with LocalStack(template, backend=moto, **options) as first:
+            park_everything(first)
+            before = first.report().data["parked"]
+        with LocalStack(template, backend=moto, **options) as resumed:
+            assert resumed.run_until_idle()
+            after = resumed.report().data["parked"]
+    by_name = {d["name"]: d for d in after["destinations"].values()}
+    assert by_name["ParkedTopic"]["count"] == 1
+    assert by_name["ParkedTopic"]["reason"] == "RetryAttemptsExhausted (1)"
+    assert by_name["Undelivered"]["reason"] == "NO_RESOURCE (1)"
+    assert after == before and after["total"] == 10
 
 
 def test_the_verdict_says_how_many_are_parked_beside_nothing_lost(stack):

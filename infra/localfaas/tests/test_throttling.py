@@ -102,6 +102,68 @@ def test_in_process_calls_are_throttled_before_motos_mock_answers_them():
         functions_client("sqs").list_queues()  # uninstalled: moto answers again
 
 
+def test_a_throttled_call_in_process_is_refused_not_performed_so_its_retry_is_not_a_duplicate():
+    """AWS refuses a throttled request before doing it; moto's mock must not do it behind the refusal.
+    Measured before this held: a conditional put throttled once came back on the SDK's retry as
+    ConditionalCheckFailedException (Powertools' idempotency record "already in progress")."""
+    from moto import mock_aws
+
+    with mock_aws():
+        moto_client = boto3.client("dynamodb", region_name="us-east-1")
+        moto_client.create_table(
+            TableName="records",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        uninstall = install_in_process(Throttler(1.0, Dice(0)))
+        try:
+            with pytest.raises(ClientError, match="ThrottlingException"):
+                functions_client("dynamodb").put_item(TableName="records", Item={"id": {"S": "refused"}})
+            # Half the calls refused: each put is new, so only a refusal that was performed anyway
+            # could make its retry fail the condition.
+            uninstall()
+            uninstall = install_in_process(Throttler(0.5, Dice(1)))
+            client = boto3.client(
+                "dynamodb",
+                region_name="us-east-1",
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+                config=Config(retries={"mode": "standard", "total_max_attempts": 20}),
+            )
+            for n in range(40):
+                client.put_item(
+                    TableName="records",
+                    Item={"id": {"S": f"put-{n}"}},
+                    ConditionExpression="attribute_not_exists(id)",
+                )
+        finally:
+            uninstall()
+        assert moto_client.get_item(TableName="records", Key={"id": {"S": "refused"}}).get("Item") is None
+        assert moto_client.scan(TableName="records")["Count"] == 40
+
+
+def test_boto3s_default_session_holds_the_hook_once_however_often_it_is_installed():
+    """In-process functions share boto3's default session; each stack under a fault plan installs
+    the hook again. One copy draws once per attempt; none would throttle nothing."""
+    from moto import mock_aws
+
+    with mock_aws():
+        boto3.setup_default_session(region_name="us-east-1")
+        for _ in range(3):
+            dice = Dice(0)
+            uninstall = install_in_process(Throttler(1.0, dice))
+            try:
+                client = boto3.client(
+                    "sqs", config=Config(retries={"mode": "standard", "total_max_attempts": 2})
+                )
+                with pytest.raises(ClientError, match="RequestThrottled"):
+                    client.list_queues()
+            finally:
+                uninstall()
+            assert dice.counts["throttled sqs"] == 2  # two attempts, one draw each
+
+
 def test_a_call_let_through_in_process_is_not_drawn_again_by_the_server(throttled_moto):
     uninstall = install_in_process(Throttler(0.0, Dice(0)))
     try:

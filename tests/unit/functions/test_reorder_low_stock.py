@@ -8,7 +8,7 @@ import boto3
 import pytest
 
 from storefront.events import InventoryUpdated
-from tests.support.aws_faults import FAULTS, copies, each_call_failing
+from tests.support.aws_faults import FAULTS, aws_calls, clean_run_calls, copies, each_call_failing, failing
 from tests.support.kafka import failed_offsets, msk_event, record
 from tests.support.stack import sample_event
 
@@ -182,3 +182,28 @@ def test_any_call_failing_then_the_retry_places_one_order_and_announces_one_even
         assert copies(announced) in (1, 2), failed  # a copy only after a failure after PutEvents
         assert announced[0]["detail"]["supplyOrderId"] == order["supplyOrderId"]
     assert {("dynamodb", "PutItem"), ("events", "PutEvents")} <= tried
+
+
+def test_a_result_powertools_could_not_save_leaves_nothing_in_progress_for_the_retry_at_once(
+    app, supply_orders, bus_spy, lambda_context, monkeypatch
+):
+    """A Kafka mapping retries a failed record at once, long before the invocation's deadline, when
+    Powertools would let a record it left in progress expire: the event is released instead, so the
+    retry runs the function again and the valid record is not parked after MaximumRetryAttempts."""
+    batch = msk_event(record(TOPIC, counted(1, on_hand=3, sku="SKU-1")))
+    with aws_calls(monkeypatch) as calls:
+        clean = clean_run_calls(
+            calls,
+            app.lambda_handler,
+            msk_event(record(TOPIC, counted(0, on_hand=3, sku="SKU-0"))),
+            lambda_context,
+        )
+        assert clean[-1] == ("dynamodb", "UpdateItem")  # Powertools saving the result, after the effects
+        failed, raised = failing(calls, len(clean), "refused", app.lambda_handler, batch, lambda_context)
+        assert (failed, raised) == (("dynamodb", "UpdateItem"), True)
+        for _ in range(3):  # MaximumRetryAttempts: each retry must get through, the first already
+            assert app.lambda_handler(batch, lambda_context) == {"batchItemFailures": []}
+    order = supply_orders.get_item(Key={"sku": "SKU-1"})["Item"]
+    assert (order["status"], order["placedByEventId"]) == ("OPEN", "inv-1")
+    announced = [e for e in bus_spy.events() if e["detail"]["sku"] == "SKU-1"]
+    assert copies(announced) in (1, 2)  # a copy: the retry ran the function again after PutEvents
