@@ -78,8 +78,17 @@ template-checks: $(BIN)/.installed $(SAM)
 build: $(SAM)
 	$(SAM) build --template template.yaml --build-dir .aws-sam/build
 
+# The LocalStack part of the suite (about 6 minutes, most of it LocalStack's own process answering)
+# runs beside the rest, which is one Python process on one core: on CI's 2 cores the two together
+# take about as long as the longer one. Its output is kept and printed once the rest is done.
+TEST_LOG := .localfaas/pytest-localstack.log
 test: setup lint template-checks build
-	$(BIN)/pytest
+	@mkdir -p $(dir $(TEST_LOG))
+	@$(BIN)/pytest -m localstack > $(TEST_LOG) 2>&1 & localstack=$$!; \
+	$(BIN)/pytest -m "not localstack"; rest=$$?; \
+	wait $$localstack; on_localstack=$$?; \
+	echo; echo "== the LocalStack part (pytest -m localstack) =="; cat $(TEST_LOG); \
+	test $$rest -eq 0 && test $$on_localstack -eq 0
 
 unit: $(BIN)/.installed $(CHECKOV)
 	$(BIN)/pytest tests/unit tests/contract
