@@ -17,7 +17,8 @@ credentials in a function's environment; local backends give dummy credentials i
 https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
 
 Not emulated: the services themselves (moto or LocalStack answer for them), IAM on a local backend
-(every call is allowed, whatever the function's role says), more than one region and account per backend.
+(every call is allowed, whatever the function's role says, unless localfaas.role_enforcement checks
+it), more than one region and account per backend.
 """
 
 from __future__ import annotations
@@ -268,7 +269,11 @@ def _moto_server_class() -> type:
             self._middleware = middleware
 
         def _server_entry(self) -> None:
+            from localfaas.sdk_hooks import server_middleware
+
             app = _account_middleware(DomainDispatcherApplication(create_backend_app), self._account_id)
+            # The execution roles a stack of this process enforces (localfaas.role_enforcement).
+            app = server_middleware(app)
             if self._middleware is not None:
                 app = self._middleware(app)
             self._server = make_server(

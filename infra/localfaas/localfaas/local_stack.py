@@ -114,7 +114,6 @@ from localfaas.runtime import (
 )
 from localfaas.scenario import span_end
 from localfaas.scheduler import RealTimeScheduler, VirtualScheduler
-from localfaas.sdk_hooks import chain as chain_middleware
 from localfaas.skipped import SkippedTrigger, skipped_triggers, skipped_work
 from localfaas.template import FunctionNotFound, FunctionSpec, Stack, load_stack
 
@@ -349,10 +348,8 @@ class LocalStack:
             options: dict[str, Any] = {"region": self.region, "account_id": self.account_id}
             if self._backend_choice == "moto":
                 options["reset"] = True  # moto's state is per process: start from nothing
-                options["middleware"] = chain_middleware(
-                    self.enforcer.wsgi if self.enforcer else None,
-                    self._throttler.wsgi if self._throttler else None,
-                )
+                if self._throttler is not None:
+                    options["middleware"] = self._throttler.wsgi
             self.backend = make_backend(self._backend_choice, **options)  # type: ignore[arg-type]
             self.backend.start()
             self._owned.append(self.backend.stop)

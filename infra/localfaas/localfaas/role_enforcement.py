@@ -1,7 +1,7 @@
 """Execution roles enforced: a function's AWS call its role does not allow fails as AWS fails it.
 
-Each call is judged where localfaas.sdk_hooks sees it (moto's server, botocore in this process) and
-at the events endpoint: the calling function is known by its access key id (localfaas.execution_roles),
+Each call is judged where localfaas.sdk_hooks sees it (a moto server of this process, botocore in
+this process) and at the events endpoint: the calling function is known by its access key id (localfaas.execution_roles),
 what the call asks by localfaas.iam_requests, the verdict by IAM's evaluation (localfaas.iam_policy)
 over the role's identity-based policies, with the request context aws:PrincipalArn (the role),
 aws:PrincipalAccount, aws:RequestedRegion and aws:SecureTransport ("true": on AWS the SDK speaks
@@ -211,9 +211,9 @@ def enforcer_for(
     if kind == "aws":
         return None, None  # IAM itself enforces them, with the user's own credentials
     enforcer = RoleEnforcer(region, account_id)
-    if not isinstance(backend, str):  # a server someone else started: its middleware is theirs
+    if kind == "moto" and type(backend).__name__ == "RemoteMotoBackend":  # another process's server
         return enforcer, (
-            "execution roles are enforced only for the calls made in this process: the backend was "
-            "started elsewhere, without localfaas's check in front of it"
+            "execution roles are enforced only for the calls made in this process: the moto server "
+            "runs in another one, without localfaas's check in front of it"
         )
     return enforcer, None

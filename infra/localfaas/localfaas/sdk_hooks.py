@@ -4,7 +4,8 @@ throttling (localfaas.throttling) and the execution roles' enforcement (localfaa
 Two ways in, both needed: a WSGI middleware around moto's server (functions in worker processes, or
 any process, calling it over HTTP) and a botocore `before-send` handler for calls made in this
 process, registered among botocore's built-in handlers just before moto's stubber (where moto
-registers it), so a refused call never reaches moto's in-process mock. A judge looks at one call
+registers it), so a refused call never reaches moto's in-process mock; a moto server that runs in
+this process asks the same judges (`judge_here`). A judge looks at one call
 (`SdkCall`) and returns the answer that refuses it, or None to let it by; judges run in a fixed
 order (roles before throttling: a call IAM refuses is not counted against a rate) and the first
 refusal is the answer.
@@ -20,7 +21,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from localfaas.backend import LOCALFAAS_USER_AGENT
 
-__all__ = ["Answer", "Judge", "SdkCall", "install_in_process", "wsgi_middleware"]
+__all__ = [
+    "Answer",
+    "Judge",
+    "SdkCall",
+    "install_in_process",
+    "judge_here",
+    "server_middleware",
+    "wsgi_middleware",
+]
 
 Answer = tuple[int, list[tuple[str, str]], bytes]  # status, headers, body
 
@@ -207,6 +216,29 @@ class _Raw:
 
     def stream(self, **_: Any) -> Iterable[bytes]:
         yield self.body
+
+
+# Kinds whose judges also sit in front of a moto server this process runs (localfaas.backend): the
+# roles judge the same call the same way wherever it is seen; a throttle draws once per call, so it
+# has a middleware of its own, given to the server it throttles.
+SERVER_KINDS = ("roles",)
+
+
+def judge_here(call: SdkCall) -> Answer | None:
+    """The latest installed judge of each SERVER_KINDS kind, on a call a moto server of this process got."""
+    return _first_refusal([_active[k][-1] for k in SERVER_KINDS if _active[k]], call)
+
+
+def server_middleware(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """`app` (a moto server of this process) behind `judge_here`, at no cost while no judge is installed."""
+    judged = wsgi_middleware(judge_here)(app)
+
+    def serve(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if any(_active[k] for k in SERVER_KINDS):
+            return judged(environ, start_response)
+        return app(environ, start_response)
+
+    return serve
 
 
 def install_in_process(judge: Judge, kind: str) -> Callable[[], None]:
