@@ -113,7 +113,9 @@ def test_conditions_on_the_keys_of_the_request_context(condition, expected):
 def test_an_allow_whose_condition_fails_is_not_a_deny():
     documents = [
         policy(
-            allow("dynamodb:UpdateItem", TABLE, Condition={"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}),
+            allow(
+                "dynamodb:UpdateItem", TABLE, Condition={"StringEquals": {"aws:RequestedRegion": "eu-west-1"}}
+            ),
             allow("dynamodb:UpdateItem", TABLE),
         )
     ]
@@ -129,7 +131,12 @@ def test_what_cannot_be_evaluated_fails_closed_and_is_named():
     denied_if = [
         policy(
             allow("dynamodb:*", "*"),
-            {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:ViaAWSService": "true"}}},
+            {
+                "Effect": "Deny",
+                "Action": "*",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:ViaAWSService": "true"}},
+            },
         )
     ]
     assert verdict(denied_if, context=CONTEXT) == EXPLICIT_DENY
@@ -141,7 +148,12 @@ def test_a_statement_for_another_action_is_never_evaluated_for_its_condition():
     documents = [
         policy(
             allow("dynamodb:UpdateItem", TABLE),
-            {"Effect": "Deny", "Action": "s3:*", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "1.2.3.4"}}},
+            {
+                "Effect": "Deny",
+                "Action": "s3:*",
+                "Resource": "*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "1.2.3.4"}},
+            },
         )
     ]
     decision = evaluate(documents, "dynamodb:UpdateItem", TABLE, CONTEXT)
