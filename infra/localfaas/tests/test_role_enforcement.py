@@ -8,10 +8,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from infra.localfaas.tests.sam_app import write_app
 from localfaas.execution_roles import ExecutionRole, access_key_id
 from localfaas.local_stack import LocalStack
 from localfaas.role_enforcement import RoleEnforcer
-from infra.localfaas.tests.sam_app import write_app
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
