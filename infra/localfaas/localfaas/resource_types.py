@@ -200,7 +200,9 @@ TYPES: dict[str, TypeInfo] = {
         "BucketName",
         lower_case=True,
         attributes={
-            "Arn": _arn_of("s3", "", region=False, account=False),  # arn:aws:s3:::NAME: bucket names are global
+            "Arn": _arn_of(
+                "s3", "", region=False, account=False
+            ),  # arn:aws:s3:::NAME: bucket names are global
             "DomainName": lambda r: f"{r.name}.s3.{r.place.url_suffix}",
             "RegionalDomainName": lambda r: f"{r.name}.s3.{r.place.region}.{r.place.url_suffix}",
             "DualStackDomainName": lambda r: f"{r.name}.s3.dualstack.{r.place.region}.{r.place.url_suffix}",

@@ -118,6 +118,7 @@ class RoleEnforcer:
                 denied = AccessDenied(role, action, resource, decision.verdict)
                 with self._lock:
                     self.denied.append(denied)
+                self._note(denied.message)  # once per function, action and resource
                 return access_denied(call.api or "", denied.message)
         return None
 
