@@ -3,7 +3,8 @@
 One short day is produced and run to the end; each test then checks one promise of the topology.
 It runs on the embedded log with both runtimes, and on a real Kafka broker (Tansu). A second
 stack on the same backend and log then resets every consumer group to the start of its topics,
-so every batch is delivered again: nothing may change.
+so every batch is delivered again: nothing may change. Each function's calls are checked against
+its own execution role (localfaas.role_enforcement): a call its role does not allow would fail.
 """
 
 from __future__ import annotations
@@ -204,6 +205,7 @@ def run_day(
             "backend": backend,
             "topics": TOPICS,
             "environment": environment,
+            "enforce_roles": True,  # issue 14: every call under the function's own role
         }
         with LocalStack(TEMPLATE, **options) as stack:
             alerts_queue = subscribe_alerts(stack)
