@@ -164,7 +164,8 @@ class MotoBackend(_LocalCredentials):
     in it) sees the same resources; `reset()` empties them. Requests are put in `account_id` (moto
     reads the `x-moto-account-id` header), so ARNs moto makes match the ones the template resolved.
     Not emulated here: EventBridge delivery to targets (moto's server cannot invoke localfaas's
-    functions; localfaas's own bus delivers) and IAM enforcement.
+    functions; localfaas's own bus delivers) and IAM enforcement (localfaas.role_enforcement judges
+    the functions' calls in front of the server).
     """
 
     kind = "moto"

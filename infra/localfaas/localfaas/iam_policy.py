@@ -15,8 +15,8 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_res
 
 Conditions: the string and ARN operators (`StringEquals`, `StringNotEquals`, `StringEqualsIgnoreCase`,
 `StringLike`, `StringNotLike`, `ArnEquals`, `ArnLike`, `ArnNotEquals`, `ArnNotLike`), `Bool` and `Null`,
-each with `...IfExists`, over the request context localfaas knows (`aws:PrincipalArn`,
-`aws:PrincipalAccount`, `aws:RequestedRegion`, `aws:SecureTransport`, `aws:userid`, always present);
+each with `...IfExists`, over the request context the caller gives (localfaas.role_enforcement gives
+`aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:RequestedRegion` and `aws:SecureTransport`);
 several values of a key are ORed, several keys and operators ANDed ("IAM JSON policy elements: Condition operators",
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html).
 A condition this cannot evaluate (another operator, a key outside that context, a set operator `ForAnyValue:`/`ForAllValues:`) or a resource with a policy variable

@@ -70,7 +70,10 @@ dynamodb = boto3.client("dynamodb")
 
 def handler(event, context):
     try:
-        dynamodb.put_item(TableName=os.environ[event["table"]], Item={"id": {"S": "1"}})
+        if "bus" in event:
+            boto3.client("events").put_events(Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}", "EventBusName": event["bus"]}])
+        else:
+            dynamodb.put_item(TableName=os.environ[event["table"]], Item={"id": {"S": "1"}})
     except ClientError as e:
         error = e.response["Error"]
         return {"code": error["Code"], "message": error["Message"], "status": e.response["ResponseMetadata"]["HTTPStatusCode"]}
@@ -106,6 +109,18 @@ def test_a_call_the_role_does_not_allow_fails_with_access_denied_and_an_allowed_
         assert [(d.function, d.action, d.resource) for d in stack.enforcer.denied] == [
             ("WriteOrders", "dynamodb:PutItem", tickets)
         ]
+
+
+@pytest.mark.parametrize("runtime", ["in-process", "worker"])
+def test_put_events_is_judged_at_the_events_endpoint_too(app, runtime):
+    with LocalStack(app, runtime=runtime, enforce_roles=True) as stack:
+        result = stack.invoke("WriteOrders", {"bus": "default"})
+        assert result.ok, result.error
+        assert result.payload["code"] == "AccessDeniedException"
+        assert (
+            "events:PutEvents on resource: arn:aws:events:us-east-1:123456789012:event-bus/default"
+            in (result.payload["message"])
+        )
 
 
 def test_an_explicit_deny_says_so(app):
