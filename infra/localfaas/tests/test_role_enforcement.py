@@ -265,3 +265,15 @@ def _keys(role: ExecutionRole) -> dict[str, str]:
         "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
         "aws_session_token": env["AWS_SESSION_TOKEN"],
     }
+
+
+@pytest.mark.parametrize("command", ["run", "up", "invoke", "start-api", "start-lambda"])
+def test_the_commands_take_enforce_roles_and_its_negation(command):
+    from localfaas.cli import build_parser
+    from localfaas.role_enforcement import ENFORCE_ROLES_DEFAULT
+
+    parse = build_parser().parse_args
+    extra = ["--scenario", "s.json"] if command == "run" else []
+    assert parse([command, *extra]).enforce_roles is ENFORCE_ROLES_DEFAULT
+    assert parse([command, *extra, "--enforce-roles"]).enforce_roles is True
+    assert parse([command, *extra, "--no-enforce-roles"]).enforce_roles is False
