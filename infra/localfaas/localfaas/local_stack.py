@@ -160,6 +160,8 @@ class LocalStack:
     again resumes what a killed one left there). `function_logs`, when given, receives every
     invocation's logs. `durable=False` keeps what PutEvents and asynchronous Invoke accepted in
     memory only, as localfaas did before it was durable: for measuring the cost, nothing else.
+    `enforce_roles=True` refuses a function's AWS call its execution role does not allow, with the
+    service's AccessDenied (localfaas.role_enforcement; moto backends only).
     """
 
     def __init__(
