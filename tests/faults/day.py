@@ -53,6 +53,7 @@ def run_day(
         topics=day.topics,
         environment=environment,
         log_dir=folder / "log",
+        enforce_roles=True,  # issue 14: the day passes under the functions' own roles
         **stack_options,
     ) as stack:
         stack.produce_records(before)

@@ -4,7 +4,9 @@ the AWS services on moto or on LocalStack (tests/support/localstack.py).
 One short day is produced and run to the end; each test then checks one promise of the topology.
 It runs on the embedded log with both runtimes on both backends, and on a real Kafka broker (Tansu)
 on moto. A second stack on the same backend and log then resets every consumer group to the start
-of its topics, so every batch is delivered again: nothing may change.
+of its topics, so every batch is delivered again: nothing may change. On moto each function's calls
+are checked against its own execution role (localfaas.role_enforcement): a call its role does not
+allow would fail.
 """
 
 from __future__ import annotations
@@ -215,11 +217,13 @@ def run_day(
             "account_id": backend.account_id,
             # S3 bucket names are global, across accounts: a stack name of its own keeps them apart.
             "stack_name": f"day-{runtime}-{log_kind}",
+            "enforce_roles": True,  # issue 14: every call under the function's own role
         }
         with LocalStack(TEMPLATE, **options) as stack:
             alerts_queue = subscribe_alerts(stack)
             produce_day(stack)
             assert stack.run_until_idle(), "the day did not settle"
+            assert [d.message for d in stack.enforcer.denied] == []  # every role allows its calls
             first = outcome_of(stack, alerts_queue)
             groups = {(m.config.consumer_group_id, m.config.topics[0]) for m in stack.mappings}
         for group, topic in groups:  # every consumer group back to the start of its topic

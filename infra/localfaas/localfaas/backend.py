@@ -17,7 +17,8 @@ credentials in a function's environment; local backends give dummy credentials i
 https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime
 
 Not emulated: the services themselves (moto or LocalStack answer for them), IAM on a local backend
-(every call is allowed, whatever the function's role says), more than one region and account per backend.
+(every call is allowed, whatever the function's role says, unless localfaas.role_enforcement checks
+it), more than one region and account per backend.
 """
 
 from __future__ import annotations
@@ -174,7 +175,8 @@ class MotoBackend(_LocalCredentials):
     in it) sees the same resources; `reset()` empties them. Requests are put in `account_id` (moto
     reads the `x-moto-account-id` header), so ARNs moto makes match the ones the template resolved.
     Not emulated here: EventBridge delivery to targets (moto's server cannot invoke localfaas's
-    functions; localfaas's own bus delivers) and IAM enforcement.
+    functions; localfaas's own bus delivers) and IAM enforcement (localfaas.role_enforcement judges
+    the functions' calls in front of the server).
     """
 
     kind = "moto"
@@ -279,7 +281,11 @@ def _moto_server_class() -> type:
             self._middleware = middleware
 
         def _server_entry(self) -> None:
+            from localfaas.sdk_hooks import server_middleware
+
             app = _account_middleware(DomainDispatcherApplication(create_backend_app), self._account_id)
+            # The execution roles a stack of this process enforces (localfaas.role_enforcement).
+            app = server_middleware(app)
             if self._middleware is not None:
                 app = self._middleware(app)
             self._server = make_server(

@@ -15,7 +15,7 @@ Request signatures are not checked (the backends do not check them either). PutE
 path AS_SERVICE_PATH (only `localfaas put-events --as-service` does) is put as the AWS service itself
 would send it (`put_service_events`; localfaas.service_events), so an ``aws.`` source is accepted
 there; at the root, where functions send theirs, it is refused as AWS refuses it. A `guard` (a fault
-plan's throttling, localfaas.throttling) may refuse a request before it is served or forwarded.
+plan's throttling, localfaas.throttling; the roles, localfaas.role_enforcement) may refuse a request before it is served or forwarded.
 """
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ CONTENT_TYPE = "application/x-amz-json-1.1"
 _NOT_FORWARDED = {"host", "content-length", "connection", "keep-alive", "transfer-encoding"}
 
 PutEvents = Callable[[list[dict[str, Any]]], dict[str, Any]]
-# Given a request's headers, the answer that refuses it (a fault plan's throttle), or None.
-Guard = Callable[[Any, str], "tuple[int, list[tuple[str, str]], bytes] | None"]  # (headers, path)
+# Given a request's headers, path and body, the answer that refuses it (a fault plan's throttle, a
+# role that does not allow the call), or None.
+Guard = Callable[[Any, str, bytes], "tuple[int, list[tuple[str, str]], bytes] | None"]
 
 
 class EventsApi(LoopbackServer):
@@ -115,7 +116,7 @@ def _handler_class(api: EventsApi) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            refused = api.guard(self.headers, self.path) if api.guard is not None else None
+            refused = api.guard(self.headers, self.path, body) if api.guard is not None else None
             if refused is not None:
                 return self._send_raw(*refused)
             target = self.headers.get("X-Amz-Target", "")

@@ -105,6 +105,7 @@ from localfaas.report import (
     mapping_summary,
     resource_summary,
 )
+from localfaas.role_enforcement import ENFORCE_ROLES_DEFAULT, RoleEnforcer, enforcer_for
 from localfaas.runtime import (
     TIMEOUT_NOT_ENFORCED,
     InProcessRuntime,
@@ -160,6 +161,8 @@ class LocalStack:
     again resumes what a killed one left there). `function_logs`, when given, receives every
     invocation's logs. `durable=False` keeps what PutEvents and asynchronous Invoke accepted in
     memory only, as localfaas did before it was durable: for measuring the cost, nothing else.
+    `enforce_roles=True` refuses a function's AWS call its execution role does not allow, with the
+    service's AccessDenied (localfaas.role_enforcement; moto backends only).
     """
 
     def __init__(
@@ -188,6 +191,7 @@ class LocalStack:
         durable: bool = True,
         build: bool = False,
         build_dir: str | Path | None = None,
+        enforce_roles: bool = ENFORCE_ROLES_DEFAULT,  # issue 14: localfaas.role_enforcement
     ) -> None:
         self.template_path = Path(template)
         # issue 12: `sam build` first (localfaas.build), into build_dir (default .aws-sam/build).
@@ -211,6 +215,8 @@ class LocalStack:
         self.faults = faults.seeded() if faults is not None and faults.active else None
         self.fault_dice = Dice(self.faults.seed) if self.faults is not None else None
         self._throttler: Any = None
+        self.enforce_roles = enforce_roles
+        self.enforcer: RoleEnforcer | None = None
         self._durable = durable
         self._owned: list[Callable[[], None]] = []  # what close() undoes, last first
         self._lock = threading.Lock()  # counters, touched by pollers, the scheduler and the endpoint
@@ -256,6 +262,7 @@ class LocalStack:
         self._started_at = time.monotonic()
         try:
             self._start_throttling()
+            self._start_role_enforcement()
             self._start_backend()
             self.template = load_stack(
                 self.template_path,
@@ -266,6 +273,8 @@ class LocalStack:
                 endpoint_url=self.backend.endpoint_url,
             )
             self.warnings.extend(self.template.warnings)
+            if self.enforcer is not None:
+                self.warnings.extend(self.enforcer.load_stack(self.template))
             self._make_state_dir()
             env_vars = self._env_vars()
             self._functions = {
@@ -288,7 +297,7 @@ class LocalStack:
                 self.put_events,
                 proxy_url=self.backend.endpoint_url,
                 port=self._events_port,
-                guard=self._throttler.decide if self._throttler else None,
+                guard=self._events_guard(),
                 put_service_events=lambda entries: self.put_events(entries, as_service=True),
             )
             self.events_api.start()
@@ -464,7 +473,8 @@ class LocalStack:
         if choice == "in-process" and self._moto_here():
             self._serve_sdk_calls_in_process()
             environment.pop("AWS_ENDPOINT_URL")
-        self.runtime = runtimes[choice](environment)
+        credentials = self.enforcer.credentials_env if self.enforcer else None
+        self.runtime = runtimes[choice](environment, credentials=credentials)
         if self.faults is not None and (self.faults.crash or self.faults.timeout or self.faults.kill_after):
             self.runtime = FaultyRuntime(self.runtime, self.faults, self.fault_dice)
         self._owned.append(self.runtime.close)
@@ -480,6 +490,27 @@ class LocalStack:
         self._owned.append(install_in_process(self._throttler))
         if not self.real_time:
             self._owned.append(skip_sdk_backoff())
+
+    def _start_role_enforcement(self) -> None:
+        """issue 14: each function's calls checked against its execution role (localfaas.role_enforcement)."""
+        self.enforcer, note = enforcer_for(
+            self.enforce_roles, self._backend_choice, self.region, self.account_id
+        )
+        if note:
+            self.warnings.append(note)
+        if self.enforcer is not None:
+            self._owned.append(self.enforcer.install_in_process())
+
+    def _events_guard(self) -> Any:
+        """What judges a call at the events endpoint: the roles first, then a fault plan's throttle."""
+        guards = [g.decide for g in (self.enforcer, self._throttler) if g is not None]
+        if not guards:
+            return None
+
+        def guard(headers: Any, path: str, body: bytes = b"") -> Any:
+            return next((a for a in (g(headers, path, body) for g in guards) if a is not None), None)
+
+        return guard
 
     def _moto_here(self) -> bool:
         """True when moto runs in this process, in the account moto's in-process mock answers in."""

@@ -92,8 +92,10 @@ def _fifo(prop: Prop) -> str:
     return ".fifo" if str(prop("FifoQueue") or prop("FifoTopic") or "").lower() == "true" else ""
 
 
-def _arn_of(service: str, prefix: str, *, region: bool = True) -> Callable[[Identity], str]:
-    return lambda r: r.place.arn(service, f"{prefix}{r.name}", region=region)
+def _arn_of(
+    service: str, prefix: str, *, region: bool = True, account: bool = True
+) -> Callable[[Identity], str]:
+    return lambda r: r.place.arn(service, f"{prefix}{r.name}", region=region, account=account)
 
 
 def _with_id(service: str, prefix: str) -> Callable[[Identity], str]:
@@ -198,7 +200,9 @@ TYPES: dict[str, TypeInfo] = {
         "BucketName",
         lower_case=True,
         attributes={
-            "Arn": _arn_of("s3", "", region=False),
+            "Arn": _arn_of(
+                "s3", "", region=False, account=False
+            ),  # arn:aws:s3:::NAME: bucket names are global
             "DomainName": lambda r: f"{r.name}.s3.{r.place.url_suffix}",
             "RegionalDomainName": lambda r: f"{r.name}.s3.{r.place.region}.{r.place.url_suffix}",
             "DualStackDomainName": lambda r: f"{r.name}.s3.dualstack.{r.place.region}.{r.place.url_suffix}",

@@ -93,6 +93,16 @@ INVALID_RUNTIME = "Runtime.InvalidRuntime"
 _NOT_INHERITED = frozenset({"_HANDLER", "_X_AMZN_TRACE_ID", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ"})
 
 
+# A function's own credentials (its execution role's, localfaas.execution_roles) over the shared ones.
+Credentials = Callable[["FunctionSpec"], dict[str, str]]
+
+
+def _with_credentials(
+    extra_env: dict[str, str], credentials: Credentials | None, function: FunctionSpec
+) -> dict[str, str]:
+    return {**extra_env, **credentials(function)} if credentials is not None else extra_env
+
+
 def _region(function: FunctionSpec) -> str:
     return function.arn.split(":")[3]
 
@@ -286,6 +296,9 @@ class _Sandbox:
         self.mark: tuple[int, int] | None = None
         watch_imports()
         self.library_state: dict[tuple[str, str], Any] = {}
+        # Its own boto3 default session, as each Lambda environment has: one session resolves its
+        # credentials once, so functions sharing one would all sign with the first one's keys.
+        self.boto3_session: Any = None
 
     def owned_names(self) -> list[str]:
         """The names in sys.modules now holding a module from this function's folders."""
@@ -360,6 +373,43 @@ def _sandbox_library_state(sandbox: _Sandbox) -> Iterator[None]:
                 continue
             sandbox.library_state[(module_name, name)] = getattr(module, name)
             setattr(module, name, host.get((module_name, name), initial))
+
+
+_data_loader: Any = None
+
+
+def _new_default_session() -> Any:
+    """A boto3 session like `boto3.setup_default_session()`'s, but reading the service models through
+    one loader shared by all sandboxes, so each function does not parse them again."""
+    global _data_loader
+    import boto3
+    import botocore.loaders
+    import botocore.session
+
+    core = botocore.session.get_session()
+    if _data_loader is None:
+        _data_loader = botocore.loaders.create_loader()
+    core.register_component("data_loader", _data_loader)
+    session = boto3.session.Session(botocore_session=core)
+    paths = _data_loader.search_paths  # boto3 appends its own models' folder on every session
+    paths[:] = list(dict.fromkeys(paths))
+    return session
+
+
+@contextmanager
+def _sandbox_boto3_session(sandbox: _Sandbox) -> Iterator[None]:
+    """While active, `boto3.client(...)` uses the sandbox's own default session (made on first use)."""
+    import boto3
+
+    host = boto3.DEFAULT_SESSION
+    if sandbox.boto3_session is None:
+        sandbox.boto3_session = _new_default_session()
+    boto3.DEFAULT_SESSION = sandbox.boto3_session
+    try:
+        yield
+    finally:
+        sandbox.boto3_session = boto3.DEFAULT_SESSION
+        boto3.DEFAULT_SESSION = host
 
 
 @contextmanager
@@ -460,9 +510,16 @@ class InProcessRuntime:
     limits, and isolation from a handler that calls os._exit or corrupts the interpreter.
     """
 
-    def __init__(self, extra_env: dict[str, str] | None = None, *, forward_logs: bool = False) -> None:
+    def __init__(
+        self,
+        extra_env: dict[str, str] | None = None,
+        *,
+        forward_logs: bool = False,
+        credentials: Credentials | None = None,
+    ) -> None:
         self.extra_env = dict(extra_env or {})
         self.forward_logs = forward_logs
+        self.credentials = credentials
         self._sandboxes: dict[str, _Sandbox] = {}
 
     def invoke(
@@ -495,7 +552,8 @@ class InProcessRuntime:
     def _sandbox(self, function: FunctionSpec) -> _Sandbox:
         sandbox = self._sandboxes.get(function.logical_id)
         if sandbox is None or sandbox.function != function:
-            sandbox = self._sandboxes[function.logical_id] = _Sandbox(function, self.extra_env)
+            env = _with_credentials(self.extra_env, self.credentials, function)
+            sandbox = self._sandboxes[function.logical_id] = _Sandbox(function, env)
         return sandbox
 
     def _run(self, sandbox: _Sandbox, event_json: str, request_id: str, logs: _Logs) -> InvocationResult:
@@ -504,6 +562,7 @@ class InProcessRuntime:
             _sandbox_modules(sandbox),
             _sandbox_process_state(sandbox, logs.write),
             _sandbox_library_state(sandbox),
+            _sandbox_boto3_session(sandbox),
         ):
             try:
                 if sandbox.handler is None:
@@ -632,9 +691,16 @@ class WorkerProcessRuntime:
     invocations of one function run one at a time (different functions run in parallel).
     """
 
-    def __init__(self, extra_env: dict[str, str] | None = None, *, forward_logs: bool = False) -> None:
+    def __init__(
+        self,
+        extra_env: dict[str, str] | None = None,
+        *,
+        forward_logs: bool = False,
+        credentials: Credentials | None = None,
+    ) -> None:
         self.extra_env = dict(extra_env or {})
         self.forward_logs = forward_logs
+        self.credentials = credentials
         self._workers: dict[str, _Worker] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -687,7 +753,8 @@ class WorkerProcessRuntime:
             worker.close()
             worker = None
         if worker is None:
-            worker = self._workers[function.logical_id] = _Worker(function, self.extra_env)
+            env = _with_credentials(self.extra_env, self.credentials, function)
+            worker = self._workers[function.logical_id] = _Worker(function, env)
         return worker
 
     def _drop(self, worker: _Worker, *, ended: bool = False) -> int:

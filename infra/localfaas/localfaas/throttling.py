@@ -28,34 +28,28 @@ What each service sends when it throttles (status, code, body as its protocol sh
 Every code above is one botocore's standard retry mode counts as a throttle ("Retry behavior",
 https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html). A call's service is
 read from its SigV4 credential scope. localfaas's own clients (provisioning, pollers, destinations,
-the report) carry LOCALFAAS_USER_AGENT and are never throttled. Two ways in, both needed: a WSGI
-middleware around moto's server (functions in worker processes, or any process, calling it over
-HTTP) and a botocore `before-send` handler for calls made in this process, which runs before
-moto's in-process mock answers them; a call it let through is marked, so it is not drawn again.
-A throttled request is refused, not served: AWS rejects it before doing anything, and botocore's
-retry modes resend it as safe to repeat. botocore calls every before-send handler, not only until
-one answers (botocore.endpoint: `emit`, then `first_non_none_response`), so moto's stubber is told
-to leave a refused request alone; it would otherwise perform the write behind the refusal (an
-idempotency record put, then "already exists" on the SDK's retry). Services not listed are never
-throttled. In virtual time, the SDK's backoff sleeps are skipped
+the report) carry LOCALFAAS_USER_AGENT and are never throttled. The calls are seen where
+localfaas.sdk_hooks sees them (moto's server and botocore's before-send in this process); a call
+let through in this process is marked, so it is not drawn again. A throttled request is refused,
+not served: AWS rejects it before doing anything, and botocore's retry modes resend it as safe to
+repeat (sdk_hooks keeps moto's in-process stubber from performing it behind the refusal).
+Services not listed are never throttled. In virtual time, the SDK's backoff sleeps are skipped
 (`skip_sdk_backoff`), as localfaas skips its own waits.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-import threading
 import uuid
-import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+from localfaas import sdk_hooks
 from localfaas.backend import LOCALFAAS_USER_AGENT
 from localfaas.events_api import JUDGED_HEADER  # set on a call already judged, so no one draws again
 from localfaas.faults import Dice
+from localfaas.sdk_hooks import Answer, SdkCall, wsgi_middleware
 
 __all__ = [
     "JUDGED_HEADER",
@@ -89,7 +83,7 @@ def _query_error(namespace: str, code: str, message: str) -> ThrottleResponse:
     return ThrottleResponse(400, (("Content-Type", "text/xml"),), body.encode())
 
 
-# Keyed by the client's service name: the SigV4 signing name, but for SES's API v2 (see _api).
+# Keyed by the client's service name: the SigV4 signing name, but for SES's API v2 (SdkCall.api).
 _THROTTLES: dict[str, ThrottleResponse] = {
     "dynamodb": _json_error(
         "1.0",
@@ -141,26 +135,6 @@ def throttle_response(service: str) -> tuple[int, list[tuple[str, str]], bytes] 
     return template.status, headers, body
 
 
-def signing_service(headers: Mapping[str, Any]) -> str | None:
-    """The service of a SigV4-signed request: `Credential=AKID/date/region/SERVICE/aws4_request`."""
-    authorization = _header(headers, "Authorization")
-    _, _, scope = authorization.partition("Credential=")
-    parts = scope.split(",", 1)[0].split("/")
-    return parts[3] if len(parts) >= 5 else None
-
-
-def _api(signing_name: str | None, path: str) -> str | None:
-    # SES signs both of its APIs as "ses"; version 2 is the REST one, under /v2/.
-    return "sesv2" if signing_name == "ses" and path.startswith("/v2/") else signing_name
-
-
-def _header(headers: Mapping[str, Any], name: str) -> str:
-    value = headers.get(name)
-    if value is None:
-        value = headers.get(name.lower(), "")
-    return value.decode() if isinstance(value, bytes) else str(value or "")
-
-
 class Throttler:
     """Decides, for one call, whether it is throttled: only the functions' calls, `share` of them."""
 
@@ -169,153 +143,36 @@ class Throttler:
         self.dice = dice
 
     def decide(
-        self, headers: Mapping[str, Any], path: str = ""
+        self, headers: Mapping[str, Any], path: str = "", body: bytes = b""
     ) -> tuple[int, list[tuple[str, str]], bytes] | None:
         """The throttling answer for a call with these headers to this path, or None to let it by."""
-        if LOCALFAAS_USER_AGENT in _header(headers, "User-Agent") or _header(headers, JUDGED_HEADER):
+        return self.judge(SdkCall("POST", f"http://localhost{path}", dict(headers), body))
+
+    def judge(self, call: SdkCall) -> Answer | None:
+        if call.from_localfaas or call.header(JUDGED_HEADER):
             return None
-        service = _api(signing_service(headers), path)
+        service = call.api
         if service not in _THROTTLES:
             return None
         if not self.dice.roll("throttle", self.share, label=f"throttled {service}"):
             return None
         return throttle_response(service)
 
-    # -- over HTTP: moto's server --------------------------------------------------------------------
+    def judge_in_process(self, call: SdkCall) -> Answer | None:
+        refused = self.judge(call)
+        if refused is None:
+            call.headers[JUDGED_HEADER] = "1"  # the request's own headers: the events endpoint sees it
+        return refused
 
     def wsgi(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
-        """`app` with the functions' calls throttled before they reach it."""
-
-        def throttled(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-            headers = {
-                "Authorization": environ.get("HTTP_AUTHORIZATION", ""),
-                "User-Agent": environ.get("HTTP_USER_AGENT", ""),
-                JUDGED_HEADER: environ.get("HTTP_X_LOCALFAAS_FAULT_JUDGED", ""),
-            }
-            refused = self.decide(headers, environ.get("PATH_INFO", ""))
-            if refused is None:
-                return app(environ, start_response)
-            status, reply_headers, body = refused
-            start_response(f"{status} {_REASONS.get(status, 'Error')}", reply_headers)
-            return [body]
-
-        return throttled
-
-    # -- in this process: botocore's before-send ------------------------------------------------------
-
-    def before_send(self, request: Any, **_: Any) -> Any:
-        refused = self.decide(request.headers, urlsplit(request.url).path)
-        if refused is None:
-            request.headers[JUDGED_HEADER] = "1"
-            return None
-        from botocore.awsrequest import AWSResponse
-
-        _refuse(request)
-        status, headers, body = refused
-        return AWSResponse(request.url, status, dict(headers), _Raw(body))
-
-
-_REASONS = {400: "Bad Request", 429: "Too Many Requests", 503: "Slow Down"}
-
-
-class _Raw:
-    """What botocore reads an AWSResponse's body from."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-
-    def stream(self, **_: Any) -> Iterable[bytes]:
-        yield self.body
-
-
-# -- the in-process hook ------------------------------------------------------------------------------
-
-_active: list[Throttler] = []
-_registered = threading.Lock()
-_hooked = False
-
-
-# Requests refused at this attempt. botocore sends the same request object again on a retry, and
-# this hook runs first on every attempt, so it forgets the last attempt's refusal before judging.
-_refused: weakref.WeakSet[Any] = weakref.WeakSet()
-_guarded_stubbers: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def _before_send(request: Any, **kwargs: Any) -> Any:
-    _refused.discard(request)
-    return _active[-1].before_send(request, **kwargs) if _active else None
-
-
-def _refuse(request: Any) -> None:
-    _refused.add(request)
-    _guard_moto_stubber()
-
-
-def _guard_moto_stubber() -> None:
-    """moto's in-process stubber (one per process, moto.core.models) skips refused requests."""
-    models = sys.modules.get("moto.core.models")
-    stubber = getattr(models, "botocore_stubber", None)
-    if stubber is None or stubber in _guarded_stubbers:
-        return
-    process_request = stubber.process_request
-
-    def unless_refused(request: Any) -> Any:
-        return None if request in _refused else process_request(request)
-
-    stubber.process_request = unless_refused
-    _guarded_stubbers.add(stubber)
+        """`app` with the functions' calls throttled before they reach it (moto's server)."""
+        return wsgi_middleware(self.judge)(app)
 
 
 def install_in_process(throttler: Throttler) -> Callable[[], None]:
-    """Throttle the calls of every botocore client made in this process from now on (clients already
-    made keep their handlers); returns what undoes it. Registered in botocore's built-in handlers just
-    before moto's stubber, where moto registers it, so a throttled call never reaches moto's mock."""
-    global _hooked
-    with _registered:
-        if not _hooked:
-            from botocore.handlers import BUILTIN_HANDLERS
-
-            position = next(
-                (
-                    i
-                    for i, (event, handler, *_) in enumerate(BUILTIN_HANDLERS)
-                    if _is_moto_stubber(event, handler)
-                ),
-                len(BUILTIN_HANDLERS),
-            )
-            BUILTIN_HANDLERS.insert(position, ("before-send", _before_send))
-            _hooked = True
-        _hook_default_session()
-        _active.append(throttler)
-
-    def uninstall() -> None:
-        with _registered:
-            if throttler in _active:
-                _active.remove(throttler)
-
-    return uninstall
-
-
-def _hook_default_session() -> None:
-    """boto3's default session (behind `boto3.client(...)`, shared by in-process functions) copied
-    the built-in handlers when it was made: one made before the hook gets it first in line too."""
-    import boto3
-
-    if boto3.DEFAULT_SESSION is not None:
-        # Once per session, first: drop the copy an earlier install put first and the built-in copy of
-        # a session made after the hook. Two copies would judge each attempt twice, the second
-        # forgetting the first's refusal, so moto would serve a request refused.
-        events = boto3.DEFAULT_SESSION.events
-        events.unregister("before-send", unique_id=_HOOK_ID)
-        events.unregister("before-send", _before_send)
-        events.register_first("before-send", _before_send, unique_id=_HOOK_ID)
-
-
-_HOOK_ID = "localfaas-throttling"
-
-
-def _is_moto_stubber(event: str, handler: Any) -> bool:
-    return event == "before-send" and type(handler).__name__ == "BotocoreStubber"
+    """Throttle the calls of every botocore client made in this process from now on; returns what
+    undoes it (localfaas.sdk_hooks)."""
+    return sdk_hooks.install_in_process(throttler.judge_in_process, "throttle")
 
 
 # -- backoff in virtual time --------------------------------------------------------------------------

@@ -205,6 +205,11 @@ Resources:
       Handler: app.handler
       Runtime: python3.11
       Timeout: 20
+      Policies:  # its role allows both calls: the roles' check lets them by, the throttle answers
+        - Statement:
+            - Effect: Allow
+              Action: [sqs:ListQueues, events:PutEvents]
+              Resource: "*"
 """
 
 CALLER = """\

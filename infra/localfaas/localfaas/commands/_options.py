@@ -246,6 +246,20 @@ def add_stack_flags(
         help="fault plan: throttle=SHARE,crash=SHARE,timeout=SHARE,kill-after=N,seed=S (any of them; "
         "over a scenario's \"faults\", key by key); see the README's Fault injection",
     )
+    add_enforce_roles_flag(parser)
+
+
+def add_enforce_roles_flag(parser: argparse.ArgumentParser) -> None:
+    """issue 14: each function's calls checked against its execution role (localfaas.role_enforcement)."""
+    from localfaas.role_enforcement import ENFORCE_ROLES_DEFAULT
+
+    parser.add_argument(
+        "--enforce-roles",
+        action=argparse.BooleanOptionalAction,
+        default=ENFORCE_ROLES_DEFAULT,
+        help="refuse a function's AWS call its execution role does not allow, with the service's "
+        "AccessDenied (moto backend; default: %(default)s)",
+    )
 
 
 def add_build_flags(parser: argparse.ArgumentParser) -> None:
@@ -313,4 +327,5 @@ def stack_options(
         "stack_name": args.stack_name,
         "build": not args.skip_build,
         "build_dir": args.build_dir,
+        "enforce_roles": args.enforce_roles,  # add_stack_flags' --enforce-roles
     }

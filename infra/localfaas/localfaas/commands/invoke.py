@@ -35,6 +35,7 @@ from localfaas.commands._options import (
     ENDPOINTS_FILE,
     UsageError,
     add_build_flags,
+    add_enforce_roles_flag,
     add_env_vars_flag,
     add_template_flags,
     find_state_dir,
@@ -113,6 +114,7 @@ def register(subparsers) -> None:
         "folder upward that has one, as git finds .git)",
     )
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    add_enforce_roles_flag(parser)  # on a stack started for the call
     parser.set_defaults(handler=run)
 
 
@@ -155,6 +157,7 @@ def _invoke_on_a_new_stack(args: argparse.Namespace, target: _Target, function: 
         region=target.region,
         build=not args.skip_build,
         build_dir=args.build_dir,
+        enforce_roles=args.enforce_roles,
     )
     try:
         stack.start()
