@@ -36,14 +36,14 @@ BASELINE = "fresh interpreter: import boto3, then a no-op handler"
 _CONTEXT = """
 class Context:
     function_name = sys.argv[3]; function_version = "$LATEST"; memory_limit_in_mb = 128
-    invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{sys.argv[3]}"
+    invoked_function_arn = f"arn:aws:lambda:{os.environ['AWS_REGION']}:123456789012:function:{sys.argv[3]}"
     aws_request_id = "c0ffee00-0000-4000-8000-000000000001"; log_group_name = "/aws/lambda/x"
     log_stream_name = "x"
     def get_remaining_time_in_millis(self): return 60_000
 """
 _INIT_AND_INVOKE = (
     """
-import json, sys, time
+import json, os, sys, time
 start = time.perf_counter_ns()
 sys.path[:0] = sys.argv[4:5]; sys.path.extend(sys.argv[5:])
 import importlib; module = importlib.import_module(sys.argv[1])
@@ -59,7 +59,7 @@ print(inited - start, done - start)
 )
 _BOTO3_AND_NO_OP = (
     """
-import json, sys, time
+import json, os, sys, time
 start = time.perf_counter_ns()
 import boto3
 inited = time.perf_counter_ns()
@@ -103,7 +103,8 @@ def _run(command: list[str], env: dict[str, str], cwd: Path, event: str) -> tupl
 
 
 def measure(function: FunctionSpec, sizes: Sizes, workdir: Path) -> Figure:
-    """The figure's context also holds the handler's init and first-call medians on their own."""
+    """The figure's context also holds the handler's init median and, as the difference of the two
+    medians, its first call's."""
     sample = sample_event(function)
     event = sample.read_text()
     handler_cmd, baseline_cmd = _commands(function)
