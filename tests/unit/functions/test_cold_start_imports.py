@@ -40,6 +40,7 @@ def imported(logical_id: str, tmp_path) -> dict:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     if "DATABASE_URL" in env:
