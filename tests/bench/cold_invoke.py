@@ -75,6 +75,15 @@ print(inited - start, done - start)
 )
 
 
+def unmeasurable(function: FunctionSpec) -> str | None:
+    """Why the first call cannot be measured here, if it cannot: moto answers AWS, nothing else."""
+    if "KAFKA_BOOTSTRAP_SERVERS" in function.environment:
+        return "its first call produces to Kafka, and this benchmark runs no broker"
+    if not any((EVENTS / function.code_dir.name).glob("*.json")):
+        return f"no sample event in events/{function.code_dir.name}"
+    return None
+
+
 def sample_event(function: FunctionSpec) -> Path:
     folder = EVENTS / function.code_dir.name
     samples = sorted(p for p in folder.glob("*.json") if "mixed" not in p.name)
@@ -95,9 +104,12 @@ def _run(command: list[str], env: dict[str, str], cwd: Path, event: str) -> tupl
     if done.returncode != 0:
         raise RuntimeError(f"exit {done.returncode}: {done.stderr.strip()[-800:]}")
     *_, result, timings = done.stdout.strip().splitlines()
-    failures = (json.loads(result) or {}).get("batchItemFailures") if result.startswith("{") else None
-    if failures:  # a failed record's path is not the cold start this figure names
+    answer = json.loads(result) if result.startswith("{") else {}
+    # A failed record's or request's path is not the cold start this figure names.
+    if failures := answer.get("batchItemFailures"):
         raise RuntimeError(f"the first invocation failed {len(failures)} record(s): {failures}")
+    if isinstance(status := answer.get("statusCode"), int) and status >= 400:
+        raise RuntimeError(f"the first invocation answered HTTP {status}")
     init_ns, total_ns = timings.split()
     return int(init_ns), int(total_ns)
 

@@ -174,6 +174,11 @@ def run(sizes: Sizes, workdir: Path) -> list[Figure]:
             figures.append(measure(function, sizes, workdir))
         except Exception as error:
             figures.append(failed(NAME, name, f"{logical_id}: cold start", error))
+        if (reason := cold_invoke.unmeasurable(function)) is not None:
+            figures.append(
+                pending(NAME, f"{name}.first_invoke", f"{logical_id}: cold start, first call", reason, TARGET)
+            )
+            continue
         try:
             figures.append(cold_invoke.measure(function, sizes, workdir / "first_invoke"))
         except Exception as error:
