@@ -17,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 from localfaas.esm import EventSourceMappingConfig, is_kafka_event_source_mapping
+from localfaas.runtime import lambda_environment, new_log_stream_name
 from localfaas.template import FunctionSpec, Stack
 from tests.bench.fakes import FakeClient, FakeResource, stubbed_boto3
 from tests.support.stack import REGION, load_handler, provision_stack, storefront_stack
@@ -79,6 +80,14 @@ def function_environment(
         workdir.mkdir(parents=True, exist_ok=True)
         env["DATABASE_URL"] = database_url or f"sqlite:///{workdir / f'{logical_id}.sqlite3'}"
     return env
+
+
+def process_environment(function: FunctionSpec, workdir: Path) -> dict[str, str]:
+    """The whole environment of a fresh process running `function` as localfaas would start it
+    (localfaas.runtime.lambda_environment: the template's variables, Lambda's reserved ones), with
+    fake credentials."""
+    extra = {**FAKE_AWS, **function_environment(stack(), function.logical_id, workdir)}
+    return lambda_environment(function, extra, log_stream_name=new_log_stream_name())
 
 
 @contextlib.contextmanager

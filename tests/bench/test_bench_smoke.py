@@ -39,6 +39,7 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
         "batch.CreateAccount.stubbed",
         "batch.CreateAccount.moto",
         "cold_start.CreateAccount",
+        "cold_start.CreateAccount.first_invoke",
     } <= figures.keys()
     assert {
         "invoke.in_process",
@@ -58,6 +59,10 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
     for name in ("batch.CreateAccount.stubbed", "invoke.in_process", "invoke.worker_process"):
         assert figures[name]["status"] == "measured"
         assert figures[name]["baseline"]["value"] > 0 and isinstance(figures[name]["met"], bool)
+    # Init and the first call, a record really processed (a failed record's path is an error figure).
+    first = figures["cold_start.CreateAccount.first_invoke"]
+    assert first["status"] == "measured", first["reason"]
+    assert first["context"]["init_ms"] > 0 and first["context"]["first_invoke_ms"] > 0
     text = doc.read_text()
     assert "## Method" in text and "## Machine" in text and "## Against its peers" in text
     assert "| batch.CreateAccount.stubbed |" in text

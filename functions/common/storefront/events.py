@@ -14,7 +14,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.alias_generators import to_camel
@@ -55,6 +55,10 @@ class _Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         str_strip_whitespace=True,
+        # Each model's validator and serializer are built on its first use, not at import: a handler
+        # uses two or three of the catalogue's models, and building them all is most of the cost of
+        # importing this module in every cold start (BENCHMARKS.md, cold start).
+        defer_build=True,
     )
 
 
@@ -341,7 +345,14 @@ AnyEvent = Annotated[
     | TicketClosed,
     Field(discriminator="event_type"),
 ]
-_ANY_EVENT: TypeAdapter[DomainEvent] = TypeAdapter(AnyEvent)
+_BY_TYPE: dict[str, type[DomainEvent]] = {_type_of(c): c for c in get_args(get_args(AnyEvent)[0])}
+
+
+@functools.cache
+def _any_event() -> TypeAdapter[DomainEvent]:
+    # Built when first needed: parse_event validates a known type with its class (building that model
+    # only) and leaves the rest to the union (no or unknown type, invalid fields), as it reports them.
+    return TypeAdapter(AnyEvent)
 
 
 def event_classes() -> tuple[type[DomainEvent], ...]:
@@ -367,8 +378,15 @@ def parse_event(raw: bytes | str | dict[str, Any]) -> DomainEvent:
             raise MalformedEvent("not an event: nested too deeply to decode") from None
     if not isinstance(raw, dict):
         raise MalformedEvent(f"expected a JSON object, got {type(raw).__name__}")
+    wire = upcast(raw)
+    event_type = wire.get("eventType")
+    if isinstance(event_type, str) and (event_class := _BY_TYPE.get(event_type)) is not None:
+        try:
+            return event_class.model_validate(wire)
+        except ValidationError:
+            pass  # reported below as the union reports it, the type in each location
     try:
-        return _ANY_EVENT.validate_python(upcast(raw))
+        return _any_event().validate_python(wire)
     except ValidationError as error:
         raise MalformedEvent(
             f"invalid {_type_name(raw.get('eventType'))}: {validation_problems(error)}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -112,3 +114,31 @@ def test_an_announced_event_takes_its_id_from_its_cause():
     cause = payment("o-7", "c-7", at(9))
     closed = TicketClosed.caused_by(cause, at=at(10), order_id="o-7", shipment_id="s-7")
     assert closed.event_id == announcement_id(cause.event_id, "TicketClosed")
+
+
+def test_an_invalid_event_is_reported_as_the_union_reports_it_its_type_in_each_location():
+    with pytest.raises(MalformedEvent) as error:
+        parse_event({**V2_REQUEST, "customerId": "", "email": "ann-at-example"})
+    assert str(error.value) == (
+        "invalid AccountRequested: AccountRequested.customerId: string_too_short; "
+        "AccountRequested.email: string_pattern_mismatch"
+    )
+
+
+@pytest.mark.parametrize("event_type", [["AccountRequested"], {"a": 1}, 7, None])
+def test_an_event_type_of_any_json_value_is_malformed_not_a_crash(event_type):
+    with pytest.raises(MalformedEvent, match="invalid event"):
+        parse_event({**V2_REQUEST, "eventType": event_type})
+
+
+def test_parsing_one_event_builds_only_its_own_model_not_the_catalogue():
+    # The cold start's share of the models (BENCHMARKS.md): a fresh interpreter, as Lambda starts one.
+    probe = (
+        "import json, sys; from storefront import events; "
+        "events.parse_event(json.loads(sys.argv[1])); "
+        "print(sorted(c.__name__ for c in events.event_classes() if c.__pydantic_complete__))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, json.dumps(V2_REQUEST)], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["['AccountRequested']"]

@@ -39,7 +39,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 
 from storefront.events import DomainEvent
 from storefront.read_model.memory import DuplicateRow
@@ -483,7 +482,9 @@ def _events_in() -> Select:
 @lru_cache(maxsize=1)
 def _latest_in() -> Select:
     # Each sku's orders placed at its latest placed_at: the (sku, placed_at) index answers both.
-    later = aliased(supply_orders)
+    # Core's alias, the same SQL as sqlalchemy.orm.aliased gives a Table, without importing the ORM
+    # (about 60 ms of ProjectSql's cold start).
+    later = supply_orders.alias()
     newest = select(func.max(later.c.placed_at)).where(later.c.sku == supply_orders.c.sku).scalar_subquery()
     return select(supply_orders).where(
         supply_orders.c.sku.in_(bindparam("values", expanding=True)), supply_orders.c.placed_at == newest
