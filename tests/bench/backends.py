@@ -16,8 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tests.bench.end_to_end import SCENARIO, run_api_missing, within_budget
-from tests.bench.harness import Figure, Series, Sizes, compared, failed, pending, time_once
+from tests.bench.end_to_end import SCENARIO, run_api_missing
+from tests.bench.harness import Figure, Series, Sizes, compared, failed, pending, time_once, within_budget
 
 NAME = "backends"
 FIGURE = "backends.business_day_localstack"

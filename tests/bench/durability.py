@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import threading
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from tests.bench.end_to_end import SCENARIO, run_api_missing
-from tests.bench.harness import Figure, OverBudget, Series, Sizes, compared, failed, pending, time_once
+from tests.bench.harness import Figure, Series, Sizes, compared, failed, pending, time_once, within_budget
 
 NAME = "durability"
 FIGURE = "durability.business_day"
@@ -35,19 +33,6 @@ BASELINE = "the same day, the store in memory (durable=False)"
 # that has not settled by then is reported as such (its thread is left to the process's end: the
 # stack is in-process, as the figure needs, so it cannot be killed on its own).
 BUDGET_S = 240
-T = TypeVar("T")
-
-
-def _within_budget(budget_s: float, work: Callable[[], T]) -> T:
-    """work()'s result, or OverBudget when it has not returned within `budget_s` (it runs on in a
-    daemon thread: a stack that never settles cannot be stopped from outside)."""
-    box: list[Any] = []
-    thread = threading.Thread(target=lambda: box.append(work()), name="bench-durability", daemon=True)
-    thread.start()
-    thread.join(budget_s)
-    if not box:
-        raise OverBudget(f"the scenario had not settled after {budget_s:.0f} s")
-    return box[0]
 
 
 def _day(sizes: Sizes) -> Any:
@@ -89,7 +74,7 @@ def _run_day(
         durable=durable,
     ).start()
     # Over budget, the stack is left running: closing it under the busy thread ended the process.
-    elapsed = _within_budget(
+    elapsed = within_budget(
         budget_s, lambda: time_once(lambda: stack.run_scenario(scenario, window_s=scenario.window_s))
     )
     kept = {

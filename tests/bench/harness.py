@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -162,6 +163,19 @@ def in_child(budget_s: float, work: Callable[..., T], *args: Any, **kwargs: Any)
     if not succeeded:
         raise RuntimeError(value)
     return value
+
+
+def within_budget(budget_s: float, work: Callable[[], T]) -> T:
+    """work()'s result, or OverBudget when it has not returned within `budget_s`. For work that must
+    run in this process (a figure of an in-process stack): it runs on in a daemon thread, which cannot
+    be stopped from outside; in_child is the one to use where the work can be pickled."""
+    box: list[Any] = []
+    thread = threading.Thread(target=lambda: box.append(work()), name="bench-in-process", daemon=True)
+    thread.start()
+    thread.join(budget_s)
+    if not box:
+        raise OverBudget(f"the scenario had not settled after {budget_s:.0f} s")
+    return box[0]
 
 
 def _child(sender: Any, work: Callable[..., Any], args: tuple, kwargs: dict) -> None:
