@@ -25,6 +25,9 @@ Layout of `directory`:
     groups/<quoted group id>.json              {"topic": {"partition": next offset}}
 Every file is 0600 and every folder it makes 0700 (localfaas.owner_only): records hold what
 producers sent, password hashes of account requests included.
+
+Just past 400 lines: the segment files, their index, the consumer groups' committed offsets and the
+locking that lets several processes share them are one storage format.
 """
 
 from __future__ import annotations

@@ -71,6 +71,9 @@ topic), provisioned/on-demand poller scaling (AWS requires provisioned mode for 
 controls and Kafka destinations; localfaas does not check), retry back-off (a failed batch is
 retried on the next poll), schema registries, authentication (SourceAccessConfigurations),
 MetricsConfig.
+
+Just past 400 lines: the Kafka mapping's configuration, its partition reader over the log, its event
+and its destinations; the batch rules it shares with streams are in ordered_batches.py.
 """
 
 from __future__ import annotations

@@ -36,6 +36,9 @@ worked on, its messages are invisible to other consumers (up to VISIBILITY_S, th
 the failed ones and, in a dry run, all of them are made visible again at the end. Each receive counts
 towards a queue's own RedrivePolicy maxReceiveCount, as any consumer's does. SNS keeps nothing to
 read back, so an SNS destination cannot be redriven from here (a queue subscribed to it can).
+
+Just past 400 lines: one redelivery per kind of failure destination (Kafka mappings' invocation
+records, Kafka topics, bus DLQs, queue redrives, SNS dead letters), each short.
 """
 
 from __future__ import annotations

@@ -27,6 +27,9 @@ Metrics name one number in it: `section.field` or `section.field[key]`. A keyed 
 by logical id (or by the resource's physical name); without a key, its field is summed over all
 entries: `ses.sent`, `dynamodb.items[OrdersTable]`, `esm.to_destination`,
 `bus.events[storefront.accounts/AccountCreated]`, `lost.total`.
+
+Past 400 lines because the report is one document: its sections are built and rendered side by
+side, so a section's data and its text change together; the renderers are the part to move out.
 """
 
 from __future__ import annotations

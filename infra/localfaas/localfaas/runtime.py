@@ -11,6 +11,10 @@ the in-process runtime shares this interpreter among all functions and says so o
 Not emulated: runtimes other than Python (the invocation fails with Runtime.InvalidRuntime), memory
 limits, concurrency limits and throttling (ReservedConcurrentExecutions is read, not enforced),
 architectures, extensions and SnapStart; the in-process runtime cannot enforce the Timeout.
+
+Past 400 lines (about 800): the Lambda environment both runtimes build, the in-process runtime's
+sandbox (environment, modules, boto3 session, logging, process state) and the worker runtime; the
+sandbox is the next part to move to a module of its own.
 """
 
 from __future__ import annotations

@@ -37,6 +37,9 @@ null is a tombstone. A check compares one report metric (see localfaas.report) w
 `expected[<key>]`: `{"metric": "ses.sent", "min": {"expected": "emails"}}`, and for short
 `{"metric": "ses.sent", "expected": "emails"}` (equals). Every error names the field that is wrong:
 `records[12].timestamp: ...`.
+
+Just past 400 lines: one reader per field of the scenario file (records, messages, publish,
+events, checks), each with its one-line errors; they are read together.
 """
 
 from __future__ import annotations

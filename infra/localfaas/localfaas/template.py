@@ -10,6 +10,10 @@ A CodeUri naming a file or a .zip, and InlineCode, become folders as localfaas.c
 
 Not emulated: nested stacks and serverless applications, container-image functions (listed in
 `Stack.warnings` and left out of `functions`), layers that live outside the template, Fn::ImportValue.
+
+Past 400 lines because loading is one pipeline (parse, stash local artifacts, parameters, SAM
+translation, resolution, function specs) whose steps hand each other private structures; the
+parameter rules are the part to move out when it grows.
 """
 
 from __future__ import annotations
