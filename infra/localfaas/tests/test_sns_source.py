@@ -13,6 +13,7 @@ import pytest
 from infra.localfaas.tests.sam_app import write_app
 from localfaas.backend import MotoBackend
 from localfaas.local_stack import LocalStack
+from localfaas.outbound import tap_queue_name
 
 TEMPLATE = """\
 Transform: AWS::Serverless-2016-10-31
@@ -36,6 +37,7 @@ Resources:
       Handler: app.handler
       Environment:
         Variables: {SEEN_URL: !Ref Seen}
+      Policies: [SQSSendMessagePolicy: {QueueName: !GetAtt Seen.QueueName}]
       DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt GivenUp.Arn}
       EventInvokeConfig: {MaximumRetryAttempts: 1}
       Events:
@@ -205,6 +207,7 @@ Resources:
       Handler: app.handler
       Environment:
         Variables: {SEEN_URL: !Ref Seen}
+      Policies: [SQSSendMessagePolicy: {QueueName: !GetAtt Seen.QueueName}]
   TakeAlerts:
     Type: AWS::SNS::Subscription
     Properties:
@@ -294,7 +297,10 @@ def test_the_backend_is_never_subscribed_with_protocol_lambda(tmp_path, protocol
     with LocalStack(str(write_app(tmp_path, template, {"src/app.py": APP}))) as stack:
         topic = topic_arn(stack)
         subscriptions = stack.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
-    assert [s["Protocol"] for s in subscriptions] == ["sqs"]  # localfaas's own feed queue
+    # localfaas.outbound's tap counts the topic's publishes; the rest is the subscription's feed queue.
+    tap = f"arn:aws:sqs:us-east-1:123456789012:{tap_queue_name(topic)}"
+    assert [s["Protocol"] for s in subscriptions if s["Endpoint"] != tap] == ["sqs"]
+    assert len(subscriptions) == 2
 
 
 def test_a_scenario_publishes_to_the_topic_through_localfaas_run(tmp_path, capsys):
@@ -386,6 +392,7 @@ Resources:
       Handler: app.take
       Environment:
         Variables: {SEEN_URL: !Ref Seen, ESCALATIONS: !Ref Escalations}
+      Policies: [SNSPublishMessagePolicy: {TopicName: !GetAtt Escalations.TopicName}]
       Events:
         FromAlerts: {Type: SNS, Properties: {Topic: !Ref Alerts}}
   Escalate:
@@ -394,6 +401,7 @@ Resources:
       Handler: app.escalate
       Environment:
         Variables: {SEEN_URL: !Ref Seen}
+      Policies: [SQSSendMessagePolicy: {QueueName: !GetAtt Seen.QueueName}]
       Events:
         FromEscalations: {Type: SNS, Properties: {Topic: !Ref Escalations}}
 """
