@@ -72,6 +72,7 @@ Resources:
   Count:
     Type: AWS::Serverless::Function
     Properties:
+      Policies: [DynamoDBWritePolicy: {{TableName: !Ref Effects}}]
       EventInvokeConfig:
         MaximumRetryAttempts: 0
         DestinationConfig: {{OnFailure: {{Type: SQS, Destination: !GetAtt ParkedEvents.Arn}}}}
@@ -84,6 +85,7 @@ Resources:
   Late:
     Type: AWS::Serverless::Function
     Properties:
+      Policies: [DynamoDBWritePolicy: {{TableName: !Ref Effects}}]
       DeadLetterQueue: {{Type: SQS, TargetArn: !GetAtt LateLetters.Arn}}
   ToMissingQueue:
     Type: AWS::Events::Rule

@@ -48,6 +48,9 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: take_order/
+      Policies:
+        - DynamoDBWritePolicy: {TableName: !Ref Records}
+        - EventBridgePutEventsPolicy: {EventBusName: !Ref Bus}
       Events:
         Orders:
           Type: MSK
@@ -65,6 +68,7 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: take_payment/
+      Policies: [DynamoDBWritePolicy: {TableName: !Ref Records}]
       Events:
         Payments:
           Type: MSK
@@ -78,6 +82,7 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: notify/
+      Policies: [DynamoDBWritePolicy: {TableName: !Ref Records}]
       Events:
         OrderTaken:
           Type: EventBridgeRule
