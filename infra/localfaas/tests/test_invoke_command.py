@@ -43,6 +43,8 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       Handler: app.find_queue
+      Policies:
+        - Statement: [{Effect: Allow, Action: sqs:GetQueueUrl, Resource: !GetAtt Jobs.Arn}]
 """
 
 APP = """\

@@ -44,6 +44,7 @@ Resources:
     Properties:
       Handler: app.call_echo
       Timeout: 30
+      Policies: [LambdaInvokePolicy: {FunctionName: !Ref Echo}]
       Environment:
         Variables:
           TARGET: !Ref Echo
@@ -51,6 +52,7 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       Handler: app.launch_echo
+      Policies: [LambdaInvokePolicy: {FunctionName: !Ref Echo}]
       Environment:
         Variables:
           TARGET: !Ref Echo

@@ -59,6 +59,9 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: take_order/
+      Policies:
+        - DynamoDBWritePolicy: {TableName: !Ref Records}
+        - EventBridgePutEventsPolicy: {EventBusName: !Ref Bus}
       Events:
         Orders:
           Type: MSK
@@ -71,6 +74,9 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: notify/
+      Policies:
+        - DynamoDBWritePolicy: {TableName: !Ref Records}
+        - SQSSendMessagePolicy: {QueueName: !GetAtt Notices.QueueName}
       Events:
         OrderTaken:
           Type: EventBridgeRule
