@@ -29,6 +29,7 @@ Resources:
       Handler: app.handler
       Environment:
         Variables: {SEEN_URL: !Ref Seen}
+      Policies: [SQSSendMessagePolicy: {QueueName: !GetAtt Seen.QueueName}]
       Events:
         Stopped:
           Type: EventBridgeRule

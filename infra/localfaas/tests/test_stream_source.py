@@ -502,6 +502,7 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: place/
+      Policies: [DynamoDBWritePolicy: {TableName: !Ref Orders}]
       Events:
         Placed:
           Type: EventBridgeRule
@@ -511,6 +512,8 @@ Resources:
     Type: AWS::Serverless::Function
     Properties:
       CodeUri: ship/
+      Policies:
+        - Statement: [{Effect: Allow, Action: kinesis:PutRecord, Resource: !GetAtt Shipments.Arn}]
       Events:
         NewOrders:
           Type: DynamoDB
