@@ -223,7 +223,8 @@ def run_day(
             alerts_queue = subscribe_alerts(stack)
             produce_day(stack)
             assert stack.run_until_idle(), "the day did not settle"
-            assert [d.message for d in stack.enforcer.denied] == []  # every role allows its calls
+            if stack.enforcer is not None:  # LocalStack's backend is not enforced (localfaas says so once)
+                assert [d.message for d in stack.enforcer.denied] == []  # every role allows its calls
             first = outcome_of(stack, alerts_queue)
             groups = {(m.config.consumer_group_id, m.config.topics[0]) for m in stack.mappings}
         for group, topic in groups:  # every consumer group back to the start of its topic
