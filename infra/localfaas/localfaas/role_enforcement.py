@@ -196,7 +196,7 @@ def access_denied(service: str, message: str) -> Answer:
 # Whether LocalStack enforces the execution roles unless told (`--enforce-roles/--no-enforce-roles`).
 # Off: the storefront's business day passes with it on, but many of localfaas's own small test apps
 # give their functions no policies at all, and would need them first.
-ENFORCE_ROLES_DEFAULT = False
+ENFORCE_ROLES_DEFAULT = True
 
 
 def enforcer_for(
