@@ -7,7 +7,8 @@ identities, Secrets Manager secrets (GenerateSecretString included) and SSM para
 is created from its resolved CloudFormation properties, mapped onto the service's API.
 
 Not provisioned, on purpose (listed in the report with the reason): what localfaas runs itself
-(Lambda functions, event source mappings, EventBridge rules and archives), and IAM and resource
+(Lambda functions, event source mappings, EventBridge rules and archives), IAM roles and policies
+(read from the template as execution roles, localfaas.role_enforcement), and resource-based
 policies, which local backends do not enforce. Anything else is reported as unsupported.
 
 A resource that exists already is left as it is, so provisioning can be repeated against a long-lived
@@ -33,7 +34,10 @@ Props = dict[str, Any]
 
 _RUN_BY_LOCALFAAS = "run by localfaas, not provisioned"
 _SERVED_BY_API_GATEWAY = "served by localfaas's API Gateway (start-api, up), not provisioned"
-_NOT_ENFORCED = "IAM and resource policies are not enforced locally"
+_NOT_ENFORCED = "resource-based policies are not enforced locally"
+_READ_AS_ROLES = (
+    "read from the template as the functions' execution roles (localfaas.execution_roles), not provisioned"
+)
 _NO_VPC = "functions run on this machine's network; VPCs and security groups are not emulated"
 _NO_DATABASE = "databases are not provisioned; give the function one with an environment override"
 SKIPPED: dict[str, str] = {
@@ -56,9 +60,9 @@ SKIPPED: dict[str, str] = {
     "AWS::Events::Archive": "archives are kept by localfaas's bus",
     "AWS::Lambda::Permission": _NOT_ENFORCED,
     "AWS::Lambda::LayerVersionPermission": _NOT_ENFORCED,
-    "AWS::IAM::Role": _NOT_ENFORCED,
-    "AWS::IAM::Policy": _NOT_ENFORCED,
-    "AWS::IAM::ManagedPolicy": _NOT_ENFORCED,
+    "AWS::IAM::Role": _READ_AS_ROLES,
+    "AWS::IAM::Policy": _READ_AS_ROLES,
+    "AWS::IAM::ManagedPolicy": _READ_AS_ROLES,
     "AWS::SNS::TopicPolicy": _NOT_ENFORCED,
     "AWS::S3::BucketPolicy": _NOT_ENFORCED,
     "AWS::Events::EventBusPolicy": _NOT_ENFORCED,

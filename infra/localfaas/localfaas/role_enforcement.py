@@ -194,8 +194,8 @@ def access_denied(service: str, message: str) -> Answer:
 
 
 # Whether LocalStack enforces the execution roles unless told (`--enforce-roles/--no-enforce-roles`).
-# Off: the storefront's business day passes with it on, but many of localfaas's own small test apps
-# give their functions no policies at all, and would need them first.
+# On: a policy too narrow should fail locally, as it fails on AWS, not first in the cloud; an app
+# whose functions have no Policies is refused each AWS call, the action and resource named.
 ENFORCE_ROLES_DEFAULT = True
 
 
