@@ -1,6 +1,6 @@
 """What every reaction's handler shares: reading events out of Kafka records and EventBridge
-envelopes, partial batch responses for Kafka and SQS batches, idempotency per event id, remembering
-effects, and masking before anything is logged.
+envelopes, partial batch responses for Kafka and SQS batches, a batch's announcements put on the bus
+together, idempotency per event id, remembering effects, and masking before anything is logged.
 
 This is glue over Powertools, not the domain: the domain modules never import it.
 """
@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from storefront.adapters.aws import MARK_RETRY_CONFIG
+from storefront.adapters.bus import EventBus
 from storefront.events import PERSONAL_FIELDS, SENSITIVE_FIELDS, DomainEvent, MalformedEvent, parse_event
 
 # Types only: at run time the EventBridge handlers would load Powertools' batch utility for nothing.
@@ -92,6 +93,53 @@ def log_fields(event: DomainEvent) -> dict[str, Any]:
     return {"event_id": event.event_id, "event_type": event.event_type, "aggregate_id": event.aggregate_id}
 
 
+class BatchAnnouncements:
+    """What a batch's records announce, put on the bus ten to a PutEvents request once every record
+    has run, instead of a request per record (storefront.adapters.bus).
+
+    A record handler calls `add` with what its record announces; process_kafka_batch and
+    process_sqs_batch send it all at the end and report the records whose announcements the bus did
+    not accept as failed (batchItemFailures), so the event source retries them. A retried record's
+    reaction finds its own write done and announces again, with the same deterministic event id,
+    which every subscriber dedupes on: announcements are at least once, as EventBridge's delivery is.
+    A record that fails announces nothing (its retry will).
+    """
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+        self._record: Any = None
+        self._pending: list[tuple[Any, DomainEvent]] = []
+
+    def add(self, *events: DomainEvent) -> None:
+        if self._record is None:  # outside a batch (a direct call): announce at once
+            self._bus.announce(*events)
+            return
+        self._pending += [(self._record, event) for event in events]
+
+    @contextlib.contextmanager
+    def of(self, record: Any):
+        """Announcements added inside are the record's; dropped if the record fails."""
+        self._record = record
+        mark = len(self._pending)
+        try:
+            yield
+        except BaseException:
+            del self._pending[mark:]
+            raise
+        finally:
+            self._record = None
+
+    def send(self) -> list[Any]:
+        """Put every pending announcement on the bus; the records (each once, in order) of those refused."""
+        pending, self._pending = self._pending, []
+        refused = self._bus.announce_all([event for _, event in pending])
+        failed: dict[int, Any] = {}
+        for index in sorted(refused):
+            record = pending[index][0]
+            failed.setdefault(id(record), record)
+        return list(failed.values())
+
+
 def process_kafka_batch(
     event: dict[str, Any],
     context: LambdaContext,
@@ -99,6 +147,7 @@ def process_kafka_batch(
     record_handler: Callable[[KafkaEventRecord], str],
     processor: BatchProcessor,
     logger: Logger,
+    announcements: BatchAnnouncements | None = None,
 ) -> dict[str, Any]:
     """Powertools' partial batch processing, logged once per batch rather than once per record.
 
@@ -107,7 +156,9 @@ def process_kafka_batch(
     AuditLog: a line per record here would repeat it at up to 10,000 lines a batch (a Powertools
     line costs as much as the record's own work). A failed record still gets its WARNING line.
     """
-    return _process_batch(event, context, record_handler, processor, logger, record_coordinates)
+    return _process_batch(
+        event, context, record_handler, processor, logger, announcements, record_coordinates, _kafka_failure
+    )
 
 
 def process_sqs_batch(
@@ -117,34 +168,65 @@ def process_sqs_batch(
     record_handler: Callable[[SQSRecord], str],
     processor: BatchProcessor,
     logger: Logger,
+    announcements: BatchAnnouncements | None = None,
 ) -> dict[str, Any]:
     """process_kafka_batch for an SQS event: a failed message is named by its messageId, the
     itemIdentifier Lambda's partial batch response reports it by."""
-    return _process_batch(event, context, record_handler, processor, logger, message_coordinates)
+    return _process_batch(
+        event, context, record_handler, processor, logger, announcements, message_coordinates, _sqs_failure
+    )
 
 
-def _process_batch(event, context, record_handler, processor, logger, coordinates) -> dict[str, Any]:
+def _process_batch(
+    event, context, record_handler, processor, logger, announcements, coordinates, failure
+) -> dict[str, Any]:
     from aws_lambda_powertools.utilities.batch import process_partial_response  # loaded by the caller already
 
-    outcomes: Counter[str] = Counter()
+    # id(record) -> (record, what it came to) for the records that succeeded; the record is kept so
+    # that its id is not reused by the next record's object.
+    outcomes: dict[int, tuple[Any, str]] = {}
 
     def counted(record) -> None:
         try:
-            outcome = record_handler(record)
+            with announcements.of(record) if announcements is not None else contextlib.nullcontext():
+                outcome = record_handler(record)
         except Exception as error:
             logger.warning("record failed", extra={**coordinates(record), "error": _safe_error(error)})
             raise
-        outcomes[outcome] += 1
+        outcomes[id(record)] = (record, outcome)
 
     response = process_partial_response(
         event=event, record_handler=counted, processor=processor, context=context
     )
+    if announcements is not None:
+        for record in announcements.send():
+            logger.warning(
+                "record failed", extra={**coordinates(record), "error": "announcement not accepted"}
+            )
+            outcomes.pop(id(record), None)
+            failures = response.setdefault("batchItemFailures", [])
+            if failure(record) not in failures:
+                failures.append(failure(record))
     failed = len(response.get("batchItemFailures", ()))
     logger.info(
         "batch processed",
-        extra={"records": outcomes.total() + failed, "failed": failed, "outcomes": dict(outcomes)},
+        extra={
+            "records": len(outcomes) + failed,
+            "failed": failed,
+            "outcomes": dict(Counter(o for _, o in outcomes.values())),
+        },
     )
     return response
+
+
+def _kafka_failure(record: KafkaEventRecord) -> dict[str, Any]:
+    # A Kafka mapping's partial batch response names a record by its partition ("<topic>-<partition>",
+    # as the event's records are keyed) and offset, as Powertools' BatchProcessor reports it.
+    return {"itemIdentifier": {"partition": f"{record.topic}-{record.partition}", "offset": record.offset}}
+
+
+def _sqs_failure(record: SQSRecord) -> dict[str, Any]:
+    return {"itemIdentifier": record.message_id}
 
 
 def message_coordinates(record: SQSRecord) -> dict[str, Any]:
