@@ -102,7 +102,7 @@ demo: $(BIN)/.installed
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	@# A function runs in its own code folder (as in Lambda), so the read model gets an absolute path.
 	printf '{"ProjectSql": {"DATABASE_URL": "sqlite:///%s/read-model.db"}}\n' "$(CURDIR)/$(DEMO)" > $(DEMO)/env.json
-	$(BIN)/localfaas run --scenario events/scenarios/business-day.json --enforce-roles \
+	$(BIN)/localfaas run --scenario events/scenarios/business-day.json \
 	    --log-dir $(DEMO)/log --env-vars $(DEMO)/env.json --json $(DEMO)/report.json
 	@echo; echo "== Replaying the log to $(MIDDAY) =="
 	$(BIN)/storefront replay --source embedded --log-dir $(DEMO)/log --until $(MIDDAY) \
