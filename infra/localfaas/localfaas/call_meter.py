@@ -12,15 +12,15 @@ what issue 15's figure (AWS calls per business record) measures.
 A call is counted once, where it is served: in this process at botocore's before-send (the
 in-process runtime; the request is then marked with METERED_HEADER, so the events endpoint or a
 moto server of this process that it reaches does not count it again), at a moto server of this
-process (worker processes) and at the events endpoint (localfaas.events_api). It observes, it never
+process (worker processes), at the events endpoint (localfaas.events_api) and at Lambda's Invoke API
+(localfaas.lambda_api). It observes, it never
 refuses: it runs after the roles and the throttle (localfaas.sdk_hooks ORDER), so a request
 localfaas refused in IAM's or a throttle's place is not counted, and the SDK's retry of it is. The
 calling function is known by the access key id of its SigV4 scope (localfaas.execution_roles gives
 each function its own); localfaas's own calls (its User-Agent) and calls signed with other keys are
 not the functions' and are not counted. Only on moto backends (localfaas.local_stack): on LocalStack
-and AWS the functions sign with the backend's one key. Not seen: Lambda Invoke calls that worker
-processes send to localfaas's Invoke API, and, with a moto server of another process, the worker
-processes' calls other than PutEvents.
+and AWS the functions sign with the backend's one key. Not seen: with a moto server of another
+process, the worker processes' calls other than PutEvents and Invoke.
 """
 
 from __future__ import annotations

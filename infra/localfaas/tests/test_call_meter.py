@@ -46,6 +46,13 @@ Resources:
       Handler: app.read
       Policies:
         - DynamoDBReadPolicy: {TableName: !Ref Orders}
+  Caller:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.call
+      Environment: {Variables: {READER: !Ref Reader}}
+      Policies:
+        - LambdaInvokePolicy: {FunctionName: !Ref Reader}
   Recorder:
     Type: AWS::Serverless::Function
     Properties:
@@ -99,6 +106,11 @@ def read(event, context):
     return "ok"
 
 
+def call(event, context):
+    boto3.client("lambda").invoke(FunctionName=os.environ["READER"], InvocationType="Event", Payload=b"{}")
+    return "ok"
+
+
 def record(event, context):
     for records in event["records"].values():
         for r in records:
@@ -140,6 +152,17 @@ def test_each_request_is_counted_once_by_function_and_operation(app, runtime, di
     with LocalStack(app, runtime=runtime, direct_moto=direct_moto) as stack:
         write_and_read(stack)
         assert stack.meter.counts() == {"Reader": {"dynamodb:GetItem": 2}, "Writer": WRITER_CALLS}
+
+
+@pytest.mark.parametrize("runtime", ["in-process", "worker"])
+def test_an_invoke_is_counted_once_where_the_invoke_api_serves_it(app, runtime):
+    with LocalStack(app, runtime=runtime) as stack:
+        assert stack.invoke("Caller", {}).payload == "ok"
+        stack.run_until_idle()  # the Event invocation of Reader
+        assert stack.meter.counts() == {
+            "Caller": {"lambda:InvokeFunction": 1},
+            "Reader": {"dynamodb:GetItem": 1},
+        }
 
 
 def test_localfaas_own_calls_are_not_counted(app):
