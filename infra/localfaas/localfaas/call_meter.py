@@ -20,7 +20,8 @@ calling function is known by the access key id of its SigV4 scope (localfaas.exe
 each function its own); localfaas's own calls (its User-Agent) and calls signed with other keys are
 not the functions' and are not counted. Only on moto backends (localfaas.local_stack): on LocalStack
 and AWS the functions sign with the backend's one key. Not seen: with a moto server of another
-process, the worker processes' calls other than PutEvents and Invoke.
+process, the worker processes' calls other than PutEvents and Invoke. The counts are saved with the
+functions' invocation counts (localfaas.local_stack), so a run resumed after a kill goes on from them.
 """
 
 from __future__ import annotations
@@ -53,6 +54,13 @@ class CallMeter:
     def load_stack(self, stack: Any) -> None:
         """The functions of a loaded template (localfaas.template.Stack), known by their roles' keys."""
         self.load(execution_roles(stack)[0])
+
+    def resume(self, saved: Mapping[str, Mapping[str, int]]) -> None:
+        """Go on from what `counts()` returned before (a run resumed on its state folder)."""
+        with self._lock:
+            for function, operations in saved.items():
+                for name, n in operations.items():
+                    self._counts[(function, name)] += int(n)
 
     def credentials_env(self, function: Any) -> dict[str, str]:
         """A function's own credentials, by which its calls are told apart (nothing without a role)."""

@@ -387,6 +387,8 @@ class LocalStack:
         self._produced_topics = set(self.store.get("produced-topics", []))
         for name, saved in self.store.get("function-stats", {}).items():
             self._stats[name] = FunctionStats.resumed(saved)
+        if self.meter is not None:  # the calls a killed run made are the day's calls too
+            self.meter.resume(self.store.get("aws-calls", {}))
 
     def _seed(self, name: str) -> int | str:
         """A seed per generator of ids: reproducible runs, but no two generators, and no two runs on
@@ -640,6 +642,8 @@ class LocalStack:
             with self._lock:
                 functions = {name: stats.saved() for name, stats in self._stats.items()}
             self.store.put("function-stats", functions)
+            if self.meter is not None:
+                self.store.put("aws-calls", self.meter.counts())
         return report
 
     def _start_sources(self) -> None:

@@ -216,3 +216,17 @@ def test_a_backend_whose_functions_share_one_key_is_not_counted():
     assert "AWS calls: not counted on this backend" in report.render()
     with pytest.raises(LookupError, match="not available on this backend"):
         report.metric("aws_calls.total")
+
+
+def test_a_stack_started_again_on_its_state_folder_goes_on_from_the_calls_counted(app, tmp_path):
+    state = tmp_path / "state"
+    with LocalStack(app, state_dir=state) as first:
+        for n in range(25):
+            first.produce("orders", {"n": n}, key=f"o-{n}")
+        first.run_until_idle()
+    with LocalStack(app, state_dir=state) as again:
+        for n in range(25, 30):
+            again.produce("orders", {"n": n}, key=f"o-{n}")
+        again.run_until_idle()
+        calls = again.report().data["aws_calls"]
+    assert (calls["Recorder"]["calls"], calls["Recorder"]["records"]) == (30, 30)
