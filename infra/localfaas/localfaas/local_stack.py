@@ -521,6 +521,11 @@ class LocalStack:
             return
         self.meter = CallMeter()
         self._owned.append(self.meter.install_in_process())
+        if type(choice).__name__ == "RemoteMotoBackend" and self._runtime_choice != "in-process":
+            self.warnings.append(
+                "AWS calls are counted only where this process sees them (PutEvents, Invoke): the worker "
+                "processes' other calls go to a moto server of another process"
+            )
 
     def _events_guard(self) -> Any:
         """What judges a call at the events endpoint: the roles first, then a fault plan's throttle,

@@ -230,3 +230,19 @@ def test_a_stack_started_again_on_its_state_folder_goes_on_from_the_calls_counte
         again.run_until_idle()
         calls = again.report().data["aws_calls"]
     assert (calls["Recorder"]["calls"], calls["Recorder"]["records"]) == (30, 30)
+
+
+def test_with_another_process_moto_server_workers_calls_are_said_to_be_counted_in_part(app):
+    from localfaas.backend import MotoBackend, RemoteMotoBackend
+
+    # Stands for the other process's server (the stack only has its URL); being in this process, it
+    # still sees the workers' calls, so only the warning is checked here.
+    server = MotoBackend().start()
+    try:
+        with LocalStack(app, backend=RemoteMotoBackend(server.endpoint_url), runtime="worker") as stack:
+            assert [w for w in stack.warnings if w.startswith("AWS calls are counted")] == [
+                "AWS calls are counted only where this process sees them (PutEvents, Invoke): the worker "
+                "processes' other calls go to a moto server of another process"
+            ]
+    finally:
+        server.stop()
