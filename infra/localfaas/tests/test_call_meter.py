@@ -246,3 +246,16 @@ def test_with_another_process_moto_server_workers_calls_are_said_to_be_counted_i
             ]
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("runtime", ["in-process", "worker"])
+def test_a_throttled_request_is_not_counted_and_its_retry_is(app, runtime):
+    """Refused in the service's place, a throttled request is not served; the SDK's retry is one more
+    request, served: the function's counts are those of a run without throttling."""
+    from localfaas.faults import FaultPlan
+
+    with LocalStack(app, runtime=runtime, faults=FaultPlan(throttle=0.3, seed=3)) as stack:
+        write_and_read(stack)
+        injected = stack.fault_dice.counts
+        assert sum(injected.values()) > 0, "the plan throttled nothing: pick another seed"
+        assert stack.meter.counts() == {"Reader": {"dynamodb:GetItem": 2}, "Writer": WRITER_CALLS}
