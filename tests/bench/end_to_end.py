@@ -6,7 +6,9 @@ to the log, every event source mapping polled and every bus rule delivered until
 idle. Timed: feeding the scenario and running until idle (start-up and provisioning are not).
 Twice: on the embedded log, and over Kafka on a Tansu broker (started here with the test fixture's
 code, infra/localfaas/tests/tansu.py). No target and no baseline: the issue asks for the rate, as
-context for the batch and invoke figures, which carry the ratios.
+context for the batch and invoke figures, which carry the ratios. The embedded day's report also
+gives the AWS calls per business record (tests.bench.aws_calls: issue 15's target 1), counted, not
+timed, so no second day is run for them.
 
 Until the run API is committed, the figures say "pending", with no number.
 """
@@ -19,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tests.bench import aws_calls
 from tests.bench.harness import (
     Figure,
     OverBudget,
@@ -49,6 +52,8 @@ LAYERS = {
     "the storefront's handlers and domain": ("functions/",),
     "localfaas": ("infra/localfaas",),
 }
+# What bounds a missed figure (tests.bench.__main__.bound_for reads it by the figure's name).
+BOUNDS = {**aws_calls.BOUNDS}
 _API_FILES = ("infra/localfaas/localfaas/local_stack.py", "infra/localfaas/localfaas/scenario.py")
 
 
@@ -86,8 +91,9 @@ def measure(
     bootstrap: str | None = None,
     *,
     profile: bool = False,
-) -> Figure:
-    """The figure of `sizes.end_to_end_runs` business days on `log` (run in a child process by run())."""
+) -> list[Figure]:
+    """The figure of `sizes.end_to_end_runs` business days on `log` (run in a child process by run()),
+    and on the embedded log the AWS calls figures, from the last day's report."""
     from localfaas.local_stack import LocalStack
     from localfaas.scenario import load_scenario
 
@@ -127,7 +133,7 @@ def measure(
         shares = profile_shares(lambda: run_scenario(stack), LAYERS, absorbing=(MOTO,))
         stack.close()
     series = Series(tuple(samples))
-    return Figure(
+    timed = Figure(
         NAME,
         f"end_to_end.{log}",
         f"localfaas run, business-day scenario, {log} log, moto",
@@ -141,6 +147,9 @@ def measure(
             **({"time_shares": shares} if shares else {}),
         },
     )
+    # The calls are the same on either log: counted once, on the embedded one.
+    counted = aws_calls.figures(report.data) if log == "embedded" and report is not None else []
+    return [timed, *counted]
 
 
 def run(sizes: Sizes, workdir: Path) -> list[Figure]:
@@ -153,13 +162,13 @@ def run(sizes: Sizes, workdir: Path) -> list[Figure]:
     # Each day's time on this machine, the start-up and one profiled day (full runs) on top.
     budget_s = sizes.budget_s(BUDGET_S)
     budget_s *= sizes.end_to_end_runs + sizes.profile + 1
-    figures = [
-        _measured("embedded", "localfaas run, embedded log", budget_s, sizes, workdir, profile=sizes.profile)
-    ]
+    figures = _measured(
+        "embedded", "localfaas run, embedded log", budget_s, sizes, workdir, profile=sizes.profile
+    )
     try:
         with _broker(workdir) as bootstrap:
-            figures.append(
-                _measured("kafka", "localfaas run, Kafka on Tansu", budget_s, sizes, workdir, bootstrap)
+            figures += _measured(
+                "kafka", "localfaas run, Kafka on Tansu", budget_s, sizes, workdir, bootstrap
             )
     except Exception as error:  # the broker did not start
         figures.append(failed(NAME, "end_to_end.kafka", "localfaas run, Kafka on Tansu", error))
@@ -168,13 +177,18 @@ def run(sizes: Sizes, workdir: Path) -> list[Figure]:
 
 def _measured(
     log: str, description: str, budget_s: float, sizes: Sizes, workdir: Path, *args: Any, **kw: Any
-) -> Figure:
-    """measure() in a process of its own, killed when over budget: then the figure says so, with no
+) -> list[Figure]:
+    """measure() in a process of its own, killed when over budget: then the figures say so, with no
     number (a missed figure, not a benchmark that could not run)."""
     name = f"end_to_end.{log}"
     try:
         return in_child(budget_s, measure, log, sizes, workdir, *args, **kw)
     except OverBudget as error:
-        return pending(NAME, name, description, f"over budget: {error} ({sizes.budget_note()})")
+        reason = f"over budget: {error} ({sizes.budget_note()})"
+        return [pending(NAME, name, description, reason), *_calls_pending(log, reason)]
     except Exception as error:
-        return failed(NAME, name, description, error)
+        return [failed(NAME, name, description, error), *_calls_pending(log, f"the day failed: {error}")]
+
+
+def _calls_pending(log: str, reason: str) -> list[Figure]:
+    return [aws_calls.pending_total(reason)] if log == "embedded" else []

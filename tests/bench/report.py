@@ -155,6 +155,10 @@ spread, are in `bench/results.json`. Do not edit by hand: change `tests/bench/` 
   has not settled within its budget (4 minutes a day, in the seconds of the
   machine this file was made on, scaled by the yardstick below) is reported, with no number, in a
   process of its own that is then killed, so the figures after it are timed on a quiet machine.
+- **AWS calls** (`aws_calls.*`): counted, not timed, from the embedded day's report: every request
+  a function made and moto served (`localfaas.call_meter`), per business record of the day, per
+  function and in total. Counts are the same on any machine; the baseline is the same day's count
+  before issue 15's round (a constant in `tests/bench/aws_calls.py`, with its commit).
 - **Yardstick**: before anything is timed, a fresh interpreter's `import boto3`, timed inside it
   (the cold-start baseline), median of five: the budgets are multiplied by how much slower than on
   this file's machine (129.5 ms) it is, never by less than one; each run notes its yardstick.
@@ -287,6 +291,35 @@ def _end_to_end(figures: list[dict[str, Any]]) -> list[str]:
     return ["", "## End to end", *lines] if lines else []
 
 
+def _aws_calls(figures: list[dict[str, Any]]) -> list[str]:
+    """Each function's AWS calls on the business day, beside the total that carries the target."""
+    by_name = {f["name"]: f for f in figures if f["name"].startswith("aws_calls.")}
+    total = by_name.pop("aws_calls.total", None)
+    if total is None or total["status"] != "measured":
+        return []
+    context, base = total["context"], total["baseline"] or {}
+    lines = [
+        "",
+        "## AWS calls",
+        "",
+        f"The business day ({context['business_records']:,} records): {context['calls']:,} AWS calls, "
+        f"**{total['value']:.2f} a record** (target {total['target']['text']}; {base.get('value', 0):.2f} "
+        f"with {base.get('calls', 0):,} calls, {base.get('name', 'before')}). Per function: calls per "
+        "business record (before), per record it was given, and its operations:",
+        "",
+    ]
+    for name, f in sorted(by_name.items()):
+        c = f["context"]
+        before = f" ({f['baseline']['value']:.2f})" if f.get("baseline") else ""
+        given = "n/a" if c["per_record_given"] is None else f"{c['per_record_given']:.2f}"
+        operations = ", ".join(f"{op} {n:,}" for op, n in c["operations"].items())
+        lines.append(
+            f"- {name.split('.', 1)[1]}: {f['value']:.2f}{before}; {given} per record of "
+            f"{c['records_given']:,}; {operations}"
+        )
+    return lines
+
+
 def _durability(figures: list[dict[str, Any]]) -> list[str]:
     """The business day's time with and without the durable store, in seconds (the issue's terms)."""
     lines: list[str] = []
@@ -375,6 +408,7 @@ def render(document: dict[str, Any]) -> str:
     if misses:
         lines += ["", "## Misses: profiles and what bounds them", *misses]
     lines += _end_to_end(figures)
+    lines += _aws_calls(figures)
     lines += _durability(figures)
     lines += _backends(figures)
     lines += _pending(figures)

@@ -108,9 +108,54 @@ def test_work_over_its_budget_is_killed_and_the_next_figure_goes_on(tmp_path):
 def test_an_end_to_end_run_over_budget_is_a_figure_without_a_number_not_an_error(tmp_path):
     from tests.bench import end_to_end
 
-    figure = end_to_end._measured("embedded", "localfaas run", 0.5, TINY, tmp_path)
+    figure, calls = end_to_end._measured("embedded", "localfaas run", 0.5, TINY, tmp_path)
     assert figure.status == "pending" and figure.value is None
     assert figure.reason.startswith("over budget: had not settled after 0 s (budgets x")
+    assert (calls.name, calls.status, calls.value) == ("aws_calls.total", "pending", None)
+    assert calls.target["text"] == "at most 2.0 AWS calls per business record"
+
+
+def test_the_aws_calls_figures_come_from_the_end_to_end_days_report(tmp_path, monkeypatch):
+    """On a slice of the day (the first records of each topic, as the durability smoke test runs):
+    the shape and the arithmetic, not the day's count."""
+    import localfaas.scenario
+    from tests.bench import aws_calls, durability, end_to_end
+    from tests.bench.report import _aws_calls, _table
+
+    day = durability._day(TINY)
+    monkeypatch.setattr(localfaas.scenario, "load_scenario", lambda path: day)
+
+    timed, total, *each = end_to_end.measure("embedded", TINY, tmp_path)
+
+    assert timed.name == "end_to_end.embedded" and timed.status == "measured", timed.reason
+    assert total.name == "aws_calls.total" and total.status == "measured", total.reason
+    for figure in (total, *each):
+        assert set(figure.as_json()) == FIGURE_KEYS
+        assert figure.unit == "calls/record" and figure.benchmark == "end_to_end"
+        assert figure.context["calls"] > 0
+    records = len(day.records) + len(day.events)
+    assert total.context["business_records"] == records
+    assert total.context["calls"] == sum(f.context["calls"] for f in each)
+    assert total.value == pytest.approx(total.context["calls"] / records, abs=1e-3)
+    assert total.value == pytest.approx(sum(f.value for f in each), abs=1e-2)
+    # The baseline is the day before issue 15's round, a constant: 8,090 calls for 1,632 records.
+    assert total.baseline["value"] == pytest.approx(4.957, abs=1e-3) and total.baseline["name"].startswith(
+        "the same day at commit"
+    )
+    assert total.ratio == pytest.approx(total.value / (8_090 / 1_632))
+    assert total.met is (total.value <= 2.0)
+    names = {f.name for f in each}
+    assert {"aws_calls.CreateAccount", "aws_calls.AuditLog"} <= names
+    create = next(f for f in each if f.name == "aws_calls.CreateAccount")
+    assert create.target is None and create.met is None  # context: the total carries the target
+    assert create.context["operations"] and create.context["records_given"] > 0
+    table = "\n".join(_table([f.as_json() for f in (total, *each)]))
+    assert f"| aws_calls.total | {total.value:.3g} calls/record |" in table
+    assert aws_calls.BOUNDS["aws_calls.total"] == end_to_end.BOUNDS["aws_calls.total"]
+    section = _aws_calls([timed.as_json(), *(f.as_json() for f in (total, *each))])
+    assert section[:2] == ["", "## AWS calls"]
+    assert f"{total.context['calls']:,} AWS calls, **{total.value:.2f} a record**" in section[3]
+    assert sum(line.startswith("- ") for line in section) == len(each)
 
 
 def test_an_overhead_target_holds_what_the_subject_adds_to_its_baseline():

@@ -34,6 +34,8 @@ from localfaas.loopback_server import LoopbackServer
 
 # Set on a request a guard let through (localfaas.throttling.JUDGED_HEADER, which imports this name).
 JUDGED_HEADER = "x-localfaas-fault-judged"
+# Set on a request counted already (localfaas.call_meter.METERED_HEADER, which imports this name).
+METERED_HEADER = "x-localfaas-metered"
 
 __all__ = ["AS_SERVICE_PATH", "ENDPOINT_VARIABLE", "PUT_EVENTS", "EventsApi"]
 
@@ -144,8 +146,9 @@ def _handler_class(api: EventsApi) -> type[BaseHTTPRequestHandler]:
         def _forward(self, body: bytes) -> None:
             """Pass the request to the backend as it came, and its answer back as it came."""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _NOT_FORWARDED}
-            if api.guard is not None:  # judged here already: the backend's own guard lets it by
+            if api.guard is not None:  # judged and counted here already: the backend's guard lets it by
                 headers[JUDGED_HEADER] = "1"
+                headers[METERED_HEADER] = "1"
             request = urllib.request.Request(  # noqa: S310 - the backend's own http endpoint
                 f"{api.proxy_url}{self.path}", data=body or None, headers=headers, method=self.command
             )

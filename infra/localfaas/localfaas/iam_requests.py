@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlsplit
 
 from localfaas.sdk_hooks import SdkCall
 
-__all__ = ["ENFORCED_SERVICES", "Requested", "requested"]
+__all__ = ["ENFORCED_SERVICES", "Requested", "operation", "requested"]
 
 Requested = list[tuple[str, str]]  # (action, resource ARN), every one of which must be allowed
 
@@ -102,6 +102,25 @@ def requested(call: SdkCall, region: str, account: str) -> Requested | None:
         "kinesis": _kinesis,
     }[service]
     return [(action, resource) for resource in derive(operation, params, where)]
+
+
+_REST_APIS = ("s3", "sesv2", "lambda")
+
+
+def operation(call: SdkCall) -> str | None:
+    """The API operation `call` is, as "prefix:Operation" (the name CloudTrail's eventName gives it):
+    from X-Amz-Target (AWS JSON) or Action= (query); for the REST APIs, the action it is authorized
+    as (S3's HeadObject as s3:GetObject). None when it is not a signed AWS call."""
+    service = call.api
+    if not service:
+        return None
+    prefix = "ses" if service == "sesv2" else service
+    if service in _REST_APIS:
+        asked = requested(call, call.region or "", "")
+        return asked[0][0] if asked else f"{prefix}:{_rest_operation(call)}"
+    target = call.header("X-Amz-Target")
+    name = target.rsplit(".", 1)[-1] if target else call.form().get("Action", "")
+    return f"{prefix}:{name or _rest_operation(call)}"
 
 
 class _Where:

@@ -19,6 +19,8 @@ Reference says (https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html):
   RequestEntityTooLargeException (413) for a payload over the page's 6 MB (synchronous) or 1 MB (Event);
   an answer over 6 MB is the function error Function.ResponseSizeTooLarge, as Lambda reports it.
 
+Each request is shown to `observe` first, when given (the functions' calls counted: localfaas.call_meter).
+
 Not emulated: ClientContext (read, not passed to the handler), versions and aliases, permissions
 (request signatures are not checked), every other Lambda operation (404 UnknownOperationException).
 """
@@ -38,6 +40,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from localfaas.loopback_server import LoopbackServer
 from localfaas.runtime import InProcessRuntime, InvocationResult
+from localfaas.sdk_hooks import SdkCall
 from localfaas.template import FunctionNotFound, FunctionSpec
 
 if TYPE_CHECKING:
@@ -94,8 +97,10 @@ class LambdaApi(LoopbackServer):
         region: str,
         account_id: str,
         port: int = 0,
+        observe: Callable[[SdkCall], object] | None = None,
     ) -> None:
         self.find, self.invoke, self.invoke_async = find, invoke, invoke_async
+        self.observe = observe
         self.region, self.account_id = region, account_id
         super().__init__(port)
 
@@ -210,6 +215,8 @@ def lambda_api_for(stack: LocalStack, *, port: int = 0) -> LambdaApi:
         region=stack.region,
         account_id=stack.account_id,
         port=port,
+        # A worker process's Invoke is seen here only (one from this process was counted at before-send).
+        observe=stack.meter.observe if stack.meter is not None else None,
     )
 
 
@@ -252,6 +259,10 @@ def _handler_class(api: LambdaApi) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if api.observe is not None:
+                api.observe(
+                    SdkCall(self.command, f"http://localhost{self.path}", dict(self.headers.items()), body)
+                )
             try:
                 answer = api.answer(self.command, self.path, self.headers, body)
             except Exception as e:  # a bug of localfaas's: the caller gets a 500, the log the traceback

@@ -81,6 +81,7 @@ from localfaas.bus import (
     rules_from_resources,
     validate_put_events_request,
 )
+from localfaas.call_meter import CallMeter
 from localfaas.destinations import Destinations
 from localfaas.durable import DurableStore, offsets_from_json, offsets_to_json
 from localfaas.esm import (
@@ -103,6 +104,7 @@ from localfaas.report import (
     FunctionStats,
     Report,
     async_summary,
+    aws_calls_summary,
     bus_summary,
     mapping_summary,
     resource_summary,
@@ -219,6 +221,7 @@ class LocalStack:
         self._throttler: Any = None
         self.enforce_roles = enforce_roles
         self.enforcer: RoleEnforcer | None = None
+        self.meter: CallMeter | None = None  # issue 15: the functions' AWS calls (localfaas.call_meter)
         self._durable = durable
         self._owned: list[Callable[[], None]] = []  # what close() undoes, last first
         self._lock = threading.Lock()  # counters, touched by pollers, the scheduler and the endpoint
@@ -265,6 +268,7 @@ class LocalStack:
         try:
             self._start_throttling()
             self._start_role_enforcement()
+            self._start_call_meter()
             self._start_backend()
             self.template = load_stack(
                 self.template_path,
@@ -277,6 +281,8 @@ class LocalStack:
             self.warnings.extend(self.template.warnings)
             if self.enforcer is not None:
                 self.warnings.extend(self.enforcer.load_stack(self.template))
+            if self.meter is not None:
+                self.meter.load_stack(self.template)
             self._make_state_dir()
             env_vars = self._env_vars()
             self._functions = {
@@ -381,6 +387,8 @@ class LocalStack:
         self._produced_topics = set(self.store.get("produced-topics", []))
         for name, saved in self.store.get("function-stats", {}).items():
             self._stats[name] = FunctionStats.resumed(saved)
+        if self.meter is not None:  # the calls a killed run made are the day's calls too
+            self.meter.resume(self.store.get("aws-calls", {}))
 
     def _seed(self, name: str) -> int | str:
         """A seed per generator of ids: reproducible runs, but no two generators, and no two runs on
@@ -475,7 +483,9 @@ class LocalStack:
         if choice == "in-process" and self._moto_here():
             self._serve_sdk_calls_in_process()
             environment.pop("AWS_ENDPOINT_URL")
-        credentials = self.enforcer.credentials_env if self.enforcer else None
+        # Each function signs with its own role's key: how the roles and the meter tell them apart.
+        keys = self.enforcer or self.meter
+        credentials = keys.credentials_env if keys is not None else None
         self.runtime = runtimes[choice](environment, credentials=credentials)
         if self.faults is not None and (self.faults.crash or self.faults.timeout or self.faults.kill_after):
             self.runtime = FaultyRuntime(self.runtime, self.faults, self.fault_dice)
@@ -503,9 +513,24 @@ class LocalStack:
         if self.enforcer is not None:
             self._owned.append(self.enforcer.install_in_process())
 
+    def _start_call_meter(self) -> None:
+        """issue 15: the functions' AWS calls counted (localfaas.call_meter). Only on moto: there each
+        function gets its own access key; LocalStack and AWS read the account from the one key all share."""
+        choice = self._backend_choice
+        if (choice if isinstance(choice, str) else getattr(choice, "kind", "")) != "moto":
+            return
+        self.meter = CallMeter()
+        self._owned.append(self.meter.install_in_process())
+        if type(choice).__name__ == "RemoteMotoBackend" and self._runtime_choice != "in-process":
+            self.warnings.append(
+                "AWS calls are counted only where this process sees them (PutEvents, Invoke): the worker "
+                "processes' other calls go to a moto server of another process"
+            )
+
     def _events_guard(self) -> Any:
-        """What judges a call at the events endpoint: the roles first, then a fault plan's throttle."""
-        guards = [g.decide for g in (self.enforcer, self._throttler) if g is not None]
+        """What judges a call at the events endpoint: the roles first, then a fault plan's throttle,
+        then the meter counts what they let by."""
+        guards = [g.decide for g in (self.enforcer, self._throttler, self.meter) if g is not None]
         if not guards:
             return None
 
@@ -622,6 +647,8 @@ class LocalStack:
             with self._lock:
                 functions = {name: stats.saved() for name, stats in self._stats.items()}
             self.store.put("function-stats", functions)
+            if self.meter is not None:
+                self.store.put("aws-calls", self.meter.counts())
         return report
 
     def _start_sources(self) -> None:
@@ -1234,6 +1261,11 @@ class LocalStack:
         }
         not_run = skipped_work(self.skipped, self.backend.client, since=started, read_elsewhere=read)
         data["skipped"] = {"total": len(not_run), "details": not_run}
+        data["aws_calls"] = aws_calls_summary(
+            self.meter.counts() if self.meter is not None else None,
+            _records_given(functions, mappings),
+            _business_records(scenario, data["records"]["produced"]),
+        )
         report = Report(data)
         if scenario is not None:
             report.evaluate(scenario.checks)
@@ -1250,6 +1282,25 @@ class LocalStack:
     def _resources(self) -> Iterable[Any]:
         for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic", "AWS::S3::Bucket"):
             yield from self.template.resources_of_type(kind)
+
+
+def _records_given(functions: Mapping[str, Any], mappings: Mapping[str, Any]) -> dict[str, int]:
+    """{function: records it was given}: those its event sources delivered, plus one for each other
+    invocation (an event from a rule, a request through the API or the Invoke API)."""
+    given = {}
+    for name, stats in functions.items():
+        rows = [m for m in mappings.values() if m["function"] == name]
+        from_sources = sum(m["invocations"] for m in rows)
+        given[name] = sum(m["delivered"] for m in rows) + max(0, stats["invocations"] - from_sources)
+    return given
+
+
+def _business_records(scenario: Scenario | None, produced: int) -> int:
+    """What the run was fed from outside: a scenario's records, events, SQS messages and SNS
+    publishes; without a scenario, the records produced to the log."""
+    if scenario is None:
+        return produced
+    return len(scenario.records) + len(scenario.events) + len(scenario.messages) + len(scenario.publish)
 
 
 def _choice_name(choice: Any) -> str:

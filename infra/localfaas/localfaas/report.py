@@ -17,6 +17,9 @@
     parked     {"total", "destinations": {ARN: {"name", "kind", "count", "source", "reason"}}}  (parked.py)
     lost       {"total", "details": [text]}
     skipped    {"total", "details": [text]}  triggers localfaas skips that had work (localfaas.skipped)
+    aws_calls  {"total", "business_records", "per_business_record",
+                LogicalId: {"calls", "records", "per_record", "operations": {"service:Operation": n}}}
+               the functions' AWS requests (localfaas.call_meter); None where the backend cannot tell
 
 A record is lost when it was neither processed, filtered out, nor put in an on-failure destination;
 an event is lost when a target never got it and no dead-letter queue or destination did either.
@@ -26,7 +29,8 @@ LOST, because a valid record parked there has not had its effect yet (`localfaas
 Metrics name one number in it: `section.field` or `section.field[key]`. A keyed section is indexed
 by logical id (or by the resource's physical name); without a key, its field is summed over all
 entries: `ses.sent`, `dynamodb.items[OrdersTable]`, `esm.to_destination`,
-`bus.events[storefront.accounts/AccountCreated]`, `lost.total`.
+`bus.events[storefront.accounts/AccountCreated]`, `lost.total`, `aws_calls.per_business_record`,
+`aws_calls.calls[CreateAccount]`.
 
 Past 400 lines because the report is one document: its sections are built and rendered side by
 side, so a section's data and its text change together; the renderers are the part to move out.
@@ -55,6 +59,7 @@ __all__ = [
     "MetricError",
     "Report",
     "async_summary",
+    "aws_calls_summary",
     "bus_summary",
     "mapping_summary",
     "percentile",
@@ -344,6 +349,31 @@ def async_summary(outcomes: list[AsyncOutcome], delivered: set[str], lost: list[
     }
 
 
+def aws_calls_summary(
+    counts: dict[str, dict[str, int]] | None, given: dict[str, int], business_records: int
+) -> dict[str, Any]:
+    """The functions' AWS calls (localfaas.call_meter's counts; None where they are not counted), each
+    function's per record it was given (`given`), and all of them per business record fed to the run."""
+    if counts is None:
+        return {"total": None, "business_records": business_records, "per_business_record": None}
+    summary: dict[str, Any] = {}
+    for name, operations in sorted(counts.items()):
+        calls, records = sum(operations.values()), given.get(name, 0)
+        summary[name] = {
+            "calls": calls,
+            "records": records,
+            "per_record": round(calls / records, 2) if records else None,
+            "operations": dict(sorted(operations.items(), key=lambda item: (-item[1], item[0]))),
+        }
+    total = sum(entry["calls"] for entry in summary.values())
+    return {
+        "total": total,
+        "business_records": business_records,
+        "per_business_record": round(total / business_records, 2) if business_records else None,
+        **summary,
+    }
+
+
 # -- the resources' side of the report ---------------------------------------------------------------
 
 
@@ -428,6 +458,7 @@ def _render(data: dict[str, Any]) -> Iterable[str]:
     yield from _expected_failures(data.get("checks", []))
     yield from _bus(data.get("bus", {}), data.get("async", {}))
     yield from _resources(data)
+    yield from _aws_calls(data.get("aws_calls"))
     yield from _parked(data.get("parked"))
     yield from _checks(data.get("checks", []))
     lost = data.get("lost", {})
@@ -490,8 +521,11 @@ def _interrupted(data: dict[str, Any]) -> Iterable[str]:
         yield f"  lost: {line}"
 
 
-def _table(title: str, header: list[str], rows: list[list[Any]], *, text_columns: int = 1) -> Iterable[str]:
-    """Columns of text left-aligned, numbers right-aligned."""
+def _table(
+    title: str, header: list[str], rows: list[list[Any]], *, text_columns: int = 1, text_last: bool = False
+) -> Iterable[str]:
+    """Columns of text left-aligned (the first `text_columns`, and the last with `text_last`), numbers
+    right-aligned."""
     yield ""
     yield title
     if not rows:
@@ -501,7 +535,9 @@ def _table(title: str, header: list[str], rows: list[list[Any]], *, text_columns
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for row in cells:
         parts = [
-            value.ljust(width) if i < text_columns else value.rjust(width)
+            value.ljust(width)
+            if i < text_columns or (text_last and i == len(header) - 1)
+            else value.rjust(width)
             for i, (value, width) in enumerate(zip(row, widths, strict=True))
         ]
         yield ("  " + "  ".join(parts)).rstrip()
@@ -576,6 +612,34 @@ def _resources(data: dict[str, Any]) -> Iterable[str]:
     if "ses" in data:
         rows.append(["SES emails sent", data["ses"].get("sent")])
     yield from _table("Resources", ["resource", "count"], rows)
+
+
+def _aws_calls(calls: dict[str, Any] | None) -> Iterable[str]:
+    """One line per function: its calls, per record it was given, its most frequent operations."""
+    if calls is None:
+        return
+    if calls.get("total") is None:
+        yield ""
+        yield "AWS calls: not counted on this backend (the functions share its credentials)"
+        return
+    rows = [
+        [
+            name,
+            entry["calls"],
+            entry["records"],
+            "n/a" if entry["per_record"] is None else f"{entry['per_record']:.2f}",
+            _few(", ".join(f"{op} {n}" for op, n in entry["operations"].items()), shown=3),
+        ]
+        for name, entry in calls.items()
+        if isinstance(entry, dict)
+    ]
+    header = ["function", "calls", "records", "per record", "operations"]
+    yield from _table("AWS calls (requests the functions made)", header, rows, text_last=True)
+    per = calls.get("per_business_record")
+    yield (
+        f"  total {calls['total']} for {calls.get('business_records', 0)} business records"
+        + ("" if per is None else f": {per:.2f} a record")
+    )
 
 
 def _checks(checks: list[dict[str, Any]]) -> Iterable[str]:

@@ -5,7 +5,8 @@ Two ways in, both needed: a WSGI middleware around moto's server (functions in w
 any process, calling it over HTTP) and a botocore `before-send` handler for calls made in this
 process, registered among botocore's built-in handlers just before moto's stubber (where moto
 registers it), so a refused call never reaches moto's in-process mock; a moto server that runs in
-this process asks the same judges (`judge_here`). A judge looks at one call
+this process asks the same judges (`judge_here`). The call meter (localfaas.call_meter) is a judge
+that never refuses. A judge looks at one call
 (`SdkCall`) and returns the answer that refuses it, or None to let it by; judges run in a fixed
 order (roles before throttling: a call IAM refuses is not counted against a rate) and the first
 refusal is the answer.
@@ -113,8 +114,9 @@ class SdkCall:
 
 Judge = Callable[[SdkCall], Answer | None]
 
-# Judges' kinds in the order they see a call.
-ORDER = ("roles", "throttle")
+# Judges' kinds in the order they see a call. The meter (localfaas.call_meter) never refuses; last,
+# it counts only what the others let by, which the backend then serves.
+ORDER = ("roles", "throttle", "meter")
 
 
 def _first_refusal(judges: Iterable[Judge], call: SdkCall) -> Answer | None:
@@ -255,9 +257,10 @@ class _Raw:
 
 
 # Kinds whose judges also sit in front of a moto server this process runs (localfaas.backend): the
-# roles judge the same call the same way wherever it is seen; a throttle draws once per call, so it
-# has a middleware of its own, given to the server it throttles.
-SERVER_KINDS = ("roles",)
+# roles judge the same call the same way wherever it is seen, the meter counts it once wherever it is
+# first seen; a throttle draws once per call, so it has a middleware of its own, given to the server
+# it throttles (outside this one: a call it throttles is not counted).
+SERVER_KINDS = ("roles", "meter")
 
 
 def judge_here(call: SdkCall) -> Answer | None:
