@@ -41,6 +41,8 @@ MSK_PRODUCER_CLUSTER_ACTIONS = {"kafka-cluster:Connect", "kafka-cluster:WriteDat
 MSK_PRODUCER_TOPIC_ACTIONS = {"kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"}
 # The parameter naming a producer's brokers -> the cluster (parameter) they belong to.
 CLUSTER_OF_BROKERS = {"KafkaBootstrapServers": "KafkaClusterArn"}
+# What a BatchAnnouncements method does on its EventBus (storefront.lambda_glue).
+BATCHED = {"add": "announce_all"}
 # boto3 service name -> IAM prefix, where they differ.
 IAM_PREFIX = {"events": "events", "secretsmanager": "secretsmanager"}
 S3_OBJECT_ACTIONS = {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}
@@ -63,13 +65,15 @@ def _action(service: str, method: str) -> str:
 
 
 def adapter_calls() -> dict[str, dict[str, set[str]]]:
-    """class name -> method -> boto3 methods it calls on self._table / self._client."""
+    """class name -> method -> boto3 methods it calls on self._table / self._client, itself or
+    through the class's other methods it calls (EventBus.announce through announce_all)."""
     calls: dict[str, dict[str, set[str]]] = {}
     for path in ADAPTERS.glob("*.py"):
         for cls in ast.parse(path.read_text()).body:
             if not isinstance(cls, ast.ClassDef):
                 continue
             methods = calls.setdefault(cls.name, {})
+            own: dict[str, set[str]] = {}
             for fn in cls.body:
                 if not isinstance(fn, ast.FunctionDef):
                     continue
@@ -82,6 +86,16 @@ def adapter_calls() -> dict[str, dict[str, set[str]]]:
                     and isinstance(node.value.value, ast.Name)
                     and node.value.value.id == "self"
                 }
+                own[fn.name] = {
+                    node.attr
+                    for node in ast.walk(fn)
+                    if isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "self"
+                }
+            for _ in own:  # as many rounds as methods: enough for any chain of self-calls
+                for name, called in own.items():
+                    methods[name] |= set().union(*(methods.get(c, set()) for c in called))
     return calls
 
 
@@ -121,6 +135,13 @@ def code_needs(app: Path, env: dict[str, str]) -> Grants:
             cls = stmt.value.func.id
             keys = _environ_keys(stmt.value) or [RESOURCE_FROM_ENV[cls]]
             adapters[stmt.targets[0].id] = (cls, _service(stmt.value), keys[0])
+    for stmt in tree.body:  # `announcements = BatchAnnouncements(bus)`: its `add` is the bus's announce_all
+        if (
+            isinstance(stmt, ast.Assign)
+            and isinstance(stmt.value, ast.Call)
+            and getattr(stmt.value.func, "id", None) == "BatchAnnouncements"
+        ):
+            adapters[stmt.targets[0].id] = adapters[stmt.value.args[0].id]
     needs: Grants = defaultdict(set)
     for node in ast.walk(tree):
         if (
@@ -130,7 +151,8 @@ def code_needs(app: Path, env: dict[str, str]) -> Grants:
             and node.func.value.id in adapters
         ):
             cls, service, key = adapters[node.func.value.id]
-            for boto_method in methods[cls][node.func.attr]:
+            method = BATCHED.get(node.func.attr, node.func.attr) if cls == "EventBus" else node.func.attr
+            for boto_method in methods[cls][method]:
                 action = _action(service, boto_method)
                 resource = env[key] + ("/*" if action in S3_OBJECT_ACTIONS else "")
                 needs[resource].add(action)

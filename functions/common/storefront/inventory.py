@@ -7,7 +7,9 @@ The rule, per sku (one supply order per sku at a time, kept in a table keyed by 
 - a count at or above the reorder point means the supply arrived (or the stock recovered some
   other way): the open order is marked RECEIVED, so the next drop below the point re-orders.
 
-InventoryUpdated carries the counts (event-carried state transfer), so no other service is asked.
+InventoryUpdated carries the counts (event-carried state transfer), so no other service is asked,
+and the latest count wins: a count no later than the one that last changed the sku's order changes
+nothing (ReorderLowStock's table writes hold that in their conditions, storefront.adapters.supply_orders).
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ def restock(update: InventoryUpdated, current: SupplyOrder | None, now: datetime
     A redelivered count that placed the current order announces the same SupplyOrderPlaced again
     (same id, same time) and stores nothing, so a crash between storing and announcing loses nothing.
     """
-    if current is not None and current.placed_by_event_id == update.event_id:
-        return Restock(announcement=_placed(update, current))
+    if current is not None and (again := announced_again(update, current)) is not None:
+        return Restock(announcement=again)
     if not is_low(update):
         if current is not None and current.status == OPEN:
             return Restock(
@@ -81,6 +83,12 @@ def restock(update: InventoryUpdated, current: SupplyOrder | None, now: datetime
         placed_by_event_id=update.event_id,
     )
     return Restock(place=order, announcement=_placed(update, order))
+
+
+def announced_again(update: InventoryUpdated, current: SupplyOrder) -> SupplyOrderPlaced | None:
+    """What a count announces that finds the sku's order standing in its way: the same SupplyOrderPlaced
+    again when it placed that order itself (a redelivery; same id, same time), else nothing."""
+    return _placed(update, current) if current.placed_by_event_id == update.event_id else None
 
 
 def _placed(update: InventoryUpdated, order: SupplyOrder) -> SupplyOrderPlaced:

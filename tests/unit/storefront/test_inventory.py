@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from storefront.events import InventoryUpdated
-from storefront.inventory import OPEN, RECEIVED, restock, supply_order_id
+from storefront.inventory import OPEN, RECEIVED, announced_again, restock, supply_order_id
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -84,3 +84,11 @@ def test_redelivered_count_after_its_order_was_received_places_nothing_new():
 def test_high_count_with_no_open_order_changes_nothing():
     received = restock(count(60, "inv-2"), current=placed_by("inv-1"), now=NOW).receive
     assert restock(count(70, "inv-3"), current=received, now=NOW).receive is None
+
+
+def test_a_count_refused_by_its_own_order_announces_it_again_and_by_another_nothing():
+    first = restock(count(2, "inv-1"), current=None, now=NOW)
+    received = restock(count(60, "inv-2"), current=first.place, now=NOW).receive
+    assert announced_again(count(2, "inv-1"), first.place) == first.announcement
+    assert announced_again(count(2, "inv-1"), received) == first.announcement  # received since
+    assert announced_again(count(2, "inv-3"), first.place) is None

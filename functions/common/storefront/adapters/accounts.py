@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from storefront.accounts import Account
+from storefront.adapters.dynamodb import written_or_refused
 from storefront.security import LockOutcome
 
 if TYPE_CHECKING:
@@ -23,30 +24,25 @@ class AccountsTable:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def get(self, customer_id: str) -> Account | None:
-        item = self._table.get_item(Key={"customerId": customer_id}, ConsistentRead=True).get("Item")
-        return _account_from_item(item) if item and "openedByEventId" in item else None
+    def add(self, account: Account) -> Account | None:
+        """Store a new account (keeping a lock that came first); None when stored, else the account
+        stored already, as the refused write returned it (no read first: storefront.adapters.dynamodb).
 
-    def add(self, account: Account) -> bool:
-        """Store a new account (keeping a lock that came first); False when one is stored already."""
+        The account is only ever written once: a redelivered request (or botocore resending a write
+        whose answer was lost) is refused and gets back the account its first delivery stored, whose
+        creation time its announcement carries again.
+        """
         fields = {k: v for k, v in _item_from_account(account).items() if k not in ("customerId", "status")}
-        try:
-            self._table.update_item(
-                Key={"customerId": account.customer_id},
-                UpdateExpression="SET #status = if_not_exists(#status, :status), "
-                + ", ".join(f"#{name} = :{name}" for name in fields),
-                ConditionExpression="attribute_not_exists(openedByEventId)",
-                ExpressionAttributeNames={"#status": "status", **{f"#{name}": name for name in fields}},
-                ExpressionAttributeValues={
-                    ":status": account.status,
-                    **{f":{n}": v for n, v in fields.items()},
-                },
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        refused = written_or_refused(
+            self._table.update_item,
+            Key={"customerId": account.customer_id},
+            UpdateExpression="SET #status = if_not_exists(#status, :status), "
+            + ", ".join(f"#{name} = :{name}" for name in fields),
+            ConditionExpression="attribute_not_exists(openedByEventId)",
+            ExpressionAttributeNames={"#status": "status", **{f"#{name}": name for name in fields}},
+            ExpressionAttributeValues={":status": account.status, **{f":{n}": v for n, v in fields.items()}},
+        )
+        return None if refused is None else _account_from_item(refused.item)
 
     def lock(self, customer_id: str, locked_at: datetime, locked_by_event_id: str) -> LockOutcome:
         """Lock the customer's account, once, whether or not the account is stored yet.

@@ -1,11 +1,15 @@
-"""What the DynamoDB adapters share: conditional writes that answer whether they wrote."""
+"""What the DynamoDB adapters share: conditional writes that answer whether they wrote, and what
+stood in their way when they did not."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
+
+_deserializer = TypeDeserializer()
 
 
 def written(write: Callable[..., Any], **request: Any) -> bool:
@@ -22,3 +26,32 @@ def written(write: Callable[..., Any], **request: Any) -> bool:
             return False
         raise
     return True
+
+
+class Refused:
+    """A conditional write that was not made, and the item that was there (None: no item)."""
+
+    def __init__(self, item: dict[str, Any] | None) -> None:
+        self.item = item
+
+
+def written_or_refused(write: Callable[..., Any], **request: Any) -> Refused | None:
+    """Run a conditional PutItem/UpdateItem of a Table; None when it wrote, else Refused with the item
+    that failed the condition, in one call: no read before the write.
+
+    "Use ReturnValuesOnConditionCheckFailure to get the item attributes if the UpdateItem condition
+    fails" (NONE or ALL_OLD; the same for PutItem): DynamoDB returns the item as it was in the
+    ConditionalCheckFailedException itself (Amazon DynamoDB API Reference, UpdateItem and PutItem,
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html). Error
+    responses are not shaped by the boto3 resource layer, so the item comes in the wire format
+    ({"S": ...}) and is deserialized here as the Table would its answers (numbers as Decimal).
+    A missing item (a condition on an attribute of an item that is not there) returns no Item.
+    """
+    try:
+        write(ReturnValuesOnConditionCheckFailure="ALL_OLD", **request)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        item = error.response.get("Item")
+        return Refused({k: _deserializer.deserialize(v) for k, v in item.items()} if item else None)
+    return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from storefront.adapters.dynamodb import written
+from storefront.adapters.dynamodb import written, written_or_refused
 from storefront.sales import CLOSED, OPEN, SalesTicket
 
 if TYPE_CHECKING:
@@ -19,10 +19,6 @@ if TYPE_CHECKING:
 class SalesTicketsTable:
     def __init__(self, table: Table) -> None:
         self._table = table
-
-    def get(self, order_id: str) -> SalesTicket | None:
-        item = self._table.get_item(Key={"orderId": order_id}, ConsistentRead=True).get("Item")
-        return _ticket_from_item(item) if item else None
 
     def open(self, ticket: SalesTicket) -> bool:
         """Record the ticket's opening; False when an opening is recorded already.
@@ -47,17 +43,20 @@ class SalesTicketsTable:
             },
         )
 
-    def close(self, ticket: SalesTicket) -> bool:
-        """Close the ticket, creating it closed when missing; False when another arrival closed it.
+    def close(self, ticket: SalesTicket) -> SalesTicket | None:
+        """Close the ticket, creating it closed when missing; None when closed, else the ticket as it
+        stands closed already, as the refused write returned it (no read first:
+        storefront.adapters.dynamodb.written_or_refused).
 
-        The same arrival closing it again succeeds: botocore resends a write whose answer was lost
-        (a timeout), and that resend must not read as "closed by another", which announces nothing.
+        A closed ticket is never written again: the caller tells from the returned ticket whether this
+        very arrival closed it (a redelivery, or botocore resending a write whose answer was lost),
+        and then announces the same TicketClosed again, or another arrival did.
         """
-        return written(
+        refused = written_or_refused(
             self._table.update_item,
             Key={"orderId": ticket.order_id},
             UpdateExpression="SET #status = :closed, closedAt = :at, closedByEventId = :by, shipmentId = :shipment",
-            ConditionExpression="attribute_not_exists(#status) OR #status <> :closed OR closedByEventId = :by",
+            ConditionExpression="attribute_not_exists(#status) OR #status <> :closed",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":closed": CLOSED,
@@ -66,6 +65,7 @@ class SalesTicketsTable:
                 ":shipment": ticket.shipment_id,
             },
         )
+        return None if refused is None else _ticket_from_item(refused.item)
 
 
 def _when(value: str | None) -> datetime | None:

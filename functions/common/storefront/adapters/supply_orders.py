@@ -1,56 +1,83 @@
-"""Supply orders stored in DynamoDB: the latest order per sku (the table is keyed by sku)."""
+"""Supply orders stored in DynamoDB: the latest order per sku (the table is keyed by sku).
+
+Each write is one conditional request with no read before it, and its condition is what makes a
+count's effect happen once (storefront.adapters.dynamodb):
+
+- placing puts the new open order only where no order is open, and never for a count that placed
+  the sku's order already (a redelivery: the refused put returns that order, to announce it again);
+- receiving marks whichever order is open RECEIVED.
+
+Both also refuse a count no later than the count that last changed the sku's order (`countedAt`, the
+count's own time): InventoryUpdated carries state, and an older count, redelivered after newer ones
+were applied, must not undo what they decided (receive the order a newer count placed, say).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from storefront.adapters.dynamodb import written
+from storefront.adapters.dynamodb import written, written_or_refused
 from storefront.inventory import OPEN, RECEIVED, SupplyOrder
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
+
+# Older than every count: items stored before countedAt was written.
+_NOT_COUNTED = "attribute_not_exists(countedAt) OR countedAt < :counted"
 
 
 class SupplyOrdersTable:
     def __init__(self, table: Table) -> None:
         self._table = table
 
-    def get(self, sku: str) -> SupplyOrder | None:
-        item = self._table.get_item(Key={"sku": sku}, ConsistentRead=True).get("Item")
-        return _order_from_item(item) if item else None
+    def place(self, order: SupplyOrder, counted_at: datetime) -> SupplyOrder | None:
+        """Store a new open order for the count made at `counted_at`; None when stored, else the
+        sku's order that stood in its way (open, placed by this very count, or changed by a later
+        count), as the refused put returned it.
 
-    def place(self, order: SupplyOrder) -> bool:
-        """Store a new open order; False when another one is open (a concurrent or earlier placing).
-
-        The condition, not the read before it, is what keeps it to one open order per sku: two
-        invocations that both read "none open" race here and exactly one put succeeds. The same
-        event putting its own order again succeeds too (it writes the same order).
+        The condition, not a read, keeps it to one open order per sku: of two counts racing, exactly
+        one put succeeds.
         """
-        return written(
+        refused = written_or_refused(
             self._table.put_item,
-            Item=_item_from_order(order),
-            ConditionExpression="attribute_not_exists(sku) OR #status <> :open OR placedByEventId = :by",
+            Item={**_item_from_order(order), "countedAt": _counted(counted_at)},
+            ConditionExpression=(
+                f"attribute_not_exists(sku) OR (#status <> :open AND placedByEventId <> :by AND ({_NOT_COUNTED}))"
+            ),
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":open": OPEN, ":by": order.placed_by_event_id},
+            ExpressionAttributeValues={
+                ":open": OPEN,
+                ":by": order.placed_by_event_id,
+                ":counted": _counted(counted_at),
+            },
         )
+        return None if refused is None else _order_from_item(refused.item)
 
-    def receive(self, order: SupplyOrder) -> bool:
-        """Mark the open order received; False when it is not the open order any more."""
+    def receive(
+        self, sku: str, received_at: datetime, received_by_event_id: str, counted_at: datetime
+    ) -> bool:
+        """Mark the sku's open order received by the count made at `counted_at`; False when no order
+        is open, or a later count changed it."""
         return written(
             self._table.update_item,
-            Key={"sku": order.sku},
-            UpdateExpression="SET #status = :received, receivedAt = :at, receivedByEventId = :by",
-            ConditionExpression="#status = :open AND supplyOrderId = :id",
+            Key={"sku": sku},
+            UpdateExpression="SET #status = :received, receivedAt = :at, receivedByEventId = :by, countedAt = :counted",
+            ConditionExpression=f"#status = :open AND ({_NOT_COUNTED})",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={
                 ":received": RECEIVED,
                 ":open": OPEN,
-                ":id": order.supply_order_id,
-                ":at": order.received_at.isoformat(),
-                ":by": order.received_by_event_id,
+                ":at": received_at.isoformat(),
+                ":by": received_by_event_id,
+                ":counted": _counted(counted_at),
             },
         )
+
+
+def _counted(at: datetime) -> str:
+    # Fixed width in UTC, so that DynamoDB's string comparison orders the times.
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _item_from_order(order: SupplyOrder) -> dict[str, Any]:
