@@ -27,6 +27,7 @@ from typing import Any
 
 from localfaas.runtime import InProcessRuntime, WorkerProcessRuntime
 from localfaas.template import FunctionSpec
+from tests.bench import invoke_command
 from tests.bench.harness import (
     Figure,
     Sizes,
@@ -169,4 +170,5 @@ def run(sizes: Sizes, workdir: Path) -> list[Figure]:
                 figures.append(figure)
         except Exception as error:
             figures.append(failed(NAME, f"invoke.{kind}", kind, error))
+    figures += invoke_command.run(sizes, workdir)  # issue 15 item 2: a process per call, beside its peer
     return figures

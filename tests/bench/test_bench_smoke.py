@@ -44,6 +44,7 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
     assert {
         "invoke.in_process",
         "invoke.worker_process",
+        "invoke.command",
         "replay.sqlite",
         "replay.postgresql",
     } <= figures.keys()
@@ -56,13 +57,23 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
             assert (figure["met"] is None) == (figure["target"] is None)
         else:
             assert figure["value"] is None and figure["reason"]
-    for name in ("batch.CreateAccount.stubbed", "invoke.in_process", "invoke.worker_process"):
+    for name in (
+        "batch.CreateAccount.stubbed",
+        "invoke.in_process",
+        "invoke.worker_process",
+        "invoke.command",
+    ):
         assert figures[name]["status"] == "measured"
         assert figures[name]["baseline"]["value"] > 0 and isinstance(figures[name]["met"], bool)
     # Init and the first call, a record really processed (a failed record's path is an error figure).
     first = figures["cold_start.CreateAccount.first_invoke"]
     assert first["status"] == "measured", first["reason"]
     assert first["context"]["init_ms"] > 0 and first["context"]["first_invoke_ms"] > 0
+    # `localfaas invoke` and python-lambda-local, the same number of processes each, in one run.
+    command = figures["invoke.command"]
+    assert command["baseline"]["name"].startswith("python-lambda-local")
+    assert command["spread"]["runs"] == command["baseline"]["spread"]["runs"] == TINY.invoke_command_runs
+    assert command["target"]["limit"] == 1.3
     text = doc.read_text()
     assert "## Method" in text and "## Machine" in text and "## Against its peers" in text
     assert "| batch.CreateAccount.stubbed |" in text

@@ -1,0 +1,147 @@
+"""`localfaas invoke` as a command, a process per call, beside python-lambda-local doing the same.
+
+Issue 15, target 2: a one-off invocation of a no-op handler (`def handler(event, context): return
+None`) from a shell, within 1.3x of python-lambda-local (0.1.13, the lightest peer: it loads the
+handler's file and calls it in a forked child, with no template, build or AWS backend). Both run the
+same handler on the same event (the one-record MSK sample, events/create_account/account-requested.json)
+as their console scripts beside this interpreter, a fresh process each call, interleaved (B S, S B,
+...) after one uncounted warm-up each, which also writes both sides' bytecode caches and fills
+localfaas's translation cache (the state of a machine that has run the command before).
+`localfaas invoke` runs as a user runs it with nothing else up: its default worker runtime, no build
+(`--skip-build`: there is nothing to build), a stack started for the call, on moto, roles enforced.
+The template declares the host's Python (`python3.X`), so no other interpreter is looked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.bench.harness import Figure, Series, Sizes, Target, compared, failed, pending, time_once
+from tests.support.stack import EVENTS
+
+NAME = "invoke"
+FIGURE = "invoke.command"
+DESCRIPTION = "`localfaas invoke` of a no-op handler from a shell, a process per call"
+BASELINE = "python-lambda-local 0.1.13, the same handler and event, a process per call"
+TARGET = Target.ratio_at_most(1.3)
+EVENT = EVENTS / "create_account" / "account-requested.json"
+NO_OP = "def handler(event, context):\n    return None\n"
+TEMPLATE = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  BenchNoOp:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: noop/
+      Handler: app.handler
+      Runtime: python{version}
+      Timeout: 30
+"""
+_SCRIPTS = Path(sys.executable).parent
+_LOCALFAAS = Path(__file__).resolve().parents[2] / "infra" / "localfaas"
+
+
+def _project(workdir: Path) -> Path:
+    project = workdir / "invoke-command"
+    (project / "noop").mkdir(parents=True, exist_ok=True)
+    (project / "noop" / "app.py").write_text(NO_OP)
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    (project / "template.yaml").write_text(TEMPLATE.format(version=version))
+    shutil.copyfile(EVENT, project / "event.json")
+    return project
+
+
+def _environment(project: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    # The warm-up writes both sides' bytecode, as any second run of a command finds it; a shell that
+    # forbids it (PYTHONDONTWRITEBYTECODE, set on some CI) would time compiling instead.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["LOCALFAAS_CACHE_DIR"] = str(project / "cache")  # its own translation cache, filled by the warm-up
+    # This checkout's localfaas, whichever one the console script's installation points at.
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_LOCALFAAS), env.get("PYTHONPATH")]))
+    return env
+
+
+def commands(project: Path) -> tuple[list[str], list[str]]:
+    """(localfaas invoke, python-lambda-local): the same handler, the same event file."""
+    localfaas = [
+        str(_SCRIPTS / "localfaas"),
+        "invoke",
+        "BenchNoOp",
+        "--event",
+        "event.json",
+        "--skip-build",
+        # No `localfaas up` of another session is used: a stack started for the call, every time.
+        "--endpoints-file",
+        str(project / "no-up.json"),
+    ]
+    peer = [str(_SCRIPTS / "python-lambda-local"), "-f", "handler", "-t", "30", "noop/app.py", "event.json"]
+    return localfaas, peer
+
+
+def _call(command: list[str], project: Path, env: dict[str, str]) -> None:
+    done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{Path(command[0]).name} exited {done.returncode}: {done.stderr.strip()[-600:]}")
+
+
+def unavailable() -> str | None:
+    for script in ("localfaas", "python-lambda-local"):
+        if not (_SCRIPTS / script).exists():
+            return f"no {script} beside {sys.executable} (python-lambda-local is in the dev extras)"
+    return None
+
+
+def measure(sizes: Sizes, workdir: Path) -> Figure:
+    project = _project(workdir)
+    env = _environment(project)
+    localfaas, peer = commands(project)
+    runs: dict[str, list[int]] = {"localfaas": [], "peer": []}
+    for number in range(sizes.invoke_command_runs + 1):  # the first warms the caches, not counted
+        order = [("peer", peer), ("localfaas", localfaas)][:: -1 if number % 2 else 1]
+        for side, command in order:
+            elapsed = time_once(lambda command=command: _call(command, project, env))
+            if number:
+                runs[side].append(elapsed)
+    return compared(
+        NAME,
+        FIGURE,
+        DESCRIPTION,
+        subject=Series(tuple(runs["localfaas"])),
+        baseline=Series(tuple(runs["peer"])),
+        baseline_name=BASELINE,
+        per=1,
+        unit="ms",
+        item="call",
+        target=TARGET,
+        context={
+            "event": str(EVENT.relative_to(EVENTS.parent)),
+            "runtime": "worker (the default)",
+            "backend": "a moto stack started for the call (the default with no `up`)",
+        },
+    )
+
+
+def run(sizes: Sizes, workdir: Path) -> list[Figure]:
+    why_not = unavailable()
+    if why_not is not None:
+        return [pending(NAME, FIGURE, DESCRIPTION, why_not, TARGET)]
+    try:
+        return [measure(sizes, workdir)]
+    except Exception as error:
+        return [failed(NAME, FIGURE, DESCRIPTION, error)]
+
+
+if __name__ == "__main__":  # python -m tests.bench.invoke_command
+    import tempfile
+
+    from tests.bench.harness import QUICK
+
+    with tempfile.TemporaryDirectory() as folder:
+        print(json.dumps(run(QUICK, Path(folder))[0].as_json(), indent=2, ensure_ascii=False))
