@@ -70,6 +70,7 @@ BOUNDS: dict[str, str] = {
     "differ), three context managers, START/END/REPORT lines, the event's JSON round trip, uuid4 ids",
     "in_process_large_environ": "as invoke.in_process; nothing left grows with the environment, "
     "except a call after the function set a new name (its array is copied once)",
+    "command": invoke_command.BOUND,
 }
 
 

@@ -77,6 +77,7 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
     text = doc.read_text()
     assert "## Method" in text and "## Machine" in text and "## Against its peers" in text
     assert "| batch.CreateAccount.stubbed |" in text
+    assert "Measured in the same run: python-lambda-local " in text and "(not measured) a call" not in text
 
 
 def test_durability_figure_is_a_ratio_of_the_durable_day_to_the_day_kept_in_memory(tmp_path):
