@@ -27,7 +27,7 @@ from typing import Any
 
 from localfaas.runtime import InProcessRuntime, WorkerProcessRuntime
 from localfaas.template import FunctionSpec
-from tests.bench import invoke_command
+from tests.bench import invoke_audit_log, invoke_command
 from tests.bench.harness import (
     Figure,
     Sizes,
@@ -172,4 +172,5 @@ def run(sizes: Sizes, workdir: Path) -> list[Figure]:
         except Exception as error:
             figures.append(failed(NAME, f"invoke.{kind}", kind, error))
     figures += invoke_command.run(sizes, workdir)  # issue 15 item 2: a process per call, beside its peer
+    figures += invoke_audit_log.run(sizes, workdir)
     return figures

@@ -56,7 +56,7 @@ Resources:
       Runtime: python{version}
       Timeout: 30
 """
-_SCRIPTS = Path(sys.executable).parent
+SCRIPTS = Path(sys.executable).parent
 _LOCALFAAS = Path(__file__).resolve().parents[2] / "infra" / "localfaas"
 
 
@@ -70,12 +70,13 @@ def _project(workdir: Path) -> Path:
     return project
 
 
-def _environment(project: Path) -> dict[str, str]:
+def environment(cache: Path) -> dict[str, str]:
+    """This process's environment for both commands, localfaas's caches in `cache`."""
     env = dict(os.environ)
     # The warm-up writes both sides' bytecode, as any second run of a command finds it; a shell that
     # forbids it (PYTHONDONTWRITEBYTECODE, set on some CI) would time compiling instead.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["LOCALFAAS_CACHE_DIR"] = str(project / "cache")  # its own translation cache, filled by the warm-up
+    env["LOCALFAAS_CACHE_DIR"] = str(cache)  # its own translation cache, filled by the warm-up
     # This checkout's localfaas, whichever one the console script's installation points at.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_LOCALFAAS), env.get("PYTHONPATH")]))
     return env
@@ -84,7 +85,7 @@ def _environment(project: Path) -> dict[str, str]:
 def commands(project: Path) -> tuple[list[str], list[str]]:
     """(localfaas invoke, python-lambda-local): the same handler, the same event file."""
     localfaas = [
-        str(_SCRIPTS / "localfaas"),
+        str(SCRIPTS / "localfaas"),
         "invoke",
         "BenchNoOp",
         "--event",
@@ -94,40 +95,50 @@ def commands(project: Path) -> tuple[list[str], list[str]]:
         "--endpoints-file",
         str(project / "no-up.json"),
     ]
-    peer = [str(_SCRIPTS / "python-lambda-local"), "-f", "handler", "-t", "30", "noop/app.py", "event.json"]
+    peer = [str(SCRIPTS / "python-lambda-local"), "-f", "handler", "-t", "30", "noop/app.py", "event.json"]
     return localfaas, peer
 
 
-def _call(command: list[str], project: Path, env: dict[str, str]) -> None:
-    done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+def call(command: list[str], cwd: Path, env: dict[str, str]) -> None:
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:  # both exit 1 when the handler fails: a failed call is not the figure
         raise RuntimeError(f"{Path(command[0]).name} exited {done.returncode}: {done.stderr.strip()[-600:]}")
+
+
+def interleaved_processes(
+    localfaas: list[str], peer: list[str], cwd: Path, env: dict[str, str], runs: int
+) -> tuple[Series, Series]:
+    """(localfaas's, the peer's) times of `runs` processes each, alternately (B S, S B, ...), after one
+    uncounted warm-up each that writes the bytecode and localfaas's caches."""
+    times: dict[str, list[int]] = {"localfaas": [], "peer": []}
+    for number in range(runs + 1):
+        order = [("peer", peer), ("localfaas", localfaas)][:: -1 if number % 2 else 1]
+        for side, command in order:
+            elapsed = time_once(lambda command=command: call(command, cwd, env))
+            if number:
+                times[side].append(elapsed)
+    return Series(tuple(times["localfaas"])), Series(tuple(times["peer"]))
 
 
 def unavailable() -> str | None:
     for script in ("localfaas", "python-lambda-local"):
-        if not (_SCRIPTS / script).exists():
+        if not (SCRIPTS / script).exists():
             return f"no {script} beside {sys.executable} (python-lambda-local is in the dev extras)"
     return None
 
 
 def measure(sizes: Sizes, workdir: Path) -> Figure:
     project = _project(workdir)
-    env = _environment(project)
     localfaas, peer = commands(project)
-    runs: dict[str, list[int]] = {"localfaas": [], "peer": []}
-    for number in range(sizes.invoke_command_runs + 1):  # the first warms the caches, not counted
-        order = [("peer", peer), ("localfaas", localfaas)][:: -1 if number % 2 else 1]
-        for side, command in order:
-            elapsed = time_once(lambda command=command: _call(command, project, env))
-            if number:
-                runs[side].append(elapsed)
+    subject, baseline = interleaved_processes(
+        localfaas, peer, project, environment(project / "cache"), sizes.invoke_command_runs
+    )
     return compared(
         NAME,
         FIGURE,
         DESCRIPTION,
-        subject=Series(tuple(runs["localfaas"])),
-        baseline=Series(tuple(runs["peer"])),
+        subject=subject,
+        baseline=baseline,
         baseline_name=BASELINE,
         per=1,
         unit="ms",

@@ -74,6 +74,11 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
     assert command["baseline"]["name"].startswith("python-lambda-local")
     assert command["spread"]["runs"] == command["baseline"]["spread"]["runs"] == TINY.invoke_command_runs
     assert command["target"]["limit"] == 1.3
+    # A real handler (AuditLog: Powertools, the storefront layer, one PutObject) the same way, no target.
+    audit_log = figures["invoke.command_audit_log"]
+    assert audit_log["status"] == "measured", audit_log["reason"]
+    assert audit_log["baseline"]["value"] > 0 and audit_log["met"] is None
+    assert audit_log["context"]["default_ms"] > 0 and audit_log["context"]["default_runs"] == 1
     text = doc.read_text()
     assert "## Method" in text and "## Machine" in text and "## Against its peers" in text
     assert "| batch.CreateAccount.stubbed |" in text
