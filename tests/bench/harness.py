@@ -43,6 +43,7 @@ class Sizes:
     durability_runs: int  # business days each side (durable store on disk, then in memory)
     durability_records: int = 0  # the first N records of each topic only (0: the whole day)
     backends_runs: int = 0  # business days each side (LocalStack, then moto); 0: not run
+    invoke_command_runs: int = 1  # `localfaas invoke` processes, and as many of python-lambda-local
     profile: bool = True  # profile the figures that miss their targets
     functions: tuple[str, ...] = ()  # limit batch and cold start to these functions (empty: all)
     # This machine's yardstick (measure_yardstick), set when a run starts: the budgets scale with it.
@@ -103,6 +104,7 @@ FULL = Sizes(
     replay_runs=1,
     durability_runs=3,
     backends_runs=2,
+    invoke_command_runs=21,
 )
 # CI-sized, yet each figure the same work as the full run's (the same batch sizes, calls per run and
 # business day), so quick and full figures compare; only the repetitions are fewer, and no profiles.
@@ -118,6 +120,8 @@ QUICK = Sizes(
     replay_events=20_000,  # the one smaller input (a million in the full run); its figure says how many
     replay_runs=1,
     durability_runs=0,  # a day is 30 s to a minute: three (warm-up, one each side) are past CI's size
+    # A process per run, noisier than a batch of calls: 11 a side here, 21 in the full run.
+    invoke_command_runs=11,
     profile=False,  # the figures only; `make bench` profiles the misses
 )
 TINY = Sizes(

@@ -27,6 +27,7 @@ from typing import Any
 
 from localfaas.runtime import InProcessRuntime, WorkerProcessRuntime
 from localfaas.template import FunctionSpec
+from tests.bench import invoke_audit_log, invoke_command
 from tests.bench.harness import (
     Figure,
     Sizes,
@@ -69,6 +70,7 @@ BOUNDS: dict[str, str] = {
     "differ), three context managers, START/END/REPORT lines, the event's JSON round trip, uuid4 ids",
     "in_process_large_environ": "as invoke.in_process; nothing left grows with the environment, "
     "except a call after the function set a new name (its array is copied once)",
+    "command": invoke_command.BOUND,
 }
 
 
@@ -169,4 +171,6 @@ def run(sizes: Sizes, workdir: Path) -> list[Figure]:
                 figures.append(figure)
         except Exception as error:
             figures.append(failed(NAME, f"invoke.{kind}", kind, error))
+    figures += invoke_command.run(sizes, workdir)  # issue 15 item 2: a process per call, beside its peer
+    figures += invoke_audit_log.run(sizes, workdir)
     return figures

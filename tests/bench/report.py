@@ -360,6 +360,9 @@ def _backends(figures: list[dict[str, Any]]) -> list[str]:
 
 PEERS = """## Against its peers
 
+Measured in the same run: python-lambda-local {peer} a call of a no-op handler as a command, a
+process per call, and `localfaas invoke` {command} (invoke.command).
+
 Not measured here (this machine has no Docker; LocalStack's Kafka event source mapping is a paid
 feature), so their published figures, beside ours from the table above:
 
@@ -382,6 +385,12 @@ def _peers(figures: list[dict[str, Any]]) -> list[str]:
             return "(not measured)"
         return f"{_number(f['value'])} {f['unit'].split('/')[0]}"
 
+    def baseline(name: str) -> str:
+        f = by_name.get(name)
+        if f is None or f["status"] != "measured" or not f["baseline"]:
+            return "(not measured)"
+        return f"{_number(f['baseline']['value'])} {f['unit'].split('/')[0]}"
+
     return [
         "",
         PEERS.format(
@@ -389,6 +398,8 @@ def _peers(figures: list[dict[str, Any]]) -> list[str]:
             worker=value("invoke.worker_process"),
             embedded=value("end_to_end.embedded"),
             kafka=value("end_to_end.kafka"),
+            command=value("invoke.command"),
+            peer=baseline("invoke.command"),
         ).rstrip(),
     ]
 

@@ -44,6 +44,7 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
     assert {
         "invoke.in_process",
         "invoke.worker_process",
+        "invoke.command",
         "replay.sqlite",
         "replay.postgresql",
     } <= figures.keys()
@@ -56,16 +57,32 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
             assert (figure["met"] is None) == (figure["target"] is None)
         else:
             assert figure["value"] is None and figure["reason"]
-    for name in ("batch.CreateAccount.stubbed", "invoke.in_process", "invoke.worker_process"):
+    for name in (
+        "batch.CreateAccount.stubbed",
+        "invoke.in_process",
+        "invoke.worker_process",
+        "invoke.command",
+    ):
         assert figures[name]["status"] == "measured"
         assert figures[name]["baseline"]["value"] > 0 and isinstance(figures[name]["met"], bool)
     # Init and the first call, a record really processed (a failed record's path is an error figure).
     first = figures["cold_start.CreateAccount.first_invoke"]
     assert first["status"] == "measured", first["reason"]
     assert first["context"]["init_ms"] > 0 and first["context"]["first_invoke_ms"] > 0
+    # `localfaas invoke` and python-lambda-local, the same number of processes each, in one run.
+    command = figures["invoke.command"]
+    assert command["baseline"]["name"].startswith("python-lambda-local")
+    assert command["spread"]["runs"] == command["baseline"]["spread"]["runs"] == TINY.invoke_command_runs
+    assert command["target"]["limit"] == 1.3
+    # A real handler (AuditLog: Powertools, the storefront layer, one PutObject) the same way, no target.
+    audit_log = figures["invoke.command_audit_log"]
+    assert audit_log["status"] == "measured", audit_log["reason"]
+    assert audit_log["baseline"]["value"] > 0 and audit_log["met"] is None
+    assert audit_log["context"]["default_ms"] > 0 and audit_log["context"]["default_runs"] == 1
     text = doc.read_text()
     assert "## Method" in text and "## Machine" in text and "## Against its peers" in text
     assert "| batch.CreateAccount.stubbed |" in text
+    assert "Measured in the same run: python-lambda-local " in text and "(not measured) a call" not in text
 
 
 def test_durability_figure_is_a_ratio_of_the_durable_day_to_the_day_kept_in_memory(tmp_path):

@@ -23,14 +23,14 @@ it), more than one region and account per backend.
 
 from __future__ import annotations
 
+import functools
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import boto3
-from botocore.config import Config
+if TYPE_CHECKING:
+    import boto3
+    from botocore.config import Config
 
 __all__ = [
     "AwsBackend",
@@ -51,7 +51,21 @@ _DUMMY_SECRET = "localfaas"  # noqa: S105 - local emulators accept any secret; t
 
 # localfaas's own calls say so in their user agent: a fault plan never throttles them (throttling.py).
 LOCALFAAS_USER_AGENT = "localfaas/internal"
-_OWN_CLIENTS = Config(user_agent_extra=LOCALFAAS_USER_AGENT)
+
+
+# boto3 is imported when a client is first made, not with this module: a `localfaas invoke` whose
+# function makes no AWS call never needs it (issue 15: importing boto3 was a third of that command).
+@functools.cache
+def _own_clients() -> Config:
+    from botocore.config import Config
+
+    return Config(user_agent_extra=LOCALFAAS_USER_AGENT)
+
+
+def _boto3() -> Any:
+    import boto3
+
+    return boto3
 
 
 def local_credentials(account_id: str | None = None) -> dict[str, str]:
@@ -114,7 +128,7 @@ class _ClientCache:
                 if self._session is None:
                     self._session = self._new_session()
                 self._clients[service] = self._session.client(
-                    service, region_name=self.region, endpoint_url=self.endpoint_url, config=_OWN_CLIENTS
+                    service, region_name=self.region, endpoint_url=self.endpoint_url, config=_own_clients()
                 )
             return self._clients[service]
 
@@ -149,7 +163,7 @@ class _LocalCredentials(_ClientCache):
     access_key_id = "localfaas"
 
     def _new_session(self) -> boto3.session.Session:
-        return boto3.session.Session(
+        return _boto3().session.Session(
             aws_access_key_id=self.access_key_id,
             aws_secret_access_key=_DUMMY_SECRET,
             aws_session_token=_DUMMY_SECRET,
@@ -220,6 +234,8 @@ class MotoBackend(_LocalCredentials):
         """Forget every resource moto holds (its `/moto-api/reset` endpoint)."""
         if self.endpoint_url is None:
             raise BackendError("MotoBackend is not started")
+        import urllib.request  # here, not at the top: http.client is a cost every command would pay
+
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
         with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own loopback server
             pass
@@ -326,6 +342,9 @@ class LocalStackBackend(_LocalCredentials):
 
     def start(self) -> LocalStackBackend:
         """Check that LocalStack answers, so a run fails early with a clear message rather than later."""
+        import urllib.error
+        import urllib.request
+
         try:
             with urllib.request.urlopen(f"{self.endpoint_url}/_localstack/health", timeout=5):  # noqa: S310
                 pass
@@ -363,7 +382,7 @@ class AwsBackend(_ClientCache):
         self.profile = profile
 
     def _new_session(self) -> boto3.session.Session:
-        return boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        return _boto3().session.Session(profile_name=self.profile, region_name=self.region)
 
     def function_env(self) -> dict[str, str]:
         env = self._region_env()

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["ExecutionRole", "access_key_id", "execution_roles"]
+__all__ = ["ExecutionRole", "access_key_id", "credentials_env", "execution_roles"]
 
 _AWS_MANAGED = "arn:aws:iam::aws:policy/"
 _SECRET = "localfaas-role"  # noqa: S105 - the local backends accept any secret; this one is not a secret
@@ -75,14 +75,12 @@ def access_key_id(role_arn: str, function_name: str) -> str:
 def execution_roles(stack: Any) -> tuple[dict[str, ExecutionRole], list[str]]:
     """{function logical id: its role} for the functions whose role the template defines, and what
     could not be read (one line each)."""
-    raw = stack.template.get("Resources") or {}
     roles: dict[str, ExecutionRole] = {}
     warnings: list[str] = []
     for spec in stack.functions.values():
         logical_id = spec.logical_id
-        role_id = _logical_id_of(raw.get(logical_id, {}).get("Properties", {}).get("Role"))
-        resource = stack.resources.get(role_id) if role_id else None
-        if not resource or resource.get("Type") != "AWS::IAM::Role":
+        role_id, resource = _template_role(stack, logical_id)
+        if role_id is None:
             role = (stack.resources.get(logical_id) or {}).get("Properties", {}).get("Role")
             warnings.append(
                 f"{logical_id}: its Role {role!r} is not a role of the template: its calls are not "
@@ -95,6 +93,28 @@ def execution_roles(stack: Any) -> tuple[dict[str, ExecutionRole], list[str]]:
             logical_id, spec.function_name, role_arn, documents, stack.account_id
         )
     return roles, warnings
+
+
+def credentials_env(stack: Any, logical_id: str) -> dict[str, str]:
+    """What the function signs with, as its ExecutionRole.credentials_env gives it (nothing for a role
+    from outside the template), without reading the role's policies: a process that only runs the
+    function (`localfaas invoke`) names its role, and the stack that judges its calls reads them."""
+    role_id, _ = _template_role(stack, logical_id)
+    if role_id is None:
+        return {}
+    role_arn = str(stack.resources[logical_id]["Properties"]["Role"])
+    function_name = stack.functions[logical_id].function_name
+    return ExecutionRole(logical_id, function_name, role_arn, (), stack.account_id).credentials_env()
+
+
+def _template_role(stack: Any, logical_id: str) -> tuple[str | None, Mapping[str, Any]]:
+    """(logical id, resource) of the function's role when it is an AWS::IAM::Role of the template."""
+    raw = stack.template.get("Resources") or {}
+    role_id = _logical_id_of(raw.get(logical_id, {}).get("Properties", {}).get("Role"))
+    resource = stack.resources.get(role_id) if role_id else None
+    if not resource or resource.get("Type") != "AWS::IAM::Role":
+        return None, {}
+    return role_id, resource
 
 
 def _logical_id_of(expression: Any) -> str | None:

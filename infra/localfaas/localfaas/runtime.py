@@ -693,6 +693,8 @@ class WorkerProcessRuntime:
     ("Sandbox.Timedout"), a process that dies mid-call is reported as "Runtime.ExitError", and either
     way the next invocation starts a fresh, cold process. One environment per function, so
     invocations of one function run one at a time (different functions run in parallel).
+    `not_counted`, when given, says how many seconds in all the functions have waited on localfaas
+    itself (a stack started on their first call, localfaas.on_demand); they are added to the deadline.
     """
 
     def __init__(
@@ -701,10 +703,12 @@ class WorkerProcessRuntime:
         *,
         forward_logs: bool = False,
         credentials: Credentials | None = None,
+        not_counted: Callable[[], float] | None = None,
     ) -> None:
         self.extra_env = dict(extra_env or {})
         self.forward_logs = forward_logs
         self.credentials = credentials
+        self.not_counted = not_counted
         self._workers: dict[str, _Worker] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -772,11 +776,16 @@ class WorkerProcessRuntime:
         started = time.monotonic()
         handler_started = started if worker.initialized else None
         deadline = started + worker.function.timeout + (0 if worker.initialized else INIT_TIMEOUT_S)
+        granted = self.not_counted() if self.not_counted else 0.0
         worker.send(message)  # a dead worker shows up below as end of output
         while True:
             try:
                 reply = worker.messages.get(timeout=max(deadline - time.monotonic(), 0))
             except queue.Empty:
+                waited = self.not_counted() - granted if self.not_counted else 0.0
+                if waited > 0:  # time the function spent waiting on localfaas is not its own
+                    granted, deadline = granted + waited, deadline + waited
+                    continue
                 self._drop(worker)
                 elapsed = time.monotonic() - (handler_started or started)
                 result.duration_ms = elapsed * 1000

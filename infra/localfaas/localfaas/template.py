@@ -29,7 +29,7 @@ from typing import Any
 from localfaas.code_artifacts import PackageError, inline_package, package_folder
 from localfaas.intrinsics import NO_VALUE, Resolver, TemplateError, unresolvable
 from localfaas.resource_types import Identity, Place, physical_name, type_info
-from localfaas.translation_cache import translated
+from localfaas.translation_cache import parsed, translated
 
 __all__ = [
     "FunctionNotFound",
@@ -471,18 +471,27 @@ def _place(region: str, account_id: str, stack_name: str, endpoint_url: str | No
 
 
 def _parse(path: Path) -> dict[str, Any]:
-    from samtranslator.yaml_helper import yaml_parse
-    from yaml import YAMLError
-
     try:
-        template = yaml_parse(path.read_text())
+        template = parsed(path.read_text(), _yaml_parse)
     except FileNotFoundError:
         raise TemplateError(f"template {path} does not exist") from None
-    except YAMLError as e:
+    except Exception as e:
+        from yaml import YAMLError  # here: a parse read from the cache imports no YAML at all
+
+        if not isinstance(e, YAMLError):
+            raise
         raise TemplateError(f"template {path} is not valid YAML: {e}") from None
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
         raise TemplateError(f"template {path} has no Resources section")
     return template
+
+
+def _yaml_parse(text: str) -> Any:
+    from samtranslator.yaml_helper import (
+        yaml_parse,
+    )  # CloudFormation's tags (!Ref, !Sub, ...) as SAM reads them
+
+    return yaml_parse(text)
 
 
 def _uses_sam(template: dict[str, Any]) -> bool:

@@ -299,3 +299,63 @@ def test_env_json_beside_the_template_is_read_unless_env_vars_names_another(proj
 
     assert json.loads(by_default)["env"]["COLOUR"] == "from-env-json"
     assert (json.loads(named)["env"]["COLOUR"], json.loads(named)["env"]["STAGE"]) == ("blue", "from-other")
+
+
+def in_a_worker(capsys, *args):
+    code = main(["invoke", *args, "--runtime", "worker"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_worker_whose_function_calls_aws_finds_the_template_provisioned(project, capsys):
+    # The stack starts on the function's first call (localfaas.on_demand), signed with its role's key.
+    code, out, err = in_a_worker(capsys, "FindQueue")
+
+    assert code == 0, err
+    assert json.loads(out).endswith("/123456789012/localfaas-Jobs")
+
+
+def test_a_worker_whose_function_calls_nothing_starts_no_stack(project, capsys, monkeypatch):
+    from localfaas.local_stack import LocalStack
+
+    def refuse(stack):
+        raise AssertionError("a stack was started")
+
+    monkeypatch.setattr(LocalStack, "start", refuse)
+
+    code, out, err = in_a_worker(capsys, "Echo")
+
+    assert code == 0, err
+    assert json.loads(out)["env"]["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+
+
+def test_a_stack_that_cannot_start_on_the_first_call_fails_the_call_and_exits_2(project, capsys, monkeypatch):
+    from localfaas.backend import BackendError
+    from localfaas.local_stack import LocalStack
+
+    def cannot(stack):
+        raise BackendError("no port left")
+
+    monkeypatch.setattr(LocalStack, "start", cannot)
+
+    code, out, err = in_a_worker(capsys, "FindQueue")
+
+    assert code == 2
+    assert json.loads(out)["errorType"]  # the function's call failed as an unreachable endpoint fails
+    assert err.strip().endswith(
+        "localfaas invoke: error: cannot start a moto backend for the call: no port left"
+    )
+
+
+def test_a_worker_gets_the_state_folder_of_the_stack_for_the_call_and_it_is_removed_after(project, capsys):
+    # SAM's env-vars name the stack's state folder as ${LOCALFAAS_STATE_DIR} (the read model's SQLite file).
+    (project / "env.json").write_text(
+        json.dumps({"Echo": {"COLOUR": "${LOCALFAAS_STATE_DIR}/read-model.db"}})
+    )
+
+    code, out, err = in_a_worker(capsys, "Echo")
+
+    colour = Path(json.loads(out)["env"]["COLOUR"])
+    assert code == 0, err
+    assert colour.name == "read-model.db" and colour.parent.name.startswith("localfaas-state-")
+    assert not colour.parent.exists()

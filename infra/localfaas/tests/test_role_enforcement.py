@@ -277,3 +277,30 @@ def test_the_commands_take_enforce_roles_and_its_negation(command):
     assert parse([command, *extra]).enforce_roles is ENFORCE_ROLES_DEFAULT
     assert parse([command, *extra, "--enforce-roles"]).enforce_roles is True
     assert parse([command, *extra, "--no-enforce-roles"]).enforce_roles is False
+
+
+def test_the_key_a_worker_is_given_before_the_stack_starts_is_the_one_its_role_is_judged_by(tmp_path):
+    # `localfaas invoke` names the role (execution_roles.credentials_env) without reading its policies.
+    from localfaas.execution_roles import credentials_env, execution_roles
+    from localfaas.template import load_stack
+
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  Fn:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties: {Runtime: python3.11, CodeUri: src/, Handler: app.handler,\n"
+        "      Policies: [AmazonSQSReadOnlyAccess]}\n"
+        "  Outside:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties: {Runtime: python3.11, CodeUri: src/, Handler: app.handler,\n"
+        "      Role: arn:aws:iam::123456789012:role/made-elsewhere}\n"
+    )
+    (tmp_path / "src").mkdir()
+    stack = load_stack(template)
+    roles, _ = execution_roles(stack)
+
+    assert credentials_env(stack, "Fn") == roles["Fn"].credentials_env()
+    assert credentials_env(stack, "Fn")["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    assert credentials_env(stack, "Outside") == {}

@@ -542,6 +542,24 @@ def test_worker_kills_a_function_that_runs_past_its_timeout(worker, tmp_path):
     assert after.payload == {"calls": 1} and after.init_duration_ms is not None
 
 
+def test_worker_adds_the_time_a_function_waited_on_localfaas_to_its_deadline(tmp_path):
+    # A stack started on the function's first call (localfaas.on_demand) is not the function's time:
+    # here 2 s of it, reported once the call is under way, carry a 1 s function past 1.5 s of work.
+    fn = app(tmp_path, BEHAVIOUR_APP, timeout=1)
+    asked = []
+
+    def waited_on_localfaas():  # asked as each call begins, then at its deadline
+        asked.append(1)
+        return 0.0 if len(asked) <= 2 else 2.0
+
+    with WorkerProcessRuntime(not_counted=waited_on_localfaas) as runtime:
+        runtime.invoke(fn, {})  # the cold start, under its own init timeout
+        slow = runtime.invoke(fn, {"action": "sleep", "seconds": 1.5})
+
+    assert slow.error is None, slow.error
+    assert len(asked) >= 3
+
+
 def test_worker_reports_a_crash_and_starts_fresh(worker, tmp_path):
     fn = app(tmp_path, BEHAVIOUR_APP)
 

@@ -78,3 +78,39 @@ def test_a_damaged_entry_is_translated_again(cache, template):
     entry.write_text("{not json")
     assert load_stack(template).function("Hello").function_name == "hello-dev"
     assert json.loads(entry.read_text())["Resources"]["Hello"]["Type"] == "AWS::Lambda::Function"
+
+
+def test_a_cached_load_reads_the_parse_back_and_imports_no_yaml_parser(cache, template):
+    first = load_stack(template)
+    (parse,) = (cache.parent / "parsed").iterdir()
+    probe = (
+        "import sys; from localfaas.template import load_stack; "
+        f"stack = load_stack({str(template)!r}); "
+        "print('yaml' in sys.modules, 'samtranslator' in sys.modules, stack.function('Hello').function_name)"
+    )
+    env = {**os.environ, "LOCALFAAS_CACHE_DIR": str(cache.parent)}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False", "hello-dev"]
+    assert json.loads(parse.read_text())["Resources"]["Hello"]["Properties"]["FunctionName"] == {
+        "Fn::Sub": "hello-${Stage}"
+    }
+    assert load_stack(template).template == first.template
+
+
+def test_a_parse_json_cannot_hold_is_parsed_each_time(cache, template):
+    # An unquoted date is a datetime.date to YAML: kept as JSON it would come back a string.
+    template.write_text(TEMPLATE.replace("Transform:", "AWSTemplateFormatVersion: 2010-09-09\nTransform:"))
+
+    stack = load_stack(template)
+
+    assert stack.function("Hello").function_name == "hello-dev"
+    assert not (cache.parent / "parsed").exists()
+
+
+def test_an_invalid_template_is_still_named_as_not_valid_yaml(cache, template):
+    from localfaas.template import TemplateError
+
+    template.write_text("Resources: [unclosed\n")
+
+    with pytest.raises(TemplateError, match="is not valid YAML"):
+        load_stack(template)

@@ -16,7 +16,11 @@ Where the function's SDK calls go:
   nearest .localfaas found upward as git finds .git), its PutEvents to that stack's buses; and
   with no `up`, or with `--backend moto|localstack`, a stack
   started for the call: the backend with the template's resources provisioned, the function's
-  PutEvents accepted by its buses (not delivered further: one function runs, once).
+  PutEvents accepted by its buses (not delivered further: one function runs, once). On moto in a
+  worker process (the default) that stack starts on the function's first call to it
+  (localfaas.on_demand): a function that calls no AWS service costs no backend, and the seconds a
+  first call waits for the start are added to the function's Timeout, not taken from it (the
+  REPORT line's Duration still shows them).
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +72,7 @@ _HOST_CREDENTIALS = (
 # boto3's service-specific endpoint variable for EventBridge (localfaas.events_api.ENDPOINT_VARIABLE,
 # not imported here so that a usage error costs no import of the bus).
 _EVENTS_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_EVENTBRIDGE"
+_LAMBDA_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_LAMBDA"  # localfaas.lambda_api.ENDPOINT_VARIABLE (issue 12)
 _UP_ANSWER_TIMEOUT_S = 0.5
 # The configuration file's tables read for parameter overrides, as `sam local invoke` reads its own.
 _CONFIG_TABLES = ("local_invoke", "deploy")
@@ -80,7 +88,9 @@ class _Target:
     region: str = "us-east-1"
     start_stack: bool = False
     backend: str = "moto"
-    state_dir: Path | None = None  # the running `up`'s, for ${LOCALFAAS_STATE_DIR} in env-vars
+    # The running `up`'s, or the one of a stack started on the first call, for ${LOCALFAAS_STATE_DIR}
+    # in env-vars.
+    state_dir: Path | None = None
 
 
 def register(subparsers) -> None:
@@ -120,20 +130,30 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     args.template = _project_template(args.template)
+    gates = None
     try:
         if args.endpoint_url and args.backend:
             raise UsageError("--endpoint-url and --backend name two backends; give one")
         event = _read_event(args.event)
         target = _target(args)
-        function = _prepare(args, target)
+        if _on_demand(args, target):
+            # The started stack's state folder, made first: ${LOCALFAAS_STATE_DIR} in env-vars names it.
+            target.state_dir = Path(tempfile.mkdtemp(prefix="localfaas-state-"))
+            gates = _gates(args, target)
+            target.endpoint_url = gates.urls["aws"]  # queue URLs in the function's environment name it
+        template, function = _prepare(args, target)
         if "AWS_ENDPOINT_URL" in target.env:
             target.env.update(_credentials_override(args, function))
     except UsageError as e:
+        if gates is not None:
+            _close(gates, target)
         return usage_error("invoke", e)
     if args.runtime == "in-process":
         from localfaas.runtime import TIMEOUT_NOT_ENFORCED
 
         print(f"localfaas invoke: warning: {TIMEOUT_NOT_ENFORCED}", file=sys.stderr)
+    if gates is not None:
+        return _invoke_behind_gates(args, target, gates, template, function, event)
     if target.start_stack:
         return _invoke_on_a_new_stack(args, target, function.logical_id, event)
     from localfaas.runtime import InProcessRuntime, WorkerProcessRuntime
@@ -143,12 +163,17 @@ def run(args: argparse.Namespace) -> int:
         return _print_result(runtime.invoke(function, event))
 
 
-def _invoke_on_a_new_stack(args: argparse.Namespace, target: _Target, function: str, event: Any) -> int:
-    from localfaas.backend import BackendError
-    from localfaas.local_stack import LocalStack, StackError
-    from localfaas.provision import ProvisioningError
+def _on_demand(args: argparse.Namespace, target: _Target) -> bool:
+    """Whether the stack for the call starts only once the function reaches for it (localfaas.on_demand):
+    on moto, for a worker process. In-process, moto answers the function without a socket to watch;
+    LocalStack's endpoint is LocalStack's own, and the function is given it."""
+    return target.start_stack and target.backend == "moto" and args.runtime == "worker"
 
-    stack = LocalStack(
+
+def _new_stack(args: argparse.Namespace, target: _Target) -> Any:
+    from localfaas.local_stack import LocalStack
+
+    return LocalStack(
         args.template,
         parameters=template_parameters(args, args.template, tables=_CONFIG_TABLES),
         environment=function_variables(args, args.template),
@@ -158,7 +183,75 @@ def _invoke_on_a_new_stack(args: argparse.Namespace, target: _Target, function: 
         build=not args.skip_build,
         build_dir=args.build_dir,
         enforce_roles=args.enforce_roles,
+        state_dir=target.state_dir,
     )
+
+
+def _gates(args: argparse.Namespace, target: _Target) -> Any:
+    """The endpoints the function is given, the stack behind them started on its first call to one."""
+    from localfaas.on_demand import OnDemandStack
+
+    def start() -> tuple[dict[str, str], Callable[[], None]]:
+        stack = _new_stack(args, target)
+        try:
+            stack.start()
+        except BaseException:
+            stack.close()
+            raise
+        stack.runtime.forward_logs = True  # functions it invokes for this one log as this one does
+        urls = {
+            "aws": stack.backend.endpoint_url,
+            "events": stack.events_api.endpoint_url,
+            "lambda": stack.lambda_api.endpoint_url,
+        }
+        return urls, stack.close
+
+    return OnDemandStack(("aws", "events", "lambda"), start)
+
+
+def _invoke_behind_gates(
+    args: argparse.Namespace, target: _Target, gates: Any, template: Any, function: Any, event: Any
+) -> int:
+    """The function in a worker process with what a started stack gives it (its endpoints, its
+    region, its role's credentials when roles are enforced), the stack started only if it calls."""
+    from localfaas.backend import RemoteMotoBackend
+    from localfaas.runtime import WorkerProcessRuntime
+
+    env = {
+        **RemoteMotoBackend(gates.urls["aws"], region=target.region).function_env(),
+        _EVENTS_ENDPOINT_VARIABLE: gates.urls["events"],
+        _LAMBDA_ENDPOINT_VARIABLE: gates.urls["lambda"],
+    }
+    credentials = None
+    if args.enforce_roles:
+        from localfaas.execution_roles import credentials_env
+
+        credentials = lambda spec: credentials_env(template, spec.logical_id)  # noqa: E731
+    try:
+        runtime = WorkerProcessRuntime(
+            env, forward_logs=True, credentials=credentials, not_counted=gates.starting_s
+        )
+        with runtime:
+            status = _print_result(runtime.invoke(function, event))
+    finally:
+        _close(gates, target)
+    if gates.error is not None:
+        return usage_error("invoke", f"cannot start a {target.backend} backend for the call: {gates.error}")
+    return status
+
+
+def _close(gates: Any, target: _Target) -> None:
+    gates.close()
+    if target.state_dir is not None:
+        shutil.rmtree(target.state_dir, ignore_errors=True)
+
+
+def _invoke_on_a_new_stack(args: argparse.Namespace, target: _Target, function: str, event: Any) -> int:
+    from localfaas.backend import BackendError
+    from localfaas.local_stack import StackError
+    from localfaas.provision import ProvisioningError
+
+    stack = _new_stack(args, target)
     try:
         stack.start()
     except (BackendError, StackError, ProvisioningError, OSError) as e:
@@ -229,7 +322,7 @@ def _running_up(endpoints_file: Path, template: Path) -> _Target | None:
     env = {"AWS_ENDPOINT_URL": backend, **_local_credentials(account)} if backend else _host_credentials()
     env[_EVENTS_ENDPOINT_VARIABLE] = events
     if endpoints.get("lambda"):  # issue 12: the up's Invoke API, for functions that invoke functions
-        env["AWS_ENDPOINT_URL_LAMBDA"] = endpoints["lambda"]
+        env[_LAMBDA_ENDPOINT_VARIABLE] = endpoints["lambda"]
     region = endpoints.get("region") or "us-east-1"
     print(
         f"localfaas invoke: using the running `up` ({endpoints.get('backendKind')} at {backend or 'AWS'})",
@@ -268,9 +361,9 @@ def _host_credentials() -> dict[str, str]:
     return {k: os.environ[k] for k in _HOST_CREDENTIALS if k in os.environ}
 
 
-def _prepare(args: argparse.Namespace, target: _Target) -> Any:
-    """The function to run (overrides applied); UsageError for anything unusable. Read before any
-    backend starts, so that a misspelt name costs no start-up."""
+def _prepare(args: argparse.Namespace, target: _Target) -> tuple[Any, Any]:
+    """The loaded template and the function to run (overrides applied); UsageError for anything
+    unusable. Read before any backend starts, so that a misspelt name costs no start-up."""
     from localfaas.template import FunctionNotFound, TemplateError, load_stack
 
     try:
@@ -297,7 +390,7 @@ def _prepare(args: argparse.Namespace, target: _Target) -> Any:
             raise UsageError(f"build: {e}") from None
         function = built.apply(function, shared_interpreter=args.runtime == "in-process")
     variables = function_variables(args, args.template)
-    return function.with_env_vars(
+    return stack, function.with_env_vars(
         in_state_dir(variables, target.state_dir) if target.state_dir else variables
     )
 
