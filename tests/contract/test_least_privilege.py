@@ -55,6 +55,14 @@ ALLOWED_MANAGED = {
     "AWSLambdaSQSQueueExecutionRole",  # the SQS poller's receive/delete/get-attributes (SAM's Type: SQS)
 }
 
+# IAM authorizes TransactWriteItems per item, as the item's own action on its table, and
+# SendMessageBatch as sqs:SendMessage (localfaas.iam_requests cites the Service Authorization Reference).
+TRANSACT_ITEM_METHODS = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
+BATCH_AS_SINGLE = {"send_message_batch": "send_message"}
+# Glue a handler hands its adapters to (storefront.lambda_glue), which calls them at the batch's end:
+# class -> the adapter method each positional argument is called with.
+BATCH_GLUE = {"BatchAnnouncements": ("announce_all",), "BatchMessages": ("announce_all", "send_all")}
+
 Grants = dict[str, set[str]]  # resource -> actions
 
 
@@ -74,15 +82,64 @@ def adapter_calls() -> dict[str, dict[str, set[str]]]:
                 if not isinstance(fn, ast.FunctionDef):
                     continue
                 methods[fn.name] = {
-                    node.attr
+                    BATCH_AS_SINGLE.get(node.attr, node.attr)
                     for node in ast.walk(fn)
                     if isinstance(node, ast.Attribute)
-                    and isinstance(node.value, ast.Attribute)
-                    and node.value.attr in ("_table", "_client")
-                    and isinstance(node.value.value, ast.Name)
-                    and node.value.value.id == "self"
+                    and _on_self(node.value)
+                    and node.attr not in ("meta", "name")  # the table's name; meta: see _transact_items
+                } | _transact_items(fn)
+            # A method calling another of its class (EventBus.announce -> announce_all) makes its calls.
+            own = {
+                fn.name: {
+                    node.func.attr
+                    for node in ast.walk(fn)
+                    if isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "self"
                 }
+                for fn in cls.body
+                if isinstance(fn, ast.FunctionDef)
+            }
+            for _ in own:  # to a fixed point: chains are no longer than the class's methods
+                for name, others in own.items():
+                    for other in others & methods.keys():
+                        methods[name] |= methods[other]
     return calls
+
+
+def _on_self(node: ast.AST) -> bool:
+    """Whether `node` is self._table or self._client."""
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr in ("_table", "_client")
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )
+
+
+def _transact_items(fn: ast.FunctionDef) -> set[str]:
+    """The writes of the TransactWriteItems items a method builds on its own table:
+    {"Put": {"TableName": self._table.name, ...}} is a put_item on self._table."""
+    found = set()
+    for node in ast.walk(fn):
+        if not isinstance(node, ast.Dict):
+            continue
+        for key, value in zip(node.keys, node.values, strict=True):
+            if (
+                isinstance(key, ast.Constant)
+                and key.value in TRANSACT_ITEM_METHODS
+                and isinstance(value, ast.Dict)
+            ):
+                for k, v in zip(value.keys, value.values, strict=True):
+                    if (
+                        isinstance(k, ast.Constant)
+                        and k.value == "TableName"
+                        and getattr(v, "attr", None) == "name"
+                        and _on_self(v.value)
+                    ):
+                        found.add(TRANSACT_ITEM_METHODS[key.value])
+    return found
 
 
 def _environ_keys(node: ast.AST) -> list[str]:
@@ -122,15 +179,30 @@ def code_needs(app: Path, env: dict[str, str]) -> Grants:
             keys = _environ_keys(stmt.value) or [RESOURCE_FROM_ENV[cls]]
             adapters[stmt.targets[0].id] = (cls, _service(stmt.value), keys[0])
     needs: Grants = defaultdict(set)
-    for node in ast.walk(tree):
+    called = [  # (adapter variable, method) for each call of an adapter's method
+        (node.func.value.id, node.func.attr)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in adapters
+    ]
+    for stmt in tree.body:
         if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in adapters
+            isinstance(stmt, ast.Assign)
+            and isinstance(stmt.value, ast.Call)
+            and getattr(stmt.value.func, "id", None) in BATCH_GLUE
         ):
-            cls, service, key = adapters[node.func.value.id]
-            for boto_method in methods[cls][node.func.attr]:
+            glue = BATCH_GLUE[stmt.value.func.id]
+            called += [
+                (arg.id, method)
+                for arg, method in zip(stmt.value.args, glue, strict=False)
+                if isinstance(arg, ast.Name)
+            ]
+    for variable, method in called:
+        if variable in adapters:
+            cls, service, key = adapters[variable]
+            for boto_method in methods[cls][method]:
                 action = _action(service, boto_method)
                 resource = env[key] + ("/*" if action in S3_OBJECT_ACTIONS else "")
                 needs[resource].add(action)
