@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 
@@ -22,3 +23,17 @@ def written(write: Callable[..., Any], **request: Any) -> bool:
             return False
         raise
     return True
+
+
+_DESERIALIZER = TypeDeserializer()
+
+
+def decoded(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as an error carries it (typed: {"S": ...}), as the Table resource reads items.
+
+    A failed condition with ReturnValuesOnConditionCheckFailure ALL_OLD returns the stored item in
+    the error ("ConditionalCheckFailedException": Item, or a transaction's CancellationReason
+    Item: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html), which
+    boto3's resource layer does not translate as it translates answers.
+    """
+    return {name: _DESERIALIZER.deserialize(value) for name, value in item.items()}

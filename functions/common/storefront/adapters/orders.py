@@ -20,9 +20,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from storefront.adapters.dynamodb import decoded
 from storefront.events import Address, OrderLine
 from storefront.fulfilment import Order
 
@@ -61,13 +61,8 @@ class OrdersTable:
                 raise
             if reasons[0].get("Code") != "ConditionalCheckFailed" or "Item" not in reasons[0]:
                 raise
-            # Errors are not translated by boto3's resource layer: the item is in the wire's typed form.
-            stored = {name: _DESERIALIZE.deserialize(value) for name, value in reasons[0]["Item"].items()}
-            return _order_from_item(stored)
+            return _order_from_item(decoded(reasons[0]["Item"]))
         return None
-
-
-_DESERIALIZE = TypeDeserializer()
 
 
 def _item_from_order(order: Order) -> dict[str, Any]:
