@@ -367,10 +367,12 @@ def test_the_derivation_sees_the_narrow_cases(stack):
         "KafkaClusterArn": MSK_PRODUCER_CLUSTER_ACTIONS,
         "topic:CustomerAccountsTopic": MSK_PRODUCER_TOPIC_ACTIONS,
     }
-    assert needed(stack, "FulfilOrder", functions["FulfilOrder"])["AssembliesTable"] == {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-    }
+    assert needed(stack, "FulfilOrder", functions["FulfilOrder"])["AssembliesTable"] == {"dynamodb:PutItem"}
+    # A transaction's items, a batch send and what BatchMessages calls at the batch's end.
+    assemble = needed(stack, "AssembleOrder", functions["AssembleOrder"])
+    assert assemble["OrdersTable"] == {"dynamodb:PutItem"}
+    assert assemble["FulfilmentRequestsQueue"] == {"sqs:SendMessage"}
+    assert assemble["StorefrontBus"] == {"events:PutEvents"}
 
 
 def test_a_broader_grant_is_caught(stack):
