@@ -1,10 +1,11 @@
 """FulfilOrder: on an assembly request (SQS, FulfilmentRequestsQueue), assemble the order once and
 announce OrderAssembled (storefront.fulfilment_centre says why once per order, on a standard queue).
 
-No idempotency table: the assembly's conditional write is the reaction's idempotency. A copy of a
-request (SQS redelivers; AssembleOrder resends) finds the order's assembly, returned by the failed
-condition, and announces the same OrderAssembled again if it is the request taken, or nothing. The
-batch's announcements go ten to a PutEvents (lambda_glue.BatchAnnouncements).
+No idempotency table: the assembly's conditional write is the reaction's idempotency. A message for
+an assembled order finds the assembly, returned by the failed condition, and announces the same
+OrderAssembled again only if it is the message that took the request (a redelivery), else nothing
+(storefront.fulfilment_centre). The batch's announcements go ten to a PutEvents
+(lambda_glue.BatchAnnouncements).
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ bus = EventBus(boto3.client("events", config=RETRY_CONFIG), os.environ["EVENT_BU
 announcements = BatchAnnouncements(bus)
 
 
-def take_request(request: FulfilmentRequest) -> str:
+def take_request(request: FulfilmentRequest, message_id: str) -> str:
     now = datetime.now(UTC)
-    taking = take(request, None, now=now)  # the happy path: the order is not assembled yet
+    taking = take(request, None, now=now, message_id=message_id)  # the happy path: not assembled yet
     if (stored := assemblies.record(taking.assembly)) is not None:
-        taking = take(request, stored, now=now)  # assembled already: decide on what is stored
+        taking = take(request, stored, now=now, message_id=message_id)  # decide on what is stored
     if taking.announcement is None:
         logger.info(
             "order assembled already", extra={"order_id": request.order_id, "request_id": request.request_id}
@@ -50,7 +51,7 @@ def take_request(request: FulfilmentRequest) -> str:
 
 
 def record_handler(record: SQSRecord) -> str:
-    return take_request(assembly_request(record.body))
+    return take_request(assembly_request(record.body), record.message_id)
 
 
 @logger.inject_lambda_context

@@ -41,6 +41,7 @@ class AssembliesTable:
                     "requestId": assembly.request_id,
                     "lines": [line.model_dump(by_alias=True) for line in assembly.lines],
                     "assembledAt": assembly.assembled_at.isoformat(),
+                    **({"messageId": assembly.message_id} if assembly.message_id else {}),
                 },
                 ConditionExpression="attribute_not_exists(orderId)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -69,4 +70,5 @@ def _assembly_from_item(item: dict[str, Any]) -> Assembly:
             OrderLine.model_validate({k: _plain(v) for k, v in line.items()}) for line in item["lines"]
         ),
         assembled_at=datetime.fromisoformat(item["assembledAt"]),
+        message_id=item.get("messageId"),
     )
