@@ -15,6 +15,7 @@ import itertools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -28,6 +29,10 @@ def _message_id(**_: Any) -> dict[str, Any]:
     return {"MessageId": f"00000000-0000-4000-8000-{next(_ids):012d}"}
 
 
+def _sent_batch(Entries: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
+    return {"Successful": [{"Id": e["Id"], **_message_id()} for e in Entries], "Failed": []}
+
+
 def _put_events(Entries: list[dict[str, Any]], **_: Any) -> dict[str, Any]:
     return {"FailedEntryCount": 0, "Entries": [{"EventId": f"stub-{next(_ids)}"} for _ in Entries]}
 
@@ -39,8 +44,10 @@ ANSWERS: dict[str, dict[str, Any] | Callable[..., dict[str, Any]]] = {
     "update_item": {"Attributes": {}},
     "delete_item": {},
     "query": {"Items": [], "Count": 0, "ScannedCount": 0},
+    "transact_write_items": {},
     "put_events": _put_events,
     "send_message": _message_id,
+    "send_message_batch": _sent_batch,
     "send_email": _message_id,
     "publish": _message_id,
     "put_object": {"ETag": '"d41d8cd98f00b204e9800998ecf8427e"'},
@@ -53,6 +60,8 @@ class FakeClient:
 
     def __init__(self, service: str) -> None:
         self.service = service
+        self.name = service.partition(":")[2]  # a Table's name; "" for a client
+        self.meta = SimpleNamespace(client=self)  # a Table's client: transactions count on the table
         self.calls: Counter[str] = Counter()
         for operation, answer in ANSWERS.items():
             setattr(self, operation, self._operation(operation, answer))

@@ -41,8 +41,6 @@ MSK_PRODUCER_CLUSTER_ACTIONS = {"kafka-cluster:Connect", "kafka-cluster:WriteDat
 MSK_PRODUCER_TOPIC_ACTIONS = {"kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"}
 # The parameter naming a producer's brokers -> the cluster (parameter) they belong to.
 CLUSTER_OF_BROKERS = {"KafkaBootstrapServers": "KafkaClusterArn"}
-# What a BatchAnnouncements method does on its EventBus (storefront.lambda_glue).
-BATCHED = {"add": "announce_all"}
 # boto3 service name -> IAM prefix, where they differ.
 IAM_PREFIX = {"events": "events", "secretsmanager": "secretsmanager"}
 S3_OBJECT_ACTIONS = {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}
@@ -57,6 +55,14 @@ ALLOWED_MANAGED = {
     "AWSLambdaSQSQueueExecutionRole",  # the SQS poller's receive/delete/get-attributes (SAM's Type: SQS)
 }
 
+# IAM authorizes TransactWriteItems per item, as the item's own action on its table, and
+# SendMessageBatch as sqs:SendMessage (localfaas.iam_requests cites the Service Authorization Reference).
+TRANSACT_ITEM_METHODS = {"Put": "put_item", "Update": "update_item", "Delete": "delete_item"}
+BATCH_AS_SINGLE = {"send_message_batch": "send_message"}
+# Glue a handler hands its adapters to (storefront.lambda_glue), which calls them at the batch's end:
+# class -> the adapter method each positional argument is called with.
+BATCH_GLUE = {"BatchAnnouncements": ("announce_all",), "BatchMessages": ("announce_all", "send_all")}
+
 Grants = dict[str, set[str]]  # resource -> actions
 
 
@@ -65,38 +71,75 @@ def _action(service: str, method: str) -> str:
 
 
 def adapter_calls() -> dict[str, dict[str, set[str]]]:
-    """class name -> method -> boto3 methods it calls on self._table / self._client, itself or
-    through the class's other methods it calls (EventBus.announce through announce_all)."""
+    """class name -> method -> boto3 methods it calls on self._table / self._client."""
     calls: dict[str, dict[str, set[str]]] = {}
     for path in ADAPTERS.glob("*.py"):
         for cls in ast.parse(path.read_text()).body:
             if not isinstance(cls, ast.ClassDef):
                 continue
             methods = calls.setdefault(cls.name, {})
-            own: dict[str, set[str]] = {}
             for fn in cls.body:
                 if not isinstance(fn, ast.FunctionDef):
                     continue
                 methods[fn.name] = {
-                    node.attr
+                    BATCH_AS_SINGLE.get(node.attr, node.attr)
                     for node in ast.walk(fn)
                     if isinstance(node, ast.Attribute)
-                    and isinstance(node.value, ast.Attribute)
-                    and node.value.attr in ("_table", "_client")
-                    and isinstance(node.value.value, ast.Name)
-                    and node.value.value.id == "self"
-                }
-                own[fn.name] = {
-                    node.attr
+                    and _on_self(node.value)
+                    and node.attr not in ("meta", "name")  # the table's name; meta: see _transact_items
+                } | _transact_items(fn)
+            # A method calling another of its class (EventBus.announce -> announce_all) makes its calls.
+            own = {
+                fn.name: {
+                    node.func.attr
                     for node in ast.walk(fn)
-                    if isinstance(node, ast.Attribute)
-                    and isinstance(node.value, ast.Name)
-                    and node.value.id == "self"
+                    if isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name)
+                    and node.func.value.id == "self"
                 }
-            for _ in own:  # as many rounds as methods: enough for any chain of self-calls
-                for name, called in own.items():
-                    methods[name] |= set().union(*(methods.get(c, set()) for c in called))
+                for fn in cls.body
+                if isinstance(fn, ast.FunctionDef)
+            }
+            for _ in own:  # to a fixed point: chains are no longer than the class's methods
+                for name, others in own.items():
+                    for other in others & methods.keys():
+                        methods[name] |= methods[other]
     return calls
+
+
+def _on_self(node: ast.AST) -> bool:
+    """Whether `node` is self._table or self._client."""
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr in ("_table", "_client")
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )
+
+
+def _transact_items(fn: ast.FunctionDef) -> set[str]:
+    """The writes of the TransactWriteItems items a method builds on its own table:
+    {"Put": {"TableName": self._table.name, ...}} is a put_item on self._table."""
+    found = set()
+    for node in ast.walk(fn):
+        if not isinstance(node, ast.Dict):
+            continue
+        for key, value in zip(node.keys, node.values, strict=True):
+            if (
+                isinstance(key, ast.Constant)
+                and key.value in TRANSACT_ITEM_METHODS
+                and isinstance(value, ast.Dict)
+            ):
+                for k, v in zip(value.keys, value.values, strict=True):
+                    if (
+                        isinstance(k, ast.Constant)
+                        and k.value == "TableName"
+                        and getattr(v, "attr", None) == "name"
+                        and _on_self(v.value)
+                    ):
+                        found.add(TRANSACT_ITEM_METHODS[key.value])
+    return found
 
 
 def _environ_keys(node: ast.AST) -> list[str]:
@@ -135,23 +178,30 @@ def code_needs(app: Path, env: dict[str, str]) -> Grants:
             cls = stmt.value.func.id
             keys = _environ_keys(stmt.value) or [RESOURCE_FROM_ENV[cls]]
             adapters[stmt.targets[0].id] = (cls, _service(stmt.value), keys[0])
-    for stmt in tree.body:  # `announcements = BatchAnnouncements(bus)`: its `add` is the bus's announce_all
+    needs: Grants = defaultdict(set)
+    called = [  # (adapter variable, method) for each call of an adapter's method
+        (node.func.value.id, node.func.attr)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in adapters
+    ]
+    for stmt in tree.body:
         if (
             isinstance(stmt, ast.Assign)
             and isinstance(stmt.value, ast.Call)
-            and getattr(stmt.value.func, "id", None) == "BatchAnnouncements"
+            and getattr(stmt.value.func, "id", None) in BATCH_GLUE
         ):
-            adapters[stmt.targets[0].id] = adapters[stmt.value.args[0].id]
-    needs: Grants = defaultdict(set)
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id in adapters
-        ):
-            cls, service, key = adapters[node.func.value.id]
-            method = BATCHED.get(node.func.attr, node.func.attr) if cls == "EventBus" else node.func.attr
+            glue = BATCH_GLUE[stmt.value.func.id]
+            called += [
+                (arg.id, method)
+                for arg, method in zip(stmt.value.args, glue, strict=False)
+                if isinstance(arg, ast.Name)
+            ]
+    for variable, method in called:
+        if variable in adapters:
+            cls, service, key = adapters[variable]
             for boto_method in methods[cls][method]:
                 action = _action(service, boto_method)
                 resource = env[key] + ("/*" if action in S3_OBJECT_ACTIONS else "")
@@ -317,10 +367,12 @@ def test_the_derivation_sees_the_narrow_cases(stack):
         "KafkaClusterArn": MSK_PRODUCER_CLUSTER_ACTIONS,
         "topic:CustomerAccountsTopic": MSK_PRODUCER_TOPIC_ACTIONS,
     }
-    assert needed(stack, "FulfilOrder", functions["FulfilOrder"])["AssembliesTable"] == {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-    }
+    assert needed(stack, "FulfilOrder", functions["FulfilOrder"])["AssembliesTable"] == {"dynamodb:PutItem"}
+    # A transaction's items, a batch send and what BatchMessages calls at the batch's end.
+    assemble = needed(stack, "AssembleOrder", functions["AssembleOrder"])
+    assert assemble["OrdersTable"] == {"dynamodb:PutItem"}
+    assert assemble["FulfilmentRequestsQueue"] == {"sqs:SendMessage"}
+    assert assemble["StorefrontBus"] == {"events:PutEvents"}
 
 
 def test_a_broader_grant_is_caught(stack):

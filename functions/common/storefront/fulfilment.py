@@ -5,14 +5,15 @@ fulfilment gets everything in its request and no other service is asked. The ann
 OrderAssemblyRequested, leaves the shipping address out: the bus is read by many, the address
 is personal data that only fulfilment needs.
 
-The fulfilment queue is a standard SQS queue: it has no deduplication, so the request is sent
-once per order: the order is recorded first, and marked once its request is on the queue (a
-failed mark is logged, not retried by failing the record; lambda_glue.remember_effect). A
-redelivered payment resumes where the last attempt stopped and sends only while no mark is
-stored. It sends twice only when SQS took the request but its answer was lost, when the process
-dies between sending and marking, or when the mark and a later call (PutEvents, Powertools'
-record) both fail; the copy is identical (same `requestId`, derived from the payment event, same
-`requestedAt`) for fulfilment to drop.
+The order and its opened ticket are written together, in one transaction (the orders adapter),
+so an order recorded means its ticket opened: a redelivered payment has no ticket to open.
+
+The fulfilment queue is a standard SQS queue, with no deduplication, and the request is not marked
+sent: a redelivered payment that finds its own order recorded sends the request again. The copy is
+identical (same `requestId`, derived from the payment event, same `requestedAt`) and harmless:
+the fulfilment centre takes one request per order, by the order's own record, for as long as the
+order exists (storefront.fulfilment_centre). A mark would cost a write per order to save a second
+message only on the rare redelivery.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ class Order:
     recorded_at: datetime
     recorded_by_event_id: str
     fulfilment_request_id: str
-    fulfilment_requested_at: datetime | None = None  # set once the request is on the queue
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,8 @@ class Assembly:
     """The steps one payment still needs, in order; None for a step that is done already."""
 
     order: Order | None = None  # to record (only where no order is recorded)
-    ticket: SalesTicket | None = None  # to open (never reopens a closed ticket)
-    request: FulfilmentRequest | None = None  # to send, then mark on the order
+    ticket: SalesTicket | None = None  # to open with the order (never reopens a closed ticket)
+    request: FulfilmentRequest | None = None  # to send
     announcement: OrderAssemblyRequested | None = None
 
 
@@ -77,7 +77,7 @@ def assemble(payment: PaymentCompleted, current: Order | None, now: datetime) ->
 
     - no order yet: every step;
     - recorded by this very event (a redelivery): the steps a crash may have left undone: the
-      ticket (a no-op when open), the request unless marked sent, the same announcement;
+      identical request and the same announcement (the ticket was opened with the order);
     - recorded by another event of the same payment (the producer sent it twice): nothing, the
       first event's own retries finish the job;
     - recorded for another payment: OrderConflict, so the record goes to the failure queue.
@@ -94,11 +94,7 @@ def assemble(payment: PaymentCompleted, current: Order | None, now: datetime) ->
         raise OrderConflict(f"order {payment.order_id} is paid already by another payment")
     if current.recorded_by_event_id != payment.event_id:
         return Assembly()
-    return Assembly(
-        ticket=open_ticket(current.order_id, current.customer_id, payment.event_id, now),
-        request=_request(current) if current.fulfilment_requested_at is None else None,
-        announcement=_requested(payment, current),
-    )
+    return Assembly(request=_request(current), announcement=_requested(payment, current))
 
 
 def _order(payment: PaymentCompleted, now: datetime) -> Order:

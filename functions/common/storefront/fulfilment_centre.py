@@ -1,10 +1,15 @@
 """Decisions of the fulfilment centre: take each assembly request once per order, announce OrderAssembled.
 
 The requests come on FulfilmentRequestsQueue, a standard SQS queue: delivered at least once, and
-sent again by AssembleOrder in the rare cases storefront.fulfilment names (same `requestId`). So an
-order is assembled once whatever arrives: the first request recorded for an order is the one taken;
-its redelivery announces the same OrderAssembled again (same id, stamped with the recorded time),
-and any other request for that order is dropped.
+sent again by AssembleOrder whenever a payment is redelivered (same `requestId`, a new message;
+storefront.fulfilment). So an order is assembled once whatever arrives: the first request recorded
+for an order is the one taken, with the SQS message that carried it. That message's redelivery
+announces the same OrderAssembled again (same id, stamped with the recorded time): its first
+delivery may have died between the write and the announcement. Any other message for the order, a
+copy of the request included, is dropped: the message that took the request announces, and SQS
+delivers it again until it has (up to the queue's maxReceiveCount, then to its dead-letter queue,
+where a person looks). A copy announcing too would put a second OrderAssembled on the bus for
+every redelivered payment.
 
 Why not a FIFO queue with content deduplication: SQS drops a duplicate only within its five-minute
 deduplication interval ("Exactly-once processing in Amazon SQS", Amazon SQS Developer Guide,
@@ -42,6 +47,7 @@ class Assembly:
     request_id: str
     lines: tuple[OrderLine, ...]
     assembled_at: datetime
+    message_id: str | None = None  # the SQS message that carried the request taken (None: not known)
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,11 @@ def assembly_request(body: str) -> FulfilmentRequest:
     )
 
 
-def take(request: FulfilmentRequest, recorded: Assembly | None, now: datetime) -> Taking:
-    """What the request does, given the order's assembly as recorded (None: not assembled yet)."""
+def take(
+    request: FulfilmentRequest, recorded: Assembly | None, now: datetime, message_id: str | None = None
+) -> Taking:
+    """What the request, carried by SQS message `message_id`, does, given the order's assembly as
+    recorded (None: not assembled yet)."""
     if recorded is None:
         assembly = Assembly(
             order_id=request.order_id,
@@ -87,9 +96,12 @@ def take(request: FulfilmentRequest, recorded: Assembly | None, now: datetime) -
             request_id=request.request_id,
             lines=request.lines,
             assembled_at=now,
+            message_id=message_id,
         )
         return Taking(assembly=assembly, announcement=_assembled(assembly))
-    if recorded.request_id == request.request_id:  # the same request again: finish what it started
+    # The message that took the request, again (or an assembly recorded without its message):
+    # finish what it started.
+    if recorded.request_id == request.request_id and recorded.message_id in (None, message_id):
         return Taking(assembly=None, announcement=_assembled(recorded))
     return Taking(assembly=None, announcement=None)
 

@@ -140,6 +140,52 @@ class BatchAnnouncements:
         return list(failed.values())
 
 
+class MessagesRefused(RuntimeError):
+    """The queue did not take a message sent outside a batch."""
+
+
+class BatchMessages(BatchAnnouncements):
+    """BatchAnnouncements, and the messages a batch's records put on a queue, sent before the
+    announcements by the queue's `send_all` (ten to a SendMessageBatch; {index: error} of those not
+    taken), instead of a SendMessage per record.
+
+    A record whose message the queue did not take fails (batchItemFailures) and its announcements
+    are not sent: nothing is announced as requested that was not. Its retry sends the message again,
+    so the receiver must take a copy once (a standard queue has no deduplication).
+    """
+
+    def __init__(self, bus: EventBus, queue: Any) -> None:
+        super().__init__(bus)
+        self._queue = queue
+        self._messages: list[tuple[Any, Any]] = []
+
+    def put(self, *messages: Any) -> None:
+        if self._record is None:  # outside a batch (a direct call): send at once
+            if refused := self._queue.send_all(messages):
+                raise MessagesRefused(f"{len(refused)} message(s) not taken: {sorted(set(refused.values()))}")
+            return
+        self._messages += [(self._record, message) for message in messages]
+
+    @contextlib.contextmanager
+    def of(self, record: Any):
+        mark = len(self._messages)
+        try:
+            with super().of(record):
+                yield
+        except BaseException:
+            del self._messages[mark:]
+            raise
+
+    def send(self) -> list[Any]:
+        pending, self._messages = self._messages, []
+        refused = self._queue.send_all([message for _, message in pending]) if pending else {}
+        failed: dict[int, Any] = {}
+        for index in sorted(refused):
+            failed.setdefault(id(pending[index][0]), pending[index][0])
+        self._pending = [(record, event) for record, event in self._pending if id(record) not in failed]
+        return [*failed.values(), *(record for record in super().send() if id(record) not in failed)]
+
+
 def process_kafka_batch(
     event: dict[str, Any],
     context: LambdaContext,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from collections import Counter
 from datetime import UTC, datetime
 
 import boto3
@@ -14,7 +15,7 @@ import pytest
 from storefront.adapters.fulfilment import message_body
 from storefront.events import Address, OrderLine
 from storefront.fulfilment import FulfilmentRequest
-from tests.support.aws_faults import FAULTS, copies, each_call_failing
+from tests.support.aws_faults import FAULTS, aws_calls, copies, each_call_failing
 from tests.support.stack import sample_event
 
 SAMPLE = "fulfil_order/assembly-request.json"
@@ -77,13 +78,59 @@ def test_sample_request_assembles_its_order_and_announces_it(app, assemblies, bu
 
 
 def test_a_request_sent_twice_is_assembled_and_announced_once(app, assemblies, bus_spy, lambda_context):
-    # AssembleOrder's resend is a new SQS message (new messageId) with the same requestId.
+    # AssembleOrder's resend is a new SQS message (new messageId) with the same requestId: the
+    # message that took the request announced it, the copy is dropped.
     app.lambda_handler(sqs_event(request(1)), lambda_context)
+    first = assemblies.scan()["Items"]
     response = app.lambda_handler(sqs_event(request(1)), lambda_context)
 
     assert response == {"batchItemFailures": []}
-    assert assemblies.scan()["Count"] == 1
+    assert assemblies.scan()["Items"] == first
     assert bus_spy.detail_types() == ["OrderAssembled"]
+
+
+def test_a_redelivered_batch_adds_no_assembly_and_announces_the_same_ids_again(
+    app, assemblies, bus_spy, lambda_context
+):
+    batch = sqs_event(request(1), request(2))
+    app.lambda_handler(batch, lambda_context)
+    first, announced = assemblies.scan()["Items"], bus_spy.events()
+
+    assert app.lambda_handler(batch, lambda_context) == {"batchItemFailures": []}
+
+    assert len(first) == 2 and assemblies.scan()["Items"] == first
+    assert sorted(e["detail"]["eventId"] for e in bus_spy.events()) == sorted(
+        e["detail"]["eventId"] for e in announced
+    )
+
+
+def test_a_message_whose_announcement_was_refused_fails_and_its_retry_announces_it(
+    app, assemblies, bus_spy, lambda_context, monkeypatch
+):
+    batch = sqs_event(request(1), request(2))
+    put_events = app.bus._client.put_events
+
+    def refuse_the_first(**call):
+        answer = put_events(Entries=call["Entries"][1:])
+        return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}, *answer["Entries"]]}
+
+    monkeypatch.setattr(app.bus._client, "put_events", refuse_the_first)
+    assert failed_ids(app.lambda_handler(batch, lambda_context)) == [batch["Records"][0]["messageId"]]
+    monkeypatch.setattr(app.bus._client, "put_events", put_events)
+    retry = {"Records": batch["Records"][:1]}
+    assert app.lambda_handler(retry, lambda_context) == {"batchItemFailures": []}
+
+    assert assemblies.scan()["Count"] == 2
+    assert sorted(e["detail"]["orderId"] for e in bus_spy.events()) == ["o-1", "o-2"]
+
+
+def test_a_batch_makes_one_put_a_message_and_one_put_events_per_ten(app, lambda_context, monkeypatch):
+    batch = sqs_event(*(request(n) for n in range(1, 11)))
+
+    with aws_calls(monkeypatch) as calls:
+        assert app.lambda_handler(batch, lambda_context) == {"batchItemFailures": []}
+
+    assert Counter(calls.made) == {("dynamodb", "PutItem"): 10, ("events", "PutEvents"): 1}
 
 
 def test_another_request_for_an_assembled_order_is_dropped_not_failed(
@@ -98,24 +145,19 @@ def test_another_request_for_an_assembled_order_is_dropped_not_failed(
     assert bus_spy.detail_types() == ["OrderAssembled"]
 
 
-def test_a_racing_delivery_that_recorded_first_leaves_one_assembly(
+def test_a_copy_decides_on_the_assembly_its_failed_put_returns_without_a_read(
     app, assemblies, bus_spy, lambda_context, monkeypatch
 ):
-    # Another request for the order is put between this delivery's read and its put.
     app.lambda_handler(sqs_event(request(1, request_id="FR-racer")), lambda_context)
-    read, reads = app.assemblies.get, []
+    bus_spy.events()
 
-    def read_before_the_other_put(order_id):
-        reads.append(order_id)
-        return None if len(reads) == 1 else read(order_id)
-
-    monkeypatch.setattr(app.assemblies, "get", read_before_the_other_put)
-    response = app.lambda_handler(sqs_event(request(1)), lambda_context)
+    with aws_calls(monkeypatch) as calls:
+        response = app.lambda_handler(sqs_event(request(1)), lambda_context)
 
     assert response == {"batchItemFailures": []}
-    assert len(reads) == 2  # the failed condition made it decide again on what is stored
+    assert calls.made == [("dynamodb", "PutItem")]  # refused, with the racer's item: nothing to announce
     assert assemblies.get_item(Key={"orderId": "o-1"})["Item"]["requestId"] == "FR-racer"
-    assert bus_spy.detail_types() == ["OrderAssembled"]
+    assert bus_spy.events() == []
 
 
 def test_sample_mixed_batch_fails_exactly_its_malformed_messages(app, bus_spy, lambda_context):
@@ -152,6 +194,9 @@ def test_any_call_failing_then_the_retry_assembles_once_and_announces_one_event(
         assert trial.answer == {"batchItemFailures": []}, trial.failed
         tried.add(trial.failed)
         assert assemblies.get_item(Key={"orderId": f"o-{trial.n}"})["Item"]["requestId"] == f"FR-{trial.n}"
-        # A failure after PutEvents is followed by a second copy: the same event, which consumers drop.
-        assert copies([e for e in bus_spy.events() if e["detail"]["orderId"] == f"o-{trial.n}"]) in (1, 2)
+        # The retry announces again (no idempotency record answers it): the same event, which
+        # consumers drop; a PutEvents resent by botocore adds one more copy.
+        most = 3 if (fault, trial.failed) == ("resent", ("events", "PutEvents")) else 2
+        announced = [e for e in bus_spy.events() if e["detail"]["orderId"] == f"o-{trial.n}"]
+        assert 1 <= copies(announced) <= most
     assert {("dynamodb", "PutItem"), ("events", "PutEvents")} <= tried

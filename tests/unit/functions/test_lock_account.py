@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
 
 from storefront.events import AccessDenied, LoginSucceeded
-from tests.support.aws_faults import FAULTS, copies, each_call_failing
+from tests.support.aws_faults import FAULTS, aws_calls, copies, each_call_failing
 from tests.support.kafka import failed_offsets, msk_event, record
 from tests.support.stack import load_handler, sample_event
 
@@ -109,29 +110,101 @@ def test_attempts_of_earlier_batches_count(app, accounts, bus_spy, lambda_contex
     assert bus_spy.detail_types() == ["AccountLocked"]
 
 
-def test_redelivered_batch_locks_and_announces_once(app, accounts, bus_spy, lambda_context):
-    batch = msk_event(*three_denied())
-
-    app.lambda_handler(batch, lambda_context)
-    app.lambda_handler(batch, lambda_context)
-
-    assert bus_spy.detail_types() == ["AccountLocked"]
-
-
-def test_redelivered_attempts_without_idempotency_records_count_once(
-    app, accounts, attempts, bus_spy, lambda_context, provisioned
+def test_redelivered_batch_locks_once_and_announces_the_same_event_again(
+    app, accounts, attempts, bus_spy, lambda_context
 ):
-    # The attempt store alone keeps a redelivery from counting twice (e.g. idempotency records expired).
+    batch = msk_event(*three_denied())
+    app.lambda_handler(batch, lambda_context)
+    first = accounts.get_item(Key={"customerId": "c-1"})["Item"], attempts.scan()["Items"]
+
+    assert app.lambda_handler(batch, lambda_context) == {"batchItemFailures": []}
+
+    assert (accounts.get_item(Key={"customerId": "c-1"})["Item"], attempts.scan()["Items"]) == first
+    assert copies(bus_spy.events()) == 2  # one event id: subscribers take it once
+
+
+def test_redelivered_attempts_count_once(app, accounts, attempts, bus_spy, lambda_context):
+    # The attempt store alone keeps a redelivery from counting twice: the same attempt, the same item.
     first, second, _ = three_denied()
     app.lambda_handler(msk_event(first, second), lambda_context)
-    idempotency = boto3.resource("dynamodb").Table(provisioned.physical_names["IdempotencyTable"])
-    for item in idempotency.scan()["Items"]:
-        idempotency.delete_item(Key={"id": item["id"]})
 
     app.lambda_handler(msk_event(first, second), lambda_context)
+    app.lambda_handler(msk_event(first), lambda_context)
 
     assert status(accounts, "c-1") == "ACTIVE"
     assert attempts.scan()["Count"] == 2
+    assert bus_spy.events() == []
+
+
+# Out of order and spread over more than the first read's span (minutes): the one lock is by the
+# attempt at 45, completing the window that ends at 50 (40, 45, 50); the attempt at 10 locks nothing.
+SPREAD = (0, 40, 20, 50, 45, 10)
+
+
+def test_a_batch_decides_as_one_record_at_a_time_with_a_read_per_customer_and_span(
+    app, accounts, bus_spy, lambda_context, monkeypatch
+):
+    one_by_one = [record(TOPIC, denied(n, minutes=m, customer_id="c-2")) for n, m in enumerate(SPREAD)]
+    for each in one_by_one:
+        app.lambda_handler(msk_event(each), lambda_context)
+    batch = msk_event(*(record(TOPIC, denied(n, minutes=m)) for n, m in enumerate(SPREAD)))
+
+    with aws_calls(monkeypatch) as calls:
+        assert app.lambda_handler(batch, lambda_context) == {"batchItemFailures": []}
+
+    locked = {c: accounts.get_item(Key={"customerId": c})["Item"] for c in ("c-1", "c-2")}
+    assert locked["c-1"]["lockedByEventId"] == "deny-c-1-4"
+    assert locked["c-2"]["lockedByEventId"] == "deny-c-2-4"
+    assert locked["c-1"]["lockedAt"] == locked["c-2"]["lockedAt"] == (T0 + timedelta(minutes=50)).isoformat()
+    details = {e["detail"]["customerId"]: e["detail"] for e in bus_spy.events()}
+    assert details["c-1"]["deniedAttempts"] == details["c-2"]["deniedAttempts"] == 3
+    # The first read spans [-15, 30]; the attempts at 40 and 50 widen it once each.
+    assert Counter(calls.made) == {
+        ("dynamodb", "PutItem"): 6,
+        ("dynamodb", "Query"): 3,
+        ("dynamodb", "UpdateItem"): 1,
+        ("events", "PutEvents"): 1,
+    }
+
+
+def test_a_batch_reads_each_customer_once_and_puts_its_announcements_together(
+    app, accounts, lambda_context, monkeypatch
+):
+    batch = msk_event(
+        *three_denied("c-1"), *three_denied("c-2"), record(TOPIC, denied(9, minutes=1, customer_id="c-3"))
+    )
+
+    with aws_calls(monkeypatch) as calls:
+        assert app.lambda_handler(batch, lambda_context) == {"batchItemFailures": []}
+
+    assert Counter(calls.made) == {
+        ("dynamodb", "PutItem"): 7,  # one per attempt
+        ("dynamodb", "Query"): 3,  # one per customer
+        ("dynamodb", "UpdateItem"): 2,  # one per lock
+        ("events", "PutEvents"): 1,
+    }
+
+
+def test_a_record_whose_announcement_was_refused_is_retried_and_ends_locked_and_announced(
+    app, accounts, bus_spy, lambda_context, monkeypatch
+):
+    *_, third = batch_records = three_denied()
+    put_events = app.bus._client.put_events
+
+    def refuse_all(**call):
+        return {
+            "FailedEntryCount": len(call["Entries"]),
+            "Entries": [{"ErrorCode": "InternalFailure"}] * len(call["Entries"]),
+        }
+
+    monkeypatch.setattr(app.bus._client, "put_events", refuse_all)
+    assert failed_offsets(app.lambda_handler(msk_event(*batch_records), lambda_context)) == [third.offset]
+    monkeypatch.setattr(app.bus._client, "put_events", put_events)
+    assert app.lambda_handler(msk_event(third), lambda_context) == {"batchItemFailures": []}
+
+    assert accounts.get_item(Key={"customerId": "c-1"})["Item"]["lockedByEventId"] == "deny-c-1-2"
+    [announced] = bus_spy.events()
+    assert announced["detail"]["deniedAttempts"] == 3
 
 
 def test_already_locked_account_changes_nothing_and_announces_nothing(app, accounts, bus_spy, lambda_context):
@@ -236,6 +309,9 @@ def test_any_call_failing_then_the_retry_locks_once_and_announces_one_event(
         assert response == {"batchItemFailures": []}, failed
         item = accounts.get_item(Key={"customerId": f"c-fault-{n}"})["Item"]
         assert (item["status"], item["lockedByEventId"]) == ("LOCKED", f"deny-c-fault-{n}-2"), failed
-        # A failure after PutEvents is followed by a second copy: the same event, which consumers drop.
-        assert copies([e for e in bus_spy.events() if e["detail"]["customerId"] == f"c-fault-{n}"]) in (1, 2)
+        # The retry announces again (no idempotency record answers it): the same event, which
+        # consumers drop; a PutEvents resent by botocore adds one more copy.
+        most = 3 if (fault, failed) == ("resent", ("events", "PutEvents")) else 2
+        announced = [e for e in bus_spy.events() if e["detail"]["customerId"] == f"c-fault-{n}"]
+        assert 1 <= copies(announced) <= most
     assert {("dynamodb", "Query"), ("dynamodb", "UpdateItem"), ("events", "PutEvents")} <= tried

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -33,7 +32,6 @@ def payment(event_id: str = "pay-evt-1", payment_id: str = "pay-1") -> PaymentCo
 def test_new_payment_records_the_order_opens_the_ticket_and_requests_assembly():
     assembly = assemble(payment(), current=None, now=NOW)
     assert assembly.order.payment_id == "pay-1"
-    assert assembly.order.fulfilment_requested_at is None
     assert assembly.ticket.status == OPEN
     assert assembly.request.shipping_address.city == "Leeds"
     assert assembly.request.request_id == assembly.order.fulfilment_request_id
@@ -47,23 +45,19 @@ def test_announcement_leaves_the_shipping_address_out():
     assert "1 High St" not in str(wire)
 
 
-def test_redelivery_after_the_request_was_sent_sends_nothing_and_announces_the_same_event():
-    first = assemble(payment(), current=None, now=NOW)
-    sent = replace(first.order, fulfilment_requested_at=NOW)
-    again = assemble(payment(), current=sent, now=NOW + timedelta(minutes=5))
-    assert again.order is None
-    assert again.request is None
-    assert again.announcement == first.announcement
-
-
-def test_redelivery_before_the_request_was_sent_sends_the_identical_request():
-    # A retry after the send may follow a send that did reach SQS: an identical copy, same id and
-    # time, is one fulfilment can drop.
+def test_redelivery_sends_the_identical_request_and_announces_the_same_event():
+    # Not marked sent: the copy, same id and time, is one the fulfilment centre takes once per order.
     first = assemble(payment(), current=None, now=NOW)
     again = assemble(payment(), current=first.order, now=NOW + timedelta(minutes=5))
     assert again.order is None
     assert again.request == first.request
-    assert again.ticket is not None
+    assert again.announcement == first.announcement
+
+
+def test_redelivery_opens_no_ticket_as_the_order_was_recorded_with_it():
+    first = assemble(payment(), current=None, now=NOW)
+    again = assemble(payment(), current=first.order, now=NOW + timedelta(minutes=5))
+    assert again.ticket is None
 
 
 def test_same_payment_in_another_event_does_nothing():

@@ -37,13 +37,32 @@ def test_a_first_request_assembles_the_order_and_announces_it():
     assert taking.announcement.occurred_at == NOW
 
 
-def test_the_same_request_again_records_nothing_and_announces_the_identical_event():
-    first = take(REQUEST, None, now=NOW)
+def test_the_message_that_took_the_request_again_records_nothing_and_announces_the_identical_event():
+    first = take(REQUEST, None, now=NOW, message_id="m-1")
 
-    again = take(REQUEST, first.assembly, now=NOW + timedelta(hours=3))
+    again = take(REQUEST, first.assembly, now=NOW + timedelta(hours=3), message_id="m-1")
 
+    assert first.assembly.message_id == "m-1"
     assert again.assembly is None
     assert again.announcement == first.announcement  # same id and time: consumers drop the copy
+
+
+def test_a_copy_of_the_taken_request_in_another_message_announces_nothing():
+    # AssembleOrder's resend: the message that took the request announces (SQS redelivers it until it has).
+    first = take(REQUEST, None, now=NOW, message_id="m-1")
+
+    copy = take(REQUEST, first.assembly, now=NOW, message_id="m-2")
+
+    assert copy.assembly is None
+    assert copy.announcement is None
+
+
+def test_an_assembly_recorded_without_its_message_is_announced_again_by_the_same_request():
+    first = take(REQUEST, None, now=NOW)
+
+    again = take(REQUEST, first.assembly, now=NOW, message_id="m-2")
+
+    assert again.announcement == first.announcement
 
 
 def test_another_request_for_an_assembled_order_is_not_taken():

@@ -53,5 +53,16 @@ def written_or_refused(write: Callable[..., Any], **request: Any) -> Refused | N
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
         item = error.response.get("Item")
-        return Refused({k: _deserializer.deserialize(v) for k, v in item.items()} if item else None)
+        return Refused(decoded(item) if item else None)
     return None
+
+
+def decoded(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as an error carries it (typed: {"S": ...}), as the Table resource reads items.
+
+    A failed condition with ReturnValuesOnConditionCheckFailure ALL_OLD returns the stored item in
+    the error ("ConditionalCheckFailedException": Item, or a transaction's CancellationReason
+    Item: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html), which
+    boto3's resource layer does not translate as it translates answers.
+    """
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}

@@ -1,4 +1,18 @@
-"""Paid orders stored in DynamoDB (one item per order), with the mark that fulfilment was asked."""
+"""Paid orders stored in DynamoDB (one item per order), each recorded together with its sales ticket's
+opening.
+
+One TransactWriteItems request puts the order, on condition that none is recorded, and opens the
+ticket in the sales tickets table: both or neither ("TransactWriteItems",
+https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html), so a
+recorded order always has its opened ticket, with no second call. When the order's condition fails
+the transaction is cancelled (TransactionCanceledException, one CancellationReason per item, in
+order) and, with ReturnValuesOnConditionCheckFailure ALL_OLD, the reason carries the order as stored
+("CancellationReason": Item), so the reaction decides on it without a read. botocore fills in
+ClientRequestToken (an idempotency token) once per call, so its own resend of a request whose
+answer was lost is answered as the first ("Idempotency" in the same page) rather than refused.
+A cancellation for any other reason (TransactionConflict, a throttled item) is raised: the record
+fails and is retried.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +20,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from storefront.adapters.dynamodb import written
+from botocore.exceptions import ClientError
+
+from storefront.adapters.dynamodb import decoded
 from storefront.events import Address, OrderLine
 from storefront.fulfilment import Order
 
@@ -22,27 +38,35 @@ class OrdersTable:
         item = self._table.get_item(Key={"orderId": order_id}, ConsistentRead=True).get("Item")
         return _order_from_item(item) if item else None
 
-    def record(self, order: Order) -> bool:
-        """Store a new order; False when the order is recorded already (a concurrent or earlier write)."""
-        return written(
-            self._table.put_item,
-            Item=_item_from_order(order),
-            ConditionExpression="attribute_not_exists(orderId)",
-        )
-
-    def mark_fulfilment_requested(self, order_id: str, at: datetime) -> bool:
-        """Note that the fulfilment request is on the queue; False when it was noted already."""
-        return written(
-            self._table.update_item,
-            Key={"orderId": order_id},
-            UpdateExpression="SET fulfilmentRequestedAt = :at",
-            ConditionExpression="attribute_exists(orderId) AND attribute_not_exists(fulfilmentRequestedAt)",
-            ExpressionAttributeValues={":at": at.isoformat()},
-        )
+    def record(self, order: Order, ticket_opening: dict[str, Any]) -> Order | None:
+        """Store a new order and open its ticket (`ticket_opening`: a TransactWriteItems Update, as
+        SalesTicketsTable.opening builds it); None when written, else the order already recorded."""
+        try:
+            self._table.meta.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table.name,
+                            "Item": _item_from_order(order),
+                            "ConditionExpression": "attribute_not_exists(orderId)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    ticket_opening,
+                ]
+            )
+        except ClientError as error:
+            reasons = error.response.get("CancellationReasons") or []
+            if error.response["Error"]["Code"] != "TransactionCanceledException" or not reasons:
+                raise
+            if reasons[0].get("Code") != "ConditionalCheckFailed" or "Item" not in reasons[0]:
+                raise
+            return _order_from_item(decoded(reasons[0]["Item"]))
+        return None
 
 
 def _item_from_order(order: Order) -> dict[str, Any]:
-    item = {
+    return {
         "orderId": order.order_id,
         "customerId": order.customer_id,
         "paymentId": order.payment_id,
@@ -56,9 +80,6 @@ def _item_from_order(order: Order) -> dict[str, Any]:
         "recordedByEventId": order.recorded_by_event_id,
         "fulfilmentRequestId": order.fulfilment_request_id,
     }
-    if order.fulfilment_requested_at is not None:
-        item["fulfilmentRequestedAt"] = order.fulfilment_requested_at.isoformat()
-    return item
 
 
 def _plain(value: Any) -> Any:
@@ -67,7 +88,6 @@ def _plain(value: Any) -> Any:
 
 
 def _order_from_item(item: dict[str, Any]) -> Order:
-    requested_at = item.get("fulfilmentRequestedAt")
     return Order(
         order_id=item["orderId"],
         customer_id=item["customerId"],
@@ -83,5 +103,4 @@ def _order_from_item(item: dict[str, Any]) -> Order:
         recorded_at=datetime.fromisoformat(item["recordedAt"]),
         recorded_by_event_id=item["recordedByEventId"],
         fulfilment_request_id=item["fulfilmentRequestId"],
-        fulfilment_requested_at=datetime.fromisoformat(requested_at) if requested_at else None,
     )

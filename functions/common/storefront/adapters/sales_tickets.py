@@ -43,6 +43,28 @@ class SalesTicketsTable:
             },
         )
 
+    def opening(self, ticket: SalesTicket) -> dict[str, Any]:
+        """The ticket's opening as a TransactWriteItems Update, written with its order
+        (storefront.adapters.orders): unconditional, since only the transaction that records the
+        order opens its ticket; the status is set only where there is none, as in `open`."""
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {"orderId": ticket.order_id},
+                "UpdateExpression": (
+                    "SET #status = if_not_exists(#status, :open), customerId = :customer, "
+                    "openedAt = :at, openedByEventId = :by"
+                ),
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":open": OPEN,
+                    ":customer": ticket.customer_id,
+                    ":at": ticket.opened_at.isoformat(),
+                    ":by": ticket.opened_by_event_id,
+                },
+            }
+        }
+
     def close(self, ticket: SalesTicket) -> SalesTicket | None:
         """Close the ticket, creating it closed when missing; None when closed, else the ticket as it
         stands closed already, as the refused write returned it (no read first:
