@@ -45,7 +45,7 @@ _INIT_AND_INVOKE = (
     """
 import json, os, sys, time
 start = time.perf_counter_ns()
-sys.path[:0] = sys.argv[4:5]; sys.path.extend(sys.argv[5:])
+sys.path[:0] = sys.argv[4:]  # code, then layers, before site-packages (cold_start)
 import importlib; module = importlib.import_module(sys.argv[1])
 inited = time.perf_counter_ns()
 """
