@@ -1,7 +1,8 @@
 """What a handler's cold start loads: not the libraries it has no use for (BENCHMARKS.md, cold start).
 
 Each handler is imported in a fresh interpreter, as Lambda's runtime imports it (its CodeUri folder
-first on sys.path, the layer after it), with the environment template.yaml gives it.
+first on sys.path, the layer after it, both before site-packages), with the environment template.yaml
+gives it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ BATCH_FUNCTIONS = {
 }
 _PROBE = """
 import importlib, json, sys
-sys.path[:0] = sys.argv[2:3]; sys.path.extend(sys.argv[3:])
+sys.path[:0] = sys.argv[2:]  # code, then layers, before site-packages, as in Lambda
 importlib.import_module(sys.argv[1])
 from storefront.events import event_classes
 print(json.dumps({
