@@ -65,6 +65,11 @@ def test_tiny_run_writes_results_and_report_of_the_documented_shape(tmp_path):
     ):
         assert figures[name]["status"] == "measured"
         assert figures[name]["baseline"]["value"] > 0 and isinstance(figures[name]["met"], bool)
+    # The cold start's CPU time beside its wall clock, from the same runs.
+    cpu = figures["cold_start.CreateAccount"]["context"]["cpu"]
+    assert (
+        cpu["ms"] > 0 and cpu["baseline_ms"] > 0 and abs(cpu["ratio"] - cpu["ms"] / cpu["baseline_ms"]) < 0.02
+    )
     # Init and the first call, a record really processed (a failed record's path is an error figure).
     first = figures["cold_start.CreateAccount.first_invoke"]
     assert first["status"] == "measured", first["reason"]
