@@ -328,6 +328,11 @@ CHECKS = [
         "equals": 0,
     },
     {
+        "name": "bus events left waiting for the audit",
+        "metric": "sqs.messages[AuditEventsQueue]",
+        "equals": 0,
+    },
+    {
         "name": "tickets closed",
         "metric": "bus.events[storefront.sales/TicketClosed]",
         "expected": "tickets_closed",

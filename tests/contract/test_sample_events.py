@@ -46,13 +46,28 @@ def _front_door_event(sample: dict):
     return inventory_updated(body)
 
 
+def _bus_event(body: str) -> dict | None:
+    """The EventBridge event an SQS message carries (an EventBridge rule's SQS target), if it is one."""
+    try:
+        content = json.loads(body)
+    except ValueError:
+        return None
+    return content if isinstance(content, dict) and "detail-type" in content else None
+
+
+def _message_content(body: str):
+    """A bus event's storefront event (AuditLog's queue), else an assembly request (FulfilOrder's)."""
+    envelope = _bus_event(body)
+    return parse_event(envelope["detail"]) if envelope is not None else assembly_request(body)
+
+
 def _valid(sample: dict) -> bool:
     """The sample holds only what its function takes: events, requests, assembly requests."""
     try:
         if _is_kafka(sample):
             [parse_event(base64.b64decode(r["value"])) for rs in sample["records"].values() for r in rs]
         elif _is_sqs(sample):
-            [assembly_request(r["body"]) for r in sample["Records"]]
+            [_message_content(r["body"]) for r in sample["Records"]]
         elif _is_http_api(sample):
             _front_door_event(sample)
     except (MalformedEvent, BadRequest):
@@ -86,6 +101,9 @@ def test_sample_parses_as_the_aws_event_model(path):
         event = SqsModel.model_validate(sample)
         for record in event.Records:
             assert hashlib.md5(record.body.encode()).hexdigest() == record.md5OfBody
+            if (bus_event := _bus_event(record.body)) is not None:  # as EventBridge sends it
+                assert EventBridgeModel.model_validate(bus_event).version == "0"
+                parse_event(bus_event["detail"])
     elif _is_http_api(sample):
         event = APIGatewayProxyEventV2Model.model_validate(sample)
         assert event.routeKey == f"{event.requestContext.http.method} {event.rawPath}"

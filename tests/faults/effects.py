@@ -42,6 +42,7 @@ def read_effects(
         "sns": {},
         "s3": {},
         "s3_lines": {},
+        "s3_bus_lines": {},
         "s3_records": {},
     }
     published = _published(moto_endpoint)
@@ -56,8 +57,10 @@ def read_effects(
         elif kind == "AWS::S3::Bucket":
             effects["s3"][logical_id] = _object_keys(client("s3"), name)
             lines = _lines(client("s3"), name)
+            records = [_archived_record(line) for line in lines]
             effects["s3_lines"][logical_id] = len(lines)
-            effects["s3_records"][logical_id] = Counter(set(map(_archived_record, lines)))
+            effects["s3_bus_lines"][logical_id] = sum(record.startswith("bus ") for record in records)
+            effects["s3_records"][logical_id] = Counter(set(records))
     effects["ses"] = int(client("ses").get_send_quota()["SentLast24Hours"])
     if read_model_url:
         effects["read_model"] = _read_model_rows(read_model_url)
@@ -93,16 +96,18 @@ def counts(effects: dict[str, Any]) -> dict[str, int]:
     return figures
 
 
-def bus_objects(effects: dict[str, Any]) -> Counter:
-    """The audit archive's objects of bus events, by source and name (event id and digest), so each
-    event's count of objects shows. Not by folder: date=/hour= is the hour of the event's own time,
-    which for an announcement is when the run made it, so runs either side of an hour differ there."""
-    objects: Counter = Counter()
-    for key, n in effects["s3"]["AuditArchiveBucket"].items():
-        if key.startswith("bus="):
-            source, *_, name = key.split("/")
-            objects[f"{source}/{name}"] += n
-    return objects
+def bus_events(effects: dict[str, Any]) -> set[str]:
+    """The bus events the audit archive holds, by the event's own id. Not by object: AuditLog takes
+    them in batches of the audit queue's messages, one object per batch, source and hour, so how
+    they are grouped into objects depends on how the batches were cut, and a message delivered
+    again (a retried batch, a second copy of an announcement) is archived again in another object."""
+    return {record for record in effects["s3_records"]["AuditArchiveBucket"] if record.startswith("bus ")}
+
+
+def kafka_lines(effects: dict[str, Any]) -> int:
+    """The audit archive's lines of Kafka records: the log's copy, each record once (a retried
+    Kafka batch has the same bounds, so the same object keys, and overwrites)."""
+    return effects["s3_lines"]["AuditArchiveBucket"] - effects["s3_bus_lines"]["AuditArchiveBucket"]
 
 
 def _describe(want: Any, got: Any) -> str:

@@ -49,10 +49,21 @@ def malformed_messages(sample: dict) -> set[str]:
     ids = set()
     for record in sample["Records"]:
         try:
-            assembly_request(record["body"])
+            message_content(record["body"])
         except MalformedEvent:
             ids.add(record["messageId"])
     return ids
+
+
+def message_content(body: str):
+    """An EventBridge event's storefront event (AuditLog's queue), else an assembly request (FulfilOrder's)."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        envelope = None
+    if isinstance(envelope, dict) and "detail-type" in envelope:
+        return parse_event(envelope["detail"])
+    return assembly_request(body)
 
 
 def front_door_status(sample: dict) -> int:

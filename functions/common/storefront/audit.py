@@ -4,11 +4,14 @@ Every event is logged once (secrets and personal data erased) and archived to S3
 (only secrets erased: the archive must be able to rebuild the read model). Layout:
 
     topic=<topic>/date=YYYY-MM-DD/hour=HH/<partition>-<first offset>-<digest>.jsonl   (Kafka)
-    bus=<source>/date=YYYY-MM-DD/hour=HH/<event id>-<digest>.jsonl                    (EventBridge)
+    bus=<source>/date=YYYY-MM-DD/hour=HH/<first event id>-<digest>.jsonl              (EventBridge)
 
 partitioned by the hour of the event's own time (`occurredAt`, UTC), so a replay "as of" a time
 reads whole hours. A Kafka line carries the record's coordinates (topic, partition, offset,
-timestamp, timestampType, key) beside the event. Object keys derive from the coordinates of the
+timestamp, timestampType, key) beside the event; a bus line, the EventBridge envelope (its id
+included). Bus events come in batches of the audit queue's messages (an EventBridge rule's SQS
+target), one object per source and hour of a batch; a message delivered again, alone or in another
+batch, is archived again in another object, and readers drop it by the event's id. Object keys derive from the coordinates of the
 records in them, never from the time of processing: a redelivered batch overwrites its objects.
 A batch retried with other bounds (partial batch response, split batch on error:
 https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html) may archive a record
@@ -28,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from storefront.events import PERSONAL_FIELDS, SENSITIVE_FIELDS, DomainEvent
+from storefront.events import PERSONAL_FIELDS, SENSITIVE_FIELDS, DomainEvent, MalformedEvent
 
 # What is erased (with Powertools' mask): everywhere the password hash; in logs, personal data too.
 LOG_ERASED_FIELDS = (*SENSITIVE_FIELDS, *PERSONAL_FIELDS)
@@ -42,13 +45,41 @@ class UnknownInvocation(ValueError):
     """The function was invoked with neither a Kafka batch nor an EventBridge event."""
 
 
-def invocation_kind(event: dict[str, Any]) -> Literal["kafka", "eventbridge"]:
-    """Which trigger sent `event`: an MSK / self-managed Kafka batch, or an EventBridge rule."""
+def invocation_kind(event: dict[str, Any]) -> Literal["kafka", "sqs", "eventbridge"]:
+    """Which trigger sent `event`: an MSK / self-managed Kafka batch, a batch of the audit queue's
+    messages (SQS), or an EventBridge rule targeting the function itself."""
     if event.get("eventSource") in KAFKA_EVENT_SOURCES and isinstance(event.get("records"), dict):
         return "kafka"
-    if {"detail-type", "source", "detail"} <= event.keys():
+    records = event.get("Records")
+    if isinstance(records, list) and records and all(_is_sqs_message(r) for r in records):
+        return "sqs"
+    if _is_envelope(event):
         return "eventbridge"
-    raise UnknownInvocation(f"not a Kafka batch nor an EventBridge event (keys: {sorted(event)[:10]})")
+    raise UnknownInvocation(
+        f"not a Kafka batch, an SQS batch nor an EventBridge event (keys: {sorted(event)[:10]})"
+    )
+
+
+def envelope_of_message(body: str, message_id: str) -> dict[str, Any]:
+    """The EventBridge event in the body of a message a rule sent to the queue: the whole event as
+    JSON, since the rule has no InputPath or InputTransformer ("Event bus targets in Amazon
+    EventBridge", https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-targets.html).
+    MalformedEvent names the message, never its content."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        raise MalformedEvent(f"SQS message {message_id}: the body is not JSON") from None
+    if not isinstance(envelope, dict) or not _is_envelope(envelope):
+        raise MalformedEvent(f"SQS message {message_id}: the body is not an EventBridge event")
+    return envelope
+
+
+def _is_sqs_message(record: Any) -> bool:
+    return isinstance(record, dict) and record.get("eventSource") == "aws:sqs"
+
+
+def _is_envelope(event: dict[str, Any]) -> bool:
+    return {"detail-type", "source", "detail"} <= event.keys()
 
 
 @dataclass(frozen=True)

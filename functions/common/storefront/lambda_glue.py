@@ -356,9 +356,11 @@ def remember_effect(write: Callable[[], Any], *, effect: str, event: DomainEvent
     """Write the mark of an effect that is done (an email sent, a request queued); False if it failed.
 
     Its failure is logged, not raised: the effect happened, and failing the record would only make
-    the retry do it again. Powertools then stores the function's result as completed, which answers
-    every redelivery of the event as the mark would; only if that write fails too (or the process
-    dies first) does a retry, after the in-progress record expires, repeat the effect.
+    the retry do it again. Where Powertools idempotency wraps the reaction, it then stores the
+    result as completed, which answers every redelivery of the event as the mark would; only if that
+    write fails too (or the process dies first) does a retry, after the in-progress record expires,
+    repeat the effect. Without it (SendAccountConfirmation, NotifySecurity), a redelivery of that
+    event repeats the effect.
     """
     try:
         write()

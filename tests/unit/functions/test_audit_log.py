@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -226,3 +227,146 @@ def test_a_megabyte_field_gives_a_short_log_line_and_is_archived_whole(app, logs
     assert json.loads(line)["event"]["warehouseId"] == "W" * 256 + "...(1048576 characters)"
     [[archived_line]] = archived().values()
     assert archived_line["event"]["warehouseId"] == huge  # the archive rebuilds the read model: kept whole
+
+
+# --- bus events in batches from the audit queue (an EventBridge rule's SQS target) ----------------
+
+BATCH_SAMPLE = "audit_log/bus-events-batch.json"
+
+
+def envelope(n: int, *, minute: int = 0) -> dict:
+    """An AccountCreated as the bus delivers it, with its own envelope and event ids."""
+    event = sample_event("audit_log/account-created.json")
+    event["id"] = f"bus-{n}"
+    event["detail"] |= {
+        "eventId": f"created-{n}",
+        "customerId": f"c-{n}",
+        "occurredAt": f"2026-11-26T09:{minute:02d}:00Z",
+    }
+    return event
+
+
+def queue_event(*bodies: dict | str) -> dict:
+    """The event Lambda's SQS poller sends, one message per body, from the sample's message shape."""
+    shape = sample_event(BATCH_SAMPLE)["Records"][0]
+    records = []
+    for body in bodies:
+        text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
+        message_id = f"m-{len(records)}-{hashlib.md5(text.encode()).hexdigest()[:8]}"
+        records.append(
+            shape
+            | {"messageId": message_id, "body": text, "md5OfBody": hashlib.md5(text.encode()).hexdigest()}
+        )
+    return {"Records": records}
+
+
+def failed_messages(response: dict) -> list[str]:
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+def test_sample_queue_batch_archives_each_source_once_with_its_bus_envelope(app, archived, lambda_context):
+    response = app.lambda_handler(sample_event(BATCH_SAMPLE), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    objects = archived()
+    assert sorted(key.split("/")[0] for key in objects) == [
+        "bus=storefront.accounts",
+        "bus=storefront.fulfilment",
+        "bus=storefront.security",
+    ]
+    [[locked]] = [lines for key, lines in objects.items() if key.startswith("bus=storefront.security/")]
+    assert locked["bus"]["id"] == "5e0c9a11-0000-4000-8000-000000000001"
+    assert locked["event"]["eventType"] == "AccountLocked"
+
+
+def test_a_queue_batch_of_one_source_and_hour_is_one_object_in_event_order(app, archived, lambda_context):
+    response = app.lambda_handler(queue_event(envelope(2, minute=5), envelope(1, minute=7)), lambda_context)
+
+    assert response == {"batchItemFailures": []}
+    [(key, lines)] = archived().items()
+    assert key.startswith("bus=storefront.accounts/date=2026-11-26/hour=09/created-1-")
+    assert [(line["bus"]["id"], line["event"]["eventId"]) for line in lines] == [
+        ("bus-1", "created-1"),
+        ("bus-2", "created-2"),
+    ]
+
+
+def test_a_queue_batch_spanning_two_hours_is_one_object_per_hour(app, archived, lambda_context):
+    late = envelope(3)
+    late["detail"]["occurredAt"] = "2026-11-26T10:15:00Z"
+
+    app.lambda_handler(queue_event(envelope(1), envelope(2), late), lambda_context)
+
+    assert {key.split("/")[2]: len(lines) for key, lines in archived().items()} == {
+        "hour=09": 2,
+        "hour=10": 1,
+    }
+
+
+def test_malformed_messages_are_reported_by_id_logged_without_content_and_the_rest_archived(
+    app, logs, archived, lambda_context
+):
+    broken = envelope(2)
+    broken["detail"]["email"] = "not-an-address"
+    batch = queue_event(envelope(1), "not json: leak@example.com", broken, {"detail": "leak@example.com"})
+
+    response = app.lambda_handler(batch, lambda_context)
+
+    assert failed_messages(response) == [r["messageId"] for r in batch["Records"][1:]]
+    [[line]] = archived().values()
+    assert line["event"]["eventId"] == "created-1"
+    malformed = [line for line in log_lines(logs) if line["message"] == "malformed event"]
+    assert len(malformed) == 3
+    assert malformed[0]["message_id"] == batch["Records"][1]["messageId"]
+    assert "leak@example.com" not in logs.getvalue()
+    assert "not-an-address" not in logs.getvalue()
+
+
+def test_a_redelivered_queue_batch_overwrites_its_objects(app, archived, lambda_context):
+    batch = queue_event(envelope(1), envelope(2))
+
+    app.lambda_handler(batch, lambda_context)
+    before = archived()
+    app.lambda_handler(batch, lambda_context)
+
+    assert archived() == before
+
+
+def test_a_message_redelivered_in_another_batch_is_one_event_to_readers_by_its_id(
+    app, archived, lambda_context
+):
+    # SQS is at least once, and a failed message comes back alone or beside others: its line is
+    # written again in another object, and a reader keeps one line per event id (tests/faults).
+    app.lambda_handler(queue_event(envelope(1), envelope(2)), lambda_context)
+    app.lambda_handler(queue_event(envelope(2), envelope(3)), lambda_context)
+
+    objects = archived()
+    assert len(objects) == 2
+    event_ids = [line["event"]["eventId"] for lines in objects.values() for line in lines]
+    assert sorted(set(event_ids)) == ["created-1", "created-2", "created-3"]
+
+
+def test_a_batch_of_ten_bus_events_of_one_source_and_hour_costs_one_put_object(app, lambda_context):
+    calls = []
+
+    def count(event_name, **_):
+        calls.append(event_name.rsplit(".", 1)[-1])
+
+    app.archive._client.meta.events.register("before-call.*.*", count)
+    try:
+        response = app.lambda_handler(queue_event(*(envelope(n) for n in range(10))), lambda_context)
+    finally:
+        app.archive._client.meta.events.unregister("before-call.*.*", count)
+
+    assert response == {"batchItemFailures": []}
+    assert calls == ["PutObject"]
+
+
+def test_an_s3_failure_fails_the_whole_queue_batch_for_a_retry(app, lambda_context, monkeypatch):
+    def unavailable(*objects):
+        raise ConnectionError("S3 unavailable")
+
+    monkeypatch.setattr(app.archive, "put", unavailable)
+
+    with pytest.raises(ConnectionError):
+        app.lambda_handler(queue_event(envelope(1)), lambda_context)

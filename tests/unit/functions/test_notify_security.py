@@ -10,7 +10,7 @@ import pytest
 from moto.sns.models import sns_backends
 
 from storefront.events import MalformedEvent
-from tests.support.aws_faults import FAULTS, each_call_failing
+from tests.support.aws_faults import FAULTS, aws_calls, each_call_failing
 from tests.support.stack import sample_event
 
 SAMPLE = "notify_security/account-locked.json"
@@ -157,6 +157,12 @@ def published_for(provisioned, event_id: str) -> list[str]:
     ]
 
 
+def mark_refused(trial) -> bool:
+    """The mark's write refused after its attempts: the alert is out, the invocation succeeds, and
+    only the mark could have answered a redelivery (no Powertools record behind it any more)."""
+    return trial.fault == "refused" and trial.failed == ("dynamodb", "UpdateItem")
+
+
 @pytest.mark.parametrize("fault", FAULTS)
 def test_any_call_failing_then_the_retry_publishes_one_alert_and_answers_its_id(
     app, provisioned, lambda_context, monkeypatch, fault
@@ -166,7 +172,7 @@ def test_any_call_failing_then_the_retry_publishes_one_alert_and_answers_its_id(
         n, failed, answer = trial.n, trial.failed, trial.answer
         tried.add(failed)
         published = published_for(provisioned, f"locked-{n}")
-        if trial.repeats(("sns", "Publish")):
+        if trial.repeats(("sns", "Publish")) or mark_refused(trial):
             assert len(published) == 2, failed  # answer lost, or died before the mark: as the README says
         else:
             assert len(published) == 1, failed
@@ -174,3 +180,27 @@ def test_any_call_failing_then_the_retry_publishes_one_alert_and_answers_its_id(
         assert app.lambda_handler(locked(n), lambda_context) == answer
     # The effects were among the calls failed.
     assert {("sns", "Publish"), ("dynamodb", "UpdateItem")} <= tried
+
+
+# --- what an event costs ----------------------------------------------------------------------
+
+
+def test_an_event_costs_the_mark_read_the_alert_and_the_mark_and_a_redelivery_only_the_read(
+    app, provisioned, lambda_context, monkeypatch
+):
+    with aws_calls(monkeypatch) as calls:
+        first = app.lambda_handler(locked(1), lambda_context)
+        made = list(calls.made)
+        again = app.lambda_handler(locked(1) | {"id": "another-delivery"}, lambda_context)
+
+    assert made == [("dynamodb", "GetItem"), ("sns", "Publish"), ("dynamodb", "UpdateItem")]
+    assert calls.made[len(made) :] == [("dynamodb", "GetItem")]
+    assert again == first
+    assert len(published_for(provisioned, "locked-1")) == 1
+
+
+def test_the_idempotency_table_is_not_written(app, provisioned, lambda_context):
+    app.lambda_handler(sample_event(SAMPLE), lambda_context)
+
+    table = boto3.resource("dynamodb").Table(provisioned.physical_names["IdempotencyTable"])
+    assert table.scan()["Items"] == []

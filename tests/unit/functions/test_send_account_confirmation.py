@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 
+import boto3
 import pytest
 from moto.ses.models import ses_backends
 
 from storefront.adapters.mail import EmailNotSent
 from storefront.events import MalformedEvent
-from tests.support.aws_faults import FAULTS, each_call_failing
+from tests.support.aws_faults import FAULTS, aws_calls, each_call_failing
 from tests.support.stack import load_handler, sample_event
 
 SAMPLE = "send_account_confirmation/account-created.json"
@@ -84,7 +85,7 @@ def test_ses_refusal_fails_with_its_code_only_and_a_retry_sends(
         refused.lambda_handler(sample_event(SAMPLE), lambda_context)
     assert str(error.value) == "SES MessageRejected"
 
-    # The failed attempt left no idempotency record behind: Lambda's retry sends the email.
+    # The failed attempt left no mark behind: Lambda's retry sends the email.
     monkeypatch.setenv("SENDER_EMAIL_ADDRESS", "no-reply@storefront.example.com")
     load_handler(provisioned, "SendAccountConfirmation").lambda_handler(sample_event(SAMPLE), lambda_context)
     assert len(sent()) == 1
@@ -107,6 +108,12 @@ def created(n: int) -> dict:
     return event
 
 
+def mark_refused(trial) -> bool:
+    """The mark's write refused after its attempts: the email is sent, the invocation succeeds, and
+    only the mark could have answered a redelivery (no Powertools record behind it any more)."""
+    return trial.fault == "refused" and trial.failed == ("dynamodb", "UpdateItem")
+
+
 @pytest.mark.parametrize("fault", FAULTS)
 def test_any_call_failing_then_the_retry_sends_one_email_and_answers_its_id(
     app, lambda_context, monkeypatch, fault
@@ -116,7 +123,7 @@ def test_any_call_failing_then_the_retry_sends_one_email_and_answers_its_id(
         n, failed, answer = trial.n, trial.failed, trial.answer
         tried.add(failed)
         emails = [e for e in sent() if e.destinations["ToAddresses"] == [f"c{n}@example.com"]]
-        if trial.repeats(("ses", "SendEmail")):
+        if trial.repeats(("ses", "SendEmail")) or mark_refused(trial):
             assert len(emails) == 2, failed  # answer lost, or died before the mark: as the README says
         else:
             assert len(emails) == 1, failed
@@ -124,3 +131,27 @@ def test_any_call_failing_then_the_retry_sends_one_email_and_answers_its_id(
         assert app.lambda_handler(created(n), lambda_context) == answer  # and it stays answered
     # The effects were among the calls failed.
     assert {("ses", "SendEmail"), ("dynamodb", "UpdateItem")} <= tried
+
+
+# --- what an event costs ----------------------------------------------------------------------
+
+
+def test_an_event_costs_the_mark_read_the_email_and_the_mark_and_a_redelivery_only_the_read(
+    app, lambda_context, monkeypatch
+):
+    with aws_calls(monkeypatch) as calls:
+        first = app.lambda_handler(created(1), lambda_context)
+        made = list(calls.made)
+        again = app.lambda_handler(created(1) | {"id": "another-delivery"}, lambda_context)
+
+    assert made == [("dynamodb", "GetItem"), ("ses", "SendEmail"), ("dynamodb", "UpdateItem")]
+    assert calls.made[len(made) :] == [("dynamodb", "GetItem")]
+    assert again == first
+    assert len(sent()) == 1
+
+
+def test_the_idempotency_table_is_not_written(app, provisioned, lambda_context):
+    app.lambda_handler(sample_event(SAMPLE), lambda_context)
+
+    table = boto3.resource("dynamodb").Table(provisioned.physical_names["IdempotencyTable"])
+    assert table.scan()["Items"] == []

@@ -15,10 +15,11 @@ from storefront.audit import (
     UnknownInvocation,
     archive_line,
     archive_objects,
+    envelope_of_message,
     invocation_kind,
     log_fields,
 )
-from storefront.events import AccessDenied, AccountCreated
+from storefront.events import AccessDenied, AccountCreated, MalformedEvent
 
 T0 = datetime(2026, 11, 26, 9, 58, tzinfo=UTC)
 
@@ -67,9 +68,27 @@ def test_eventbridge_envelope_is_recognised():
     )
 
 
+def test_a_batch_of_sqs_messages_is_recognised():
+    assert invocation_kind({"Records": [{"eventSource": "aws:sqs", "body": "{}"}]}) == "sqs"
+
+
 def test_anything_else_is_refused():
-    with pytest.raises(UnknownInvocation):
-        invocation_kind({"Records": [{"eventSource": "aws:sqs"}]})
+    for event in (
+        {"Records": [{"eventSource": "aws:sns"}]},
+        {"Records": [{"eventSource": "aws:sqs"}, {"eventSource": "aws:kinesis"}]},
+        {"Records": []},
+    ):
+        with pytest.raises(UnknownInvocation):
+            invocation_kind(event)
+
+
+def test_a_message_body_is_the_eventbridge_event_or_malformed_naming_only_the_message():
+    event = {"version": "0", "id": "e-1", "detail-type": "X", "source": "storefront.x", "detail": {}}
+    assert envelope_of_message(json.dumps(event), "m-1") == event
+    for body in ("secret text", "[1, 2]", json.dumps({"detail": "secret"})):
+        with pytest.raises(MalformedEvent, match=r"^SQS message m-1: ") as raised:
+            envelope_of_message(body, "m-1")
+        assert "secret" not in str(raised.value)
 
 
 def test_logs_erase_secrets_and_personal_data_the_archive_only_secrets():
