@@ -5,8 +5,9 @@ party that checks it needs it ("Elements of an AWS API request signature",
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-signing-elements.html). moto's
 in-process mock does not check it (it checks signatures only when its request authentication is on:
 moto.settings.INITIAL_NO_AUTH_ACTION_COUNT, off by default), and no network carries the request,
-yet computing it (canonical request, SHA-256 of it, four HMACs) is about a fifth of what such a call
-costs botocore. What the request's readers do use is kept exactly as SigV4 writes it: the
+yet computing it (canonical request, SHA-256 of it, four HMACs) costs about twice what writing the
+headers alone costs (65 against 30 µs a DynamoDB request, on a busy 2-core machine). What the
+request's readers do use is kept exactly as SigV4 writes it: the
 `Authorization` header's `Credential=AKID/date/region/service/aws4_request` scope and SignedHeaders
 (the role enforcement knows the calling function by that access key id, localfaas.sdk_hooks.SdkCall;
 moto takes the account from it), `X-Amz-Date`, `X-Amz-Security-Token`, S3's `X-Amz-Content-SHA256`.
