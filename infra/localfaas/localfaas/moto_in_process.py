@@ -2,7 +2,7 @@
 
 The one place where localfaas changes moto's code; written against moto 5.2.5 (MOTO_VERSION), and
 tests/test_moto_in_process.py fails when the installed moto is another version or when the code
-patched here has changed, so that the patch is checked again rather than trusted. Three patches:
+patched here has changed, so that the patch is checked again rather than trusted. Four patches:
 
 - Routing. moto's stubber (moto.core.botocore_stubber.BotocoreStubber.process_request) tries every
   service's URL pattern (183 in 5.2.5) on every request, then builds each candidate backend's URL
@@ -21,6 +21,11 @@ patched here has changed, so that the patch is checked again rather than trusted
   expressions are kept by string. An expression that fails to parse is not kept: it fails each time
   with moto's own error.
 
+- DynamoDB condition expressions (ConditionExpression, FilterExpression, KeyConditionExpression
+  parsed by moto.dynamodb.comparisons.ConditionExpressionParser): their lexing, a regex scan of the
+  string one token at a time, is kept by string; each call gets fresh copies of the tokens (tuples
+  with an empty list of children), and everything after lexing (names and values substituted, the
+  tree built) is moto's, per call.
 - Action names. moto's response layer lists a response class's functions on every call (to check
   that the requested action is one); they are listed once per class here.
 
@@ -56,6 +61,7 @@ def install() -> Callable[[], None]:
             _install_routing()
             _install_update_expression_memo()
             _install_action_names_memo()
+            _install_condition_lexing_memo()
         _installed["count"] = _installed.get("count", 0) + 1
     undone = threading.Event()
 
@@ -78,6 +84,9 @@ def _uninstall() -> None:
     parser = _installed.pop("update_expression_parser", None)
     if parser is not None:
         parser.make = _installed.pop("update_expression_make")
+    condition_parser = _installed.pop("condition_parser", None)
+    if condition_parser is not None:
+        condition_parser._lex_condition_expression = _installed.pop("lex_condition_expression")
     responses = _installed.pop("responses_module", None)
     if responses is not None:
         responses.method_names_from_class = _installed.pop("method_names_from_class")
@@ -219,3 +228,31 @@ def _install_action_names_memo() -> None:
     responses.method_names_from_class = functools.lru_cache(maxsize=None)(original)
     _installed["responses_module"] = responses
     _installed["method_names_from_class"] = original
+
+
+# -- DynamoDB condition expressions -------------------------------------------------------------------
+
+_LEXED_KEPT = 4096
+
+
+def _install_condition_lexing_memo() -> None:
+    from collections import deque
+
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    original = vars(ConditionExpressionParser)["_lex_condition_expression"]
+    lexed: dict[str, tuple[Any, ...]] = {}
+
+    def _lex_condition_expression(self: Any) -> deque[Any]:
+        expression = self.condition_expression
+        tokens = lexed.get(expression)
+        if tokens is None:
+            tokens = tuple(original(self))  # a string that does not lex raises here, every time
+            if len(lexed) >= _LEXED_KEPT:
+                lexed.clear()
+            lexed[expression] = tokens
+        return deque(token._replace(children=list(token.children)) for token in tokens)
+
+    ConditionExpressionParser._lex_condition_expression = _lex_condition_expression
+    _installed["condition_parser"] = ConditionExpressionParser
+    _installed["lex_condition_expression"] = original

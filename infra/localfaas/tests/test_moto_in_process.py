@@ -15,13 +15,17 @@ from moto import mock_aws
 
 from localfaas import moto_in_process
 
-# What the patches replace or lean on (the expression memo: the code that reads a parsed expression
-# and must not change it), as moto 5.2.5 has it: a change here means the patch is to be
+# What the patches replace or lean on (the expression memos: the code that reads what is kept and
+# must not change it), as moto 5.2.5 has it: a change here means the patch is to be
 # read again against the new code (and these digests updated), not trusted.
 PATCHED_CODE = {
     "moto.core.botocore_stubber.BotocoreStubber.process_request": "f79a1a778c7e755f0c7f234cdab9e36312ed2b16d7051baf06b04872f79dd5b2",
     "moto.core.responses.BaseResponse.call_action": "26076963fd17fd1a40be642032b5a8d90f159c19d01b80a5f0b0c839770ee0d6",
     "moto.core.utils.method_names_from_class": "9dbac89d082b655fee902c450e69de9dbadf9699ad06411298494984b55138c3",
+    "moto.dynamodb.comparisons.ConditionExpressionParser._lex_condition_expression": "a815288359216b2e4dfec54d1a3d032d52d9faa3e7a17a6ff127841e457301fa",
+    "moto.dynamodb.comparisons.ConditionExpressionParser._lex_one_node": "58485dd15b2f6df58f0d3b939c22743b0eb39b98b5205a190696fa9f36024f4b",
+    "moto.dynamodb.comparisons.ConditionExpressionParser._parse_paths": "d220e7d1e991761da993d001954b4e09793d7b5a7efdce3f5d3c988d4e7497d8",
+    "moto.dynamodb.comparisons.ConditionExpressionParser.parse": "5c9b63c5f49ed5d5d644eb0ac7422fb3c2ac4bbd310374f4161686bc4e10c453",
     "moto.dynamodb.models.DynamoDBBackend.update_item": "218984588dd689a5de81678ce11e6a40d05c91e7b6c21b44c4ed4122fe74aa9f",
     "moto.dynamodb.parsing.expressions.UpdateExpressionParser.make": "2c00ed96d6e191f243b449166e75bfb38f307b2e19405bc0981847061e0dbee3",
     "moto.dynamodb.parsing.validators.Validator.__init__": "9489b532dd0fb359e273711c1a67971f1b73af47ddbaa91868e9cc42a26ddbb3",
@@ -165,3 +169,43 @@ def test_answers_only_for_aws_endpoints_while_the_mock_is_on():
         assert moto_in_process.answers(url)
         assert not moto_in_process.answers("http://127.0.0.1:5000/")
     assert not moto_in_process.answers(url)
+
+
+def test_one_condition_expression_sent_again_is_judged_each_time_on_its_own_values(patched):
+    ddb = _table(patched)
+    ddb.put_item(TableName="t", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+
+    def update_if_n_is(expected: str) -> None:
+        ddb.update_item(
+            TableName="t",
+            Key={"pk": {"S": "a"}},
+            UpdateExpression="SET #n = :n",
+            ConditionExpression="#n = :expected",
+            ExpressionAttributeNames={"#n": "n"},
+            ExpressionAttributeValues={":n": {"N": "1"}, ":expected": {"N": expected}},
+        )
+
+    update_if_n_is("1")
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        update_if_n_is("2")
+    update_if_n_is("1")
+
+
+def test_a_condition_expression_that_does_not_lex_fails_every_time(patched):
+    ddb = _table(patched)
+    for _ in range(2):  # moto 5.2.5 lets its lexer's ValueError through the mock, each time
+        with pytest.raises(ValueError, match="Cannot parse condition starting at:~"):
+            ddb.put_item(
+                TableName="t", Item={"pk": {"S": "a"}}, ConditionExpression="attribute_not_exists(pk) ~"
+            )
+
+
+def test_a_key_condition_sent_again_finds_each_time_its_own_items(patched):
+    ddb = _table(patched)
+    for key in ("a", "b"):
+        ddb.put_item(TableName="t", Item={"pk": {"S": key}})
+    for key in ("a", "b"):
+        items = ddb.query(
+            TableName="t", KeyConditionExpression="pk = :k", ExpressionAttributeValues={":k": {"S": key}}
+        )["Items"]
+        assert items == [{"pk": {"S": key}}]
