@@ -2,7 +2,7 @@
 
 The one place where localfaas changes moto's code; written against moto 5.2.5 (MOTO_VERSION), and
 tests/test_moto_in_process.py fails when the installed moto is another version or when the code
-patched here has changed, so that the patch is checked again rather than trusted. Four patches:
+patched here has changed, so that the patch is checked again rather than trusted. Five patches:
 
 - Routing. moto's stubber (moto.core.botocore_stubber.BotocoreStubber.process_request) tries every
   service's URL pattern (183 in 5.2.5) on every request, then builds each candidate backend's URL
@@ -20,7 +20,12 @@ patched here has changed, so that the patch is checked again rather than trusted
   moto.dynamodb.parsing.validators.Validator, and the response layer only reads it), so parsed
   expressions are kept by string. An expression that fails to parse is not kept: it fails each time
   with moto's own error.
-
+- DynamoDB update expressions' checks. moto's UpdateExpressionValidator runs ten passes over a copy
+  of the expression's tree per validation; the first three only check it (no more than one clause of
+  each kind, no overlapping paths, no key attribute updated), each a function of the expression, its
+  ExpressionAttributeNames and the table's key attributes, and returns the tree as it was. Once an
+  expression has passed them with the same names on a table with the same keys, they are not run
+  again for it; the seven passes that depend on the item and the values run every time.
 - DynamoDB condition expressions (ConditionExpression, FilterExpression, KeyConditionExpression
   parsed by moto.dynamodb.comparisons.ConditionExpressionParser): their lexing, a regex scan of the
   string one token at a time, is kept by string; each call gets fresh copies of the tokens (tuples
@@ -62,6 +67,7 @@ def install() -> Callable[[], None]:
             _install_update_expression_memo()
             _install_action_names_memo()
             _install_condition_lexing_memo()
+            _install_update_checks_memo()
         _installed["count"] = _installed.get("count", 0) + 1
     undone = threading.Event()
 
@@ -84,6 +90,11 @@ def _uninstall() -> None:
     parser = _installed.pop("update_expression_parser", None)
     if parser is not None:
         parser.make = _installed.pop("update_expression_make")
+    validator = _installed.pop("update_validator", None)
+    if validator is not None:
+        del validator.__init__, validator.validate  # back to what moto's class inherits or defines
+        for name, value in _installed.pop("update_validator_own", {}).items():
+            setattr(validator, name, value)
     condition_parser = _installed.pop("condition_parser", None)
     if condition_parser is not None:
         condition_parser._lex_condition_expression = _installed.pop("lex_condition_expression")
@@ -256,3 +267,52 @@ def _install_condition_lexing_memo() -> None:
     ConditionExpressionParser._lex_condition_expression = _lex_condition_expression
     _installed["condition_parser"] = ConditionExpressionParser
     _installed["lex_condition_expression"] = original
+
+
+# -- DynamoDB update expressions' checks --------------------------------------------------------------
+
+_CHECKS_KEPT = 4096
+
+
+def _install_update_checks_memo() -> None:
+    from moto.dynamodb.parsing.validators import (
+        ActionCountValidator,
+        OverlappingPathsValidator,
+        UpdateExpressionValidator,
+        UpdateHashRangeKeyValidator,
+    )
+
+    checks = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+    init, validate = UpdateExpressionValidator.__init__, UpdateExpressionValidator.validate
+    # Trees by id, kept alive while their verdict is, so that an id is never another tree's.
+    passed: dict[tuple[int, tuple[tuple[str, str], ...], tuple[str, ...]], Any] = {}
+
+    def __init__(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, expression, *args, **kwargs)
+        names = tuple(sorted((self.expression_attribute_names or {}).items()))
+        self._localfaas_checks = ((id(expression), names, tuple(self.table.table_key_attrs)), expression)
+
+    def validated(self: Any) -> Any:
+        key, expression = self._localfaas_checks
+        first = tuple(type(p) for p in self.processors[: len(checks)])
+        if first != checks:  # not the processors this was written for: moto's own validation
+            return validate(self)
+        n = self.node_to_validate
+        if key not in passed:
+            for processor in self.processors[: len(checks)]:
+                n = processor.traverse(n)
+            if len(passed) >= _CHECKS_KEPT:
+                passed.clear()
+            passed[key] = expression
+        for processor in self.processors[len(checks) :]:
+            n = processor.traverse(n)
+        return n
+
+    _installed["update_validator"] = UpdateExpressionValidator
+    _installed["update_validator_own"] = {
+        name: vars(UpdateExpressionValidator)[name]
+        for name in ("__init__", "validate")
+        if name in vars(UpdateExpressionValidator)
+    }
+    UpdateExpressionValidator.__init__ = __init__
+    UpdateExpressionValidator.validate = validated

@@ -27,8 +27,14 @@ PATCHED_CODE = {
     "moto.dynamodb.comparisons.ConditionExpressionParser._parse_paths": "d220e7d1e991761da993d001954b4e09793d7b5a7efdce3f5d3c988d4e7497d8",
     "moto.dynamodb.comparisons.ConditionExpressionParser.parse": "5c9b63c5f49ed5d5d644eb0ac7422fb3c2ac4bbd310374f4161686bc4e10c453",
     "moto.dynamodb.models.DynamoDBBackend.update_item": "218984588dd689a5de81678ce11e6a40d05c91e7b6c21b44c4ed4122fe74aa9f",
+    "moto.dynamodb.parsing.ast_nodes.DepthFirstTraverser": "ec3e3b9cd5fdd87f65cd0a2ac3627ffa7f8200d0c72f0e3f8b44eabadb3a3df5",
     "moto.dynamodb.parsing.expressions.UpdateExpressionParser.make": "2c00ed96d6e191f243b449166e75bfb38f307b2e19405bc0981847061e0dbee3",
+    "moto.dynamodb.parsing.validators.ActionCountValidator": "3fe995f04a9c4a2d1edcdef932cbdcb8781c9229148d2475c63d8ede6e17f528",
+    "moto.dynamodb.parsing.validators.OverlappingPathsValidator": "27f48a77a1762303e8de34cb7b9b58020e972805e470c03dfd500fb5b4b8f20f",
+    "moto.dynamodb.parsing.validators.UpdateExpressionValidator.get_ast_processors": "918400bbecd67e8321619b3141e6a276e91a5112c8e8b602fbbc748d83329af6",
+    "moto.dynamodb.parsing.validators.UpdateHashRangeKeyValidator": "18ca06e4b0d82e64d0999d03d079dd08e71e7832914f2f0d374e18d26ff1518d",
     "moto.dynamodb.parsing.validators.Validator.__init__": "9489b532dd0fb359e273711c1a67971f1b73af47ddbaa91868e9cc42a26ddbb3",
+    "moto.dynamodb.parsing.validators.Validator.validate": "5a99f0d36c7b7b8ebfa3e745203515f57a9b99109cfca55a039153a8f6b081c6",
     "moto.dynamodb.responses.DynamoHandler.transact_write_items": "61c163fff213f33a39317a17fda194a9c1e800992421575d2080f4500bf45372",
     "moto.dynamodb.responses.DynamoHandler.update_item": "638893af1afd43d274f3788d61ac13b447729de915c6f5ad3bbf008b92dd8e80",
 }
@@ -209,3 +215,41 @@ def test_a_key_condition_sent_again_finds_each_time_its_own_items(patched):
             TableName="t", KeyConditionExpression="pk = :k", ExpressionAttributeValues={":k": {"S": key}}
         )["Items"]
         assert items == [{"pk": {"S": key}}]
+
+
+def test_an_expression_checked_once_is_checked_again_with_other_names(patched):
+    ddb = _table(patched)
+
+    def set_through_a_name(attribute: str) -> None:
+        ddb.update_item(
+            TableName="t",
+            Key={"pk": {"S": "a"}},
+            UpdateExpression="SET #k = :v",
+            ExpressionAttributeNames={"#k": attribute},
+            ExpressionAttributeValues={":v": {"S": "x"}},
+        )
+
+    set_through_a_name("other")
+    with pytest.raises(ClientError, match="This attribute is part of the key"):
+        set_through_a_name("pk")  # the same string, now naming the key: refused as moto refuses it
+    set_through_a_name("other")
+
+
+def test_an_expression_that_fails_its_checks_fails_them_every_time(patched):
+    ddb = _table(patched)
+    for _ in range(2):
+        with pytest.raises(ClientError, match="Two document paths overlap"):
+            ddb.update_item(
+                TableName="t",
+                Key={"pk": {"S": "a"}},
+                UpdateExpression="SET a = :v, a.b = :v",
+                ExpressionAttributeValues={":v": {"S": "x"}},
+            )
+
+
+def test_the_validator_is_moto_s_own_again_once_undone():
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator, Validator
+
+    moto_in_process.install()()
+    assert UpdateExpressionValidator.validate is Validator.validate
+    assert UpdateExpressionValidator.__init__ is Validator.__init__
