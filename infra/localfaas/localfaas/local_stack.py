@@ -552,9 +552,14 @@ class LocalStack:
         localfaas's own clients, addressed to the server, are not), keeping what the server holds."""
         from moto import mock_aws
 
+        from localfaas import in_process_signing, moto_in_process
+
         mock = mock_aws()
         mock.start(reset=False)
         self._owned.append(lambda: mock.stop(remove_data=False))
+        # The same answers for less work a call: moto routed and parsing once, no signature computed.
+        self._owned.append(moto_in_process.install())
+        self._owned.append(in_process_signing.install())
 
     def function_env(self) -> dict[str, str]:
         """What every function gets on top of its own environment: the backend's settings, the

@@ -37,13 +37,15 @@ from typing import Any
 
 from localfaas import sdk_hooks
 from localfaas.execution_roles import ExecutionRole, execution_roles
-from localfaas.iam_policy import EXPLICIT_DENY, evaluate
+from localfaas.iam_policy import EXPLICIT_DENY, Decision, evaluate
 from localfaas.iam_requests import requested
 from localfaas.sdk_hooks import Answer, SdkCall, wsgi_middleware
 
 __all__ = ["ENFORCE_ROLES_DEFAULT", "AccessDenied", "RoleEnforcer", "access_denied", "enforcer_for"]
 
 log = logging.getLogger(__name__)
+
+_VERDICTS_KEPT = 10_000
 
 
 class AccessDenied:
@@ -75,9 +77,13 @@ class RoleEnforcer:
         self.denied: list[AccessDenied] = []
         self._noted: set[str] = set()
         self._lock = threading.Lock()
+        # IAM's verdict is a function of the role's documents, the action, the resource and the request
+        # context, which here varies only by region; a function asks the same few again and again.
+        self._verdicts: dict[tuple[str, str, str, str], Decision] = {}
 
     def load(self, roles: Mapping[str, ExecutionRole]) -> None:
         self._by_key = {role.access_key_id: role for role in roles.values()}
+        self._verdicts = {}  # other documents: other verdicts
 
     def load_stack(self, stack: Any) -> list[str]:
         """The roles of a loaded template (localfaas.template.Stack); returns what could not be read."""
@@ -108,7 +114,7 @@ class RoleEnforcer:
             "aws:SecureTransport": "true",
         }
         for action, resource in asked:
-            decision = evaluate(role.documents, action, resource, context)
+            decision = self._verdict(role, action, resource, context)
             for statement in decision.unevaluated:
                 self._note(
                     f"{role.function_logical_id}: statement {statement} of its role has a condition or policy "
@@ -121,6 +127,17 @@ class RoleEnforcer:
                 self._note(denied.message)  # once per function, action and resource
                 return access_denied(call.api or "", denied.message)
         return None
+
+    def _verdict(self, role: ExecutionRole, action: str, resource: str, context: dict[str, str]) -> Decision:
+        key = (role.access_key_id, action, resource, context["aws:RequestedRegion"])
+        verdicts = self._verdicts
+        decision = verdicts.get(key)
+        if decision is None:
+            decision = evaluate(role.documents, action, resource, context)
+            if len(verdicts) >= _VERDICTS_KEPT:  # resources named per object (S3 keys) come and go
+                verdicts.clear()
+            verdicts[key] = decision
+        return decision
 
     def decide(self, headers: Any, path: str, body: bytes = b"") -> Answer | None:
         """The events endpoint's guard: a PutEvents (or anything it forwards) judged as a call."""

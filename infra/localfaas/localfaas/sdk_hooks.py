@@ -237,10 +237,12 @@ def _guard_moto_stubber() -> None:
     stubber = getattr(models, "botocore_stubber", None)
     if stubber is None or stubber in _guarded_stubbers:
         return
-    process_request = stubber.process_request
+    # Looked up on the class at each call, not bound now: localfaas.moto_in_process may route moto's
+    # requests (it patches the class) after this guard is put on the instance.
+    stubber_class = type(stubber)
 
     def unless_refused(request: Any) -> Any:
-        return None if request in _refused else process_request(request)
+        return None if request in _refused else stubber_class.process_request(stubber, request)
 
     stubber.process_request = unless_refused
     _guarded_stubbers.add(stubber)

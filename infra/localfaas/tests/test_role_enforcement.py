@@ -304,3 +304,51 @@ def test_the_key_a_worker_is_given_before_the_stack_starts_is_the_one_its_role_i
     assert credentials_env(stack, "Fn") == roles["Fn"].credentials_env()
     assert credentials_env(stack, "Fn")["AWS_ACCESS_KEY_ID"].startswith("ASIA")
     assert credentials_env(stack, "Outside") == {}
+
+
+def test_a_verdict_given_once_is_given_again_until_other_roles_are_loaded(nothing_allowed):
+    # The enforcer keeps IAM's verdicts per role, action and resource: the same call is refused each
+    # time, and a role loaded afresh with a policy that allows it is judged by that policy.
+    session = boto3.session.Session(region_name="us-east-1", **_keys(nothing_allowed))
+    sqs = session.client("sqs", config=boto3.session.Config(retries={"max_attempts": 0}))
+    for _ in range(2):
+        with pytest.raises(ClientError, match="AccessDenied"):
+            sqs.list_queues()
+    allowing = {"Statement": [{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}]}
+    role = nothing_allowed
+    enforcer = RoleEnforcer("us-east-1", "123456789012")
+    enforcer.load({"Fn": role})
+    assert enforcer.judge(_call_of(sqs)) is not None
+    enforcer.load(
+        {
+            "Fn": ExecutionRole(
+                role.function_logical_id, role.function_name, role.role_arn, (allowing,), role.account_id
+            )
+        }
+    )
+    assert enforcer.judge(_call_of(sqs)) is None
+
+
+def _call_of(client):
+    """The ListQueues call `client` sends, as the judges see it (taken at before-send, never sent)."""
+    from botocore.awsrequest import AWSResponse
+
+    from localfaas.sdk_hooks import SdkCall
+
+    seen = []
+
+    def take(request, **_):
+        seen.append(SdkCall(request.method, request.url, request.headers, request.body))
+        return AWSResponse(request.url, 200, {}, _Empty())
+
+    client.meta.events.register_first("before-send", take)
+    try:
+        client.list_queues()
+    finally:
+        client.meta.events.unregister("before-send", take)
+    return seen[0]
+
+
+class _Empty:
+    def stream(self, **_):
+        yield b"{}"
