@@ -2,7 +2,7 @@
 
 The one place where localfaas changes moto's code; written against moto 5.2.5 (MOTO_VERSION), and
 tests/test_moto_in_process.py fails when the installed moto is another version or when the code
-patched here has changed, so that the patch is checked again rather than trusted. Five patches:
+patched here has changed, so that the patch is checked again rather than trusted. Six patches:
 
 - Routing. moto's stubber (moto.core.botocore_stubber.BotocoreStubber.process_request) tries every
   service's URL pattern (183 in 5.2.5) on every request, then builds each candidate backend's URL
@@ -33,6 +33,13 @@ patched here has changed, so that the patch is checked again rather than trusted
   tree built) is moto's, per call.
 - Action names. moto's response layer lists a response class's functions on every call (to check
   that the requested action is one); they are listed once per class here.
+- SQS retention. ReceiveMessage checks each message it returns against the queue's
+  MessageRetentionPeriod through get_queue_attributes, which builds every attribute of the queue,
+  the three ApproximateNumberOfMessages* counts included (each a scan of the queue), to read one:
+  a receive of 10 scanned the queue 30 times (46 ms a receive at a depth of 100, the business day's
+  audit queue 80 ms). Here the check reads the queue's own `message_retention_period`, the attribute
+  get_queue_attributes returns (Queue._set_attributes sets it, an int, from the defaults or the
+  queue's attributes); the comparison is moto's.
 
 Not changed: what moto answers, in which account and region, and what it records.
 """
@@ -68,6 +75,7 @@ def install() -> Callable[[], None]:
             _install_action_names_memo()
             _install_condition_lexing_memo()
             _install_update_checks_memo()
+            _install_sqs_retention_check()
         _installed["count"] = _installed.get("count", 0) + 1
     undone = threading.Event()
 
@@ -98,6 +106,9 @@ def _uninstall() -> None:
     condition_parser = _installed.pop("condition_parser", None)
     if condition_parser is not None:
         condition_parser._lex_condition_expression = _installed.pop("lex_condition_expression")
+    sqs_backend = _installed.pop("sqs_backend", None)
+    if sqs_backend is not None:
+        sqs_backend.is_message_valid_based_on_retention_period = _installed.pop("sqs_retention_check")
     responses = _installed.pop("responses_module", None)
     if responses is not None:
         responses.method_names_from_class = _installed.pop("method_names_from_class")
@@ -316,3 +327,19 @@ def _install_update_checks_memo() -> None:
     }
     UpdateExpressionValidator.__init__ = __init__
     UpdateExpressionValidator.validate = validated
+
+
+# -- SQS retention --------------------------------------------------------------------------------
+
+
+def _install_sqs_retention_check() -> None:
+    from moto.sqs import models
+    from moto.sqs.models import SQSBackend
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention_period = self.get_queue(queue_name).message_retention_period
+        return not retention_period + message.sent_timestamp / 1000 <= models.unix_time()  # moto's clock
+
+    _installed["sqs_backend"] = SQSBackend
+    _installed["sqs_retention_check"] = vars(SQSBackend)["is_message_valid_based_on_retention_period"]
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period

@@ -37,6 +37,9 @@ PATCHED_CODE = {
     "moto.dynamodb.parsing.validators.Validator.validate": "5a99f0d36c7b7b8ebfa3e745203515f57a9b99109cfca55a039153a8f6b081c6",
     "moto.dynamodb.responses.DynamoHandler.transact_write_items": "61c163fff213f33a39317a17fda194a9c1e800992421575d2080f4500bf45372",
     "moto.dynamodb.responses.DynamoHandler.update_item": "638893af1afd43d274f3788d61ac13b447729de915c6f5ad3bbf008b92dd8e80",
+    "moto.sqs.models.Queue._set_attributes": "4b7aaf3f46363f13788975ac5d49c63ee3d85c75538692d12d22f7f71cedc2f2",
+    "moto.sqs.models.SQSBackend.get_queue_attributes": "58417223da457b5a0aac5ccc31b6646ed9b22c3b276a0f0d9fd5f3f13bd797ec",
+    "moto.sqs.models.SQSBackend.is_message_valid_based_on_retention_period": "cca23b94a5f3af9d9c5af1c09ee5e615017bdf6bd032301cb321c06c7e595d4b",
 }
 
 
@@ -253,3 +256,27 @@ def test_the_validator_is_moto_s_own_again_once_undone():
     moto_in_process.install()()
     assert UpdateExpressionValidator.validate is Validator.validate
     assert UpdateExpressionValidator.__init__ is Validator.__init__
+
+
+def test_a_message_is_received_within_its_queues_retention_and_not_past_it(patched, monkeypatch):
+    from moto.sqs import models
+
+    sqs = patched.client("sqs")
+    url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="within")
+    sent = models.unix_time()
+    monkeypatch.setattr(models, "unix_time", lambda: sent + 59)
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["within"]
+
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"MessageRetentionPeriod": "30"})  # read per call
+    sqs.send_message(QueueUrl=url, MessageBody="past")
+    monkeypatch.setattr(models, "unix_time", lambda: sent + 59 + 31)
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+
+
+def test_the_sqs_retention_check_is_moto_s_own_again_once_undone():
+    from moto.sqs.models import SQSBackend
+
+    own = vars(SQSBackend)["is_message_valid_based_on_retention_period"]
+    moto_in_process.install()()
+    assert vars(SQSBackend)["is_message_valid_based_on_retention_period"] is own
