@@ -78,17 +78,24 @@ template-checks: $(BIN)/.installed $(SAM)
 build: $(SAM)
 	$(SAM) build --template template.yaml --build-dir .aws-sam/build
 
-# The LocalStack part of the suite (about 6 minutes, most of it LocalStack's own process answering)
-# runs beside the rest, which is one Python process on one core: on CI's 2 cores the two together
-# take about as long as the longer one. Its output is kept and printed once the rest is done.
+# The suite runs as three pytest processes beside each other, on CI's 2 cores: the LocalStack part
+# (about 4 minutes, most of it LocalStack's own process answering), the whole-stack part (the fault
+# suite, the integration tests on localfaas and the benchmark's smoke tests: business days, Kafka on
+# Tansu) and the rest (unit, contract and localfaas's own tests). They share nothing but the user's
+# caches, which are written atomically, and bind free ports only. The first two's output is kept and
+# printed once the rest is done.
 TEST_LOG := .localfaas/pytest-localstack.log
+STACK_TEST_LOG := .localfaas/pytest-whole-stack.log
+WHOLE_STACK_TESTS := tests/faults tests/integration tests/bench
 test: setup lint template-checks build
 	@mkdir -p $(dir $(TEST_LOG))
 	@$(BIN)/pytest -m localstack > $(TEST_LOG) 2>&1 & localstack=$$!; \
-	$(BIN)/pytest -m "not localstack"; rest=$$?; \
-	wait $$localstack; on_localstack=$$?; \
+	$(BIN)/pytest -m "not localstack" $(WHOLE_STACK_TESTS) > $(STACK_TEST_LOG) 2>&1 & whole_stack=$$!; \
+	$(BIN)/pytest -m "not localstack" $(addprefix --ignore=,$(WHOLE_STACK_TESTS)); rest=$$?; \
+	wait $$whole_stack; on_whole_stack=$$?; wait $$localstack; on_localstack=$$?; \
+	echo; echo "== the whole-stack part (pytest -m 'not localstack' $(WHOLE_STACK_TESTS)) =="; cat $(STACK_TEST_LOG); \
 	echo; echo "== the LocalStack part (pytest -m localstack) =="; cat $(TEST_LOG); \
-	test $$rest -eq 0 && test $$on_localstack -eq 0
+	test $$rest -eq 0 && test $$on_whole_stack -eq 0 && test $$on_localstack -eq 0
 
 unit: $(BIN)/.installed $(CHECKOV)
 	$(BIN)/pytest tests/unit tests/contract

@@ -1,7 +1,7 @@
 """python -m tests.bench [--quick] [--only NAME[,NAME]] [--results PATH] [--doc PATH | --no-doc]
 
-Runs the benchmarks (batch, cold_start, invoke, end_to_end, replay, durability, backends), prints each
-figure as it comes, and writes bench/results.json and BENCHMARKS.md (a full run) or
+Runs the benchmarks (batch, cold_start, invoke, aws_call_cost, end_to_end, replay, durability,
+backends), prints each figure as it comes, and writes bench/results.json and BENCHMARKS.md (a full run) or
 bench/results-quick.json (--quick; BENCHMARKS.md is left alone unless --doc names it). With
 --only, the other benchmarks' figures already in the results file are kept. Exit status 0 whatever
 the figures say: a missed target is reported, not raised; 1 only when a benchmark could not run.
@@ -18,11 +18,21 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from tests.bench import backends, batch, cold_start, durability, end_to_end, invoke, replay, report
+from tests.bench import (
+    aws_call_cost,
+    backends,
+    batch,
+    cold_start,
+    durability,
+    end_to_end,
+    invoke,
+    replay,
+    report,
+)
 from tests.bench.harness import FULL, QUICK, Figure, Sizes, measure_yardstick
 
 BENCHMARKS: dict[str, ModuleType] = {
-    m.NAME: m for m in (batch, cold_start, invoke, end_to_end, replay, durability, backends)
+    m.NAME: m for m in (batch, cold_start, invoke, aws_call_cost, end_to_end, replay, durability, backends)
 }
 
 

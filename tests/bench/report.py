@@ -149,6 +149,12 @@ spread, are in `bench/results.json`. Do not edit by hand: change `tests/bench/` 
   process doing only `import boto3`. The heaviest imports come from `python -X importtime`.
 - **Invoke**: a no-op handler through localfaas's InProcessRuntime and WorkerProcessRuntime, warm,
   on a one-record MSK sample event; baseline: calling the function directly with a copy of the event.
+  As a command (`invoke.command*`): `localfaas invoke`, a new process per call, against
+  python-lambda-local (the lightest peer) on the same handler and event, interleaved in the same run.
+- **AWS call cost** (`aws_call_cost.*`): the business day's most frequent calls answered by moto in
+  this process, with localfaas's in-process cuts (`localfaas.moto_in_process`,
+  `localfaas.in_process_signing`) against moto as it is, interleaved; and each piece a cut replaces
+  against the code it replaces. Context for the end-to-end rate, no targets.
 - **End to end**: `localfaas run`'s Python API (`localfaas.local_stack.LocalStack`) on
   `events/scenarios/business-day.json`, moto behind it, the embedded log, then Kafka on a Tansu
   broker; timed from feeding the scenario to idle, the functions' cold starts included. A run that

@@ -5,8 +5,7 @@ level (`AccountsTable(boto3.resource("dynamodb").Table(os.environ["ACCOUNTS_TABL
 calls their methods; each adapter method's boto3 calls (`self._table.update_item`) are read from
 functions/common/storefront/adapters. A method name is its IAM action (update_item ->
 dynamodb:UpdateItem), on the resource the template puts behind the environment variable. Added to
-that: Powertools idempotency (GetItem/PutItem/UpdateItem/DeleteItem on the idempotency table),
-ProjectSql's secret read (storefront/read_model/database.py), what each MSK event source
+that: ProjectSql's secret read (storefront/read_model/database.py), what each MSK event source
 mapping needs (the kafka-cluster IAM-authentication actions on its cluster, topics and consumer
 groups; sqs:SendMessage to its on-failure destination), and what a front door function's producer
 needs (`EventTopics(Producer(producer_config(...)), topic=...)`: Connect and WriteDataIdempotently
@@ -32,7 +31,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 ADAPTERS = FUNCTIONS / "common" / "storefront" / "adapters"
 
-IDEMPOTENCY_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
 MSK_CLUSTER_ACTIONS = {"kafka-cluster:Connect", "kafka-cluster:DescribeClusterDynamicConfiguration"}
 MSK_TOPIC_ACTIONS = {"kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"}
 MSK_GROUP_ACTIONS = {"kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"}
@@ -217,8 +215,6 @@ def code_needs(app: Path, env: dict[str, str]) -> Grants:
             needs[CLUSTER_OF_BROKERS[env[brokers]]] |= MSK_PRODUCER_CLUSTER_ACTIONS
             needs[f"topic:{env[_environ_keys(topic)[0]]}"] |= MSK_PRODUCER_TOPIC_ACTIONS
     source = app.read_text()
-    if "idempotent_function" in source:
-        needs[env["IDEMPOTENCY_TABLE_NAME"]] |= IDEMPOTENCY_ACTIONS
     if 'boto3.client("secretsmanager"' in source:
         database = FUNCTIONS / "common" / "storefront" / "read_model" / "database.py"
         for n in ast.walk(ast.parse(database.read_text())):

@@ -19,9 +19,7 @@ from localfaas.template import load_stack
 ROOT = Path(__file__).resolve().parents[2]
 STATEFUL = ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket")
 # Resources of those types that hold no business data, and why losing them loses nothing.
-NOT_RETAINED = {
-    "IdempotencyTable": "Powertools idempotency records: a day's TTL, recreated by the next delivery",
-}
+NOT_RETAINED: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ coordinates or bus event id, each once: storefront.audit lets a batch retried wi
 archive a record again in another object, and readers drop such duplicates) and the read model's
 rows (by table, without the bookkeeping of which offsets were applied, which differs when records
 are delivered again). Lambda's
-own bookkeeping is left out: idempotency records and on-failure destinations, whose invocation
-records carry request ids and timestamps.
+own bookkeeping is left out: on-failure destinations, whose invocation records carry request ids
+and timestamps.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-# Tables that hold how a reaction ran rather than what it did.
-BOOKKEEPING_TABLES = {"IdempotencyTable"}
+# Tables that hold how a reaction ran rather than what it did (none since the reactions' own
+# conditional writes are their idempotency).
+BOOKKEEPING_TABLES: set[str] = set()
 BOOKKEEPING_QUEUES = {"FailedRecordsQueue", "FailedEventsQueue", "FulfilmentRequestsDeadLetterQueue"}
 READ_MODEL_BOOKKEEPING = {"applied_offsets"}
 

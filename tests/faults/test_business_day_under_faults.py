@@ -80,7 +80,9 @@ def test_a_fifth_of_the_functions_aws_calls_throttled_changes_no_effect(
         f"{injected}; parked {run.report.data['parked']['total']} (uninterrupted: "
         f"{uninterrupted.report.data['parked']['total']}); {again} archive lines written again by retried batches"
     )
-    assert sum(injected.values()) > 1000  # the plan took part: the day makes about 6,000 calls
+    # The plan took part: the day makes about 2,500 calls (BENCHMARKS.md, aws_calls), a fifth of
+    # them refused at least once, retries included.
+    assert sum(injected.values()) > 400
     assert differences(uninterrupted.effects, run.effects, ignore=ARCHIVE) == []
     assert bus_events(run.effects) == bus_events(uninterrupted.effects)
     # Nothing valid is left in a failure destination: only the day's own malformed records.

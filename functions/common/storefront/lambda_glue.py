@@ -1,6 +1,7 @@
 """What every reaction's handler shares: reading events out of Kafka records and EventBridge
-envelopes, partial batch responses for Kafka and SQS batches, a batch's announcements put on the bus
-together, idempotency per event id, remembering effects, and masking before anything is logged.
+envelopes, partial batch responses for Kafka and SQS batches, a batch's announcements (and SQS
+messages) sent together, remembering effects, and masking before anything is logged. A reaction's
+idempotency is its own conditional write (storefront.adapters), not a table of its own.
 
 This is glue over Powertools, not the domain: the domain modules never import it.
 """
@@ -8,16 +9,12 @@ This is glue over Powertools, not the domain: the domain modules never import it
 from __future__ import annotations
 
 import contextlib
-import os
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import boto3
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from storefront.adapters.aws import MARK_RETRY_CONFIG
 from storefront.adapters.bus import EventBus
 from storefront.events import PERSONAL_FIELDS, SENSITIVE_FIELDS, DomainEvent, MalformedEvent, parse_event
 
@@ -27,7 +24,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
     from aws_lambda_powertools.utilities.data_classes.kafka_event import KafkaEventRecord
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 E = TypeVar("E", bound=DomainEvent)
@@ -295,72 +291,12 @@ def _safe_error(error: Exception) -> str:
     return f"{type(error).__name__} ({code})" if code else type(error).__name__
 
 
-class ReleasingPersistenceLayer(DynamoDBPersistenceLayer):
-    """Powertools' DynamoDB persistence layer, except that an event whose result cannot be saved, or
-    whose in-progress record cannot be deleted after a failure, is released: the record is deleted
-    (again), so Lambda's retry runs the function again instead of meeting the record still in
-    progress.
-
-    Powertools leaves that record until the invocation's deadline (the Lambda context's remaining
-    time), and a Kafka mapping retries a failed record at once: every retry before the deadline
-    fails with IdempotencyAlreadyInProgressError, and after MaximumRetryAttempts the valid record is
-    parked (measured: 1 of 1,632 records on the business day with 20 % of calls throttled, seed 3).
-    Running the function again is safe: its effects are guarded by conditional writes and marks,
-    as after the deadline. The error is still raised, so the record fails and is retried.
-    """
-
-    def _update_record(self, data_record: DataRecord) -> None:
-        try:
-            super()._update_record(data_record)
-        except (ClientError, BotoCoreError):
-            self._release(data_record)
-            raise
-
-    def _delete_record(self, data_record: DataRecord) -> None:
-        try:
-            super()._delete_record(data_record)
-        except (ClientError, BotoCoreError):
-            self._release(data_record)
-            raise
-
-    def _release(self, data_record: DataRecord) -> None:
-        # Best effort: if this delete fails too, the record waits for its deadline, as Powertools has it.
-        with contextlib.suppress(ClientError, BotoCoreError):
-            super()._delete_record(data_record)
-
-
-def idempotency_store() -> DynamoDBPersistenceLayer:
-    # A client of boto3's default session, which the handler's own clients share: Powertools would
-    # otherwise open a new Session, which loads and parses DynamoDB's service model a second time
-    # (about 0.2 s of every cold start; see BENCHMARKS.md, cold start).
-    # More attempts, as for marks: saving the result (or deleting the record after a failure) comes
-    # after the effects; when it fails anyway the event is released (ReleasingPersistenceLayer).
-    return ReleasingPersistenceLayer(
-        table_name=os.environ["IDEMPOTENCY_TABLE_NAME"],
-        boto3_client=boto3.client("dynamodb", config=MARK_RETRY_CONFIG),
-    )
-
-
-def idempotency_config() -> IdempotencyConfig:
-    """One record per event id: a redelivered event (same id) is answered from its record.
-
-    The idempotent functions take the id as their `event_id` argument (data_keyword_argument), which
-    Powertools hashes as it is, and the event itself as another argument, which it leaves alone.
-    Handing Powertools the whole event would cost a dump, a deep copy and a JMESPath search per record
-    for the same key: the MD5 of the id's JSON, as the "eventId" JMESPath over the wire form gave.
-    """
-    return IdempotencyConfig(expires_after_seconds=7 * 24 * 3600, raise_on_no_idempotency_key=True)
-
-
 def remember_effect(write: Callable[[], Any], *, effect: str, event: DomainEvent, logger: Logger) -> bool:
     """Write the mark of an effect that is done (an email sent, a request queued); False if it failed.
 
     Its failure is logged, not raised: the effect happened, and failing the record would only make
-    the retry do it again. Where Powertools idempotency wraps the reaction, it then stores the
-    result as completed, which answers every redelivery of the event as the mark would; only if that
-    write fails too (or the process dies first) does a retry, after the in-progress record expires,
-    repeat the effect. Without it (SendAccountConfirmation, NotifySecurity), a redelivery of that
-    event repeats the effect.
+    the retry do it again. A redelivery of that event then repeats the effect (README, "Exactly
+    once, and where it cannot be").
     """
     try:
         write()

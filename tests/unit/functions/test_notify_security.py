@@ -197,10 +197,3 @@ def test_an_event_costs_the_mark_read_the_alert_and_the_mark_and_a_redelivery_on
     assert calls.made[len(made) :] == [("dynamodb", "GetItem")]
     assert again == first
     assert len(published_for(provisioned, "locked-1")) == 1
-
-
-def test_the_idempotency_table_is_not_written(app, provisioned, lambda_context):
-    app.lambda_handler(sample_event(SAMPLE), lambda_context)
-
-    table = boto3.resource("dynamodb").Table(provisioned.physical_names["IdempotencyTable"])
-    assert table.scan()["Items"] == []

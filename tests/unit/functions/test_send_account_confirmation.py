@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 
-import boto3
 import pytest
 from moto.ses.models import ses_backends
 
@@ -148,10 +147,3 @@ def test_an_event_costs_the_mark_read_the_email_and_the_mark_and_a_redelivery_on
     assert calls.made[len(made) :] == [("dynamodb", "GetItem")]
     assert again == first
     assert len(sent()) == 1
-
-
-def test_the_idempotency_table_is_not_written(app, provisioned, lambda_context):
-    app.lambda_handler(sample_event(SAMPLE), lambda_context)
-
-    table = boto3.resource("dynamodb").Table(provisioned.physical_names["IdempotencyTable"])
-    assert table.scan()["Items"] == []

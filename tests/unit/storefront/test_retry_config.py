@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 from storefront.adapters.aws import MARK_RETRY_CONFIG, RETRY_CONFIG
-from storefront.lambda_glue import idempotency_store
 
 ROOT = Path(__file__).resolve().parents[3] / "functions"
 CLIENT = re.compile(r"boto3\.(client|resource)\(([^)]*)\)")
@@ -21,14 +20,7 @@ def test_marks_written_after_an_effect_get_more_attempts_in_the_same_mode():
 
 
 def test_every_handler_client_is_made_with_the_retry_config():
-    sources = [*ROOT.glob("*/app.py"), ROOT / "common/storefront/lambda_glue.py"]
+    sources = [*ROOT.glob("*/app.py")]
     calls = [(p.name, m.group(2)) for p in sources for m in CLIENT.finditer(p.read_text())]
     assert calls
     assert [c for c in calls if not re.search(r"config=(MARK_)?RETRY_CONFIG\b", c[1])] == []
-
-
-def test_idempotency_records_are_written_with_the_attempts_of_marks(aws, monkeypatch):
-    # Saving a result that fails leaves the record in progress: every retry until the deadline fails.
-    monkeypatch.setenv("IDEMPOTENCY_TABLE_NAME", "idempotency")
-    store = idempotency_store()
-    assert store.client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
