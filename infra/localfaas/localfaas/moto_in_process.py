@@ -2,7 +2,9 @@
 
 The one place where localfaas changes moto's code; written against moto 5.2.5 (MOTO_VERSION), and
 tests/test_moto_in_process.py fails when the installed moto is another version or when the code
-patched here has changed, so that the patch is checked again rather than trusted. Seven patches:
+patched here has changed, so that the patch is checked again rather than trusted. Past 400 lines
+because it is that one place: every patch is installed and undone with the others, against the one
+moto version, so that reading this module is reading all localfaas does to moto. Seven patches:
 
 - Routing. moto's stubber (moto.core.botocore_stubber.BotocoreStubber.process_request) tries every
   service's URL pattern (183 in 5.2.5) on every request, then builds each candidate backend's URL
