@@ -16,7 +16,7 @@ from moto import mock_aws
 from localfaas import moto_in_process
 
 # What the patches replace or lean on (the expression memos: the code that reads what is kept and
-# must not change it), as moto 5.2.5 has it: a change here means the patch is to be
+# must not change it; the transaction's rollback: the writes whose changes it puts back), as moto 5.2.5 has it: a change here means the patch is to be
 # read again against the new code (and these digests updated), not trusted.
 PATCHED_CODE = {
     "moto.core.botocore_stubber.BotocoreStubber.process_request": "f79a1a778c7e755f0c7f234cdab9e36312ed2b16d7051baf06b04872f79dd5b2",
@@ -26,8 +26,18 @@ PATCHED_CODE = {
     "moto.dynamodb.comparisons.ConditionExpressionParser._lex_one_node": "58485dd15b2f6df58f0d3b939c22743b0eb39b98b5205a190696fa9f36024f4b",
     "moto.dynamodb.comparisons.ConditionExpressionParser._parse_paths": "d220e7d1e991761da993d001954b4e09793d7b5a7efdce3f5d3c988d4e7497d8",
     "moto.dynamodb.comparisons.ConditionExpressionParser.parse": "5c9b63c5f49ed5d5d644eb0ac7422fb3c2ac4bbd310374f4161686bc4e10c453",
+    "moto.dynamodb.models.DynamoDBBackend.delete_item": "083a4bb1af18f6fd2feef40195a4c9c803da66cb2cacd14f87916c6e76930ea5",
+    "moto.dynamodb.models.DynamoDBBackend.get_item": "290b95c46b38bc5ac8079668e9c449bba9b6b26f4a2872d80ca262115023e189",
+    "moto.dynamodb.models.DynamoDBBackend.get_keys_value": "1f948797496ddc2cd4e4752e29e470d19ce757ca3406e07fed6bd90b331c1caa",
+    "moto.dynamodb.models.DynamoDBBackend.get_table": "a738146035fc206b81e0659a004dcc62ae70eb356ef7c5ab771ba68bdd2d7ab0",
+    "moto.dynamodb.models.DynamoDBBackend.put_item": "f5d9a5042c77b89e5f4c88b5884f7966b9dccd95b8b04090ee9e07afc5eea675",
+    "moto.dynamodb.models.DynamoDBBackend.transact_write_items": "81db2cb7d94e39c90b3a2077e1f4bb41a449c558ef9b1b1e2910fdaa39978ad4",
     "moto.dynamodb.models.DynamoDBBackend.update_item": "218984588dd689a5de81678ce11e6a40d05c91e7b6c21b44c4ed4122fe74aa9f",
+    "moto.dynamodb.models.table.Table.delete_item": "1594f7b07616c8cb8cdf0fbf58d6f54eeac83f25d7ac7b14e832a08e10efd8f9",
+    "moto.dynamodb.models.table.Table.get_item": "b08e98fe37b7e5836afe03b010d637ef50df5dea6cbecd9cf8816eef326a21cd",
+    "moto.dynamodb.models.table.Table.put_item": "de23933013ef842639046c19bcf7e418bce0474d810f6719368be4cedce11d47",
     "moto.dynamodb.parsing.ast_nodes.DepthFirstTraverser": "ec3e3b9cd5fdd87f65cd0a2ac3627ffa7f8200d0c72f0e3f8b44eabadb3a3df5",
+    "moto.dynamodb.parsing.executors.UpdateExpressionExecutor": "9c4ec4ab713474c122d5c81b05880446104b7245630b4abbb711a3356bf81aae",
     "moto.dynamodb.parsing.expressions.UpdateExpressionParser.make": "2c00ed96d6e191f243b449166e75bfb38f307b2e19405bc0981847061e0dbee3",
     "moto.dynamodb.parsing.validators.ActionCountValidator": "3fe995f04a9c4a2d1edcdef932cbdcb8781c9229148d2475c63d8ede6e17f528",
     "moto.dynamodb.parsing.validators.OverlappingPathsValidator": "27f48a77a1762303e8de34cb7b9b58020e972805e470c03dfd500fb5b4b8f20f",
@@ -280,3 +290,232 @@ def test_the_sqs_retention_check_is_moto_s_own_again_once_undone():
     own = vars(SQSBackend)["is_message_valid_based_on_retention_period"]
     moto_in_process.install()()
     assert vars(SQSBackend)["is_message_valid_based_on_retention_period"] is own
+
+
+# -- TransactWriteItems: all or nothing, its rollback item by item --------------------------------
+
+
+def _store(session):
+    """An orders table (hash key) and an order lines table (hash and range keys), with items."""
+    ddb = session.client("dynamodb")
+    ddb.create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.create_table(
+        TableName="lines",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "n", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for pk in ("o1", "o2", "o3", "o4"):
+        ddb.put_item(TableName="orders", Item={"pk": {"S": pk}, "total": {"N": "10"}, "tags": {"SS": ["x"]}})
+    for pk, n in (("a", "1"), ("a", "2"), ("b", "1")):
+        ddb.put_item(TableName="lines", Item={"pk": {"S": pk}, "n": {"N": n}, "sku": {"S": f"{pk}{n}"}})
+    return ddb
+
+
+def _contents(ddb):
+    """Each table's items as a scan reads them, its item count, and how moto holds them: the order
+    of its dicts (partitions and items) and the empty partitions its reads leave, which a scan (it
+    sorts) does not show, as moto's own rollback leaves them."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    tables = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables
+    return {
+        name: (
+            ddb.scan(TableName=name)["Items"],
+            ddb.describe_table(TableName=name)["Table"]["ItemCount"],
+            [
+                (key.value, [r.value for r in held] if tables[name].range_key_attr else held.to_json())
+                for key, held in tables[name].items.items()
+            ],
+        )
+        for name in ("orders", "lines")
+    }
+
+
+def _order(pk):
+    return {"pk": {"S": pk}}
+
+
+def _line(pk, n):
+    return {"pk": {"S": pk}, "n": {"N": n}}
+
+
+_WRITES = [  # a mix across both tables: a new item, updates in place, deletes, a new partition
+    {"Put": {"TableName": "orders", "Item": {**_order("o9"), "total": {"N": "1"}}}},
+    {
+        "Update": {
+            "TableName": "orders",
+            "Key": _order("o2"),
+            "UpdateExpression": "SET #t = #t + :one ADD tags :y",
+            "ExpressionAttributeNames": {"#t": "total"},
+            "ExpressionAttributeValues": {":one": {"N": "1"}, ":y": {"SS": ["y"]}},
+        }
+    },
+    {"Delete": {"TableName": "orders", "Key": _order("o1")}},
+    {"Delete": {"TableName": "lines", "Key": _line("a", "1")}},
+    {"Put": {"TableName": "lines", "Item": {**_line("c", "1"), "sku": {"S": "c1"}}}},
+    {
+        "Update": {
+            "TableName": "lines",
+            "Key": _line("b", "1"),
+            "UpdateExpression": "REMOVE sku",
+        }
+    },
+]
+
+_FAILING = {
+    # a condition fails last: TransactionCanceledException, once every other action has run
+    "a condition": [
+        *_WRITES,
+        {
+            "ConditionCheck": {
+                "TableName": "orders",
+                "Key": _order("o3"),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+    ],
+    # two operations on one item: moto raises ValidationException from inside its loop
+    "one item twice": [*_WRITES, {"Delete": {"TableName": "orders", "Key": _order("o2")}}],
+    # an update that makes its item, then finds no attribute to add to
+    "an update of a new item": [
+        *_WRITES,
+        {
+            "Update": {
+                "TableName": "lines",
+                "Key": _line("d", "1"),
+                "UpdateExpression": "SET q = q + :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        },
+    ],
+    # one item under two spellings of its key, which moto's check for one operation an item lets
+    # through: checked, then updated in place, then a condition fails
+    "one item spelt twice": [
+        {
+            "ConditionCheck": {
+                "TableName": "lines",
+                "Key": _line("a", "2.0"),
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        },
+        {
+            "Update": {
+                "TableName": "lines",
+                "Key": _line("a", "2"),
+                "UpdateExpression": "SET sku = :v",
+                "ExpressionAttributeValues": {":v": {"S": "changed"}},
+            }
+        },
+        {
+            "ConditionCheck": {
+                "TableName": "orders",
+                "Key": _order("o3"),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+    ],
+    # a key missing its range key, and a check on a partition that is not there
+    "a key without its range": [
+        {
+            "ConditionCheck": {
+                "TableName": "lines",
+                "Key": _line("e", "1"),
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        },
+        *_WRITES,
+        {"Delete": {"TableName": "lines", "Key": {"pk": {"S": "a"}}}},
+    ],
+}
+
+
+def _a_day_of_transactions(session):
+    """Every failing transaction, what it answered and what it left; then writes after them, whose
+    places show what the rollback left of each table's order."""
+    ddb = _store(session)
+    seen = [_contents(ddb)]
+    for items in _FAILING.values():
+        with pytest.raises(ClientError) as error:
+            ddb.transact_write_items(TransactItems=items)
+        seen.append((error.value.response["Error"], error.value.response.get("CancellationReasons")))
+        seen.append(_contents(ddb))
+    ddb.put_item(TableName="lines", Item=_line("f", "1"))
+    ddb.put_item(TableName="lines", Item=_line("e", "1"))  # after f: e's empty partition went back
+    ddb.put_item(TableName="orders", Item=_order("o0"))
+    ddb.transact_write_items(TransactItems=_WRITES)
+    seen.append(_contents(ddb))
+    return seen
+
+
+@pytest.mark.parametrize("failing", sorted(_FAILING))
+def test_a_failed_transaction_leaves_every_item_as_it_was(patched, failing):
+    ddb = _store(patched)
+    before = _contents(ddb)
+    with pytest.raises(ClientError) as error:
+        ddb.transact_write_items(TransactItems=_FAILING[failing])
+    assert error.value.response["Error"]["Code"] in ("TransactionCanceledException", "ValidationException")
+    assert _contents(ddb) == before  # the same items and values, held in the same order
+
+
+def test_a_transaction_that_succeeds_applies_every_action(patched):
+    ddb = _store(patched)
+    ddb.transact_write_items(TransactItems=_WRITES)
+    orders = {i["pk"]["S"]: i for i in ddb.scan(TableName="orders")["Items"]}
+    assert sorted(orders) == ["o2", "o3", "o4", "o9"]
+    assert orders["o2"]["total"] == {"N": "11"} and sorted(orders["o2"]["tags"]["SS"]) == ["x", "y"]
+    lines = {(i["pk"]["S"], i["n"]["N"]): i for i in ddb.scan(TableName="lines")["Items"]}
+    assert sorted(lines) == [("a", "2"), ("b", "1"), ("c", "1")]
+    assert "sku" not in lines[("b", "1")]
+
+
+def test_transactions_answer_and_leave_the_tables_as_moto_s_own_code_does():
+    def day(install):
+        with mock_aws():
+            undo = install()
+            try:
+                return _a_day_of_transactions(
+                    boto3.session.Session(
+                        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+                    )
+                )
+            finally:
+                undo()
+
+    assert day(moto_in_process.install) == day(lambda: lambda: None)
+
+
+def test_a_failed_transaction_on_a_table_with_a_stream_leaves_no_record_of_its_writes(patched):
+    ddb = _store(patched)
+    ddb.update_table(
+        TableName="orders", StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}
+    )
+    ddb.put_item(TableName="orders", Item=_order("o5"))
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        ddb.transact_write_items(TransactItems=_FAILING["a condition"])
+    # moto 5.2.5 routes only the endpoint's "/" path, which botocore leaves off unless it is given
+    streams = patched.client(
+        "dynamodbstreams", endpoint_url="https://streams.dynamodb.us-east-1.amazonaws.com/"
+    )
+    arn = ddb.describe_table(TableName="orders")["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert [(r["eventName"], r["dynamodb"]["Keys"]) for r in records] == [("INSERT", _order("o5"))]
+
+
+def test_transact_write_items_is_moto_s_own_again_once_undone():
+    from moto.dynamodb.models import DynamoDBBackend
+
+    own = vars(DynamoDBBackend)["transact_write_items"]
+    moto_in_process.install()()
+    assert vars(DynamoDBBackend)["transact_write_items"] is own
