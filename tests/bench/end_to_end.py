@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from tests.bench.harness import (
     OverBudget,
     Series,
     Sizes,
+    Target,
     failed,
     in_child,
     pending,
@@ -53,7 +55,23 @@ LAYERS = {
     "localfaas": ("infra/localfaas",),
 }
 # What bounds a missed figure (tests.bench.__main__.bound_for reads it by the figure's name).
-BOUNDS = {**aws_calls.BOUNDS}
+EVENT_US_TARGET = 2_000  # 500 events/s
+BOUNDS = {
+    **aws_calls.BOUNDS,
+    "end_to_end.embedded": (
+        "AWS calls answered by moto: the day makes 1.52 of them a record (aws_calls), each about 1 ms "
+        "in-process even with localfaas's cuts (aws_call_cost: a GetItem 1,057 µs, an UpdateItem 1,464); "
+        "a GetItem still spends about 650 µs CPU in moto turning botocore's request into a werkzeug "
+        "request (81 µs), parsing it (119), shaping the response (97), and in botocore's events and "
+        "bookkeeping (119) and serialising (41). Done this round: 4.96 -> 1.52 calls a record; "
+        "moto_in_process's patches (routing, update expressions parsed and checked once, condition "
+        "lexing, action names, SQS ReceiveMessage's retention check, which built every queue attribute "
+        "per message received, and TransactWriteItems' rollback by item instead of copying each table); "
+        "in-process signing without the digest. The same day, same script and machine: 22.8 s at "
+        "8641fdd, 16.0 s after. 500 events/s needs under about 370 µs a call all in: calling moto's "
+        "backends without its HTTP-shaped request and response, which is not started."
+    ),
+}
 _API_FILES = ("infra/localfaas/localfaas/local_stack.py", "infra/localfaas/localfaas/scenario.py")
 
 
@@ -133,13 +151,19 @@ def measure(
         shares = profile_shares(lambda: run_scenario(stack), LAYERS, absorbing=(MOTO,))
         stack.close()
     series = Series(tuple(samples))
+    value = series.median_ns / records / 1000
+    # Issue 15's target, 500 events/s on the BENCHMARKS.md machine: its 2,000 µs an event, scaled
+    # by this machine's yardstick (never below the reference's). Kafka's figure is context.
+    target = Target.value_below(sizes.budget_s(EVENT_US_TARGET), "µs/event") if log == "embedded" else None
     timed = Figure(
         NAME,
         f"end_to_end.{log}",
         f"localfaas run, business-day scenario, {log} log, moto",
-        value=series.median_ns / records / 1000,
+        value=value,
         unit="µs/event",
         spread=series.spread(records, "µs"),
+        target=None if target is None else asdict(target),
+        met=None if target is None else target.met_by(value, None),
         context={
             "events": records,
             "events_per_s": round(records / (series.median_ns / 1e9)),

@@ -254,7 +254,10 @@ def _misses(figures: list[dict[str, Any]]) -> list[str]:
     for f in figures:
         if f["status"] != "measured" or f["met"] is not False:
             continue
-        lines += ["", f"### {f['name']}: {_number(f['ratio'])}x, target {f['target']['text']}", ""]
+        reached = (
+            f"{_number(f['ratio'])}x" if f["ratio"] is not None else f"{_number(f['value'])} {f['unit']}"
+        )
+        lines += ["", f"### {f['name']}: {reached}, target {f['target']['text']}", ""]
         if f.get("bound"):
             lines += [f"What bounds it: {f['bound']}", ""]
         context = f.get("context") or {}
