@@ -61,6 +61,7 @@ Not changed: what moto answers, in which account and region, and what it records
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -73,6 +74,7 @@ MOTO_VERSION = "5.2.5"
 _DOMAIN_IN_PATH = re.compile(r"amazonaws|\.aws|169\.254")
 _lock = threading.Lock()
 _installed: dict[str, Any] = {}
+log = logging.getLogger(__name__)
 
 
 def installed() -> bool:
@@ -81,7 +83,15 @@ def installed() -> bool:
 
 def install() -> Callable[[], None]:
     """Patch this process's moto; returns what undoes it. Installs are counted: moto's own code is
-    back when every install has been undone (stacks of one process start and stop in any order)."""
+    back when every install has been undone (stacks of one process start and stop in any order).
+
+    Another moto than MOTO_VERSION is left as it is (slower, never wrong): the patches copy and rely
+    on that version's code, and are read again against a new one before MOTO_VERSION moves."""
+    import moto
+
+    if moto.__version__ != MOTO_VERSION:
+        _say_not_patched(moto.__version__)
+        return lambda: None
     with _lock:
         if not _installed:
             _install_routing()
@@ -104,6 +114,16 @@ def install() -> Callable[[], None]:
                 _uninstall()
 
     return undo
+
+
+@functools.cache
+def _say_not_patched(version: str) -> None:
+    log.warning(
+        "moto %s: localfaas's in-process cuts are off (written against moto %s); calls are answered "
+        "by moto as it is",
+        version,
+        MOTO_VERSION,
+    )
 
 
 def _uninstall() -> None:

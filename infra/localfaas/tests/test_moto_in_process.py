@@ -519,3 +519,15 @@ def test_transact_write_items_is_moto_s_own_again_once_undone():
     own = vars(DynamoDBBackend)["transact_write_items"]
     moto_in_process.install()()
     assert vars(DynamoDBBackend)["transact_write_items"] is own
+
+
+def test_another_moto_is_left_as_it_is(monkeypatch, caplog):
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    own = vars(BotocoreStubber)["process_request"]
+    monkeypatch.setattr(moto_in_process, "MOTO_VERSION", "0.0.0")
+    undo = moto_in_process.install()
+    assert not moto_in_process.installed()
+    assert vars(BotocoreStubber)["process_request"] is own
+    assert "in-process cuts are off" in caplog.text
+    undo()
