@@ -10,11 +10,12 @@ batch's announcements in as few requests as that allows and says which were not 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from storefront.adapters.batch_requests import batch_requests
 from storefront.events import DomainEvent
 
 if TYPE_CHECKING:
@@ -44,7 +45,9 @@ class EventBus:
         accepted. A request that fails as a whole (after the client's retries) refuses all its entries."""
         refused: dict[int, str] = {}
         entries = [self._entry(event) for event in events]
-        for first, chunk in _requests(entries):
+        for first, chunk in batch_requests(
+            entries, entry_size, max_entries=MAX_ENTRIES, max_bytes=MAX_REQUEST_BYTES
+        ):
             try:
                 answer = self._client.put_events(Entries=chunk)
             except (ClientError, BotoCoreError) as error:
@@ -74,17 +77,3 @@ def entry_size(entry: dict[str, Any]) -> int:
     size = 14 if entry.get("Time") is not None else 0
     size += sum(len(str(entry.get(name) or "").encode()) for name in ("Source", "DetailType", "Detail"))
     return size + sum(len(str(r).encode()) for r in entry.get("Resources") or ())
-
-
-def _requests(entries: list[dict[str, Any]]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """(index of the first entry, entries) per request, in order."""
-    first, chunk, size = 0, [], 0
-    for index, entry in enumerate(entries):
-        this = entry_size(entry)
-        if chunk and (len(chunk) == MAX_ENTRIES or size + this > MAX_REQUEST_BYTES):
-            yield first, chunk
-            first, chunk, size = index, [], 0
-        chunk.append(entry)
-        size += this
-    if chunk:
-        yield first, chunk

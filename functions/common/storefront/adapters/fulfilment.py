@@ -17,11 +17,12 @@ and that emulators still apply): a request is closed before it would pass it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from storefront.adapters.batch_requests import batch_requests
 from storefront.fulfilment import FulfilmentRequest
 
 if TYPE_CHECKING:
@@ -37,7 +38,12 @@ class FulfilmentQueue:
         """Put the requests on the queue; {index: error code} of those not taken. A request that
         fails as a whole (after the client's retries) fails all its entries."""
         refused: dict[int, str] = {}
-        for first, chunk in _requests([_entry(str(i), r) for i, r in enumerate(requests)]):
+        for first, chunk in batch_requests(
+            [_entry(str(i), r) for i, r in enumerate(requests)],
+            _size,
+            max_entries=MAX_ENTRIES,
+            max_bytes=MAX_REQUEST_BYTES,
+        ):
             try:
                 answer = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=chunk)
             except (ClientError, BotoCoreError) as error:
@@ -72,20 +78,6 @@ def _size(entry: dict[str, Any]) -> int:
         len(name.encode()) + len(value["DataType"].encode()) + len(value["StringValue"].encode())
         for name, value in attributes
     )
-
-
-def _requests(entries: list[dict[str, Any]]) -> Iterator[tuple[int, list[dict[str, Any]]]]:
-    """(index of the first entry, entries) per SendMessageBatch request, in order."""
-    first, chunk, size = 0, [], 0
-    for index, entry in enumerate(entries):
-        this = _size(entry)
-        if chunk and (len(chunk) == MAX_ENTRIES or size + this > MAX_REQUEST_BYTES):
-            yield first, chunk
-            first, chunk, size = index, [], 0
-        chunk.append(entry)
-        size += this
-    if chunk:
-        yield first, chunk
 
 
 def message_body(request: FulfilmentRequest) -> dict:
